@@ -1,0 +1,82 @@
+import { systemClock, type Clock } from "../../clock.js";
+import type { EventReceiver, EventSender, EventStreamer, ReceiverOptions } from "../../event.js";
+import { MemoryEventReceiver } from "./event-receiver.js";
+import { MemoryEventSender } from "./event-sender.js";
+import { TopicLog } from "./topic-log.js";
+
+/** Options of {@link MemoryEventStreamer}. */
+export interface MemoryEventStreamerOptions {
+  /** Stamps `Event.createdAt`. Default: the system clock. */
+  clock?: Clock;
+  /**
+   * How many of the newest events a topic keeps while no receiver name has ever read it, for a
+   * receiver that starts later from the oldest event. Default 10 000.
+   */
+  retainWithoutReceivers?: number;
+}
+
+/**
+ * An in-process {@link EventStreamer}: each topic is a log in memory, each receiver name a durable
+ * cursor (for the life of this object). Receivers are woken by `send` directly, without polling.
+ *
+ * Memory stays bounded: once every receiver name known on a topic has acked past an event, the
+ * event is dropped. A name is known from its first `newReceiver` on, and stays known after its
+ * receiver closes (a new receiver of that name resumes where it left off), so a name that stops
+ * acking holds every later event of its topic. A topic no name has opened keeps only the newest
+ * `retainWithoutReceivers` events.
+ *
+ * Event ids are the offsets in the topic as decimal strings ("0", "1", …), in send order.
+ *
+ * @example
+ * ```ts
+ * const streamer = new MemoryEventStreamer();
+ * const receiver = await streamer.newReceiver("orders-1", "shipper");
+ * await (await streamer.newSender("orders-1")).send("order-1", 1, {});
+ * const { event, ack } = await receiver.recv(AbortSignal.timeout(1000));
+ * await ack();
+ * ```
+ */
+export class MemoryEventStreamer implements EventStreamer {
+  private readonly topics = new Map<string, TopicLog>();
+  private readonly clock: Clock;
+  private readonly retainWithoutReceivers: number;
+
+  constructor(options: MemoryEventStreamerOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.retainWithoutReceivers = options.retainWithoutReceivers ?? 10_000;
+    if (!Number.isInteger(this.retainWithoutReceivers) || this.retainWithoutReceivers < 0) {
+      throw new RangeError(
+        `MemoryEventStreamer: retainWithoutReceivers must be a whole number of at least 0, got ${String(options.retainWithoutReceivers)}`,
+      );
+    }
+  }
+
+  /** A sender for `topic`. */
+  async newSender(topic: string): Promise<EventSender> {
+    return new MemoryEventSender(this.log(topic), topic, this.clock);
+  }
+
+  /**
+   * A receiver for `topic` under the durable name `name`: it resumes after the last event that
+   * name acked; a new name starts at the oldest event held, or with `streamFromLatest` at the next
+   * event sent. `pollingFrequency` is ignored: receivers are pushed to.
+   */
+  async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
+    const log = this.log(topic);
+    return new MemoryEventReceiver(log, topic, name, log.open(name, options.streamFromLatest ?? false));
+  }
+
+  /** How many events `topic` holds in memory right now; for tests and monitoring. */
+  retainedEvents(topic: string): number {
+    return this.topics.get(topic)?.retained ?? 0;
+  }
+
+  private log(topic: string): TopicLog {
+    let log = this.topics.get(topic);
+    if (log === undefined) {
+      log = new TopicLog(this.retainWithoutReceivers);
+      this.topics.set(topic, log);
+    }
+    return log;
+  }
+}

@@ -1,0 +1,46 @@
+import type { Clock } from "../../clock.js";
+import { MemoryEventStreamer } from "./event-streamer.js";
+import { MemoryRecordStore } from "./record-store.js";
+import { MemoryRoleScheduler } from "./role-scheduler.js";
+import { MemoryTimeoutStore } from "./timeout-store.js";
+
+export { MemoryEventStreamer, type MemoryEventStreamerOptions } from "./event-streamer.js";
+export { MemoryRecordStore, type MemoryRecordStoreOptions } from "./record-store.js";
+export { MemoryTimeoutStore, type MemoryTimeoutStoreOptions } from "./timeout-store.js";
+export { MemoryRoleScheduler } from "./role-scheduler.js";
+
+/** The adapters {@link memory} returns, typed as the memory classes so their extras stay in reach. */
+export interface MemoryAdapters {
+  eventStreamer: MemoryEventStreamer;
+  recordStore: MemoryRecordStore;
+  timeoutStore: MemoryTimeoutStore;
+  roleScheduler: MemoryRoleScheduler;
+}
+
+/** Options of {@link memory}. */
+export interface MemoryOptions {
+  /** Stamps event, outbox event and timeout creation times. Default: the system clock. */
+  clock?: Clock;
+}
+
+/**
+ * Fresh in-process adapters for one process: nothing survives a restart. Pass the result to
+ * `build()`; give the workflow's clock here too when tests drive time with a FakeClock.
+ *
+ * @example
+ * ```ts
+ * import { memory } from "stepwise/memory";
+ * const adapters = memory();
+ * const wf = b.build(adapters);
+ * adapters.recordStore.snapshots(runId); // every version the run went through
+ * ```
+ */
+export function memory(options: MemoryOptions = {}): MemoryAdapters {
+  const { clock } = options;
+  return {
+    eventStreamer: new MemoryEventStreamer({ clock }),
+    recordStore: new MemoryRecordStore({ clock }),
+    timeoutStore: new MemoryTimeoutStore({ clock }),
+    roleScheduler: new MemoryRoleScheduler(),
+  };
+}

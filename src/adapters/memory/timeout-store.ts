@@ -1,0 +1,72 @@
+import { systemClock, type Clock } from "../../clock.js";
+import { TimeoutNotFoundError } from "../../errors.js";
+import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout.js";
+
+/** Options of {@link MemoryTimeoutStore}. */
+export interface MemoryTimeoutStoreOptions {
+  /** Stamps `TimeoutRecord.createdAt`. Default: the system clock. */
+  clock?: Clock;
+}
+
+/**
+ * An in-process {@link TimeoutStore}. Only active timeouts are kept: completing or cancelling one
+ * forgets it, so memory follows the number of live timeouts. Results are copies.
+ */
+export class MemoryTimeoutStore implements TimeoutStore {
+  private readonly clock: Clock;
+  /** Id → active timeout; Map order is creation order, the tie-break when expiry times are equal. */
+  private readonly active = new Map<string, TimeoutRecord>();
+  private nextId = 1;
+
+  constructor(options: MemoryTimeoutStoreOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** Adds an active timeout with a new id (increasing decimal strings). */
+  async create(timeout: NewTimeout): Promise<void> {
+    const id = String(this.nextId++);
+    this.active.set(id, {
+      id,
+      workflowName: timeout.workflowName,
+      foreignId: timeout.foreignId,
+      runId: timeout.runId,
+      status: timeout.status,
+      completed: false,
+      expireAt: new Date(timeout.expireAt.getTime()),
+      createdAt: this.clock.now(),
+    });
+  }
+
+  /** Marks the timeout as fired; TimeoutNotFoundError when it is unknown or no longer active. */
+  async complete(id: string): Promise<void> {
+    this.remove(id);
+  }
+
+  /** Withdraws the timeout; TimeoutNotFoundError when it is unknown or no longer active. */
+  async cancel(id: string): Promise<void> {
+    this.remove(id);
+  }
+
+  /** The workflow's active timeouts, soonest expiry first. */
+  async list(workflowName: string): Promise<TimeoutRecord[]> {
+    return this.select((t) => t.workflowName === workflowName);
+  }
+
+  /** The workflow's active timeouts for `status` that expire at or before `now`, soonest first. */
+  async listValid(workflowName: string, status: number, now: Date): Promise<TimeoutRecord[]> {
+    const nowMs = now.getTime();
+    return this.select((t) => t.workflowName === workflowName && t.status === status && t.expireAt.getTime() <= nowMs);
+  }
+
+  private remove(id: string): void {
+    if (!this.active.delete(id)) throw new TimeoutNotFoundError(id);
+  }
+
+  private select(keep: (timeout: TimeoutRecord) => boolean): TimeoutRecord[] {
+    const selected: TimeoutRecord[] = [];
+    for (const t of this.active.values()) {
+      if (keep(t)) selected.push({ ...t, expireAt: new Date(t.expireAt.getTime()), createdAt: new Date(t.createdAt.getTime()) });
+    }
+    return selected.sort((a, b) => a.expireAt.getTime() - b.expireAt.getTime());
+  }
+}

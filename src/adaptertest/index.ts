@@ -1,0 +1,6 @@
+export type { ConformanceCase } from "./case.js";
+export { eventStreamerCases } from "./event-streamer.js";
+export { recordStoreCases } from "./record-store.js";
+export { makeRecord, type RecordOverrides } from "./record-fixture.js";
+export { timeoutStoreCases } from "./timeout-store.js";
+export { roleSchedulerCases, type RoleSchedulerCaseOptions } from "./role-scheduler.js";

@@ -1,0 +1,42 @@
+/** Where the workflow reads time and waits. Inject a FakeClock in tests to drive time by hand. */
+export interface Clock {
+  now(): Date;
+  /** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException("This operation was aborted", "AbortError");
+}
+
+/** The wall clock. Polling intervals always use it, whatever clock a workflow has. */
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep(ms, signal) {
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(abortReason(signal));
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(abortReason(signal as AbortSignal));
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, Math.max(0, ms));
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  },
+};
+
+/** Resolves once the signal aborts, rejecting with its reason; for waits that only end by abort. */
+export function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    if (signal.aborted) return reject(abortReason(signal));
+    signal.addEventListener("abort", () => reject(abortReason(signal)), { once: true });
+  });
+}
+
+/** Rejects with the signal's reason if it has aborted. */
+export function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw abortReason(signal);
+}

@@ -1,0 +1,150 @@
+/**
+ * Every error stepwise throws on purpose extends StepwiseError and carries a stable `code`,
+ * so callers can switch on it even where `instanceof` fails (two copies of stepwise installed).
+ */
+export abstract class StepwiseError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** No record exists for the run id (or not for the foreign id it was asked with). */
+export class RecordNotFoundError extends StepwiseError {
+  readonly code = "RECORD_NOT_FOUND";
+  constructor(
+    readonly runId: string,
+    options?: ErrorOptions,
+  ) {
+    super(`no record for run "${runId}"`, options);
+  }
+}
+
+/** No timeout exists with that id, or it is no longer active. */
+export class TimeoutNotFoundError extends StepwiseError {
+  readonly code = "TIMEOUT_NOT_FOUND";
+  constructor(
+    readonly timeoutId: string,
+    options?: ErrorOptions,
+  ) {
+    super(`no active timeout with id "${timeoutId}"`, options);
+  }
+}
+
+/** A new run was refused because the latest run of the foreign id has not finished. */
+export class WorkflowInProgressError extends StepwiseError {
+  readonly code = "WORKFLOW_IN_PROGRESS";
+  constructor(
+    readonly workflowName: string,
+    readonly foreignId: string,
+    options?: ErrorOptions,
+  ) {
+    super(`workflow "${workflowName}" already has an unfinished run for foreign id "${foreignId}"`, options);
+  }
+}
+
+/** A step, callback or timeout returned a status it did not declare, or a run-state change the rules forbid. */
+export class InvalidTransitionError extends StepwiseError {
+  readonly code = "INVALID_TRANSITION";
+  constructor(
+    readonly from: string,
+    readonly to: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`invalid transition from ${from} to ${to}: ${detail}`, options);
+  }
+}
+
+/** The workflow was asked to do work that needs `run()` first (or it was stopped). */
+export class WorkflowNotRunningError extends StepwiseError {
+  readonly code = "WORKFLOW_NOT_RUNNING";
+  constructor(
+    readonly workflowName: string,
+    action: string,
+    options?: ErrorOptions,
+  ) {
+    super(`workflow "${workflowName}" is not running: call run() before ${action}`, options);
+  }
+}
+
+/** The outbox event to delete does not exist. */
+export class OutboxRecordNotFoundError extends StepwiseError {
+  readonly code = "OUTBOX_RECORD_NOT_FOUND";
+  constructor(
+    readonly outboxId: string,
+    options?: ErrorOptions,
+  ) {
+    super(`no outbox event with id "${outboxId}"`, options);
+  }
+}
+
+/** A store lost the compare-and-set on `meta.version`: the run changed since it was read. Nothing was written. */
+export class VersionConflictError extends StepwiseError {
+  readonly code = "VERSION_CONFLICT";
+  constructor(
+    readonly runId: string,
+    readonly version: number,
+    options?: ErrorOptions,
+  ) {
+    super(`run "${runId}" was changed by someone else: version ${version} cannot be written`, options);
+  }
+}
+
+/** A status is reserved (0 or negative) or not part of the workflow's graph. */
+export class InvalidStatusError extends StepwiseError {
+  readonly code = "INVALID_STATUS";
+  constructor(
+    readonly status: number,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`invalid status ${status}: ${detail}`, options);
+  }
+}
+
+/** The builder was given a workflow that cannot run; the message names the mistake. */
+export class BuildError extends StepwiseError {
+  readonly code = "BUILD";
+}
+
+/** A stored object could not be decoded by the workflow's codec. The stored run is left as it is. */
+export class ObjectDecodeError extends StepwiseError {
+  readonly code = "OBJECT_DECODE";
+  constructor(
+    readonly runId: string,
+    options?: ErrorOptions,
+  ) {
+    super(`the object of run "${runId}" could not be decoded`, options);
+  }
+}
+
+/** The record store read a version older than the event that pointed at it; the event is retried. */
+export class StaleReadError extends StepwiseError {
+  readonly code = "STALE_READ";
+  constructor(
+    readonly runId: string,
+    readonly expectedVersion: number,
+    readonly readVersion: number,
+  ) {
+    super(`run "${runId}" read at version ${readVersion}, older than the event's version ${expectedVersion}`);
+  }
+}
+
+/** `await` gave up after its `timeoutMs`. */
+export class AwaitTimeoutError extends StepwiseError {
+  readonly code = "AWAIT_TIMEOUT";
+  constructor(
+    readonly runId: string,
+    readonly status: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`run "${runId}" did not reach ${status} within ${timeoutMs} ms`);
+  }
+}
+
+/** Whether `err` is a stepwise error with this code; works across copies of the package, unlike instanceof. */
+export function hasErrorCode(err: unknown, code: string): boolean {
+  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
+}

@@ -1,0 +1,73 @@
+import type { RunState } from "./runstate.js";
+import type { Headers } from "./event.js";
+
+/** Bookkeeping stored with every run. `version` grows by one with every write. */
+export interface RecordMeta {
+  runStateReason: string;
+  statusDescription: string;
+  version: number;
+  traceOrigin: string;
+}
+
+/** The untyped, serialisable form of a run, as record stores keep it. */
+export interface Record {
+  workflowName: string;
+  foreignId: string;
+  runId: string;
+  runState: RunState;
+  status: number;
+  object: Uint8Array;
+  createdAt: Date;
+  updatedAt: Date;
+  meta: RecordMeta;
+}
+
+/** An event written with a record, waiting for the outbox process to send it. */
+export interface OutboxEvent {
+  id: string;
+  workflowName: string;
+  foreignId: string;
+  type: number;
+  headers: Headers;
+  createdAt: Date;
+}
+
+/** Filters of {@link RecordStore.list}; each given one narrows the result. */
+export interface RecordFilter {
+  foreignId?: string[];
+  status?: number[];
+  runState?: RunState[];
+  createdAfter?: Date;
+  createdBefore?: Date;
+}
+
+/** A page of records, ordered by creation (ties by insertion order). */
+export interface ListQuery {
+  workflowName?: string;
+  offset?: number;
+  limit: number;
+  order?: "asc" | "desc";
+  filter?: RecordFilter;
+}
+
+/** Keeps runs. See `stepwise/adaptertest` for the behaviour every store must show. */
+export interface RecordStore {
+  /** Writes the record and its outbox event atomically; a compare-and-set on `meta.version`. */
+  store(record: Record): Promise<void>;
+  lookup(runId: string): Promise<Record>;
+  latest(workflowName: string, foreignId: string): Promise<Record>;
+  list(query: ListQuery): Promise<Record[]>;
+  listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]>;
+  deleteOutboxEvent(id: string): Promise<void>;
+}
+
+/** A deep enough copy that neither side can change the other's record. */
+export function copyRecord(record: Record): Record {
+  return {
+    ...record,
+    object: record.object.slice(),
+    createdAt: new Date(record.createdAt.getTime()),
+    updatedAt: new Date(record.updatedAt.getTime()),
+    meta: { ...record.meta },
+  };
+}

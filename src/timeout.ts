@@ -1,0 +1,32 @@
+/** A timeout as a TimeoutStore keeps it. */
+export interface TimeoutRecord {
+  id: string;
+  workflowName: string;
+  foreignId: string;
+  runId: string;
+  status: number;
+  completed: boolean;
+  expireAt: Date;
+  createdAt: Date;
+}
+
+/** What {@link TimeoutStore.create} is given. */
+export interface NewTimeout {
+  workflowName: string;
+  foreignId: string;
+  runId: string;
+  status: number;
+  expireAt: Date;
+}
+
+/**
+ * Keeps timeouts. `list` returns the active ones (neither completed nor cancelled);
+ * `listValid` those of one status that have expired by `now`.
+ */
+export interface TimeoutStore {
+  create(timeout: NewTimeout): Promise<void>;
+  complete(id: string): Promise<void>;
+  cancel(id: string): Promise<void>;
+  list(workflowName: string): Promise<TimeoutRecord[]>;
+  listValid(workflowName: string, status: number, now: Date): Promise<TimeoutRecord[]>;
+}

@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
+import {
+  memory,
+  MemoryEventStreamer,
+  MemoryRecordStore,
+  MemoryRoleScheduler,
+  MemoryTimeoutStore,
+} from "stepwise/memory";
+
+for (const c of eventStreamerCases(async () => new MemoryEventStreamer())) test(`memory: ${c.name}`, c.run);
+for (const c of recordStoreCases(async () => new MemoryRecordStore())) test(`memory: ${c.name}`, c.run);
+for (const c of timeoutStoreCases(async () => new MemoryTimeoutStore())) test(`memory: ${c.name}`, c.run);
+for (const c of roleSchedulerCases(async () => new MemoryRoleScheduler(), {
+  loseLease: async (scheduler, role) => scheduler.revoke(role),
+})) {
+  test(`memory: ${c.name}`, c.run);
+}
+
+test("memory: the event streamer drops events every cursor of the topic has acked", async () => {
+  const streamer = new MemoryEventStreamer();
+  const fast = await streamer.newReceiver("t", "fast");
+  const slow = await streamer.newReceiver("t", "slow");
+  const sender = await streamer.newSender("t");
+  const count = 3000; // more than one compaction chunk, so the array is cut as well as cleared
+  for (let i = 0; i < count; i++) await sender.send(`f-${i}`, 1, {});
+  assert.equal(streamer.retainedEvents("t"), count);
+
+  const signal = AbortSignal.timeout(5_000);
+  for (let i = 0; i < count; i++) await (await fast.recv(signal)).ack();
+  assert.equal(streamer.retainedEvents("t"), count, "the slow cursor still needs every event");
+
+  for (let i = 0; i < 2000; i++) {
+    const { event, ack } = await slow.recv(signal);
+    assert.equal(event.foreignId, `f-${i}`);
+    await ack();
+  }
+  assert.equal(streamer.retainedEvents("t"), count - 2000, "events both cursors passed are dropped");
+
+  await slow.close();
+  const resumed = await streamer.newReceiver("t", "slow");
+  const { event, ack } = await resumed.recv(signal);
+  assert.equal(event.foreignId, "f-2000", "a resumed name still finds its next event after compaction");
+  assert.equal(event.id, "2000");
+  await ack();
+  assert.equal(streamer.retainedEvents("t"), count - 2001);
+  await Promise.all([fast.close(), resumed.close(), sender.close()]);
+});
+
+test("memory: a received but un-acked event is kept for its name", async () => {
+  const streamer = new MemoryEventStreamer();
+  const receiver = await streamer.newReceiver("t", "only");
+  const sender = await streamer.newSender("t");
+  await sender.send("a", 1, {});
+  await receiver.recv(AbortSignal.timeout(5_000));
+  assert.equal(streamer.retainedEvents("t"), 1, "recv alone does not let the event go");
+  await receiver.close();
+});
+
+test("memory: a topic no receiver has opened keeps at most retainWithoutReceivers events", async () => {
+  const streamer = new MemoryEventStreamer({ retainWithoutReceivers: 10 });
+  const sender = await streamer.newSender("t");
+  for (let i = 0; i < 25; i++) {
+    await sender.send(`f-${i}`, 1, {});
+    assert.ok(streamer.retainedEvents("t") <= 10, `at most 10 events held after ${i + 1} sends`);
+  }
+  assert.equal(streamer.retainedEvents("t"), 10);
+
+  const late = await streamer.newReceiver("t", "late");
+  const signal = AbortSignal.timeout(5_000);
+  const { event, ack } = await late.recv(signal);
+  assert.equal(event.foreignId, "f-15", "a late receiver starts at the oldest event kept");
+  assert.equal(event.id, "15");
+  await ack();
+  for (let i = 25; i < 40; i++) await sender.send(`f-${i}`, 1, {});
+  assert.equal(streamer.retainedEvents("t"), 39 - 16 + 1, "with a cursor, events it has not acked are all kept");
+  await late.close();
+});
+
+test("memory: retainWithoutReceivers must be a whole number", () => {
+  assert.throws(() => new MemoryEventStreamer({ retainWithoutReceivers: -1 }), /retainWithoutReceivers/);
+  assert.throws(() => new MemoryEventStreamer({ retainWithoutReceivers: 1.5 }), /retainWithoutReceivers/);
+});
+
+test("memory: a closed receiver rejects recv, also one already waiting", async () => {
+  const streamer = new MemoryEventStreamer();
+  const receiver = await streamer.newReceiver("t", "r");
+  const controller = new AbortController();
+  const waiting = receiver.recv(controller.signal);
+  await receiver.close();
+  await assert.rejects(waiting, /closed/);
+  await assert.rejects(receiver.recv(controller.signal), /closed/);
+  controller.abort();
+});
+
+test("memory: a closed sender rejects send", async () => {
+  const streamer = new MemoryEventStreamer();
+  const sender = await streamer.newSender("t");
+  await sender.close();
+  await assert.rejects(sender.send("a", 1, {}), /closed/);
+  assert.equal(streamer.retainedEvents("t"), 0);
+});
+
+test("memory: events carry the streamer clock's time", async () => {
+  const fixed = new Date("2026-05-01T00:00:00.000Z");
+  const streamer = new MemoryEventStreamer({ clock: { now: () => new Date(fixed), sleep: async () => {} } });
+  const receiver = await streamer.newReceiver("t", "r");
+  await (await streamer.newSender("t")).send("a", 1, {});
+  const { event } = await receiver.recv(AbortSignal.timeout(5_000));
+  assert.equal(event.createdAt.getTime(), fixed.getTime());
+  await receiver.close();
+});
+
+test("memory: snapshots returns a copy of every stored version, oldest first", async () => {
+  const store = new MemoryRecordStore();
+  const v1 = makeRecord();
+  const v2 = { ...v1, status: 2, meta: { ...v1.meta, version: 2 } };
+  const v3 = { ...v1, status: 3, meta: { ...v1.meta, version: 3 } };
+  for (const r of [v1, v2, v3]) await store.store(r);
+  await assert.rejects(store.store({ ...v1, status: 9, meta: { ...v1.meta, version: 3 } }));
+
+  const snapshots = store.snapshots(v1.runId);
+  assert.deepEqual(snapshots.map((r) => [r.meta.version, r.status]), [[1, 1], [2, 2], [3, 3]]);
+  (snapshots[0] as (typeof snapshots)[number]).status = 99;
+  assert.equal(store.snapshots(v1.runId)[0]?.status, 1, "snapshots are copies");
+  assert.deepEqual(store.snapshots("no-such-run"), []);
+});
+
+test("memory: memory() bundles fresh adapters", () => {
+  const adapters = memory();
+  assert.ok(adapters.eventStreamer instanceof MemoryEventStreamer);
+  assert.ok(adapters.recordStore instanceof MemoryRecordStore);
+  assert.ok(adapters.timeoutStore instanceof MemoryTimeoutStore);
+  assert.ok(adapters.roleScheduler instanceof MemoryRoleScheduler);
+  assert.notEqual(memory().recordStore, adapters.recordStore);
+});
