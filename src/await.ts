@@ -1,0 +1,131 @@
+import { randomUUID } from "node:crypto";
+import type { WorkflowContext } from "./context.js";
+import { AwaitTimeoutError, RecordNotFoundError } from "./errors.js";
+import { HeaderKey, type EventReceiver } from "./event.js";
+import type { TypedRecord } from "./run.js";
+import { runStateChangeTopic, topic } from "./topic.js";
+import { decodeRecord } from "./update.js";
+
+/** Options of `Workflow.await`. */
+export interface AwaitOptions {
+  signal?: AbortSignal;
+  /** Give up with AwaitTimeoutError after this long on the workflow's clock. */
+  timeoutMs?: number;
+}
+
+/** Counts the events seen for one run on one topic, so a waiter misses none between its checks. */
+class Subscription {
+  seen = 0;
+  #wakers = new Set<() => void>();
+
+  notify(): void {
+    this.seen++;
+    for (const wake of this.#wakers) wake();
+  }
+
+  /** Resolves once more than `seen` events have arrived; rejects when the signal aborts. */
+  async waitBeyond(seen: number, signal: AbortSignal): Promise<void> {
+    if (this.seen > seen) return;
+    signal.throwIfAborted();
+    let wake!: () => void;
+    const arrived = new Promise<void>((resolve) => (wake = resolve));
+    const onAbort = () => wake();
+    this.#wakers.add(wake);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await arrived;
+    } finally {
+      this.#wakers.delete(wake);
+      signal.removeEventListener("abort", onAbort);
+    }
+    signal.throwIfAborted();
+  }
+}
+
+/**
+ * Watches topics for the runs being awaited. One receiver per topic serves every waiter in this
+ * workflow instance and keeps reading until the workflow stops, so its position never holds events back.
+ */
+export class RunWatcher<T> {
+  readonly #ctx: WorkflowContext<T>;
+  readonly #receiverName: string;
+  readonly #lifetime: AbortSignal;
+  readonly #topics = new Map<string, { ready: Promise<void>; subscriptions: Map<string, Set<Subscription>> }>();
+
+  constructor(ctx: WorkflowContext<T>, lifetime: AbortSignal) {
+    this.#ctx = ctx;
+    this.#lifetime = lifetime;
+    this.#receiverName = `${ctx.name}-await-${randomUUID()}`.replaceAll(" ", "_");
+  }
+
+  /** Resolves with the run once it reaches `status`, also when it was there before the call. */
+  async await<S extends number>(foreignId: string, runId: string, status: S, options: AwaitOptions = {}): Promise<TypedRecord<T, S>> {
+    const { graph } = this.#ctx;
+    const terminal = graph.isTerminal(status);
+    // A run reaching a terminal status completes, and completion is announced on the run-state-change topic.
+    const watched = terminal ? runStateChangeTopic(this.#ctx.name) : topic(this.#ctx.name, status);
+    const timeout = new AbortController();
+    const signals = [this.#lifetime, timeout.signal];
+    if (options.signal) signals.push(options.signal);
+    const signal = AbortSignal.any(signals);
+    if (options.timeoutMs !== undefined) {
+      this.#ctx.clock
+        .sleep(options.timeoutMs, signal)
+        .then(() => timeout.abort(new AwaitTimeoutError(runId, graph.statusName(status), options.timeoutMs ?? 0)))
+        .catch(() => {});
+    }
+    const subscription = new Subscription();
+    const unsubscribe = await this.#subscribe(watched, runId, subscription);
+    try {
+      for (;;) {
+        const seen = subscription.seen;
+        const record = await this.#ctx.recordStore.lookup(runId);
+        if (record.foreignId !== foreignId) throw new RecordNotFoundError(runId);
+        // An event on a status topic proves the run entered that status, even if it moved on since.
+        if (record.status === status || (!terminal && seen > 0)) return decodeRecord<T, S>(this.#ctx, record);
+        await subscription.waitBeyond(seen, signal);
+      }
+    } finally {
+      timeout.abort();
+      unsubscribe();
+    }
+  }
+
+  async #subscribe(topicName: string, runId: string, subscription: Subscription): Promise<() => void> {
+    let watched = this.#topics.get(topicName);
+    if (!watched) {
+      const subscriptions = new Map<string, Set<Subscription>>();
+      const receiver = this.#ctx.eventStreamer.newReceiver(topicName, this.#receiverName, { streamFromLatest: true });
+      watched = { ready: receiver.then(() => {}), subscriptions };
+      this.#topics.set(topicName, watched);
+      void receiver.then((r) => this.#dispatch(r, subscriptions)).catch((err: unknown) => this.#failed(topicName, err));
+    }
+    await watched.ready;
+    const subscriptions = watched.subscriptions;
+    const forRun = subscriptions.get(runId) ?? new Set<Subscription>();
+    forRun.add(subscription);
+    subscriptions.set(runId, forRun);
+    return () => {
+      forRun.delete(subscription);
+      if (forRun.size === 0) subscriptions.delete(runId);
+    };
+  }
+
+  async #dispatch(receiver: EventReceiver, subscriptions: Map<string, Set<Subscription>>): Promise<void> {
+    try {
+      while (!this.#lifetime.aborted) {
+        const { event, ack } = await receiver.recv(this.#lifetime);
+        const runId = event.headers[HeaderKey.runId] ?? "";
+        for (const subscription of subscriptions.get(runId) ?? []) subscription.notify();
+        await ack();
+      }
+    } finally {
+      await receiver.close();
+    }
+  }
+
+  #failed(topicName: string, err: unknown): void {
+    this.#topics.delete(topicName);
+    if (!this.#lifetime.aborted) this.#ctx.logger.error(err, { process: "await", topic: topicName });
+  }
+}

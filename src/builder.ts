@@ -1,0 +1,124 @@
+import type { Clock } from "./clock.js";
+import type { Codec } from "./codec.js";
+import { BuildError, InvalidStatusError } from "./errors.js";
+import type { EventStreamer } from "./event.js";
+import { Graph, type StatusEnum } from "./graph.js";
+import type { Logger } from "./logger.js";
+import { validateOptions, type ProcessOptions } from "./options.js";
+import type { RecordStore } from "./record.js";
+import type { RoleScheduler } from "./rolescheduler.js";
+import type { StepDefinition, StepFn } from "./step.js";
+import type { CallbackDefinition, CallbackFn } from "./callback.js";
+import type { TimeoutStore } from "./timeout.js";
+import { Workflow } from "./workflow.js";
+
+/** Returned by the builder's add methods to set that process's options. */
+export interface Updater {
+  withOptions(options: ProcessOptions): void;
+}
+
+/** Automatic resumption of paused runs. */
+export interface PauseRetryOptions {
+  /** How long a run stays paused before it is resumed. Default one hour. */
+  resumeAfter?: number;
+}
+
+/** What `build()` takes: the adapters (e.g. `memory()`) and workflow-wide settings. */
+export interface BuildConfig<T> {
+  eventStreamer: EventStreamer;
+  recordStore: RecordStore;
+  roleScheduler: RoleScheduler;
+  timeoutStore?: TimeoutStore;
+  clock?: Clock;
+  logger?: Logger;
+  /** Log debug lines to the console (ignored when a logger is given). */
+  debug?: boolean;
+  /** Options for every process, below each process's own. */
+  defaultOptions?: ProcessOptions;
+  /** Run the outbox process; turn off for stores that publish their events themselves. Default true. */
+  outbox?: boolean;
+  /** Resume paused runs after a while; `false` turns it off. */
+  pauseRetry?: false | PauseRetryOptions;
+  /** How the object is stored. Default JSON. */
+  codec?: Codec<T>;
+  /** What a run's object becomes when its data is deleted. Default `{ result: "deleted" }`. */
+  customDelete?: (object: T) => unknown;
+}
+
+/**
+ * Defines a workflow: a typed state machine over objects of type `T` and statuses `S`.
+ *
+ * ```ts
+ * const b = new Builder<Order, OrderStatus>("order-processing", OrderStatus);
+ * b.addStep(OrderStatus.Created, async (run) => OrderStatus.Paid, OrderStatus.Paid);
+ * const wf = b.build(memory());
+ * ```
+ */
+export class Builder<T, S extends number> {
+  readonly #name: string;
+  readonly #graph: Graph;
+  readonly #steps: StepDefinition<T>[] = [];
+  readonly #callbacks: CallbackDefinition<T>[] = [];
+  readonly #problems: Error[] = [];
+
+  constructor(name: string, statusEnum?: StatusEnum) {
+    if (name.trim() === "") throw new BuildError("a workflow needs a non-empty name");
+    this.#name = name;
+    this.#graph = new Graph(statusEnum);
+  }
+
+  /**
+   * Adds the step that consumes runs entering `from`. The function may only return the statuses
+   * listed after it (checked by the compiler and again at runtime) or a control result of the run.
+   */
+  addStep<To extends S>(from: S, fn: StepFn<T, S, To>, ...to: [To, ...To[]]): Updater {
+    this.#checkStatuses(from, ...to);
+    if (this.#steps.some((s) => s.from === from)) {
+      this.#problems.push(new BuildError(`a step for ${this.#graph.statusName(from)} was already added: one step per status`));
+    }
+    const step: StepDefinition<T> = {
+      from,
+      to: new Set<number>(to),
+      fn: fn as StepDefinition<T>["fn"],
+      options: {},
+    };
+    this.#steps.push(step);
+    this.#graph.addTransitions(from, to);
+    return {
+      withOptions: (options) => {
+        validateOptions(`step ${this.#graph.statusName(from)}`, options);
+        step.options = { ...step.options, ...options };
+      },
+    };
+  }
+
+  /**
+   * Adds a callback for runs waiting in `from`, invoked in the caller's process by
+   * `Workflow.callback(foreignId, from, payload)`. A status may have several.
+   */
+  addCallback<To extends S>(from: S, fn: CallbackFn<T, S, To>, ...to: [To, ...To[]]): void {
+    this.#checkStatuses(from, ...to);
+    this.#callbacks.push({ from, to: new Set<number>(to), fn: fn as CallbackDefinition<T>["fn"] });
+    this.#graph.addTransitions(from, to);
+  }
+
+  /** Checks the definition and returns the runnable workflow. Throws naming the first problem found. */
+  build(config: BuildConfig<T>): Workflow<T, S> {
+    const [problem] = this.#problems;
+    if (problem) throw problem;
+    if (this.#steps.length === 0 && this.#callbacks.length === 0) throw new BuildError(`workflow "${this.#name}" has no steps, callbacks or timeouts`);
+    for (const key of ["eventStreamer", "recordStore", "roleScheduler"] as const) {
+      if (!config[key]) throw new BuildError(`workflow "${this.#name}": build() needs ${key}`);
+    }
+    if (config.defaultOptions) validateOptions("defaultOptions", config.defaultOptions);
+    return new Workflow<T, S>({ name: this.#name, graph: this.#graph, steps: [...this.#steps], callbacks: [...this.#callbacks], config });
+  }
+
+  #checkStatuses(...statuses: number[]): void {
+    for (const status of statuses) {
+      if (!Number.isInteger(status) || status <= 0) {
+        this.#problems.push(new InvalidStatusError(status, "0 and negative statuses are reserved; use whole numbers from 1"));
+      }
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import type { Clock } from "./clock.js";
+import type { Codec } from "./codec.js";
+import type { EventStreamer } from "./event.js";
+import type { Graph } from "./graph.js";
+import type { Logger } from "./logger.js";
+import type { ProcessOptions } from "./options.js";
+import type { Record, RecordStore } from "./record.js";
+import type { RoleScheduler } from "./rolescheduler.js";
+import type { TimeoutStore } from "./timeout.js";
+
+/** What every part of a built workflow shares: its name, graph, adapters, codec, clock and logger. */
+export interface WorkflowContext<T> {
+  readonly name: string;
+  readonly graph: Graph;
+  readonly codec: Codec<T>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly eventStreamer: EventStreamer;
+  readonly recordStore: RecordStore;
+  readonly roleScheduler: RoleScheduler;
+  readonly timeoutStore: TimeoutStore | undefined;
+  readonly defaultOptions: ProcessOptions | undefined;
+  /** Stores a record (with its event) and wakes this process's outbox. */
+  write(record: Record): Promise<void>;
+}

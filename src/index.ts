@@ -1,0 +1,41 @@
+export { Builder } from "./builder.js";
+export type { BuildConfig, PauseRetryOptions, Updater } from "./builder.js";
+export { Workflow } from "./workflow.js";
+export type { TriggerOptions } from "./workflow.js";
+export type { AwaitOptions } from "./await.js";
+export { isControl } from "./run.js";
+export type { Control, ControlKind, Run, RunControlHooks, StepContext, TypedRecord } from "./run.js";
+export type { StepFn } from "./step.js";
+export { RunState, canChangeRunState, isFinished, isStopped } from "./runstate.js";
+export { ProcessState } from "./process.js";
+export type { ProcessOptions } from "./options.js";
+export { topic, deleteTopic, runStateChangeTopic } from "./topic.js";
+export { outboxEventData, outboxTopic } from "./outbox-event.js";
+export { HeaderKey } from "./event.js";
+export type { Delivery, Event, EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "./event.js";
+export { copyRecord } from "./record.js";
+export type { ListQuery, OutboxEvent, Record, RecordFilter, RecordMeta, RecordStore } from "./record.js";
+export type { NewTimeout, TimeoutRecord, TimeoutStore } from "./timeout.js";
+export type { Lease, RoleScheduler } from "./rolescheduler.js";
+export { jsonCodec } from "./codec.js";
+export type { Codec } from "./codec.js";
+export { systemClock } from "./clock.js";
+export type { Clock } from "./clock.js";
+export type { Logger } from "./logger.js";
+export { fnv1a32 } from "./shard.js";
+export type { StatusEnum } from "./graph.js";
+export {
+  AwaitTimeoutError,
+  BuildError,
+  InvalidStatusError,
+  InvalidTransitionError,
+  ObjectDecodeError,
+  OutboxRecordNotFoundError,
+  RecordNotFoundError,
+  StaleReadError,
+  StepwiseError,
+  TimeoutNotFoundError,
+  VersionConflictError,
+  WorkflowInProgressError,
+  WorkflowNotRunningError,
+} from "./errors.js";

@@ -1,0 +1,98 @@
+import type { Clock } from "./clock.js";
+import type { Delivery } from "./event.js";
+import type { Logger } from "./logger.js";
+import type { ResolvedOptions } from "./options.js";
+import type { RoleScheduler } from "./rolescheduler.js";
+import { isInShard } from "./shard.js";
+
+/** What `Workflow.states()` reports for each process. */
+export enum ProcessState {
+  Unknown = 0,
+  Shutdown = 1,
+  Running = 2,
+  Idle = 3,
+}
+
+/** Where a process gets its work: an event receiver, a connector, or a poller over a store. */
+export interface Source<Item> {
+  recv(signal: AbortSignal): Promise<Delivery<Item>>;
+  close(): Promise<void>;
+}
+
+/** One background process: which role it needs, where its work comes from and what it does with it. */
+export interface ProcessSpec<Item> {
+  /** The key of `states()`: `paid-consumer-1-of-1`. */
+  name: string;
+  /** Unique across workflows on one RoleScheduler: `orders-2-consumer-1-of-1`. */
+  role: string;
+  options: ResolvedOptions;
+  /** This process's shard (1-based) and the key that places an item in a shard. */
+  shard?: { index: number; count: number; key(item: Item): string };
+  /** When the item was made, for `lag`. */
+  createdAt?(item: Item): Date;
+  open(signal: AbortSignal): Promise<Source<Item>>;
+  /** Does the work; returning means the item may be acked. A throw backs off and redelivers it. */
+  handle(item: Item, signal: AbortSignal): Promise<void>;
+}
+
+export interface ProcessDeps {
+  roleScheduler: RoleScheduler;
+  clock: Clock;
+  logger: Logger;
+  setState(name: string, state: ProcessState): void;
+}
+
+/**
+ * The one loop every process kind runs in: await the role, open the source, handle items one at a
+ * time and ack each only after its work is done; on an error log it, back off and start again.
+ * Only `stop` ends it.
+ */
+export async function runProcess<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, stop: AbortSignal): Promise<void> {
+  while (!stop.aborted) {
+    deps.setState(spec.name, ProcessState.Idle);
+    try {
+      const lease = await deps.roleScheduler.await(spec.role, stop);
+      try {
+        await consume(spec, deps, AbortSignal.any([stop, lease.signal]));
+      } finally {
+        await lease.release();
+      }
+    } catch (err) {
+      if (stop.aborted) break;
+      deps.logger.error(err, { process: spec.name, role: spec.role });
+      deps.setState(spec.name, ProcessState.Idle);
+      await deps.clock.sleep(spec.options.errBackOff, stop).catch(() => {});
+    }
+  }
+  deps.setState(spec.name, ProcessState.Shutdown);
+}
+
+async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal: AbortSignal): Promise<void> {
+  const source = await spec.open(signal);
+  deps.setState(spec.name, ProcessState.Running);
+  try {
+    while (!signal.aborted) {
+      const { event: item, ack } = await source.recv(signal);
+      if (spec.shard && !isInShard(spec.shard.key(item), spec.shard.index, spec.shard.count)) {
+        await ack();
+        continue;
+      }
+      await waitForLag(spec, deps.clock, item, signal);
+      await spec.handle(item, signal);
+      // Ack only after the work is stored: an un-acked item comes back, a lost one doesn't.
+      await ack();
+    }
+  } catch (err) {
+    // A lost role or a stop ends the loop quietly; the item in hand stays un-acked.
+    if (!signal.aborted) throw err;
+  } finally {
+    await source.close();
+  }
+}
+
+async function waitForLag<Item>(spec: ProcessSpec<Item>, clock: Clock, item: Item, signal: AbortSignal): Promise<void> {
+  const lagMs = spec.options.lag;
+  if (lagMs <= 0 || !spec.createdAt) return;
+  const waitMs = spec.createdAt(item).getTime() + lagMs - clock.now().getTime();
+  if (waitMs > 0) await clock.sleep(waitMs, signal);
+}

@@ -1,0 +1,195 @@
+import { randomUUID } from "node:crypto";
+import { RunWatcher, type AwaitOptions } from "./await.js";
+import type { BuildConfig } from "./builder.js";
+import { systemClock } from "./clock.js";
+import { jsonCodec } from "./codec.js";
+import type { WorkflowContext } from "./context.js";
+import { hasErrorCode, InvalidStatusError, InvalidTransitionError, WorkflowNotRunningError } from "./errors.js";
+import type { Graph } from "./graph.js";
+import { consoleDebugLogger, consoleErrorLogger } from "./logger.js";
+import { outboxProcess, Wake } from "./outbox.js";
+import { ProcessState, runProcess, type ProcessSpec } from "./process.js";
+import type { Record } from "./record.js";
+import { makeRun, type Run } from "./run.js";
+import { canChangeRunState, RunState, runStateName } from "./runstate.js";
+import { stepProcesses, type StepDefinition } from "./step.js";
+import { runCallbacks, type CallbackDefinition } from "./callback.js";
+import { changedRecord } from "./update.js";
+
+/** Options of `Workflow.trigger`. */
+export interface TriggerOptions<T, S extends number> {
+  /** The run's object at the start. Default: an empty object. */
+  initialValue?: T;
+  /** Start here instead of the first status added to the builder. */
+  startAt?: S;
+}
+
+interface WorkflowDefinition<T> {
+  name: string;
+  graph: Graph;
+  steps: StepDefinition<T>[];
+  callbacks: CallbackDefinition<T>[];
+  config: BuildConfig<T>;
+}
+
+const internals = new WeakMap<object, WorkflowContext<unknown>>();
+
+/** The shared parts of a built workflow, for `stepwise/testing`. Not part of the public API. */
+export function workflowContext<T>(wf: Workflow<T, number>): WorkflowContext<T> {
+  const ctx = internals.get(wf);
+  if (!ctx) throw new TypeError("not a workflow built by stepwise");
+  return ctx as WorkflowContext<T>;
+}
+
+/** A built workflow: start its processes with `run()`, then trigger, await and control runs. */
+export class Workflow<T, S extends number> {
+  readonly name: string;
+  readonly #ctx: WorkflowContext<T>;
+  readonly #processes: ProcessSpec<never>[];
+  readonly #states = new Map<string, ProcessState>();
+  readonly #stop = new AbortController();
+  readonly #watcher: RunWatcher<T>;
+  readonly #callbacks: readonly CallbackDefinition<T>[];
+  #loops: Promise<void>[] | undefined;
+  #stopped: Promise<void> | undefined;
+
+  /** Use `Builder.build()`. */
+  constructor(definition: WorkflowDefinition<T>) {
+    const { config } = definition;
+    const wake = new Wake();
+    const ctx: WorkflowContext<T> = {
+      name: definition.name,
+      graph: definition.graph,
+      codec: config.codec ?? jsonCodec<T>(),
+      clock: config.clock ?? systemClock,
+      logger: config.logger ?? (config.debug ? consoleDebugLogger : consoleErrorLogger),
+      eventStreamer: config.eventStreamer,
+      recordStore: config.recordStore,
+      roleScheduler: config.roleScheduler,
+      timeoutStore: config.timeoutStore,
+      defaultOptions: config.defaultOptions,
+      write: async (record) => {
+        await config.recordStore.store(record);
+        wake.notify();
+      },
+    };
+    this.name = definition.name;
+    this.#ctx = ctx;
+    this.#watcher = new RunWatcher(ctx, this.#stop.signal);
+    this.#callbacks = definition.callbacks;
+    const processes: ProcessSpec<never>[] = definition.steps.flatMap((step) => stepProcesses(ctx, step) as ProcessSpec<never>[]);
+    if (config.outbox !== false) processes.push(outboxProcess(ctx, wake, undefined) as ProcessSpec<never>);
+    this.#processes = processes;
+    for (const p of processes) this.#states.set(p.name, ProcessState.Unknown);
+    internals.set(this, ctx as WorkflowContext<unknown>);
+  }
+
+  /** Starts every background process; later calls do nothing. */
+  async run(): Promise<void> {
+    if (this.#loops || this.#stop.signal.aborted) return;
+    const deps = {
+      roleScheduler: this.#ctx.roleScheduler,
+      clock: this.#ctx.clock,
+      logger: this.#ctx.logger,
+      setState: (name: string, state: ProcessState) => this.#states.set(name, state),
+    };
+    this.#loops = this.#processes.map((p) => runProcess(p, deps, this.#stop.signal));
+  }
+
+  /** Stops every process and resolves once all have ended; the event in hand finishes or stays un-acked. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#stop.abort();
+      await Promise.allSettled(this.#loops ?? []);
+    })();
+    return this.#stopped;
+  }
+
+  /** Starts a run for `foreignId` and returns its run id. */
+  async trigger(foreignId: string, options: TriggerOptions<T, S> = {}): Promise<string> {
+    if (!this.#loops || this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "trigger");
+    const { graph, clock, codec } = this.#ctx;
+    const startAt = options.startAt ?? (graph.start as number);
+    if (!graph.has(startAt)) throw new InvalidStatusError(startAt, `workflow "${this.name}" has no such status to start at`);
+    const now = clock.now();
+    const runId = randomUUID();
+    await this.#ctx.write({
+      workflowName: this.name,
+      foreignId,
+      runId,
+      runState: RunState.Initiated,
+      status: startAt,
+      object: codec.encode(options.initialValue ?? ({} as T)),
+      createdAt: now,
+      updatedAt: now,
+      meta: { runStateReason: "", statusDescription: graph.statusName(startAt), version: 1, traceOrigin: callerOf(this.trigger) },
+    });
+    return runId;
+  }
+
+  /**
+   * Resolves with the run once it reaches `status`, including when it got there before the call.
+   * Rejects with RecordNotFoundError for an unknown run, AwaitTimeoutError after `timeoutMs`, or the
+   * signal's reason when it aborts.
+   */
+  async await(foreignId: string, runId: string, status: S, options?: AwaitOptions): Promise<Run<T, S>> {
+    if (this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "await");
+    return makeRun(await this.#watcher.await(foreignId, runId, status, options));
+  }
+
+  /**
+   * Runs the callbacks of `status` for the latest run of `foreignId` if it is waiting there
+   * (otherwise does nothing). A callback's error, such as a rejected payload, is thrown here.
+   */
+  callback(foreignId: string, status: S, payload: unknown): Promise<void> {
+    return runCallbacks(this.#ctx, this.#callbacks, foreignId, status, payload, this.#stop.signal);
+  }
+
+  /** Pauses a run: its steps, callbacks and timeouts leave it alone until it is resumed. */
+  pause(runId: string, reason: string): Promise<void> {
+    return this.#changeRunState(runId, RunState.Paused, reason);
+  }
+
+  /** Resumes a paused run where it stopped. */
+  resume(runId: string): Promise<void> {
+    return this.#changeRunState(runId, RunState.Running, "resumed");
+  }
+
+  /** Cancels a running or paused run. */
+  cancel(runId: string, reason: string): Promise<void> {
+    return this.#changeRunState(runId, RunState.Cancelled, reason);
+  }
+
+  /** Asks for a finished run's object to be deleted; the delete process does it. */
+  deleteData(runId: string, reason: string): Promise<void> {
+    return this.#changeRunState(runId, RunState.RequestedDataDeleted, reason);
+  }
+
+  /** The state of every process, by process name. */
+  states(): { [processName: string]: ProcessState } {
+    return Object.fromEntries(this.#states);
+  }
+
+  async #changeRunState(runId: string, to: RunState, reason: string): Promise<void> {
+    for (;;) {
+      const record: Record = await this.#ctx.recordStore.lookup(runId);
+      if (!canChangeRunState(record.runState, to)) {
+        throw new InvalidTransitionError(runStateName(record.runState), runStateName(to), `run "${runId}" cannot make this run-state change`);
+      }
+      try {
+        await this.#ctx.write(changedRecord(this.#ctx, record, { runState: to, reason }));
+        return;
+      } catch (err) {
+        // Someone changed the run meanwhile: decide again on its new state.
+        if (!hasErrorCode(err, "VERSION_CONFLICT")) throw err;
+      }
+    }
+  }
+}
+
+/** Where the run was triggered from: the first stack frame of whoever called `fn`. */
+function callerOf(fn: (...args: never[]) => unknown): string {
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, fn);
+  return holder.stack?.split("\n")[1]?.trim().replace(/^at /, "") ?? "";
+}

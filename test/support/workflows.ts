@@ -1,0 +1,45 @@
+import { Builder, type BuildConfig, type ProcessOptions } from "stepwise";
+import { memory } from "stepwise/memory";
+
+export enum Status {
+  Unknown = 0,
+  Created = 1,
+  Processed = 2,
+  Shipped = 3,
+  Done = 4,
+  Failed = 5,
+}
+
+export type Item = { id: string; count: number };
+
+/**
+ * A three-step line, Created → Processed → Shipped → Done, each step adding one to `count`;
+ * `calls` counts the step invocations per run and status.
+ */
+export function lineWorkflow(options: { config?: Partial<BuildConfig<Item>>; stepOptions?: ProcessOptions; name?: string } = {}) {
+  const calls = new Map<string, number>();
+  const count = (runId: string, status: Status) => {
+    const key = `${runId}:${status}`;
+    calls.set(key, (calls.get(key) ?? 0) + 1);
+  };
+  const b = new Builder<Item, Status>(options.name ?? "line", Status);
+  const steps: [Status, Status][] = [
+    [Status.Created, Status.Processed],
+    [Status.Processed, Status.Shipped],
+    [Status.Shipped, Status.Done],
+  ];
+  for (const [from, to] of steps) {
+    b.addStep(
+      from,
+      async (run) => {
+        count(run.runId, from);
+        run.object.count++;
+        return to;
+      },
+      to,
+    ).withOptions(options.stepOptions ?? {});
+  }
+  const adapters = memory();
+  const wf = b.build({ ...adapters, ...options.config });
+  return { wf, adapters, calls };
+}

@@ -1,0 +1,78 @@
+// Type rules of the builder, checked by `tsc --noEmit` in `npm test`: each @ts-expect-error line
+// must fail to compile, and every other line must compile.
+import { Builder, type Control, type Run } from "stepwise";
+
+enum OrderStatus {
+  Unknown = 0,
+  Created = 1,
+  Paid = 2,
+  Shipped = 3,
+  Failed = 4,
+}
+type Order = { id: string; amount: number; receipt?: string };
+
+const b = new Builder<Order, OrderStatus>("order-processing", OrderStatus);
+
+// Declared destinations and control results compile; the run is typed without annotations.
+b.addStep(
+  OrderStatus.Created,
+  async (run) => {
+    const amount: number = run.object.amount;
+    if (amount <= 0) return OrderStatus.Failed;
+    if (amount > 1000) return run.pause("too large");
+    if (amount === 7) return run.skip();
+    if (amount === 8) return run.cancel("unlucky");
+    if (amount === 9) return run.saveAndRepeat();
+    return OrderStatus.Paid;
+  },
+  OrderStatus.Paid,
+  OrderStatus.Failed,
+);
+
+b.addStep(
+  OrderStatus.Paid,
+  // @ts-expect-error Shipped is not declared: TypeScript flags the function, not the return line.
+  async (run) => (run.object.amount > 100 ? OrderStatus.Failed : OrderStatus.Shipped),
+  OrderStatus.Failed,
+);
+
+// @ts-expect-error A step must declare at least one destination.
+b.addStep(OrderStatus.Shipped, async () => OrderStatus.Failed);
+
+b.addStep(
+  OrderStatus.Failed,
+  // @ts-expect-error A hand-made object is not a control result.
+  async () => ({ kind: "skip" }),
+  OrderStatus.Created,
+);
+
+b.addStep(
+  OrderStatus.Created,
+  async (run) => {
+    // @ts-expect-error The object's fields keep their types.
+    run.object.amount = "ten";
+    return OrderStatus.Paid;
+  },
+  OrderStatus.Paid,
+);
+
+// Callbacks follow the same rule.
+b.addCallback(OrderStatus.Created, async (_run, payload) => (payload === "ok" ? OrderStatus.Paid : OrderStatus.Failed), OrderStatus.Paid, OrderStatus.Failed);
+// @ts-expect-error Shipped is not declared for this callback.
+b.addCallback(OrderStatus.Created, async () => OrderStatus.Shipped, OrderStatus.Paid);
+
+// `await` hands back the typed run.
+declare const wf: ReturnType<typeof b.build>;
+async function awaitIsTyped(): Promise<void> {
+  const run: Run<Order, OrderStatus> = await wf.await("o-1", "run-1", OrderStatus.Shipped);
+  const receipt: string | undefined = run.object.receipt;
+  void receipt;
+  // @ts-expect-error Statuses come from the workflow's enum.
+  await wf.await("o-1", "run-1", 42);
+  // @ts-expect-error initialValue must be an Order.
+  await wf.trigger("o-1", { initialValue: { id: 1 } });
+}
+void awaitIsTyped;
+
+const isControlResult = (value: Control): Control => value;
+void isControlResult;
