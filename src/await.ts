@@ -20,27 +20,38 @@ class Subscription {
 
   notify(): void {
     this.seen++;
+    this.wake();
+  }
+
+  /** Wakes the waiter without an event, so it looks at its signals again. */
+  wake(): void {
     for (const wake of this.#wakers) wake();
   }
 
-  /** Resolves once more than `seen` events have arrived; rejects when the signal aborts. */
-  async waitBeyond(seen: number, signal: AbortSignal): Promise<void> {
+  /** Resolves once more than `seen` events have arrived; rejects when any of the signals aborts. */
+  async waitBeyond(seen: number, signals: readonly AbortSignal[]): Promise<void> {
     if (this.seen > seen) return;
-    signal.throwIfAborted();
+    throwIfAnyAborted(signals);
     let wake!: () => void;
     const arrived = new Promise<void>((resolve) => (wake = resolve));
-    const onAbort = () => wake();
     this.#wakers.add(wake);
-    signal.addEventListener("abort", onAbort, { once: true });
+    for (const signal of signals) signal.addEventListener("abort", wake, { once: true });
     try {
       await arrived;
     } finally {
       this.#wakers.delete(wake);
-      signal.removeEventListener("abort", onAbort);
+      for (const signal of signals) signal.removeEventListener("abort", wake);
     }
-    signal.throwIfAborted();
+    throwIfAnyAborted(signals);
   }
 }
+
+function throwIfAnyAborted(signals: readonly AbortSignal[]): void {
+  for (const signal of signals) signal.throwIfAborted();
+}
+
+/** Ends the timeout's sleep once the await is settled; a reason of our own avoids building a DOMException. */
+const settled = new Error("await settled");
 
 /**
  * Watches topics for the runs being awaited. One receiver per topic serves every waiter in this
@@ -51,10 +62,15 @@ export class RunWatcher<T> {
   readonly #receiverName: string;
   readonly #lifetime: AbortSignal;
   readonly #topics = new Map<string, { ready: Promise<void>; subscriptions: Map<string, Set<Subscription>> }>();
+  /** Every waiting subscription, woken by one listener on the lifetime signal: a listener per waiter makes each add O(waiters). */
+  readonly #active = new Set<Subscription>();
 
   constructor(ctx: WorkflowContext<T>, lifetime: AbortSignal) {
     this.#ctx = ctx;
     this.#lifetime = lifetime;
+    lifetime.addEventListener("abort", () => {
+      for (const subscription of this.#active) subscription.wake();
+    });
     this.#receiverName = `${ctx.name}-await-${randomUUID()}`.replaceAll(" ", "_");
   }
 
@@ -64,18 +80,20 @@ export class RunWatcher<T> {
     const terminal = graph.isTerminal(status);
     // A run reaching a terminal status completes, and completion is announced on the run-state-change topic.
     const watched = terminal ? runStateChangeTopic(this.#ctx.name) : topic(this.#ctx.name, status);
-    const timeout = new AbortController();
-    const signals = [this.#lifetime, timeout.signal];
+    const signals: AbortSignal[] = [];
     if (options.signal) signals.push(options.signal);
-    const signal = AbortSignal.any(signals);
-    if (options.timeoutMs !== undefined) {
+    const timeout = options.timeoutMs === undefined ? undefined : new AbortController();
+    if (timeout) {
+      const timeoutMs = options.timeoutMs ?? 0;
+      signals.push(timeout.signal);
       this.#ctx.clock
-        .sleep(options.timeoutMs, signal)
-        .then(() => timeout.abort(new AwaitTimeoutError(runId, graph.statusName(status), options.timeoutMs ?? 0)))
+        .sleep(timeoutMs, timeout.signal)
+        .then(() => timeout.abort(new AwaitTimeoutError(runId, graph.statusName(status), timeoutMs)))
         .catch(() => {});
     }
     const subscription = new Subscription();
     const unsubscribe = await this.#subscribe(watched, runId, subscription);
+    this.#active.add(subscription);
     try {
       for (;;) {
         const seen = subscription.seen;
@@ -83,10 +101,13 @@ export class RunWatcher<T> {
         if (record.foreignId !== foreignId) throw new RecordNotFoundError(runId);
         // An event on a status topic proves the run entered that status, even if it moved on since.
         if (record.status === status || (!terminal && seen > 0)) return decodeRecord<T, S>(this.#ctx, record);
-        await subscription.waitBeyond(seen, signal);
+        this.#lifetime.throwIfAborted();
+        await subscription.waitBeyond(seen, signals);
+        this.#lifetime.throwIfAborted();
       }
     } finally {
-      timeout.abort();
+      this.#active.delete(subscription);
+      timeout?.abort(settled);
       unsubscribe();
     }
   }

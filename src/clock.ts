@@ -40,3 +40,9 @@ export function aborted(signal: AbortSignal): Promise<never> {
 export function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw abortReason(signal);
 }
+
+/** Calls `fire` after `ms` of wall-clock time unless the returned function cancels it first. */
+export function wallTimer(ms: number, fire: () => void): () => void {
+  const timer = setTimeout(fire, Math.max(0, ms));
+  return () => clearTimeout(timer);
+}

@@ -1,4 +1,4 @@
-import { systemClock } from "./clock.js";
+import { wallTimer } from "./clock.js";
 import type { WorkflowContext } from "./context.js";
 import type { EventSender } from "./event.js";
 import { HeaderKey } from "./event.js";
@@ -29,14 +29,18 @@ export class Wake {
       this.#pending = false;
       return;
     }
-    const timer = new AbortController();
+    let cancelTimer: (() => void) | undefined;
+    let onAbort: (() => void) | undefined;
     try {
-      await Promise.race([
-        new Promise<void>((resolve) => (this.#resolve = resolve)),
-        systemClock.sleep(ms, AbortSignal.any([signal, timer.signal])).catch(() => {}),
-      ]);
+      await new Promise<void>((resolve) => {
+        this.#resolve = resolve;
+        onAbort = resolve;
+        signal.addEventListener("abort", onAbort, { once: true });
+        cancelTimer = wallTimer(ms, resolve);
+      });
     } finally {
-      timer.abort();
+      cancelTimer?.();
+      if (onAbort) signal.removeEventListener("abort", onAbort);
       this.#resolve = undefined;
       this.#pending = false;
     }
@@ -63,13 +67,18 @@ export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: P
     open: async (signal): Promise<Source<OutboxEvent>> => {
       signal.throwIfAborted();
       let batch: OutboxEvent[] = [];
+      let next = 0;
       return {
         recv: async (recvSignal) => {
           while (batch.length === 0) {
             batch = await ctx.recordStore.listOutboxEvents(ctx.name, outboxBatchSize);
             if (batch.length === 0) await wake.wait(resolved.pollingFrequency, recvSignal);
           }
-          const event = batch.shift() as OutboxEvent;
+          const event = batch[next++] as OutboxEvent;
+          if (next === batch.length) {
+            batch = [];
+            next = 0;
+          }
           return { event, ack: () => ctx.recordStore.deleteOutboxEvent(event.id) };
         },
         close: async () => {

@@ -56,25 +56,55 @@ export interface RunControlHooks {
 
 /** Builds a Run around a decoded record. */
 export function makeRun<T, S extends number>(record: TypedRecord<T, S>, hooks: RunControlHooks = {}): Run<T, S> {
-  return {
-    ...record,
-    skip() {
-      hooks.onSkip?.();
-      return control("skip");
-    },
-    pause(reason) {
-      hooks.onPause?.(reason);
-      return control("pause", reason);
-    },
-    cancel(reason) {
-      hooks.onCancel?.(reason);
-      return control("cancel", reason);
-    },
-    saveAndRepeat() {
-      hooks.onSaveAndRepeat?.();
-      return control("saveAndRepeat");
-    },
-  };
+  return new RunWithControls(record, hooks);
+}
+
+// A class rather than an object literal: runs are made for every event, and shared prototype
+// methods cost less than fresh closures.
+class RunWithControls<T, S extends number> implements Run<T, S> {
+  workflowName: string;
+  foreignId: string;
+  runId: string;
+  runState: RunState;
+  status: S;
+  object: T;
+  createdAt: Date;
+  updatedAt: Date;
+  meta: RecordMeta;
+  readonly #hooks: RunControlHooks;
+
+  constructor(record: TypedRecord<T, S>, hooks: RunControlHooks) {
+    this.workflowName = record.workflowName;
+    this.foreignId = record.foreignId;
+    this.runId = record.runId;
+    this.runState = record.runState;
+    this.status = record.status;
+    this.object = record.object;
+    this.createdAt = record.createdAt;
+    this.updatedAt = record.updatedAt;
+    this.meta = record.meta;
+    this.#hooks = hooks;
+  }
+
+  skip(): Control {
+    this.#hooks.onSkip?.();
+    return control("skip");
+  }
+
+  pause(reason: string): Control {
+    this.#hooks.onPause?.(reason);
+    return control("pause", reason);
+  }
+
+  cancel(reason: string): Control {
+    this.#hooks.onCancel?.(reason);
+    return control("cancel", reason);
+  }
+
+  saveAndRepeat(): Control {
+    this.#hooks.onSaveAndRepeat?.();
+    return control("saveAndRepeat");
+  }
 }
 
 /** What a step, callback or timeout function is handed beside the run. */

@@ -187,9 +187,23 @@ export class Workflow<T, S extends number> {
   }
 }
 
-/** Where the run was triggered from: the first stack frame of whoever called `fn`. */
+/** Where the run was triggered from: the file, line and function of whoever called `fn`. */
 function callerOf(fn: (...args: never[]) => unknown): string {
-  const holder: { stack?: string } = {};
-  Error.captureStackTrace(holder, fn);
-  return holder.stack?.split("\n")[1]?.trim().replace(/^at /, "") ?? "";
+  const holder: { stack?: unknown } = {};
+  const { prepareStackTrace, stackTraceLimit } = Error;
+  // Ask V8 for the raw call site: formatting a whole stack (through source maps, when enabled)
+  // would cost more than the rest of a trigger.
+  Error.prepareStackTrace = (_, callSites) => callSites;
+  Error.stackTraceLimit = 1;
+  try {
+    Error.captureStackTrace(holder, fn);
+    const [site] = holder.stack as NodeJS.CallSite[];
+    if (!site) return "";
+    const where = `${site.getFileName() ?? "<anonymous>"}:${site.getLineNumber() ?? 0}:${site.getColumnNumber() ?? 0}`;
+    const name = site.getFunctionName();
+    return name ? `${name} (${where})` : where;
+  } finally {
+    Error.prepareStackTrace = prepareStackTrace;
+    Error.stackTraceLimit = stackTraceLimit;
+  }
 }
