@@ -41,8 +41,10 @@ export function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw abortReason(signal);
 }
 
-/** Calls `fire` after `ms` of wall-clock time unless the returned function cancels it first. */
-export function wallTimer(ms: number, fire: () => void): () => void {
-  const timer = setTimeout(fire, Math.max(0, ms));
-  return () => clearTimeout(timer);
+/** Calls `fire` every `ms` of wall-clock time until the returned function is called. */
+export function wallInterval(ms: number, fire: () => void): () => void {
+  const interval = setInterval(fire, Math.max(1, ms));
+  // A poller must not keep the process alive by itself.
+  interval.unref();
+  return () => clearInterval(interval);
 }

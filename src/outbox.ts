@@ -1,4 +1,4 @@
-import { wallTimer } from "./clock.js";
+import { wallInterval } from "./clock.js";
 import type { WorkflowContext } from "./context.js";
 import type { EventSender } from "./event.js";
 import { HeaderKey } from "./event.js";
@@ -11,8 +11,8 @@ import type { OutboxEvent } from "./record.js";
 const outboxBatchSize = 1000;
 
 /**
- * Wakes a waiting poller early. The outbox polls its store, but a write made by this same
- * process says there is work at once, so a hop in one process costs no polling interval.
+ * Wakes a waiting poller. The outbox polls its store, but a write made by this same process says
+ * there is work at once, so a hop in one process costs no polling interval.
  */
 export class Wake {
   #pending = false;
@@ -20,31 +20,15 @@ export class Wake {
 
   notify(): void {
     this.#pending = true;
-    this.#resolve?.();
+    const resolve = this.#resolve;
+    this.#resolve = undefined;
+    resolve?.();
   }
 
-  /** Resolves on a notify (also one that came before the call) or after `ms` of wall-clock time. */
-  async wait(ms: number, signal: AbortSignal): Promise<void> {
-    if (this.#pending) {
-      this.#pending = false;
-      return;
-    }
-    let cancelTimer: (() => void) | undefined;
-    let onAbort: (() => void) | undefined;
-    try {
-      await new Promise<void>((resolve) => {
-        this.#resolve = resolve;
-        onAbort = resolve;
-        signal.addEventListener("abort", onAbort, { once: true });
-        cancelTimer = wallTimer(ms, resolve);
-      });
-    } finally {
-      cancelTimer?.();
-      if (onAbort) signal.removeEventListener("abort", onAbort);
-      this.#resolve = undefined;
-      this.#pending = false;
-    }
-    signal.throwIfAborted();
+  /** Resolves on the next notify, or at once if one came since the last wait. */
+  async wait(): Promise<void> {
+    if (!this.#pending) await new Promise<void>((resolve) => (this.#resolve = resolve));
+    this.#pending = false;
   }
 }
 
@@ -52,12 +36,9 @@ export class Wake {
 export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: ProcessOptions | undefined): ProcessSpec<OutboxEvent> {
   const resolved = resolveOptions(ctx.defaultOptions, options);
   const senders = new Map<string, EventSender>();
-  const senderFor = async (topic: string): Promise<EventSender> => {
-    let sender = senders.get(topic);
-    if (!sender) {
-      sender = await ctx.eventStreamer.newSender(topic);
-      senders.set(topic, sender);
-    }
+  const newSender = async (topic: string): Promise<EventSender> => {
+    const sender = await ctx.eventStreamer.newSender(topic);
+    senders.set(topic, sender);
     return sender;
   };
   return {
@@ -66,13 +47,19 @@ export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: P
     options: resolved,
     open: async (signal): Promise<Source<OutboxEvent>> => {
       signal.throwIfAborted();
+      // Writes by other processes are only seen by polling; ours notify at once. The interval and
+      // the abort listener live as long as the source, so waiting between events allocates nothing.
+      const stopPolling = wallInterval(resolved.pollingFrequency, () => wake.notify());
+      const onAbort = () => wake.notify();
+      signal.addEventListener("abort", onAbort, { once: true });
       let batch: OutboxEvent[] = [];
       let next = 0;
       return {
         recv: async (recvSignal) => {
           while (batch.length === 0) {
+            recvSignal.throwIfAborted();
             batch = await ctx.recordStore.listOutboxEvents(ctx.name, outboxBatchSize);
-            if (batch.length === 0) await wake.wait(resolved.pollingFrequency, recvSignal);
+            if (batch.length === 0) await wake.wait();
           }
           const event = batch[next++] as OutboxEvent;
           if (next === batch.length) {
@@ -82,6 +69,8 @@ export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: P
           return { event, ack: () => ctx.recordStore.deleteOutboxEvent(event.id) };
         },
         close: async () => {
+          stopPolling();
+          signal.removeEventListener("abort", onAbort);
           const open = [...senders.values()];
           senders.clear();
           await Promise.all(open.map((s) => s.close()));
@@ -89,7 +78,8 @@ export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: P
       };
     },
     handle: async (event) => {
-      const sender = await senderFor(event.headers[HeaderKey.topic] ?? "");
+      const topic = event.headers[HeaderKey.topic] ?? "";
+      const sender = senders.get(topic) ?? (await newSender(topic));
       await sender.send(event.foreignId, event.type, event.headers);
     },
   };

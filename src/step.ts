@@ -24,7 +24,7 @@ export interface StepDefinition<T> {
 export function stepProcesses<T>(ctx: WorkflowContext<T>, step: StepDefinition<T>): ProcessSpec<Event>[] {
   const options = resolveOptions(ctx.defaultOptions, step.options);
   const count = options.parallelCount;
-  const errorCounts = new Map<string, number>();
+  const errors = { errorCounts: new Map<string, number>(), pauseAfterErrCount: options.pauseAfterErrCount };
   return Array.from({ length: count }, (_, i) => {
     const shard = `consumer-${i + 1}-of-${count}`;
     const role = roleName(ctx.name, step.from, shard);
@@ -38,7 +38,7 @@ export function stepProcesses<T>(ctx: WorkflowContext<T>, step: StepDefinition<T
         signal.throwIfAborted();
         return ctx.eventStreamer.newReceiver(topic(ctx.name, step.from), role, { pollingFrequency: options.pollingFrequency });
       },
-      handle: (event, signal) => handleStepEvent(ctx, step, event, signal, { errorCounts, pauseAfterErrCount: options.pauseAfterErrCount }),
+      handle: (event, signal) => handleStepEvent(ctx, step, event, signal, errors),
     };
   });
 }

@@ -30,17 +30,16 @@ export function resultRecord<T>(
   result: number | Control,
   allowed: ReadonlySet<number>,
 ): Record | undefined {
-  const encoded = () => ctx.codec.encode(object);
   if (isControl(result)) {
     switch (result.kind) {
       case "skip":
         return undefined;
       case "pause":
-        return changedRecord(ctx, current, { runState: RunState.Paused, reason: result.reason, object: encoded() });
+        return changedRecord(ctx, current, { runState: RunState.Paused, reason: result.reason, object: ctx.codec.encode(object) });
       case "cancel":
-        return changedRecord(ctx, current, { runState: RunState.Cancelled, reason: result.reason, object: encoded() });
+        return changedRecord(ctx, current, { runState: RunState.Cancelled, reason: result.reason, object: ctx.codec.encode(object) });
       case "saveAndRepeat":
-        return changedRecord(ctx, current, { runState: RunState.Running, object: encoded() });
+        return changedRecord(ctx, current, { runState: RunState.Running, object: ctx.codec.encode(object) });
     }
   }
   if (!allowed.has(result)) {
@@ -51,7 +50,7 @@ export function resultRecord<T>(
     );
   }
   const runState = ctx.graph.isTerminal(result) ? RunState.Completed : RunState.Running;
-  return changedRecord(ctx, current, { runState, status: result, object: encoded() });
+  return changedRecord(ctx, current, { runState, status: result, object: ctx.codec.encode(object) });
 }
 
 /**
