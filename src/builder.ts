@@ -9,6 +9,11 @@ import type { RecordStore } from "./record.js";
 import type { RoleScheduler } from "./rolescheduler.js";
 import type { StepDefinition, StepFn } from "./step.js";
 import type { CallbackDefinition, CallbackFn } from "./callback.js";
+import type { ConnectionDefinition, ConnectWorkflowConfig } from "./connect.js";
+import type { ConnectorConstructor, ConnectorDefinition, ConnectorFn } from "./connector.js";
+import type { HookedRunState, RunStateHook } from "./hook.js";
+import { RunState, runStateName } from "./runstate.js";
+import { validateTimeoutOptions, type TimeoutDefinition, type TimeoutFn, type TimerFn } from "./timeout.js";
 import type { TimeoutStore } from "./timeout.js";
 import { Workflow } from "./workflow.js";
 
@@ -41,8 +46,8 @@ export interface BuildConfig<T> {
   pauseRetry?: false | PauseRetryOptions;
   /** How the object is stored. Default JSON. */
   codec?: Codec<T>;
-  /** What a run's object becomes when its data is deleted. Default `{ result: "deleted" }`. */
-  customDelete?: (object: T) => unknown;
+  /** What a run's object becomes when its data is deleted. Default: the bytes of `{"result":"deleted"}`. */
+  customDelete?: (object: T) => T;
 }
 
 /**
@@ -59,6 +64,10 @@ export class Builder<T, S extends number> {
   readonly #graph: Graph;
   readonly #steps: StepDefinition<T>[] = [];
   readonly #callbacks: CallbackDefinition<T>[] = [];
+  readonly #timeouts: TimeoutDefinition<T>[] = [];
+  readonly #connectors: ConnectorDefinition<T>[] = [];
+  readonly #connections: ConnectionDefinition<T>[] = [];
+  readonly #hooks = new Map<HookedRunState, RunStateHook<T, number>>();
   readonly #problems: Error[] = [];
 
   constructor(name: string, statusEnum?: StatusEnum) {
@@ -102,16 +111,120 @@ export class Builder<T, S extends number> {
     this.#graph.addTransitions(from, to);
   }
 
+  /**
+   * Adds a timeout for runs entering `from`: `timer` decides when (null: none for this run), and
+   * once that time has passed `fn` runs if the run is still there.
+   *
+   * ```ts
+   * b.addTimeout(OrderStatus.Created, durationTimer(60 * 60_000), async (run) => run.cancel("unpaid"), OrderStatus.Failed);
+   * ```
+   */
+  addTimeout<To extends S>(from: S, timer: TimerFn<T, S>, fn: TimeoutFn<T, S, To>, ...to: [To, ...To[]]): Updater {
+    this.#checkStatuses(from, ...to);
+    const timeout: TimeoutDefinition<T> = {
+      from,
+      to: new Set<number>(to),
+      timer: timer as TimeoutDefinition<T>["timer"],
+      fn: fn as TimeoutDefinition<T>["fn"],
+      options: {},
+    };
+    if (this.#timeouts.some((t) => t.from === from)) {
+      this.#problems.push(new BuildError(`a timeout for ${this.#graph.statusName(from)} was already added: one timeout per status`));
+    }
+    this.#timeouts.push(timeout);
+    this.#graph.addTransitions(from, to);
+    return {
+      withOptions: (options) => {
+        const owner = `timeout ${this.#graph.statusName(from)}`;
+        validateOptions(owner, options);
+        validateTimeoutOptions(owner, options);
+        timeout.options = { ...timeout.options, ...options };
+      },
+    };
+  }
+
+  /** Consumes an external stream: `fn` gets this workflow's API and each event, to trigger or call back. */
+  addConnector(name: string, constructor: ConnectorConstructor, fn: ConnectorFn<T, S>): Updater {
+    if (this.#connectors.some((c) => c.name === name)) {
+      this.#problems.push(new BuildError(`a connector named "${name}" was already added: connector names must be unique`));
+    }
+    const connector: ConnectorDefinition<T> = { name, constructor, fn: fn as unknown as ConnectorDefinition<T>["fn"], options: {} };
+    this.#connectors.push(connector);
+    return {
+      withOptions: (options) => {
+        validateOptions(`connector ${name}`, options);
+        connector.options = { ...connector.options, ...options };
+      },
+    };
+  }
+
+  /**
+   * Makes runs wait in `config.from` until a run of another workflow reaches `config.status`;
+   * `filter` names which of this workflow's runs an event concerns and `consumer` decides.
+   */
+  connectWorkflow(config: ConnectWorkflowConfig<T, S>): Updater {
+    this.#checkStatuses(config.from, config.to);
+    const connection: ConnectionDefinition<T> = { config: config as unknown as ConnectionDefinition<T>["config"], options: {} };
+    this.#connections.push(connection);
+    this.#graph.addTransitions(config.from, [config.to]);
+    return {
+      withOptions: (options) => {
+        validateOptions(`connection to ${config.workflowName}`, options);
+        connection.options = { ...connection.options, ...options };
+      },
+    };
+  }
+
+  /** Calls `hook` once for each run that pauses. */
+  onPause(hook: RunStateHook<T, S>): void {
+    this.#addHook(RunState.Paused, hook);
+  }
+
+  /** Calls `hook` once for each run that is cancelled. */
+  onCancel(hook: RunStateHook<T, S>): void {
+    this.#addHook(RunState.Cancelled, hook);
+  }
+
+  /** Calls `hook` once for each run that completes. */
+  onComplete(hook: RunStateHook<T, S>): void {
+    this.#addHook(RunState.Completed, hook);
+  }
+
   /** Checks the definition and returns the runnable workflow. Throws naming the first problem found. */
   build(config: BuildConfig<T>): Workflow<T, S> {
     const [problem] = this.#problems;
     if (problem) throw problem;
-    if (this.#steps.length === 0 && this.#callbacks.length === 0) throw new BuildError(`workflow "${this.#name}" has no steps, callbacks or timeouts`);
+    if (this.#steps.length + this.#callbacks.length + this.#timeouts.length + this.#connections.length === 0) {
+      throw new BuildError(`workflow "${this.#name}" has no steps, callbacks or timeouts`);
+    }
     for (const key of ["eventStreamer", "recordStore", "roleScheduler"] as const) {
       if (!config[key]) throw new BuildError(`workflow "${this.#name}": build() needs ${key}`);
     }
+    if (this.#timeouts.length > 0 && !config.timeoutStore) {
+      throw new BuildError(`workflow "${this.#name}" has timeouts, so build() needs a timeoutStore`);
+    }
     if (config.defaultOptions) validateOptions("defaultOptions", config.defaultOptions);
-    return new Workflow<T, S>({ name: this.#name, graph: this.#graph, steps: [...this.#steps], callbacks: [...this.#callbacks], config });
+    if (config.pauseRetry && config.pauseRetry.resumeAfter !== undefined) {
+      validateOptions("pauseRetry", { lag: config.pauseRetry.resumeAfter });
+    }
+    return new Workflow<T, S>({
+      name: this.#name,
+      graph: this.#graph,
+      config,
+      steps: [...this.#steps],
+      callbacks: [...this.#callbacks],
+      timeouts: [...this.#timeouts],
+      connectors: [...this.#connectors],
+      connections: [...this.#connections],
+      hooks: new Map(this.#hooks),
+    });
+  }
+
+  #addHook(runState: HookedRunState, hook: RunStateHook<T, S>): void {
+    if (this.#hooks.has(runState)) {
+      this.#problems.push(new BuildError(`an on${runStateName(runState)} hook was already added: one hook per run state`));
+    }
+    this.#hooks.set(runState, hook as RunStateHook<T, number>);
   }
 
   #checkStatuses(...statuses: number[]): void {

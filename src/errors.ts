@@ -148,3 +148,15 @@ export class AwaitTimeoutError extends StepwiseError {
 export function hasErrorCode(err: unknown, code: string): boolean {
   return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
 }
+
+/** A cron spec that cannot be parsed; the message says which field is wrong. */
+export class InvalidScheduleError extends StepwiseError {
+  readonly code = "INVALID_SCHEDULE";
+  constructor(
+    readonly spec: string,
+    options?: ErrorOptions,
+  ) {
+    const detail = options?.cause instanceof Error ? `: ${options.cause.message}` : "";
+    super(`invalid cron spec "${spec}" (expected 5 or 6 fields)${detail}`, options);
+  }
+}

@@ -6,6 +6,15 @@ export type { AwaitOptions } from "./await.js";
 export { isControl } from "./run.js";
 export type { Control, ControlKind, Run, RunControlHooks, StepContext, TypedRecord } from "./run.js";
 export type { StepFn } from "./step.js";
+export type { CallbackFn } from "./callback.js";
+export { durationTimer, timeTimer } from "./timeout.js";
+export type { TimerFn, TimeoutFn } from "./timeout.js";
+export type { ConnectorConstructor, ConnectorConsumer, ConnectorEvent, ConnectorFn } from "./connector.js";
+export type { ConnectWorkflowConfig } from "./connect.js";
+export type { HookedRunState, RunStateHook } from "./hook.js";
+export type { ScheduleOptions } from "./schedule.js";
+export { createDiagram } from "./diagram.js";
+export type { MermaidDirection } from "./diagram.js";
 export { RunState, canChangeRunState, isFinished, isStopped } from "./runstate.js";
 export { ProcessState } from "./process.js";
 export type { ProcessOptions } from "./options.js";
@@ -27,6 +36,7 @@ export type { StatusEnum } from "./graph.js";
 export {
   AwaitTimeoutError,
   BuildError,
+  InvalidScheduleError,
   InvalidStatusError,
   InvalidTransitionError,
   ObjectDecodeError,
@@ -38,4 +48,5 @@ export {
   VersionConflictError,
   WorkflowInProgressError,
   WorkflowNotRunningError,
+  hasErrorCode,
 } from "./errors.js";

@@ -4,6 +4,7 @@ import { HeaderKey, type Event } from "./event.js";
 import { roleName } from "./graph.js";
 import { resolveOptions, type ProcessOptions } from "./options.js";
 import type { ProcessSpec } from "./process.js";
+import { topicConsumers } from "./consumer.js";
 import type { Record } from "./record.js";
 import type { Control, Run, StepContext } from "./run.js";
 import { isFinished, isStopped, RunState } from "./runstate.js";
@@ -22,24 +23,14 @@ export interface StepDefinition<T> {
 
 /** One process per shard of the step, each with its own role and receiver. */
 export function stepProcesses<T>(ctx: WorkflowContext<T>, step: StepDefinition<T>): ProcessSpec<Event>[] {
-  const options = resolveOptions(ctx.defaultOptions, step.options);
-  const count = options.parallelCount;
-  const errors = { errorCounts: new Map<string, number>(), pauseAfterErrCount: options.pauseAfterErrCount };
-  return Array.from({ length: count }, (_, i) => {
-    const shard = `consumer-${i + 1}-of-${count}`;
-    const role = roleName(ctx.name, step.from, shard);
-    return {
-      name: `${ctx.graph.processName(step.from)}-${shard}`,
-      role,
-      options,
-      shard: { index: i + 1, count, key: (event: Event) => event.headers[HeaderKey.runId] ?? "" },
-      createdAt: (event: Event) => event.createdAt,
-      open: (signal) => {
-        signal.throwIfAborted();
-        return ctx.eventStreamer.newReceiver(topic(ctx.name, step.from), role, { pollingFrequency: options.pollingFrequency });
-      },
-      handle: (event, signal) => handleStepEvent(ctx, step, event, signal, errors),
-    };
+  const errors = { errorCounts: new Map<string, number>(), pauseAfterErrCount: resolveOptions(ctx.defaultOptions, step.options).pauseAfterErrCount };
+  return topicConsumers(ctx, {
+    topic: topic(ctx.name, step.from),
+    name: `${ctx.graph.processName(step.from)}-consumer`,
+    role: roleName(ctx.name, step.from, "consumer"),
+    options: step.options,
+    sharded: true,
+    handle: (event, signal) => handleStepEvent(ctx, step, event, signal, errors),
   });
 }
 

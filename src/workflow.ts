@@ -4,7 +4,7 @@ import type { BuildConfig } from "./builder.js";
 import { systemClock } from "./clock.js";
 import { jsonCodec } from "./codec.js";
 import type { WorkflowContext } from "./context.js";
-import { hasErrorCode, InvalidStatusError, InvalidTransitionError, WorkflowNotRunningError } from "./errors.js";
+import { hasErrorCode, InvalidScheduleError, InvalidStatusError, InvalidTransitionError, WorkflowNotRunningError } from "./errors.js";
 import type { Graph } from "./graph.js";
 import { consoleDebugLogger, consoleErrorLogger } from "./logger.js";
 import { outboxProcess, Wake } from "./outbox.js";
@@ -14,6 +14,14 @@ import { makeRun, type Run } from "./run.js";
 import { canChangeRunState, RunState, runStateName } from "./runstate.js";
 import { stepProcesses, type StepDefinition } from "./step.js";
 import { runCallbacks, type CallbackDefinition } from "./callback.js";
+import { connectionProcesses, type ConnectionDefinition } from "./connect.js";
+import { connectorProcesses, type ConnectorDefinition } from "./connector.js";
+import { deleteProcess } from "./delete.js";
+import { mermaid, type MermaidDirection } from "./diagram.js";
+import { hookProcess, type HookedRunState, type RunStateHook } from "./hook.js";
+import { defaultResumeAfterMs, pauseRetryProcess } from "./pause-retry.js";
+import { scheduleProcess, type ScheduleOptions } from "./schedule.js";
+import { timeoutProcesses, type TimeoutDefinition } from "./timeout.js";
 import { changedRecord } from "./update.js";
 
 /** Options of `Workflow.trigger`. */
@@ -27,9 +35,13 @@ export interface TriggerOptions<T, S extends number> {
 interface WorkflowDefinition<T> {
   name: string;
   graph: Graph;
+  config: BuildConfig<T>;
   steps: StepDefinition<T>[];
   callbacks: CallbackDefinition<T>[];
-  config: BuildConfig<T>;
+  timeouts: TimeoutDefinition<T>[];
+  connectors: ConnectorDefinition<T>[];
+  connections: ConnectionDefinition<T>[];
+  hooks: Map<HookedRunState, RunStateHook<T, number>>;
 }
 
 const internals = new WeakMap<object, WorkflowContext<unknown>>();
@@ -77,8 +89,19 @@ export class Workflow<T, S extends number> {
     this.#ctx = ctx;
     this.#watcher = new RunWatcher(ctx, this.#stop.signal);
     this.#callbacks = definition.callbacks;
-    const processes: ProcessSpec<never>[] = definition.steps.flatMap((step) => stepProcesses(ctx, step) as ProcessSpec<never>[]);
+    const api = this as unknown as Workflow<T, number>;
+    const processes: ProcessSpec<never>[] = [
+      ...definition.steps.flatMap((step) => stepProcesses(ctx, step)),
+      ...definition.timeouts.flatMap((timeout) => timeoutProcesses(ctx, timeout)),
+      ...definition.connectors.flatMap((connector) => connectorProcesses(ctx, connector, api)),
+      ...definition.connections.flatMap((connection) => connectionProcesses(ctx, connection)),
+      ...[...definition.hooks].flatMap(([runState, hook]) => hookProcess(ctx, runState, hook)),
+      ...deleteProcess(ctx, config.customDelete),
+    ] as ProcessSpec<never>[];
     if (config.outbox !== false) processes.push(outboxProcess(ctx, wake, undefined) as ProcessSpec<never>);
+    if (config.pauseRetry !== false) {
+      processes.push(...(pauseRetryProcess(ctx, config.pauseRetry?.resumeAfter ?? defaultResumeAfterMs) as ProcessSpec<never>[]));
+    }
     this.#processes = processes;
     for (const p of processes) this.#states.set(p.name, ProcessState.Unknown);
     internals.set(this, ctx as WorkflowContext<unknown>);
@@ -87,13 +110,17 @@ export class Workflow<T, S extends number> {
   /** Starts every background process; later calls do nothing. */
   async run(): Promise<void> {
     if (this.#loops || this.#stop.signal.aborted) return;
+    this.#loops = this.#processes.map((p) => this.#launch(p));
+  }
+
+  #launch<Item>(process: ProcessSpec<Item>): Promise<void> {
     const deps = {
       roleScheduler: this.#ctx.roleScheduler,
       clock: this.#ctx.clock,
       logger: this.#ctx.logger,
       setState: (name: string, state: ProcessState) => this.#states.set(name, state),
     };
-    this.#loops = this.#processes.map((p) => runProcess(p, deps, this.#stop.signal));
+    return runProcess(process, deps, this.#stop.signal);
   }
 
   /** Stops every process and resolves once all have ended; the event in hand finishes or stays un-acked. */
@@ -143,6 +170,25 @@ export class Workflow<T, S extends number> {
    */
   callback(foreignId: string, status: S, payload: unknown): Promise<void> {
     return runCallbacks(this.#ctx, this.#callbacks, foreignId, status, payload, this.#stop.signal);
+  }
+
+  /**
+   * Triggers a run of `foreignId` at every slot of a cron spec (5 fields, or 6 with seconds first),
+   * skipping a slot while a run is in progress or when `filter` says no. Resolves once registered;
+   * the schedule runs until `stop()`. A malformed spec throws InvalidScheduleError.
+   */
+  async schedule(foreignId: string, spec: string, options: ScheduleOptions<T> = {}): Promise<void> {
+    if (this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "schedule");
+    const process = scheduleProcess(this.#ctx, foreignId, spec, options, (id, initialValue) => this.trigger(id, { initialValue }));
+    if (this.#states.has(process.name)) throw new InvalidScheduleError(spec, { cause: new Error(`"${foreignId}" is already scheduled on it`) });
+    this.#states.set(process.name, ProcessState.Unknown);
+    this.#processes.push(process as ProcessSpec<never>);
+    this.#loops?.push(this.#launch(process));
+  }
+
+  /** The graph as Mermaid `stateDiagram-v2` text. */
+  diagram(direction?: MermaidDirection): string {
+    return mermaid(this.#ctx.graph, direction);
   }
 
   /** Pauses a run: its steps, callbacks and timeouts leave it alone until it is resumed. */

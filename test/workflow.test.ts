@@ -138,7 +138,9 @@ test("states() names every process and follows run() and stop()", async () => {
   assert.deepEqual(Object.keys(wf.states()).sort(), [
     "created-consumer-1-of-2",
     "created-consumer-2-of-2",
+    "delete-consumer",
     "outbox-consumer",
+    "paused-records-retry-consumer",
     "processed-consumer-1-of-2",
     "processed-consumer-2-of-2",
     "shipped-consumer-1-of-2",

@@ -1,0 +1,75 @@
+import { topicConsumers } from "./consumer.js";
+import type { WorkflowContext } from "./context.js";
+import { hasErrorCode } from "./errors.js";
+import { HeaderKey, type Event, type EventStreamer } from "./event.js";
+import { roleName, snakeCase } from "./graph.js";
+import type { ProcessOptions } from "./options.js";
+import type { ProcessSpec } from "./process.js";
+import type { Record } from "./record.js";
+import type { Run } from "./run.js";
+import { isFinished, isStopped, RunState } from "./runstate.js";
+import { runStateChangeTopic, topic } from "./topic.js";
+import { decodeRun, resultRecord, writeUnlessSuperseded } from "./update.js";
+
+/** How a run of this workflow waits in `from` for a run of another workflow to reach `status`. */
+export interface ConnectWorkflowConfig<T, S extends number> {
+  /** The other workflow's name. */
+  workflowName: string;
+  /** The other workflow's status to wait for. */
+  status: number;
+  /** The event streamer the other workflow publishes on. */
+  streamer: EventStreamer;
+  from: S;
+  to: S;
+  /** Maps the other workflow's event to this workflow's foreign id; an empty string skips it. */
+  filter: (event: Event) => string | Promise<string>;
+  /** Returns true to move the run from `from` to `to`. */
+  consumer: (run: Run<T, S>, event: Event) => Promise<boolean>;
+}
+
+export interface ConnectionDefinition<T> {
+  config: ConnectWorkflowConfig<T, number>;
+  options: ProcessOptions;
+}
+
+/**
+ * Consumers of the other workflow's events for `status`. A run reaching a terminal status is
+ * announced on the run-state-change topic rather than the status topic, so both are read.
+ */
+export function connectionProcesses<T>(ctx: WorkflowContext<T>, connection: ConnectionDefinition<T>): ProcessSpec<Event>[] {
+  const { config } = connection;
+  const other = snakeCase(config.workflowName);
+  const workflow = ctx.name.toLowerCase().replaceAll(" ", "_");
+  const consumer = (source: "status" | "completed") =>
+    topicConsumers(ctx, {
+      topic: source === "status" ? topic(config.workflowName, config.status) : runStateChangeTopic(config.workflowName),
+      name: `${other}-${config.status}${source === "completed" ? "-completed" : ""}-connector-to-${workflow}-consumer`,
+      role: roleName(ctx.name, "connection", config.workflowName, config.status, source, "consumer"),
+      options: connection.options,
+      sharded: true,
+      streamer: config.streamer,
+      handle: async (event) => {
+        if (event.type !== config.status) return;
+        if (source === "completed" && Number(event.headers[HeaderKey.runState]) !== RunState.Completed) return;
+        await handleConnectedEvent(ctx, config, event);
+      },
+    });
+  return [...consumer("status"), ...consumer("completed")];
+}
+
+async function handleConnectedEvent<T>(ctx: WorkflowContext<T>, config: ConnectWorkflowConfig<T, number>, event: Event): Promise<void> {
+  const foreignId = await config.filter(event);
+  if (!foreignId) return;
+  let record: Record;
+  try {
+    record = await ctx.recordStore.latest(ctx.name, foreignId);
+  } catch (err) {
+    if (hasErrorCode(err, "RECORD_NOT_FOUND")) return;
+    throw err;
+  }
+  if (record.status !== config.from || isStopped(record.runState) || isFinished(record.runState)) return;
+  const run = decodeRun<T, number>(ctx, record);
+  if (!(await config.consumer(run, event))) return;
+  const next = resultRecord(ctx, record, run.object, config.to, new Set([config.to]));
+  if (next) await writeUnlessSuperseded(ctx, next);
+}

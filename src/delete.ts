@@ -1,0 +1,32 @@
+import { topicConsumers } from "./consumer.js";
+import type { WorkflowContext } from "./context.js";
+import { HeaderKey, type Event } from "./event.js";
+import { roleName } from "./graph.js";
+import { lookupInState } from "./hook.js";
+import type { ProcessSpec } from "./process.js";
+import { RunState } from "./runstate.js";
+import { deleteTopic } from "./topic.js";
+import { changedRecord, decodeRecord, writeUnlessSuperseded } from "./update.js";
+
+const deletedObject = new TextEncoder().encode(JSON.stringify({ result: "deleted" }));
+
+/**
+ * The process that erases the objects of runs whose data deletion was requested: each object
+ * becomes `customDelete(object)`, or `{"result":"deleted"}`, and the run becomes DataDeleted.
+ */
+export function deleteProcess<T>(ctx: WorkflowContext<T>, customDelete: ((object: T) => T) | undefined): ProcessSpec<Event>[] {
+  return topicConsumers(ctx, {
+    topic: deleteTopic(ctx.name),
+    name: "delete-consumer",
+    role: roleName(ctx.name, "delete-consumer"),
+    options: undefined,
+    sharded: false,
+    handle: async (event) => {
+      if (Number(event.headers[HeaderKey.runState]) !== RunState.RequestedDataDeleted) return;
+      const record = await lookupInState(ctx, event, RunState.RequestedDataDeleted);
+      if (!record) return;
+      const object = customDelete ? ctx.codec.encode(customDelete(decodeRecord(ctx, record).object)) : deletedObject.slice();
+      await writeUnlessSuperseded(ctx, changedRecord(ctx, record, { runState: RunState.DataDeleted, object }));
+    },
+  });
+}
