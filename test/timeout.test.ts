@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { BuildError, Builder, durationTimer, RunState, timeTimer, type TimerFn } from "stepwise";
+import { memory } from "stepwise/memory";
+import { awaitTimeoutInsert, FakeClock, requireStatus, waitFor } from "stepwise/testing";
+
+enum Order {
+  Unknown = 0,
+  Created = 1,
+  Paid = 2,
+  Shipped = 3,
+  Expired = 4,
+}
+type Cart = { id: string; paidWith?: string; expiredAt?: string };
+
+const hour = 60 * 60_000;
+
+function orders(options: { timer?: TimerFn<Cart, Order> } = {}) {
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const fired: string[] = [];
+  const b = new Builder<Cart, Order>("timeout-orders", Order);
+  b.addCallback(
+    Order.Created,
+    async (run, payload) => {
+      run.object.paidWith = String(payload);
+      return Order.Paid;
+    },
+    Order.Paid,
+  );
+  b.addTimeout(
+    Order.Created,
+    options.timer ?? durationTimer(hour),
+    async (run, now) => {
+      fired.push(run.foreignId);
+      run.object.expiredAt = now.toISOString();
+      return Order.Expired;
+    },
+    Order.Expired,
+  );
+  b.addStep(Order.Paid, async () => Order.Shipped, Order.Shipped);
+  const adapters = memory({ clock });
+  const wf = b.build({ ...adapters, clock });
+  return { wf, clock, fired, adapters };
+}
+
+test("an order unpaid after an hour expires, exactly once and not before", async () => {
+  const { wf, clock, fired, adapters } = orders();
+  await wf.run();
+  const runId = await wf.trigger("o-1", { initialValue: { id: "o-1" } });
+  const timeout = await awaitTimeoutInsert(wf, "o-1", runId, Order.Created);
+  assert.equal(timeout.expireAt.toISOString(), "2026-01-01T01:00:00.000Z");
+
+  clock.advance(hour - 1);
+  await clock.blockUntil(1); // the poller looked and went back to sleep
+  assert.deepEqual(fired, []);
+  assert.equal((await adapters.recordStore.lookup(runId)).status, Order.Created);
+
+  clock.advance(500);
+  await requireStatus(wf, "o-1", Order.Expired, { id: "o-1", expiredAt: "2026-01-01T01:00:00.499Z" });
+  await waitFor(wf, "o-1", (r) => r.runState === RunState.Completed);
+  assert.equal((await adapters.timeoutStore.list("timeout-orders")).length, 0);
+
+  clock.advance(hour);
+  await clock.blockUntil(1);
+  assert.deepEqual(fired, ["o-1"]);
+  await wf.stop();
+});
+
+test("a timeout never fires for a run that moved on, and is cancelled", async () => {
+  const { wf, clock, fired, adapters } = orders();
+  await wf.run();
+  const runId = await wf.trigger("o-2", { initialValue: { id: "o-2" } });
+  await awaitTimeoutInsert(wf, "o-2", runId, Order.Created);
+  await wf.callback("o-2", Order.Created, "card");
+  await wf.await("o-2", runId, Order.Shipped);
+  clock.advance(hour);
+  await clock.blockUntil(1);
+  await waitFor(wf, "o-2", () => true);
+  assert.deepEqual(fired, []);
+  assert.deepEqual(await adapters.timeoutStore.list("timeout-orders"), []);
+  const run = await wf.await("o-2", runId, Order.Shipped);
+  assert.equal(run.object.paidWith, "card");
+  await wf.stop();
+});
+
+test("a timer returning null inserts no timeout for that run", async () => {
+  const { wf, adapters } = orders({ timer: (run, now) => (run.object.id === "free" ? null : new Date(now.getTime() + hour)) });
+  await wf.run();
+  await wf.trigger("free", { initialValue: { id: "free" } });
+  const paidRunId = await wf.trigger("o-3", { initialValue: { id: "o-3" } });
+  // The auto-inserter handles events in order, so once the second run's timeout exists the first was decided.
+  await awaitTimeoutInsert(wf, "o-3", paidRunId, Order.Created);
+  const timeouts = await adapters.timeoutStore.list("timeout-orders");
+  assert.deepEqual(
+    timeouts.map((t) => t.foreignId),
+    ["o-3"],
+  );
+  await wf.stop();
+});
+
+test("a timeTimer expires at its fixed time", async () => {
+  const { wf } = orders({ timer: timeTimer(new Date("2026-01-01T00:30:00Z")) });
+  await wf.run();
+  const runId = await wf.trigger("o-4", { initialValue: { id: "o-4" } });
+  const timeout = await awaitTimeoutInsert(wf, "o-4", runId, Order.Created);
+  assert.equal(timeout.expireAt.toISOString(), "2026-01-01T00:30:00.000Z");
+  await wf.stop();
+});
+
+test("a timer that throws is retried after errBackOff, and the run is untouched meanwhile", async () => {
+  let calls = 0;
+  const errors: unknown[] = [];
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const b = new Builder<Cart, Order>("flaky-timer", Order);
+  b.addTimeout(
+    Order.Created,
+    (_run, now) => {
+      if (++calls === 1) throw new Error("timer failed");
+      return new Date(now.getTime() + hour);
+    },
+    async () => Order.Expired,
+    Order.Expired,
+  ).withOptions({ errBackOff: 1_000 });
+  const adapters = memory({ clock });
+  const wf = b.build({ ...adapters, clock, logger: { debug: () => {}, error: (err) => errors.push(err) } });
+  await wf.run();
+  const runId = await wf.trigger("o-5", { initialValue: { id: "o-5" } });
+  await clock.blockUntil(2); // the poller and the inserter's back-off
+  assert.match((errors[0] as Error).message, /timer failed/);
+  assert.equal((await adapters.recordStore.lookup(runId)).meta.version, 1);
+  clock.advance(1_000);
+  await awaitTimeoutInsert(wf, "o-5", runId, Order.Created);
+  assert.equal(calls, 2);
+  await wf.stop();
+});
+
+test("timeouts refuse parallelCount and lag, and need a timeout store", () => {
+  const b = new Builder<Cart, Order>("timeout-options", Order);
+  const updater = b.addTimeout(Order.Created, durationTimer(1), async () => Order.Expired, Order.Expired);
+  assert.throws(() => updater.withOptions({ parallelCount: 2 }), (err: BuildError) => err.code === "BUILD" && /parallelCount/.test(err.message));
+  assert.throws(() => updater.withOptions({ lag: 10 }), (err: BuildError) => err instanceof BuildError && /"lag"/.test(err.message));
+  const { eventStreamer, recordStore, roleScheduler } = memory();
+  assert.throws(() => b.build({ eventStreamer, recordStore, roleScheduler }), /has timeouts, so build\(\) needs a timeoutStore/);
+});
