@@ -145,8 +145,9 @@ export class Builder<T, S extends number> {
 
   /** Consumes an external stream: `fn` gets this workflow's API and each event, to trigger or call back. */
   addConnector(name: string, constructor: ConnectorConstructor, fn: ConnectorFn<T, S>): Updater {
-    if (this.#connectors.some((c) => c.name === name)) {
-      this.#problems.push(new BuildError(`a connector named "${name}" was already added: connector names must be unique`));
+    // Roles and process names are lower case, so names differing only in case would share a role.
+    if (this.#connectors.some((c) => c.name.toLowerCase() === name.toLowerCase())) {
+      this.#problems.push(new BuildError(`a connector named "${name}" was already added: connector names must be unique (ignoring case)`));
     }
     const connector: ConnectorDefinition<T> = { name, constructor, fn: fn as unknown as ConnectorDefinition<T>["fn"], options: {} };
     this.#connectors.push(connector);

@@ -45,11 +45,12 @@ export function connectorProcesses<T>(
   const options = resolveOptions(ctx.defaultOptions, connector.options);
   const count = options.parallelCount;
   const workflow = ctx.name.toLowerCase().replaceAll(" ", "_");
+  const connectorName = connector.name.toLowerCase().replaceAll(" ", "_");
   return Array.from({ length: count }, (_, i) => {
     const shard = `${i + 1}-of-${count}`;
     const role = roleName(ctx.name, connector.name, "connector-consumer", shard);
     return {
-      name: `${connector.name}-connector-to-${workflow}-consumer-${shard}`,
+      name: `${connectorName}-connector-to-${workflow}-consumer-${shard}`,
       role,
       options,
       shard: { index: i + 1, count, key: (event: ConnectorEvent) => event.id },

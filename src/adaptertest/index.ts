@@ -1,5 +1,6 @@
 export type { ConformanceCase } from "./case.js";
 export { eventStreamerCases } from "./event-streamer.js";
+export { connectorCases } from "./connector.js";
 export { recordStoreCases } from "./record-store.js";
 export { makeRecord, type RecordOverrides } from "./record-fixture.js";
 export { timeoutStoreCases } from "./timeout-store.js";

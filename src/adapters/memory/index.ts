@@ -8,6 +8,7 @@ export { MemoryEventStreamer, type MemoryEventStreamerOptions } from "./event-st
 export { MemoryRecordStore, type MemoryRecordStoreOptions } from "./record-store.js";
 export { MemoryTimeoutStore, type MemoryTimeoutStoreOptions } from "./timeout-store.js";
 export { MemoryRoleScheduler } from "./role-scheduler.js";
+export { MemoryConnector } from "./connector.js";
 
 /** The adapters {@link memory} returns, typed as the memory classes so their extras stay in reach. */
 export interface MemoryAdapters {
