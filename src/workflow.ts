@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { RunWatcher, type AwaitOptions } from "./await.js";
 import type { BuildConfig } from "./builder.js";
 import { systemClock } from "./clock.js";
@@ -87,6 +88,8 @@ export class Workflow<T, S extends number> {
     };
     this.name = definition.name;
     this.#ctx = ctx;
+    // Every process listens for the stop; Node would warn past ten listeners.
+    setMaxListeners(0, this.#stop.signal);
     this.#watcher = new RunWatcher(ctx, this.#stop.signal);
     this.#callbacks = definition.callbacks;
     const api = this as unknown as Workflow<T, number>;
