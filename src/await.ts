@@ -16,6 +16,8 @@ export interface AwaitOptions {
 /** Counts the events seen for one run on one topic, so a waiter misses none between its checks. */
 class Subscription {
   seen = 0;
+  /** Set when the topic's receiver failed: the waiter must subscribe again. */
+  broken = false;
   #wakers = new Set<() => void>();
 
   notify(): void {
@@ -53,6 +55,13 @@ function throwIfAnyAborted(signals: readonly AbortSignal[]): void {
 /** Ends the timeout's sleep once the await is settled; a reason of our own avoids building a DOMException. */
 const settled = new Error("await settled");
 
+interface WatchedTopic {
+  /** Settles once the receiver is open; `open` says so without a wait. */
+  ready: Promise<void>;
+  open: boolean;
+  subscriptions: Map<string, Set<Subscription>>;
+}
+
 /**
  * Watches topics for the runs being awaited. One receiver per topic serves every waiter in this
  * workflow instance and keeps reading until the workflow stops, so its position never holds events back.
@@ -61,7 +70,7 @@ export class RunWatcher<T> {
   readonly #ctx: WorkflowContext<T>;
   readonly #receiverName: string;
   readonly #lifetime: AbortSignal;
-  readonly #topics = new Map<string, { ready: Promise<void>; subscriptions: Map<string, Set<Subscription>> }>();
+  readonly #topics = new Map<string, WatchedTopic>();
   /** Every waiting subscription, woken by one listener on the lifetime signal: a listener per waiter makes each add O(waiters). */
   readonly #active = new Set<Subscription>();
 
@@ -91,11 +100,18 @@ export class RunWatcher<T> {
         .then(() => timeout.abort(new AwaitTimeoutError(runId, graph.statusName(status), timeoutMs)))
         .catch(() => {});
     }
-    const subscription = new Subscription();
-    const unsubscribe = await this.#subscribe(watched, runId, subscription);
+    let subscription = new Subscription();
+    let unsubscribe = await this.#subscribe(watched, runId, subscription);
     this.#active.add(subscription);
     try {
       for (;;) {
+        if (subscription.broken) {
+          unsubscribe();
+          this.#active.delete(subscription);
+          subscription = new Subscription();
+          unsubscribe = await this.#subscribe(watched, runId, subscription);
+          this.#active.add(subscription);
+        }
         const seen = subscription.seen;
         const record = await this.#ctx.recordStore.lookup(runId);
         if (record.foreignId !== foreignId) throw new RecordNotFoundError(runId);
@@ -115,13 +131,13 @@ export class RunWatcher<T> {
   async #subscribe(topicName: string, runId: string, subscription: Subscription): Promise<() => void> {
     let watched = this.#topics.get(topicName);
     if (!watched) {
-      const subscriptions = new Map<string, Set<Subscription>>();
       const receiver = this.#ctx.eventStreamer.newReceiver(topicName, this.#receiverName, { streamFromLatest: true });
-      watched = { ready: receiver.then(() => {}), subscriptions };
-      this.#topics.set(topicName, watched);
-      void receiver.then((r) => this.#dispatch(r, subscriptions)).catch((err: unknown) => this.#failed(topicName, err));
+      const created: WatchedTopic = { ready: receiver.then(() => void (created.open = true)), open: false, subscriptions: new Map() };
+      watched = created;
+      this.#topics.set(topicName, created);
+      void receiver.then((r) => this.#dispatch(r, created.subscriptions)).catch((err: unknown) => this.#failed(topicName, created, err));
     }
-    await watched.ready;
+    if (!watched.open) await watched.ready;
     const subscriptions = watched.subscriptions;
     const forRun = subscriptions.get(runId) ?? new Set<Subscription>();
     forRun.add(subscription);
@@ -145,8 +161,16 @@ export class RunWatcher<T> {
     }
   }
 
-  #failed(topicName: string, err: unknown): void {
-    this.#topics.delete(topicName);
-    if (!this.#lifetime.aborted) this.#ctx.logger.error(err, { process: "await", topic: topicName });
+  /** The topic's receiver failed: forget it, so the next subscription opens a new one, and wake its waiters to resubscribe. */
+  #failed(topicName: string, watched: WatchedTopic, err: unknown): void {
+    if (this.#topics.get(topicName) === watched) this.#topics.delete(topicName);
+    if (this.#lifetime.aborted) return;
+    this.#ctx.logger.error(err, { process: "await", topic: topicName });
+    for (const subscriptions of watched.subscriptions.values()) {
+      for (const subscription of subscriptions) {
+        subscription.broken = true;
+        subscription.wake();
+      }
+    }
   }
 }

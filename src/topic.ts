@@ -1,5 +1,6 @@
 function clean(name: string): string {
-  return name.replaceAll(" ", "_");
+  // Topics are built for every stored record; most names have no space to replace.
+  return name.includes(" ") ? name.replaceAll(" ", "_") : name;
 }
 
 /** The topic a run entering `status` is published on: `"<name>-<status>"`. */

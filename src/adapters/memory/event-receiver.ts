@@ -16,6 +16,14 @@ export class MemoryEventReceiver implements EventReceiver {
   private closed = false;
   private deliveriesSinceYield = 0;
   private readonly wakers = new Set<() => void>();
+  /** Resolves the wait in progress, if any. */
+  private waiting: (() => void) | undefined;
+  /** The signal `onAbort` is registered on. */
+  private listening: AbortSignal | undefined;
+  private readonly onAbort = (): void => {
+    this.listening = undefined;
+    this.waiting?.();
+  };
 
   constructor(
     private readonly log: TopicLog,
@@ -54,6 +62,7 @@ export class MemoryEventReceiver implements EventReceiver {
   /** Makes later (and waiting) `recv` calls reject. Acks of events already received still count. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
+    this.listenTo(undefined);
     for (const wake of this.wakers) wake();
   }
 
@@ -62,23 +71,32 @@ export class MemoryEventReceiver implements EventReceiver {
     return acked;
   }
 
+  /**
+   * Waits for the next append, a close or an abort. The abort listener stays on the signal between
+   * waits (a consumer passes the same signal to every recv), since adding and removing a listener
+   * on each wait costs more than the rest of a delivery.
+   */
   private async nextAppend(signal: AbortSignal): Promise<void> {
+    this.listenTo(signal);
     let wake!: () => void;
-    let onAbort!: () => void;
-    const woken = new Promise<void>((resolve, reject) => {
-      wake = resolve;
-      onAbort = () => reject(signal.reason);
-    });
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    this.waiting = wake;
     this.wakers.add(wake);
     this.log.wait(wake);
-    signal.addEventListener("abort", onAbort, { once: true });
     try {
       await woken;
     } finally {
-      signal.removeEventListener("abort", onAbort);
+      this.waiting = undefined;
       this.log.unwait(wake);
       this.wakers.delete(wake);
     }
+  }
+
+  private listenTo(signal: AbortSignal | undefined): void {
+    if (this.listening === signal) return;
+    this.listening?.removeEventListener("abort", this.onAbort);
+    signal?.addEventListener("abort", this.onAbort, { once: true });
+    this.listening = signal;
   }
 
   private throwIfClosed(): void {
