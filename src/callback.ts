@@ -37,11 +37,15 @@ export async function runCallbacks<T>(
     throw new InvalidStatusError(status, `workflow "${ctx.name}" has no callback for ${ctx.graph.statusName(status)}`);
   }
   for (const callback of matching) {
-    const record = await ctx.recordStore.latest(ctx.name, foreignId);
-    if (record.status !== status || isStopped(record.runState) || isFinished(record.runState)) return;
-    const run = decodeRun<T, number>(ctx, record);
-    const result = await callback.fn(run, payload, { signal, logger: ctx.logger, clock: ctx.clock });
-    const next = resultRecord(ctx, record, run.object, result, callback.to);
-    if (next) await writeUnlessSuperseded(ctx, next);
+    // A write that loses a race with another one is redone from a fresh read: the caller has no
+    // event to retry with, so dropping it would lose the payload.
+    for (;;) {
+      const record = await ctx.recordStore.latest(ctx.name, foreignId);
+      if (record.status !== status || isStopped(record.runState) || isFinished(record.runState)) return;
+      const run = decodeRun<T, number>(ctx, record);
+      const result = await callback.fn(run, payload, { signal, logger: ctx.logger, clock: ctx.clock });
+      const next = resultRecord(ctx, record, run.object, result, callback.to);
+      if (!next || (await writeUnlessSuperseded(ctx, next))) break;
+    }
   }
 }
