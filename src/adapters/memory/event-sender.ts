@@ -1,5 +1,5 @@
 import type { Clock } from "../../clock.js";
-import type { EventSender, Headers } from "../../event.js";
+import type { Event, EventSender, Headers } from "../../event.js";
 import type { TopicLog } from "./topic-log.js";
 
 /** Publishes on one topic of a {@link MemoryEventStreamer}. Made by `newSender`. */
@@ -7,7 +7,7 @@ export class MemoryEventSender implements EventSender {
   private closed = false;
 
   constructor(
-    private readonly log: TopicLog,
+    private readonly log: TopicLog<Event>,
     private readonly topic: string,
     private readonly clock: Clock,
   ) {}
@@ -18,7 +18,8 @@ export class MemoryEventSender implements EventSender {
    */
   async send(foreignId: string, type: number, headers: Headers): Promise<void> {
     if (this.closed) throw new Error(`memory event sender for topic "${this.topic}" is closed: cannot send`);
-    this.log.append(foreignId, type, headers, this.clock.now());
+    // The id is the event's offset in the topic (see MemoryEventStreamer).
+    this.log.append({ id: String(this.log.end), foreignId, type, headers, createdAt: this.clock.now() });
   }
 
   /** Refuses later sends. Idempotent. */

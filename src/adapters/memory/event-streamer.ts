@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from "../../clock.js";
-import type { EventReceiver, EventSender, EventStreamer, ReceiverOptions } from "../../event.js";
-import { MemoryEventReceiver } from "./event-receiver.js";
+import type { Event, EventReceiver, EventSender, EventStreamer, ReceiverOptions } from "../../event.js";
+import { LogReader } from "./log-reader.js";
 import { MemoryEventSender } from "./event-sender.js";
 import { TopicLog } from "./topic-log.js";
 
@@ -37,7 +37,7 @@ export interface MemoryEventStreamerOptions {
  * ```
  */
 export class MemoryEventStreamer implements EventStreamer {
-  private readonly topics = new Map<string, TopicLog>();
+  private readonly topics = new Map<string, TopicLog<Event>>();
   private readonly clock: Clock;
   private readonly retainWithoutReceivers: number;
 
@@ -63,7 +63,10 @@ export class MemoryEventStreamer implements EventStreamer {
    */
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const log = this.log(topic);
-    return new MemoryEventReceiver(log, topic, name, log.open(name, options.streamFromLatest ?? false));
+    return new LogReader(log, name, log.open(name, options.streamFromLatest ?? false), {
+      label: `memory event receiver "${name}" on topic "${topic}"`,
+      keepAbortListener: true,
+    });
   }
 
   /** How many events `topic` holds in memory right now; for tests and monitoring. */
@@ -71,10 +74,10 @@ export class MemoryEventStreamer implements EventStreamer {
     return this.topics.get(topic)?.retained ?? 0;
   }
 
-  private log(topic: string): TopicLog {
+  private log(topic: string): TopicLog<Event> {
     let log = this.topics.get(topic);
     if (log === undefined) {
-      log = new TopicLog(this.retainWithoutReceivers);
+      log = new TopicLog<Event>({ retainWithoutReceivers: this.retainWithoutReceivers });
       this.topics.set(topic, log);
     }
     return log;

@@ -1,5 +1,3 @@
-import type { Event, Headers } from "../../event.js";
-
 /**
  * Dropped slots are cut off the front of the array only once this many have built up and they
  * make up at least half of it, so the cost of shifting the array is O(1) per event amortised.
@@ -7,21 +5,36 @@ import type { Event, Headers } from "../../event.js";
 const compactAfterSlots = 1024;
 
 /**
- * One topic of a {@link MemoryEventStreamer}: an append-only log addressed by offset, the durable
- * cursors of the receiver names reading it, and the receivers waiting for the next event.
- *
- * Internal to the memory adapter; receivers and senders share one instance per topic.
+ * Which events a {@link TopicLog} may drop. `"all"` keeps every event for the life of the log.
+ * `{ retainWithoutReceivers }` drops an event once every known name has acked past it, and keeps
+ * only the newest `retainWithoutReceivers` events while no name is known.
  */
-export class TopicLog {
+export type Retention = "all" | { readonly retainWithoutReceivers: number };
+
+/**
+ * An append-only log of events addressed by offset, the durable cursors of the names reading it,
+ * and the readers waiting for the next event. One topic of a {@link MemoryEventStreamer} is one
+ * log; so is the stream of a {@link MemoryConnector}.
+ *
+ * Internal to the memory adapter; readers and writers share one instance per topic or connector.
+ */
+export class TopicLog<E extends object> {
   /** `slots[i]` holds the event at offset `base + i`; slots before `head` were dropped. */
-  private slots: (Event | undefined)[] = [];
+  private slots: (E | undefined)[] = [];
   private base = 0;
   private head = 0;
-  /** Receiver name → offset of the next event that name has not acked. */
+  /** Reader name → offset of the next event that name has not acked. */
   private readonly cursors = new Map<string, number>();
   private readonly waiting = new Set<() => void>();
+  /** Whether an event every cursor has passed is dropped. */
+  private readonly dropsAcked: boolean;
+  /** How many of the newest events are kept while no cursor exists; Infinity keeps them all. */
+  private readonly retainWithoutReceivers: number;
 
-  constructor(private readonly retainWithoutReceivers: number) {}
+  constructor(retention: Retention) {
+    this.dropsAcked = retention !== "all";
+    this.retainWithoutReceivers = retention === "all" ? Infinity : retention.retainWithoutReceivers;
+  }
 
   /** Offset of the oldest event still held. */
   get oldest(): number {
@@ -38,10 +51,10 @@ export class TopicLog {
     return this.slots.length - this.head;
   }
 
-  /** Appends an event and wakes every waiting receiver. */
-  append(foreignId: string, type: number, headers: Headers, createdAt: Date): void {
-    this.slots.push({ id: String(this.end), foreignId, type, headers, createdAt });
-    // With no cursor nobody can ever ask for an old event except a future receiver, so keep a
+  /** Appends `event` (kept as given) at offset {@link end} and wakes every waiting reader. */
+  append(event: E): void {
+    this.slots.push(event);
+    // With no cursor nobody can ever ask for an old event except a future reader, so keep a
     // bounded tail for it instead of the whole history.
     if (this.cursors.size === 0 && this.retained > this.retainWithoutReceivers) {
       this.dropBefore(this.end - this.retainWithoutReceivers);
@@ -52,15 +65,15 @@ export class TopicLog {
     }
   }
 
-  /** The event at `offset`, or undefined when it was dropped or not sent yet. */
-  at(offset: number): Event | undefined {
+  /** The event at `offset`, or undefined when it was dropped or not appended yet. */
+  at(offset: number): E | undefined {
     if (offset < this.oldest || offset >= this.end) return undefined;
     return this.slots[offset - this.base];
   }
 
   /**
    * Registers `name` (if new) and returns where it reads from. The cursor exists from now on, so
-   * events sent before the first ack are kept for it.
+   * events appended before the first ack are kept for it.
    */
   open(name: string, streamFromLatest: boolean): number {
     let cursor = this.cursors.get(name);
@@ -71,13 +84,16 @@ export class TopicLog {
     return cursor;
   }
 
-  /** Records the event at `offset` as handled by `name`, then drops what every cursor has passed. */
+  /**
+   * Records the event at `offset` as handled by `name`, then (unless the retention is `"all"`)
+   * drops what every cursor has passed.
+   */
   ack(name: string, offset: number): void {
     const cursor = this.cursors.get(name);
     // An ack can arrive late or out of order (a re-delivered event acked twice); never move back.
     if (cursor !== undefined && cursor > offset) return;
     this.cursors.set(name, offset + 1);
-    this.dropBefore(this.slowestCursor());
+    if (this.dropsAcked) this.dropBefore(this.slowestCursor());
   }
 
   /** Calls `wake` once, on the next append. */
@@ -85,7 +101,7 @@ export class TopicLog {
     this.waiting.add(wake);
   }
 
-  /** Forgets a `wake` that is no longer needed (its receiver stopped waiting). */
+  /** Forgets a `wake` that is no longer needed (its reader stopped waiting). */
   unwait(wake: () => void): void {
     this.waiting.delete(wake);
   }
