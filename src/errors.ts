@@ -160,3 +160,38 @@ export class InvalidScheduleError extends StepwiseError {
     super(`invalid cron spec "${spec}" (expected 5 or 6 fields)${detail}`, options);
   }
 }
+
+/** The database lacks stepwise's tables (or has an older layout): run `migrate()` first. */
+export class SchemaMissingError extends StepwiseError {
+  readonly code = "SCHEMA_MISSING";
+  constructor(
+    readonly table: string,
+    options?: ErrorOptions,
+  ) {
+    super(`table "${table}" does not exist: run migrate() for this database before using the adapter`, options);
+  }
+}
+
+/** An encoded object is larger than the store accepts. Nothing was written. */
+export class ObjectTooLargeError extends StepwiseError {
+  readonly code = "OBJECT_TOO_LARGE";
+  constructor(
+    readonly runId: string,
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(`the object of run "${runId}" is ${bytes} bytes, more than the ${maxBytes} bytes the store accepts`);
+  }
+}
+
+/** A stored row could not be read back as a record; the message names the field. */
+export class MalformedRecordError extends StepwiseError {
+  readonly code = "MALFORMED_RECORD";
+  constructor(
+    readonly runId: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`the stored row of run "${runId}" is malformed: ${detail}`, options);
+  }
+}
