@@ -5,6 +5,7 @@ export default tseslint.config(
   { ignores: ["dist/", "node_modules/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  { files: ["scripts/**"], languageOptions: { globals: { console: "readonly" } } },
   {
     rules: {
       "@typescript-eslint/no-explicit-any": "error",

@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
+import { ensureServices } from "./services.mjs";
 
 function testFiles(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -13,6 +14,7 @@ function testFiles(dir) {
   });
 }
 
+await ensureServices();
 const files = process.argv.length > 2 ? process.argv.slice(2) : testFiles("test").sort();
 const result = spawnSync(
   process.execPath,

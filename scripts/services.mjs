@@ -1,0 +1,61 @@
+// Makes sure the database servers the adapter tests talk to are up, starting any that is down,
+// and that each has the `test` database. Used by scripts/test.mjs, so `npm test` works alone.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { createConnection } from "node:net";
+import process from "node:process";
+
+const services = [
+  {
+    name: "PostgreSQL",
+    port: Number(process.env.PGPORT ?? 5432),
+    start: () => {
+      const versions = existsSync("/etc/postgresql") ? readdirSync("/etc/postgresql") : [];
+      for (const version of versions) run("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", "start"]);
+    },
+    ensureDatabase: () => {
+      const found = run("psql", ["-h", "127.0.0.1", "-U", "postgres", "-Atc", "select 1 from pg_database where datname = 'test'"]);
+      if (found.trim() !== "1") run("createdb", ["-h", "127.0.0.1", "-U", "postgres", "test"]);
+    },
+  },
+  {
+    name: "MariaDB",
+    port: Number(process.env.MYSQL_PORT ?? 3306),
+    start: () => run("start-stop-daemon", ["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"]),
+    ensureDatabase: () => run("mariadb", ["-h", "127.0.0.1", "-u", "root", "-e", "create database if not exists test"]),
+  },
+];
+
+function run(command, args) {
+  const result = spawnSync(command, args, { encoding: "utf8" });
+  if (result.error) return "";
+  return result.stdout ?? "";
+}
+
+function isListening(port) {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+export async function ensureServices() {
+  for (const service of services) {
+    if (!(await isListening(service.port))) {
+      console.error(`${service.name} is not listening on ${service.port}: starting it`);
+      service.start();
+      const deadline = Date.now() + 60_000;
+      while (!(await isListening(service.port))) {
+        if (Date.now() > deadline) throw new Error(`${service.name} did not start listening on ${service.port} within 60 s`);
+        execFileSync("sleep", ["0.5"]);
+      }
+    }
+    service.ensureDatabase();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await ensureServices();
