@@ -16,7 +16,19 @@ export type Item = { id: string; count: number };
  * A three-step line, Created → Processed → Shipped → Done, each step adding one to `count`;
  * `calls` counts the step invocations per run and status.
  */
-export function lineWorkflow(options: { config?: Partial<BuildConfig<Item>>; stepOptions?: ProcessOptions; name?: string } = {}) {
+export function lineWorkflow(options: LineOptions = {}) {
+  const adapters = memory();
+  return { ...lineWorkflowOn(adapters, options), adapters };
+}
+
+interface LineOptions {
+  config?: Partial<BuildConfig<Item>>;
+  stepOptions?: ProcessOptions;
+  name?: string;
+}
+
+/** The same line on other adapters. */
+export function lineWorkflowOn(adapters: BuildConfig<Item>, options: LineOptions = {}) {
   const calls = new Map<string, number>();
   const count = (runId: string, status: Status) => {
     const key = `${runId}:${status}`;
@@ -39,7 +51,6 @@ export function lineWorkflow(options: { config?: Partial<BuildConfig<Item>>; ste
       to,
     ).withOptions(options.stepOptions ?? {});
   }
-  const adapters = memory();
   const wf = b.build({ ...adapters, ...options.config });
-  return { wf, adapters, calls };
+  return { wf, calls };
 }

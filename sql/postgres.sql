@@ -1,0 +1,74 @@
+-- stepwise PostgreSQL schema, version 1
+CREATE TABLE IF NOT EXISTS "public"."stepwise_records" (
+  run_id             text PRIMARY KEY,
+  workflow_name      text NOT NULL,
+  foreign_id         text NOT NULL,
+  run_state          smallint NOT NULL,
+  status             integer NOT NULL,
+  object             bytea NOT NULL,
+  created_at         timestamptz NOT NULL,
+  updated_at         timestamptz NOT NULL,
+  version            integer NOT NULL,
+  run_state_reason   text NOT NULL DEFAULT '',
+  status_description text NOT NULL DEFAULT '',
+  trace_origin       text NOT NULL DEFAULT '',
+  seq                bigserial NOT NULL
+);
+-- At most one unfinished run per workflow and foreign id: concurrent triggers yield one run.
+CREATE UNIQUE INDEX IF NOT EXISTS stepwise_records_unfinished ON "public"."stepwise_records" (workflow_name, foreign_id)
+  WHERE run_state NOT IN (4, 5, 6, 7);
+CREATE INDEX IF NOT EXISTS stepwise_records_foreign_id ON "public"."stepwise_records" (workflow_name, foreign_id, created_at, seq);
+CREATE INDEX IF NOT EXISTS stepwise_records_created ON "public"."stepwise_records" (workflow_name, created_at, seq);
+CREATE INDEX IF NOT EXISTS stepwise_records_status ON "public"."stepwise_records" (workflow_name, status, created_at, seq);
+CREATE INDEX IF NOT EXISTS stepwise_records_run_state ON "public"."stepwise_records" (workflow_name, run_state, created_at, seq);
+
+CREATE TABLE IF NOT EXISTS "public"."stepwise_outbox" (
+  id            bigserial PRIMARY KEY,
+  workflow_name text NOT NULL,
+  foreign_id    text NOT NULL,
+  type          integer NOT NULL,
+  headers       jsonb NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS stepwise_outbox_workflow ON "public"."stepwise_outbox" (workflow_name, id);
+
+CREATE TABLE IF NOT EXISTS "public"."stepwise_timeouts" (
+  id            bigserial PRIMARY KEY,
+  workflow_name text NOT NULL,
+  foreign_id    text NOT NULL,
+  run_id        text NOT NULL,
+  status        integer NOT NULL,
+  completed     boolean NOT NULL DEFAULT false,
+  cancelled     boolean NOT NULL DEFAULT false,
+  expire_at     timestamptz NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS stepwise_timeouts_active ON "public"."stepwise_timeouts" (workflow_name, status, expire_at)
+  WHERE NOT completed AND NOT cancelled;
+
+-- tx is the writing transaction's id. Readers take events in (tx, id) order and only below the
+-- oldest transaction still in flight, so an event committed late is never skipped.
+CREATE TABLE IF NOT EXISTS "public"."stepwise_events" (
+  id         bigserial PRIMARY KEY,
+  tx         xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  topic      text NOT NULL,
+  foreign_id text NOT NULL,
+  type       integer NOT NULL,
+  headers    jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS stepwise_events_topic ON "public"."stepwise_events" (topic, tx, id);
+
+CREATE TABLE IF NOT EXISTS "public"."stepwise_cursors" (
+  topic text NOT NULL,
+  name  text NOT NULL,
+  tx    xid8 NOT NULL,
+  id    bigint NOT NULL,
+  PRIMARY KEY (topic, name)
+);
+
+CREATE TABLE IF NOT EXISTS "public"."stepwise_schema_version" (
+  version    integer PRIMARY KEY,
+  applied_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO "public"."stepwise_schema_version" (version) VALUES (1) ON CONFLICT DO NOTHING;

@@ -1,0 +1,38 @@
+// The slice of `pg` that the Postgres adapters call. A real pg.Pool satisfies these types, and
+// `pg` itself is never imported, so it stays an optional peer dependency.
+
+/** Something that runs a query: a pool or a checked-out client. */
+export interface PgQueryable {
+  query<R = { [column: string]: unknown }>(text: string, values?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+/** A notification received on a LISTEN channel. */
+export interface PgNotification {
+  channel: string;
+  payload?: string | undefined;
+}
+
+/** A client checked out of the pool, held for LISTEN or for session advisory locks. */
+export interface PgClient extends PgQueryable {
+  release(err?: Error | boolean): void;
+  on(event: "notification", listener: (message: PgNotification) => void): unknown;
+  on(event: "error", listener: (err: Error) => void): unknown;
+  on(event: "end", listener: () => void): unknown;
+  removeListener(event: "notification", listener: (message: PgNotification) => void): unknown;
+  removeListener(event: "error", listener: (err: Error) => void): unknown;
+  removeListener(event: "end", listener: () => void): unknown;
+}
+
+/** The user's pool: stepwise checks clients out of it and never ends it. */
+export interface PgPool extends PgQueryable {
+  connect(): Promise<PgClient>;
+}
+
+/** Where the adapters' tables live: a schema and a table-name prefix. */
+export interface PostgresOptions {
+  pool: PgPool;
+  /** Default "public". */
+  schema?: string;
+  /** Put before every table name. Default "stepwise_". */
+  prefix?: string;
+}

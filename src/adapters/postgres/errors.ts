@@ -1,0 +1,24 @@
+import { SchemaMissingError } from "../../errors.js";
+import type { Tables } from "./tables.js";
+
+/** The fields of a server error that the adapters look at. */
+interface PgError {
+  code?: string;
+  constraint?: string;
+  table?: string;
+}
+
+function pgError(err: unknown): PgError {
+  return typeof err === "object" && err !== null ? (err as PgError) : {};
+}
+
+/** Whether `err` is the server refusing a duplicate on `constraint` (any, when not given). */
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  const e = pgError(err);
+  return e.code === "23505" && (constraint === undefined || e.constraint === constraint);
+}
+
+/** A missing table means `migrate()` was not run: say so instead of passing on the server's words. */
+export function translateError(err: unknown, t: Tables, table: keyof Tables["bare"]): unknown {
+  return pgError(err).code === "42P01" ? new SchemaMissingError(`${t.schema}.${t.bare[table]}`, { cause: err }) : err;
+}

@@ -1,0 +1,80 @@
+import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
+import type { Logger } from "../../logger.js";
+import type { PgPool, PostgresOptions } from "./driver.js";
+import { translateError } from "./errors.js";
+import { PostgresEventReceiver } from "./event-receiver.js";
+import { Notifier } from "./notifier.js";
+import { tables, type Tables } from "./tables.js";
+
+/** Options of {@link PostgresEventStreamer}. */
+export interface PostgresEventStreamerOptions extends PostgresOptions {
+  /** Where a broken LISTEN connection is reported. */
+  logger?: Logger;
+}
+
+/**
+ * An {@link EventStreamer} on a PostgreSQL table: events are rows, a receiver's name is a durable
+ * cursor, and receivers wake on LISTEN/NOTIFY, polling only as a fallback. Readers take events
+ * in (transaction id, id) order and only from transactions older than every one still in flight,
+ * so an event committed out of id order by a concurrent writer is never skipped.
+ *
+ * With {@link PostgresRecordStore} in `events: "table"` mode, a record and its event are written
+ * in one transaction and no outbox process is needed; `postgres({ pool })` sets that up.
+ */
+export class PostgresEventStreamer implements EventStreamer {
+  readonly #pool: PgPool;
+  readonly #t: Tables;
+  readonly #notifier: Notifier;
+  readonly #sendSql: string;
+
+  constructor(options: PostgresEventStreamerOptions) {
+    this.#pool = options.pool;
+    this.#t = tables(options);
+    this.#notifier = new Notifier(options.pool, this.#t.channel, options.logger);
+    this.#sendSql = `WITH e AS (INSERT INTO ${this.#t.events} (topic, foreign_id, type, headers) VALUES ($1, $2, $3, $4::jsonb) RETURNING 1)
+      SELECT count(pg_notify($5, $1))::int AS notified FROM e`;
+  }
+
+  async newSender(topic: string): Promise<EventSender> {
+    let closed = false;
+    return {
+      send: async (foreignId: string, type: number, headers: Headers) => {
+        if (closed) throw new Error(`postgres event sender for topic "${topic}" is closed: cannot send`);
+        await this.#pool.query(this.#sendSql, [topic, foreignId, type, JSON.stringify(headers), this.#t.channel]).catch((err: unknown) => {
+          throw translateError(err, this.#t, "events");
+        });
+      },
+      close: async () => {
+        closed = true;
+      },
+    };
+  }
+
+  async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
+    const t = this.#t;
+    // The name's position is stored at once, so streamFromLatest decides only for a name never seen.
+    const latest = options.streamFromLatest ? "pg_snapshot_xmin(pg_current_snapshot())" : "'0'::xid8";
+    const result = await this.#pool
+      .query<{ tx: string; id: string }>(
+        `WITH created AS (
+           INSERT INTO ${t.cursors} (topic, name, tx, id) VALUES ($1, $2, ${latest}, 0)
+           ON CONFLICT (topic, name) DO NOTHING RETURNING tx::text, id::text
+         )
+         SELECT tx, id FROM created UNION ALL SELECT tx::text, id::text FROM ${t.cursors} WHERE topic = $1 AND name = $2`,
+        [topic, name],
+      )
+      .catch((err: unknown) => {
+        throw translateError(err, t, "cursors");
+      });
+    const position = result.rows[0] ?? { tx: "0", id: "0" };
+    return new PostgresEventReceiver({
+      pool: this.#pool,
+      tables: t,
+      notifier: this.#notifier,
+      topic,
+      name,
+      position,
+      pollingFrequencyMs: options.pollingFrequency ?? 500,
+    });
+  }
+}

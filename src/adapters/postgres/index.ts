@@ -1,0 +1,48 @@
+import type { Logger } from "../../logger.js";
+import type { PgPool } from "./driver.js";
+import { PostgresEventStreamer } from "./event-streamer.js";
+import { PostgresRecordStore } from "./record-store.js";
+import { PostgresRoleScheduler } from "./role-scheduler.js";
+import { PostgresTimeoutStore } from "./timeout-store.js";
+
+export type { PgClient, PgNotification, PgPool, PgQueryable, PostgresOptions } from "./driver.js";
+export { PostgresEventStreamer, type PostgresEventStreamerOptions } from "./event-streamer.js";
+export { PostgresRecordStore, type PostgresRecordStoreOptions } from "./record-store.js";
+export { PostgresRoleScheduler, type PostgresRoleSchedulerOptions } from "./role-scheduler.js";
+export { PostgresTimeoutStore } from "./timeout-store.js";
+export { migrate, type MigrateOptions } from "./migrate.js";
+export { schemaSql, schemaVersion } from "./schema.js";
+export { tables } from "./tables.js";
+
+/** What {@link postgres} returns: every adapter `build()` needs, on one database. */
+export interface PostgresAdapters {
+  eventStreamer: PostgresEventStreamer;
+  recordStore: PostgresRecordStore;
+  timeoutStore: PostgresTimeoutStore;
+  roleScheduler: PostgresRoleScheduler;
+  /** Events are written with their records, so the workflow runs no outbox process. */
+  outbox: false;
+}
+
+/**
+ * Every adapter on one PostgreSQL database, ready for `build()`: records and their events are
+ * written in one transaction, receivers wake on LISTEN/NOTIFY, roles are advisory locks.
+ * Pass your own pool; stepwise never ends it. Run {@link migrate} once first.
+ *
+ * ```ts
+ * import pg from "pg";
+ * import { migrate, postgres } from "stepwise/postgres";
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * await migrate(pool);
+ * const wf = b.build(postgres({ pool }));
+ * ```
+ */
+export function postgres(options: { pool: PgPool; schema?: string; prefix?: string; logger?: Logger; maxObjectBytes?: number }): PostgresAdapters {
+  return {
+    eventStreamer: new PostgresEventStreamer(options),
+    recordStore: new PostgresRecordStore({ ...options, events: "table" }),
+    timeoutStore: new PostgresTimeoutStore(options),
+    roleScheduler: new PostgresRoleScheduler({ pool: options.pool }),
+    outbox: false,
+  };
+}

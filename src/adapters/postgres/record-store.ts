@@ -1,0 +1,230 @@
+import {
+  MalformedRecordError,
+  ObjectTooLargeError,
+  OutboxRecordNotFoundError,
+  RecordNotFoundError,
+  VersionConflictError,
+  WorkflowInProgressError,
+} from "../../errors.js";
+import type { Headers } from "../../event.js";
+import { outboxEventData } from "../../outbox-event.js";
+import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
+import { RunState } from "../../runstate.js";
+import type { PgPool, PostgresOptions } from "./driver.js";
+import { isUniqueViolation, translateError } from "./errors.js";
+import { tables, type Tables } from "./tables.js";
+
+/** Options of {@link PostgresRecordStore}. */
+export interface PostgresRecordStoreOptions extends PostgresOptions {
+  /**
+   * Where each write's event goes. "outbox" (the default) keeps it in the outbox table for the
+   * workflow's outbox process, so the store pairs with any event streamer; "table" writes it
+   * straight into the events table read by {@link PostgresEventStreamer}, in the record's own
+   * transaction, so no outbox process is needed (build with `outbox: false`; `postgres()` does).
+   */
+  events?: "outbox" | "table";
+  /** The largest encoded object accepted, in bytes. Default 16 MiB. */
+  maxObjectBytes?: number;
+}
+
+interface RecordRow {
+  run_id: string;
+  workflow_name: string;
+  foreign_id: string;
+  run_state: number;
+  status: number;
+  object: Uint8Array | null;
+  created_at: Date;
+  updated_at: Date;
+  version: number;
+  run_state_reason: string;
+  status_description: string;
+  trace_origin: string;
+}
+
+interface OutboxRow {
+  id: string;
+  workflow_name: string;
+  foreign_id: string;
+  type: number;
+  headers: Headers;
+  created_at: Date;
+}
+
+const columns =
+  "run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin";
+
+/**
+ * A {@link RecordStore} on PostgreSQL. Each store is one statement, so the record and its event
+ * are written together or not at all, in one round trip. Run {@link migrate} first.
+ *
+ * ```ts
+ * const recordStore = new PostgresRecordStore({ pool });
+ * ```
+ */
+export class PostgresRecordStore implements RecordStore {
+  readonly #pool: PgPool;
+  readonly #t: Tables;
+  readonly #maxObjectBytes: number;
+  readonly #insertSql: string;
+  readonly #updateSql: string;
+
+  constructor(options: PostgresRecordStoreOptions) {
+    this.#pool = options.pool;
+    this.#t = tables(options);
+    this.#maxObjectBytes = options.maxObjectBytes ?? 16 * 1024 * 1024;
+    const t = this.#t;
+    // $13.. carry the event: foreign id, type, headers, topic, channel.
+    const event =
+      options.events === "table"
+        ? `, event AS (INSERT INTO ${t.events} (topic, foreign_id, type, headers) SELECT $16, $13, $14, $15::jsonb FROM written RETURNING 1)
+           SELECT (SELECT count(*) FROM written)::int AS written, (SELECT count(pg_notify($17, $16)) FROM event)::int AS notified`
+        : `, event AS (INSERT INTO ${t.outbox} (workflow_name, foreign_id, type, headers) SELECT $2, $13, $14, $15::jsonb FROM written RETURNING 1)
+           SELECT (SELECT count(*) FROM written)::int AS written, (SELECT count(*) FROM event WHERE $16::text IS NOT NULL AND $17::text IS NOT NULL)::int AS notified`;
+    this.#insertSql = `WITH written AS (
+        INSERT INTO ${t.records} (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING 1
+      )${event}`;
+    this.#updateSql = `WITH written AS (
+        UPDATE ${t.records} SET run_state = $4, status = $5, object = $6, updated_at = $8, version = $9,
+          run_state_reason = $10, status_description = $11, trace_origin = $12
+        WHERE run_id = $1 AND version = $9 - 1 AND workflow_name = $2 AND foreign_id = $3 AND $7::timestamptz IS NOT NULL
+        RETURNING 1
+      )${event}`;
+  }
+
+  /**
+   * Writes the record and its event if `meta.version` is one more than the stored version (or 1 for
+   * a new run); otherwise throws VersionConflictError, or WorkflowInProgressError for a new run
+   * while another run of its foreign id is unfinished, and writes nothing.
+   */
+  async store(record: Record): Promise<void> {
+    const { runId, meta } = record;
+    if (record.object.byteLength > this.#maxObjectBytes) throw new ObjectTooLargeError(runId, record.object.byteLength, this.#maxObjectBytes);
+    const event = outboxEventData(record);
+    const values = [
+      runId,
+      record.workflowName,
+      record.foreignId,
+      record.runState,
+      record.status,
+      record.object,
+      record.createdAt,
+      record.updatedAt,
+      meta.version,
+      meta.runStateReason,
+      meta.statusDescription,
+      meta.traceOrigin,
+      event.foreignId,
+      event.type,
+      JSON.stringify(event.headers),
+      event.headers.topic,
+      this.#t.channel,
+    ];
+    let written: number;
+    try {
+      const result = await this.#pool.query<{ written: number }>(meta.version === 1 ? this.#insertSql : this.#updateSql, values);
+      written = result.rows[0]?.written ?? 0;
+    } catch (err) {
+      if (isUniqueViolation(err, `${this.#t.prefix}records_unfinished`)) {
+        throw new WorkflowInProgressError(record.workflowName, record.foreignId, { cause: err });
+      }
+      if (isUniqueViolation(err)) throw new VersionConflictError(runId, meta.version, { cause: err });
+      throw translateError(err, this.#t, "records");
+    }
+    if (written === 0) throw new VersionConflictError(runId, meta.version);
+  }
+
+  async lookup(runId: string): Promise<Record> {
+    const rows = await this.#query<RecordRow>(`SELECT ${columns} FROM ${this.#t.records} WHERE run_id = $1`, [runId]);
+    const row = rows[0];
+    if (!row) throw new RecordNotFoundError(runId);
+    return toRecord(row);
+  }
+
+  async latest(workflowName: string, foreignId: string): Promise<Record> {
+    const rows = await this.#query<RecordRow>(
+      `SELECT ${columns} FROM ${this.#t.records} WHERE workflow_name = $1 AND foreign_id = $2 ORDER BY created_at DESC, seq DESC LIMIT 1`,
+      [workflowName, foreignId],
+    );
+    const row = rows[0];
+    if (!row) throw new RecordNotFoundError(foreignId);
+    return toRecord(row);
+  }
+
+  async list(query: ListQuery): Promise<Record[]> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const add = (sql: (placeholder: string) => string, value: unknown) => {
+      values.push(value);
+      where.push(sql(`$${values.length}`));
+    };
+    const filter = query.filter ?? {};
+    if (query.workflowName !== undefined) add((p) => `workflow_name = ${p}`, query.workflowName);
+    if (filter.foreignId?.length) add((p) => `foreign_id = ANY(${p}::text[])`, filter.foreignId);
+    if (filter.status?.length) add((p) => `status = ANY(${p}::int[])`, filter.status);
+    if (filter.runState?.length) add((p) => `run_state = ANY(${p}::smallint[])`, filter.runState);
+    if (filter.createdAfter) add((p) => `created_at > ${p}`, filter.createdAfter);
+    if (filter.createdBefore) add((p) => `created_at < ${p}`, filter.createdBefore);
+    const direction = query.order === "desc" ? "DESC" : "ASC";
+    values.push(query.limit, query.offset ?? 0);
+    const rows = await this.#query<RecordRow>(
+      `SELECT ${columns} FROM ${this.#t.records} ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+       ORDER BY created_at ${direction}, seq ${direction} LIMIT $${values.length - 1} OFFSET $${values.length}`,
+      values,
+    );
+    return rows.map(toRecord);
+  }
+
+  async listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]> {
+    const rows = await this.#query<OutboxRow>(
+      `SELECT o.id::text AS id, o.workflow_name, o.foreign_id, o.type, o.headers, o.created_at FROM ${this.#t.outbox} o
+       WHERE o.workflow_name = $1 ORDER BY o.id LIMIT $2`,
+      [workflowName, limit],
+      "outbox",
+    );
+    return rows.map((r) => ({ id: r.id, workflowName: r.workflow_name, foreignId: r.foreign_id, type: r.type, headers: r.headers, createdAt: r.created_at }));
+  }
+
+  async deleteOutboxEvent(id: string): Promise<void> {
+    if (!/^\d{1,18}$/.test(id)) throw new OutboxRecordNotFoundError(id);
+    const result = await this.#pool.query(`DELETE FROM ${this.#t.outbox} WHERE id = $1`, [id]).catch((err: unknown) => {
+      throw translateError(err, this.#t, "outbox");
+    });
+    if (result.rowCount === 0) throw new OutboxRecordNotFoundError(id);
+  }
+
+  async #query<R>(sql: string, values: unknown[], table: keyof Tables["bare"] = "records"): Promise<R[]> {
+    try {
+      return (await this.#pool.query<R>(sql, values)).rows;
+    } catch (err) {
+      throw translateError(err, this.#t, table);
+    }
+  }
+}
+
+/** A row as a Record, refusing one that could not have been written by a store. */
+function toRecord(row: RecordRow): Record {
+  const runId = String(row.run_id);
+  if (!Number.isInteger(row.run_state) || RunState[row.run_state] === undefined || row.run_state === RunState.Unknown) {
+    throw new MalformedRecordError(runId, `run_state ${String(row.run_state)} is not a run state`);
+  }
+  if (!(row.object instanceof Uint8Array)) throw new MalformedRecordError(runId, "object is missing");
+  if (!Number.isInteger(row.version) || row.version < 1) throw new MalformedRecordError(runId, `version ${String(row.version)} is not positive`);
+  return {
+    workflowName: row.workflow_name,
+    foreignId: row.foreign_id,
+    runId,
+    runState: row.run_state as RunState,
+    status: row.status,
+    // pg hands out Buffers; a plain Uint8Array copy keeps records alike across stores.
+    object: new Uint8Array(row.object),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    meta: {
+      runStateReason: row.run_state_reason,
+      statusDescription: row.status_description,
+      version: row.version,
+      traceOrigin: row.trace_origin,
+    },
+  };
+}

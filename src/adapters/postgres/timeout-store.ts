@@ -1,0 +1,92 @@
+import { TimeoutNotFoundError } from "../../errors.js";
+import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout.js";
+import type { PgPool, PostgresOptions } from "./driver.js";
+import { translateError } from "./errors.js";
+import { tables, type Tables } from "./tables.js";
+
+interface TimeoutRow {
+  id: string;
+  workflow_name: string;
+  foreign_id: string;
+  run_id: string;
+  status: number;
+  completed: boolean;
+  expire_at: Date;
+  created_at: Date;
+}
+
+// Qualified: an ORDER BY on "id" would otherwise sort by the text alias, putting 10 before 9.
+const columns = "t.id::text AS id, t.workflow_name, t.foreign_id, t.run_id, t.status, t.completed, t.expire_at, t.created_at";
+
+/** A {@link TimeoutStore} on PostgreSQL. Completed and cancelled timeouts are kept, marked, for inspection. */
+export class PostgresTimeoutStore implements TimeoutStore {
+  readonly #pool: PgPool;
+  readonly #t: Tables;
+
+  constructor(options: PostgresOptions) {
+    this.#pool = options.pool;
+    this.#t = tables(options);
+  }
+
+  async create(timeout: NewTimeout): Promise<void> {
+    await this.#query(
+      `INSERT INTO ${this.#t.timeouts} (workflow_name, foreign_id, run_id, status, expire_at) VALUES ($1, $2, $3, $4, $5)`,
+      [timeout.workflowName, timeout.foreignId, timeout.runId, timeout.status, timeout.expireAt],
+    );
+  }
+
+  complete(id: string): Promise<void> {
+    return this.#finish(id, "completed");
+  }
+
+  cancel(id: string): Promise<void> {
+    return this.#finish(id, "cancelled");
+  }
+
+  async list(workflowName: string): Promise<TimeoutRecord[]> {
+    const rows = await this.#query<TimeoutRow>(
+      `SELECT ${columns} FROM ${this.#t.timeouts} t WHERE t.workflow_name = $1 AND NOT t.completed AND NOT t.cancelled ORDER BY t.expire_at, t.id`,
+      [workflowName],
+    );
+    return rows.map(toTimeout);
+  }
+
+  async listValid(workflowName: string, status: number, now: Date): Promise<TimeoutRecord[]> {
+    const rows = await this.#query<TimeoutRow>(
+      `SELECT ${columns} FROM ${this.#t.timeouts} t
+       WHERE t.workflow_name = $1 AND t.status = $2 AND t.expire_at <= $3 AND NOT t.completed AND NOT t.cancelled ORDER BY t.expire_at, t.id`,
+      [workflowName, status, now],
+    );
+    return rows.map(toTimeout);
+  }
+
+  async #finish(id: string, column: "completed" | "cancelled"): Promise<void> {
+    if (!/^\d{1,18}$/.test(id)) throw new TimeoutNotFoundError(id);
+    const rows = await this.#query(
+      `UPDATE ${this.#t.timeouts} SET ${column} = true WHERE id = $1 AND NOT completed AND NOT cancelled RETURNING id`,
+      [id],
+    );
+    if (rows.length === 0) throw new TimeoutNotFoundError(id);
+  }
+
+  async #query<R>(sql: string, values: unknown[]): Promise<R[]> {
+    try {
+      return (await this.#pool.query<R>(sql, values)).rows;
+    } catch (err) {
+      throw translateError(err, this.#t, "timeouts");
+    }
+  }
+}
+
+function toTimeout(row: TimeoutRow): TimeoutRecord {
+  return {
+    id: row.id,
+    workflowName: row.workflow_name,
+    foreignId: row.foreign_id,
+    runId: row.run_id,
+    status: row.status,
+    completed: row.completed,
+    expireAt: row.expire_at,
+    createdAt: row.created_at,
+  };
+}

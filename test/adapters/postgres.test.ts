@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { MalformedRecordError, ObjectTooLargeError} from "stepwise";
+import { RunState, SchemaMissingError } from "stepwise";
+import { eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
+import {
+  migrate,
+  postgres,
+  PostgresEventStreamer,
+  PostgresRecordStore,
+  PostgresRoleScheduler,
+  PostgresTimeoutStore,
+  schemaSql,
+  tables,
+} from "stepwise/postgres";
+import { readFile } from "node:fs/promises";
+import { freshSchema } from "../support/postgres.js";
+import { lineWorkflowOn, Status } from "../support/workflows.js";
+
+let db: Awaited<ReturnType<typeof freshSchema>>;
+before(async () => {
+  db = await freshSchema();
+});
+after(async () => {
+  await db.drop();
+});
+
+const options = () => ({ pool: db.pool, schema: db.schema });
+
+for (const c of recordStoreCases(async () => new PostgresRecordStore(options()))) test(`postgres: ${c.name}`, c.run);
+for (const c of timeoutStoreCases(async () => new PostgresTimeoutStore(options()))) test(`postgres: ${c.name}`, c.run);
+for (const c of eventStreamerCases(async () => new PostgresEventStreamer(options()))) test(`postgres: ${c.name}`, c.run);
+for (const c of roleSchedulerCases(async () => new PostgresRoleScheduler({ pool: db.pool, retryMs: 10 }), {
+  // Ending the session that holds the lock is how a lease is lost in PostgreSQL.
+  loseLease: async (_scheduler, role) => {
+    await db.pool.query(
+      `SELECT pg_terminate_backend(l.pid) FROM pg_locks l, (SELECT hashtextextended($1, 0) AS key) k
+       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+         AND l.classid::bigint = ((k.key >> 32) & 4294967295) AND l.objid::bigint = (k.key & 4294967295)`,
+      [role],
+    );
+  },
+})) {
+  test(`postgres: ${c.name}`, c.run);
+}
+
+test("postgres: migrate is idempotent, and sql/postgres.sql is its DDL for the default names", async () => {
+  await migrate(db.pool, { schema: db.schema });
+  await migrate(db.pool, { schema: db.schema });
+  const shipped = await readFile(new URL("../../sql/postgres.sql", import.meta.url), "utf8");
+  assert.equal(shipped, schemaSql(tables({})));
+});
+
+test("postgres: a store on a schema without tables says to run migrate", async () => {
+  const store = new PostgresRecordStore({ pool: db.pool, schema: "sw_missing_schema" });
+  await assert.rejects(store.lookup("r-1"), (err: SchemaMissingError) => {
+    return err instanceof SchemaMissingError && err.code === "SCHEMA_MISSING" && /run migrate\(\)/.test(err.message) && err.message.includes("sw_missing_schema");
+  });
+  await assert.rejects(store.store(makeRecord({})), SchemaMissingError);
+});
+
+test("postgres: an oversized object is refused with ObjectTooLargeError and nothing is written", async () => {
+  const store = new PostgresRecordStore({ ...options(), maxObjectBytes: 1024 });
+  const record = makeRecord({ object: new Uint8Array(1025) });
+  await assert.rejects(store.store(record), (err: ObjectTooLargeError) => err.code === "OBJECT_TOO_LARGE" && err.bytes === 1025 && err.maxBytes === 1024);
+  await assert.rejects(store.lookup(record.runId), { code: "RECORD_NOT_FOUND" });
+});
+
+test("postgres: a malformed stored row gives MalformedRecordError naming the field", async () => {
+  const store = new PostgresRecordStore(options());
+  const record = makeRecord({});
+  await store.store(record);
+  await db.pool.query(`UPDATE "${db.schema}".stepwise_records SET run_state = 42 WHERE run_id = $1`, [record.runId]);
+  await assert.rejects(store.lookup(record.runId), (err: MalformedRecordError) => err.code === "MALFORMED_RECORD" && /run_state 42/.test(err.message));
+});
+
+test("postgres: in events-table mode a record and its event are written together or not at all", async () => {
+  const store = new PostgresRecordStore({ ...options(), events: "table" });
+  const count = async (runId: string) =>
+    Number((await db.pool.query(`SELECT count(*) FROM "${db.schema}".stepwise_events WHERE headers->>'run_id' = $1`, [runId])).rows[0].count);
+  const record = makeRecord({});
+  await store.store(record);
+  assert.equal(await count(record.runId), 1);
+  assert.deepEqual(await store.listOutboxEvents(record.workflowName, 10), []);
+  // A conflicting write fails whole: no second event.
+  await assert.rejects(store.store(record), { code: "VERSION_CONFLICT" });
+  assert.equal(await count(record.runId), 1);
+});
+
+test("postgres: events committed out of id order by concurrent writers all reach every receiver once, in each writer's order", async () => {
+  const streamer = new PostgresEventStreamer(options());
+  const topic = `gap-${Date.now()}`;
+  const receivers = await Promise.all([streamer.newReceiver(topic, "a"), streamer.newReceiver(topic, "b")]);
+  const writers = 8;
+  const perWriter = 40;
+  const t = tables({ schema: db.schema });
+  // Each writer holds its transaction open for a random while after inserting, so ids commit out of order.
+  const write = async (writer: number) => {
+    const client = await db.pool.connect();
+    try {
+      for (let i = 0; i < perWriter; i++) {
+        await client.query("BEGIN");
+        await client.query(`INSERT INTO ${t.events} (topic, foreign_id, type, headers) VALUES ($1, $2, 1, $3::jsonb)`, [
+          topic,
+          `w${writer}`,
+          JSON.stringify({ seq: String(i) }),
+        ]);
+        await new Promise((resolve) => setImmediate(resolve));
+        if (Math.random() < 0.3) await client.query("SELECT pg_sleep($1)", [Math.random() * 0.02]);
+        await client.query(`SELECT pg_notify($1, $2)`, [t.channel, topic]);
+        await client.query("COMMIT");
+      }
+    } finally {
+      client.release();
+    }
+  };
+  const read = async (receiver: (typeof receivers)[number]) => {
+    const seen = new Map<string, number[]>();
+    const ids = new Set<string>();
+    const signal = AbortSignal.timeout(30_000);
+    for (let n = 0; n < writers * perWriter; n++) {
+      const { event, ack } = await receiver.recv(signal);
+      assert.ok(!ids.has(event.id), `event ${event.id} delivered twice`);
+      ids.add(event.id);
+      const list = seen.get(event.foreignId) ?? [];
+      list.push(Number(event.headers.seq));
+      seen.set(event.foreignId, list);
+      await ack();
+    }
+    return seen;
+  };
+  const [, ...seen] = await Promise.all([Promise.all(Array.from({ length: writers }, (_, w) => write(w))), ...receivers.map(read)]);
+  for (const byWriter of seen) {
+    assert.equal(byWriter.size, writers);
+    for (const list of byWriter.values()) assert.deepEqual(list, Array.from({ length: perWriter }, (_, i) => i));
+  }
+  await Promise.all(receivers.map((r) => r.close()));
+});
+
+test("postgres: a three-step workflow on postgres() completes 200 runs over two shards, each transition stored once", async () => {
+  const { wf, calls } = lineWorkflowOn(postgres(options()), { stepOptions: { parallelCount: 2 }, name: "pg-line" });
+  assert.equal(wf.states()["outbox-consumer"], undefined);
+  await wf.run();
+  const runIds = await Promise.all(Array.from({ length: 200 }, (_, i) => wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } })));
+  const done = await Promise.all(runIds.map((runId, i) => wf.await(`item-${i}`, runId, Status.Done)));
+  for (const run of done) {
+    assert.equal(run.runState, RunState.Completed);
+    assert.equal(run.meta.version, 4);
+    assert.equal(run.object.count, 3);
+  }
+  assert.ok([...calls.values()].every((n) => n === 1));
+  assert.equal(calls.size, 600);
+  await wf.stop();
+});
