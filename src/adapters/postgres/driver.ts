@@ -1,9 +1,17 @@
 // The slice of `pg` that the Postgres adapters call. A real pg.Pool satisfies these types, and
 // `pg` itself is never imported, so it stays an optional peer dependency.
 
+/** A named query: the server keeps its plan for the connection. */
+export interface PgQuery {
+  name: string;
+  text: string;
+  values: readonly unknown[];
+}
+
 /** Something that runs a query: a pool or a checked-out client. */
 export interface PgQueryable {
   query<R = { [column: string]: unknown }>(text: string, values?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
+  query<R = { [column: string]: unknown }>(query: PgQuery): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
 /** A notification received on a LISTEN channel. */

@@ -3,6 +3,9 @@ import type { Delivery, Event, EventReceiver, Headers } from "../../event.js";
 import type { PgPool } from "./driver.js";
 import { translateError } from "./errors.js";
 import type { Notifier } from "./notifier.js";
+import type { RecentRecords } from "./recent-records.js";
+import { prefixedColumns, prefixedRecord } from "./record-row.js";
+import { statement, withValues, type Statement } from "./prepared.js";
 import type { Tables } from "./tables.js";
 
 /** A place in a topic: the writing transaction and the event id, compared in that order. */
@@ -22,8 +25,13 @@ interface EventRow {
 
 /** How many events one read takes. */
 const batchSize = 200;
-/** Acks between two writes of the cursor while events keep coming; it is also written before waiting and on close. */
+/** Acks between two writes of the cursor while events keep coming. */
 const flushEveryAcks = 100;
+/**
+ * An idle receiver writes its cursor at most this often; it is always written on close. A crash
+ * re-delivers at most what was acked since, which the engine's version checks make harmless.
+ */
+const flushIdleAfterMs = 1000;
 /** How soon to look again when older transactions hold events back and no notification came. */
 const heldBackRetryMs = 5;
 
@@ -41,14 +49,16 @@ export class PostgresEventReceiver implements EventReceiver {
   readonly #topic: string;
   readonly #name: string;
   readonly #pollingFrequencyMs: number;
-  readonly #readSql: string;
-  readonly #heldBackSql: string;
+  readonly #recent: RecentRecords | undefined;
+  readonly #read: Statement;
+  readonly #flushCursor: Statement;
   /** Where the next read starts: moves on recv. */
-  #read: Position;
+  #position: Position;
   /** The last acked position, and the last one written to the cursors table. */
   #acked: Position;
   #flushed: Position;
   #acksSinceFlush = 0;
+  #flushedAtMs = 0;
   #buffer: { event: Event; position: Position }[] = [];
   #closed = false;
 
@@ -60,6 +70,7 @@ export class PostgresEventReceiver implements EventReceiver {
     name: string;
     position: Position;
     pollingFrequencyMs: number;
+    recentRecords: RecentRecords | undefined;
   }) {
     this.#pool = options.pool;
     this.#t = options.tables;
@@ -67,15 +78,32 @@ export class PostgresEventReceiver implements EventReceiver {
     this.#topic = options.topic;
     this.#name = options.name;
     this.#pollingFrequencyMs = options.pollingFrequencyMs;
-    this.#read = options.position;
+    this.#recent = options.recentRecords;
+    this.#position = options.position;
     this.#acked = options.position;
     this.#flushed = options.position;
     const events = this.#t.events;
-    // Qualified columns: ordering by the text aliases would put "10" before "9".
-    this.#readSql = `SELECT e.id::text AS id, e.tx::text AS tx, e.foreign_id, e.type, e.headers, e.created_at FROM ${events} e
-      WHERE e.topic = $1 AND (e.tx, e.id) > ($2::xid8, $3::bigint) AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
-      ORDER BY e.tx, e.id LIMIT ${batchSize}`;
-    this.#heldBackSql = `SELECT EXISTS (SELECT 1 FROM ${events} WHERE topic = $1 AND (tx, id) > ($2::xid8, $3::bigint)) AS held`;
+    // Qualified columns: ordering by the text aliases would put "10" before "9". When nothing is
+    // ready, one row with a null id says whether later events exist that older transactions hold back.
+    // With a RecentRecords to fill, each event comes with its run's current record (r_ columns).
+    const withRecord = this.#recent
+      ? { columns: `, ${prefixedColumns}`, join: `LEFT JOIN ${this.#t.records} r ON r.run_id = e.headers->>'run_id'` }
+      : { columns: "", join: "" };
+    this.#read = statement(`WITH ready AS (
+        SELECT e.id AS id_order, e.tx AS tx_order, e.id::text AS id, e.tx::text AS tx, e.foreign_id, e.type, e.headers, e.created_at
+        FROM ${events} e
+        WHERE e.topic = $1 AND (e.tx, e.id) > ($2::xid8, $3::bigint) AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY e.tx, e.id LIMIT ${batchSize}
+      )
+      SELECT e.tx_order, e.id_order, e.id, e.tx, e.foreign_id, e.type, e.headers, e.created_at, false AS held${withRecord.columns}
+      FROM ready e ${withRecord.join}
+      UNION ALL
+      SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        EXISTS (SELECT 1 FROM ${events} h WHERE h.topic = $1 AND (h.tx, h.id) > ($2::xid8, $3::bigint))
+        ${withRecord.columns.replace(/r\.\w+ AS/g, "NULL AS")}
+      WHERE NOT EXISTS (SELECT 1 FROM ready)
+      ORDER BY tx_order, id_order`);
+    this.#flushCursor = statement(`UPDATE ${this.#t.cursors} SET tx = $3::xid8, id = $4::bigint WHERE topic = $1 AND name = $2`);
     this.#notifier.acquire();
   }
 
@@ -85,21 +113,27 @@ export class PostgresEventReceiver implements EventReceiver {
       signal.throwIfAborted();
       const next = this.#buffer.shift();
       if (next) {
-        this.#read = next.position;
+        this.#position = next.position;
         return { event: next.event, ack: () => this.#ack(next.position) };
       }
-      const rows = await this.#query<EventRow>(this.#readSql, [this.#topic, this.#read.tx, this.#read.id]);
-      if (rows.length > 0) {
+      const rows = await this.#query<EventRow & { held: boolean }>(this.#read, [this.#topic, this.#position.tx, this.#position.id]);
+      const first = rows[0];
+      if (first && first.id !== null) {
+        if (this.#recent) {
+          const nowMs = Date.now();
+          for (const row of rows) {
+            const record = prefixedRecord(row as unknown as { [column: string]: unknown });
+            if (record) this.#recent.offer(record, nowMs);
+          }
+        }
         this.#buffer = rows.map((row) => ({
           position: { tx: row.tx, id: row.id },
           event: { id: row.id, foreignId: row.foreign_id, type: row.type, headers: row.headers, createdAt: row.created_at },
         }));
         continue;
       }
-      // Nothing to read: record our place before waiting, so a restart resumes here.
-      await this.#flush();
-      const heldBack = await this.#query<{ held: boolean }>(this.#heldBackSql, [this.#topic, this.#read.tx, this.#read.id]);
-      await this.#waitForWork(heldBack[0]?.held ?? false, signal);
+      if (Date.now() - this.#flushedAtMs >= flushIdleAfterMs) await this.#flush();
+      await this.#waitForWork(first?.held ?? false, signal);
     }
   }
 
@@ -123,7 +157,7 @@ export class PostgresEventReceiver implements EventReceiver {
   async #flush(): Promise<void> {
     const acked = this.#acked;
     if (!isAfter(acked, this.#flushed)) return;
-    await this.#query(`UPDATE ${this.#t.cursors} SET tx = $3::xid8, id = $4::bigint WHERE topic = $1 AND name = $2`, [
+    await this.#query(this.#flushCursor, [
       this.#topic,
       this.#name,
       acked.tx,
@@ -131,6 +165,7 @@ export class PostgresEventReceiver implements EventReceiver {
     ]);
     this.#flushed = acked;
     this.#acksSinceFlush = 0;
+    this.#flushedAtMs = Date.now();
   }
 
   /**
@@ -151,9 +186,9 @@ export class PostgresEventReceiver implements EventReceiver {
     }
   }
 
-  async #query<R>(sql: string, values: unknown[]): Promise<R[]> {
+  async #query<R>(query: Statement, values: unknown[]): Promise<R[]> {
     try {
-      return (await this.#pool.query<R>(sql, values)).rows;
+      return (await this.#pool.query<R>(withValues(query, values))).rows;
     } catch (err) {
       throw translateError(err, this.#t, "events");
     }

@@ -4,12 +4,17 @@ import type { PgPool, PostgresOptions } from "./driver.js";
 import { translateError } from "./errors.js";
 import { PostgresEventReceiver } from "./event-receiver.js";
 import { Notifier } from "./notifier.js";
+import type { RecentRecords } from "./recent-records.js";
 import { tables, type Tables } from "./tables.js";
 
 /** Options of {@link PostgresEventStreamer}. */
 export interface PostgresEventStreamerOptions extends PostgresOptions {
   /** Where a broken LISTEN connection is reported. */
   logger?: Logger;
+  /** Hands each event's current record to the record store's next lookup; `postgres()` shares one. */
+  recentRecords?: RecentRecords;
+  /** Wakes receivers; `postgres()` shares one with the record store. */
+  notifier?: Notifier;
 }
 
 /**
@@ -26,13 +31,14 @@ export class PostgresEventStreamer implements EventStreamer {
   readonly #t: Tables;
   readonly #notifier: Notifier;
   readonly #sendSql: string;
+  readonly #recent: RecentRecords | undefined;
 
   constructor(options: PostgresEventStreamerOptions) {
     this.#pool = options.pool;
     this.#t = tables(options);
-    this.#notifier = new Notifier(options.pool, this.#t.channel, options.logger);
-    this.#sendSql = `WITH e AS (INSERT INTO ${this.#t.events} (topic, foreign_id, type, headers) VALUES ($1, $2, $3, $4::jsonb) RETURNING 1)
-      SELECT count(pg_notify($5, $1))::int AS notified FROM e`;
+    this.#notifier = options.notifier ?? new Notifier(options.pool, this.#t.channel, options.logger);
+    this.#recent = options.recentRecords;
+    this.#sendSql = `INSERT INTO ${this.#t.events} (topic, foreign_id, type, headers) VALUES ($1, $2, $3, $4::jsonb)`;
   }
 
   async newSender(topic: string): Promise<EventSender> {
@@ -40,9 +46,10 @@ export class PostgresEventStreamer implements EventStreamer {
     return {
       send: async (foreignId: string, type: number, headers: Headers) => {
         if (closed) throw new Error(`postgres event sender for topic "${topic}" is closed: cannot send`);
-        await this.#pool.query(this.#sendSql, [topic, foreignId, type, JSON.stringify(headers), this.#t.channel]).catch((err: unknown) => {
+        await this.#pool.query(this.#sendSql, [topic, foreignId, type, JSON.stringify(headers)]).catch((err: unknown) => {
           throw translateError(err, this.#t, "events");
         });
+        this.#notifier.publish(topic);
       },
       close: async () => {
         closed = true;
@@ -75,6 +82,7 @@ export class PostgresEventStreamer implements EventStreamer {
       name,
       position,
       pollingFrequencyMs: options.pollingFrequency ?? 500,
+      recentRecords: this.#recent,
     });
   }
 }

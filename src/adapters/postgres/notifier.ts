@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+import { systemClock } from "../../clock.js";
 import type { Logger } from "../../logger.js";
 import type { PgClient, PgNotification, PgPool } from "./driver.js";
 
@@ -7,11 +9,22 @@ interface Listening {
   detach(): void;
 }
 
+/** How long topics gather before one NOTIFY tells other processes of them all. */
+const notifyEveryMs = 2;
+
+/** Separates the topic from the publishing notifier's id in a payload. */
+const separator = "\u001f";
+
 /**
- * One LISTEN connection shared by a streamer's receivers. Writers notify the channel with the
- * topic in the same transaction as the event, so a waiting receiver wakes on commit instead of
- * polling. The connection is checked out of the pool while any receiver is open and given back
- * when the last one closes; if it breaks, receivers fall back to polling until it is back.
+ * Wakes receivers when events are written, within this process at once and in other processes
+ * through LISTEN/NOTIFY.
+ *
+ * Writers publish after their transaction committed, not inside it: PostgreSQL serialises the
+ * commits of transactions that ran NOTIFY, which would make every store wait for the previous
+ * one's disk flush. Topics published while a NOTIFY is on its way are sent together in the next.
+ *
+ * The LISTEN connection is checked out of the pool while any receiver is open and given back when
+ * the last one closes; if it breaks, receivers fall back to polling until it is back.
  */
 export class Notifier {
   readonly #pool: PgPool;
@@ -19,8 +32,12 @@ export class Notifier {
   readonly #logger: Logger | undefined;
   readonly #byTopic = new Map<string, Set<() => void>>();
   readonly #anyTopic = new Set<() => void>();
+  readonly #id = randomUUID();
   #users = 0;
   #client: Promise<Listening | undefined> | undefined;
+  /** Topics to NOTIFY other processes of, and whether a NOTIFY is on its way. */
+  #unsent = new Set<string>();
+  #sending = false;
 
   constructor(pool: PgPool, channel: string, logger?: Logger) {
     this.#pool = pool;
@@ -46,6 +63,31 @@ export class Notifier {
     // Our listeners go before the client goes back: the pool hands it to someone else next.
     listening.detach();
     listening.client.release();
+  }
+
+  /** Events were committed on `topic`: wake this process's receivers now and tell the others. */
+  publish(topic: string): void {
+    this.#notify(topic);
+    this.#unsent.add(topic);
+    if (!this.#sending) void this.#send();
+  }
+
+  async #send(): Promise<void> {
+    this.#sending = true;
+    try {
+      while (this.#unsent.size > 0) {
+        // Other processes hear of new events a moment later, in one NOTIFY for many commits:
+        // under load, one NOTIFY per store would double the statements the database runs.
+        await systemClock.sleep(notifyEveryMs);
+        const payloads = [...this.#unsent].map((topic) => topic + separator + this.#id);
+        this.#unsent = new Set();
+        await this.#pool
+          .query("SELECT count(pg_notify($1, payload)) FROM unnest($2::text[]) AS payload", [this.#channel, payloads])
+          .catch((err: unknown) => this.#logger?.error(err, { adapter: "postgres", notify: this.#channel }));
+      }
+    } finally {
+      this.#sending = false;
+    }
   }
 
   /**
@@ -87,7 +129,11 @@ export class Notifier {
       this.#logger?.error(err, { adapter: "postgres", listen: this.#channel });
       return undefined;
     }
-    const onNotification = (message: PgNotification) => this.#notify(message.payload ?? "");
+    const onNotification = (message: PgNotification) => {
+      const [topic = "", from] = (message.payload ?? "").split(separator);
+      // Our own publications woke our receivers already.
+      if (from !== this.#id) this.#notify(topic);
+    };
     const onError = (err: Error) => {
       this.#logger?.error(err, { adapter: "postgres", listen: this.#channel });
       detach();

@@ -1,5 +1,4 @@
 import {
-  MalformedRecordError,
   ObjectTooLargeError,
   OutboxRecordNotFoundError,
   RecordNotFoundError,
@@ -9,9 +8,12 @@ import {
 import type { Headers } from "../../event.js";
 import { outboxEventData } from "../../outbox-event.js";
 import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
-import { RunState } from "../../runstate.js";
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { isUniqueViolation, translateError } from "./errors.js";
+import { Notifier } from "./notifier.js";
+import type { RecentRecords } from "./recent-records.js";
+import { columns, toRecord, type RecordRow } from "./record-row.js";
+import { statement, withValues, type Statement } from "./prepared.js";
 import { tables, type Tables } from "./tables.js";
 
 /** Options of {@link PostgresRecordStore}. */
@@ -25,21 +27,10 @@ export interface PostgresRecordStoreOptions extends PostgresOptions {
   events?: "outbox" | "table";
   /** The largest encoded object accepted, in bytes. Default 16 MiB. */
   maxObjectBytes?: number;
-}
-
-interface RecordRow {
-  run_id: string;
-  workflow_name: string;
-  foreign_id: string;
-  run_state: number;
-  status: number;
-  object: Uint8Array | null;
-  created_at: Date;
-  updated_at: Date;
-  version: number;
-  run_state_reason: string;
-  status_description: string;
-  trace_origin: string;
+  /** Records the event streamer read with their events; `postgres()` shares one between the two. */
+  recentRecords?: RecentRecords;
+  /** Wakes the streamer's receivers after each write in "table" mode; `postgres()` shares one. */
+  notifier?: Notifier;
 }
 
 interface OutboxRow {
@@ -50,9 +41,6 @@ interface OutboxRow {
   headers: Headers;
   created_at: Date;
 }
-
-const columns =
-  "run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin";
 
 /**
  * A {@link RecordStore} on PostgreSQL. Each store is one statement, so the record and its event
@@ -66,30 +54,36 @@ export class PostgresRecordStore implements RecordStore {
   readonly #pool: PgPool;
   readonly #t: Tables;
   readonly #maxObjectBytes: number;
-  readonly #insertSql: string;
-  readonly #updateSql: string;
+  readonly #recent: RecentRecords | undefined;
+  readonly #notifier: Notifier | undefined;
+  readonly #insert: Statement;
+  readonly #update: Statement;
+  readonly #lookup: Statement;
 
   constructor(options: PostgresRecordStoreOptions) {
     this.#pool = options.pool;
     this.#t = tables(options);
     this.#maxObjectBytes = options.maxObjectBytes ?? 16 * 1024 * 1024;
+    this.#recent = options.recentRecords;
+    this.#notifier = options.events === "table" ? (options.notifier ?? new Notifier(options.pool, this.#t.channel)) : undefined;
     const t = this.#t;
-    // $13.. carry the event: foreign id, type, headers, topic, channel.
+    // $13.. carry the event: foreign id, type, headers, topic.
     const event =
       options.events === "table"
         ? `, event AS (INSERT INTO ${t.events} (topic, foreign_id, type, headers) SELECT $16, $13, $14, $15::jsonb FROM written RETURNING 1)
-           SELECT (SELECT count(*) FROM written)::int AS written, (SELECT count(pg_notify($17, $16)) FROM event)::int AS notified`
+           SELECT (SELECT count(*) FROM written)::int AS written, (SELECT count(*) FROM event)::int AS events`
         : `, event AS (INSERT INTO ${t.outbox} (workflow_name, foreign_id, type, headers) SELECT $2, $13, $14, $15::jsonb FROM written RETURNING 1)
-           SELECT (SELECT count(*) FROM written)::int AS written, (SELECT count(*) FROM event WHERE $16::text IS NOT NULL AND $17::text IS NOT NULL)::int AS notified`;
-    this.#insertSql = `WITH written AS (
+           SELECT (SELECT count(*) FROM written)::int AS written, (SELECT count(*) FROM event WHERE $16::text IS NOT NULL)::int AS events`;
+    this.#insert = statement(`WITH written AS (
         INSERT INTO ${t.records} (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING 1
-      )${event}`;
-    this.#updateSql = `WITH written AS (
+      )${event}`);
+    this.#update = statement(`WITH written AS (
         UPDATE ${t.records} SET run_state = $4, status = $5, object = $6, updated_at = $8, version = $9,
           run_state_reason = $10, status_description = $11, trace_origin = $12
         WHERE run_id = $1 AND version = $9 - 1 AND workflow_name = $2 AND foreign_id = $3 AND $7::timestamptz IS NOT NULL
         RETURNING 1
-      )${event}`;
+      )${event}`);
+    this.#lookup = statement(`SELECT ${columns} FROM ${t.records} WHERE run_id = $1`);
   }
 
   /**
@@ -118,11 +112,10 @@ export class PostgresRecordStore implements RecordStore {
       event.type,
       JSON.stringify(event.headers),
       event.headers.topic,
-      this.#t.channel,
     ];
     let written: number;
     try {
-      const result = await this.#pool.query<{ written: number }>(meta.version === 1 ? this.#insertSql : this.#updateSql, values);
+      const result = await this.#pool.query<{ written: number }>(withValues(meta.version === 1 ? this.#insert : this.#update, values));
       written = result.rows[0]?.written ?? 0;
     } catch (err) {
       if (isUniqueViolation(err, `${this.#t.prefix}records_unfinished`)) {
@@ -132,10 +125,13 @@ export class PostgresRecordStore implements RecordStore {
       throw translateError(err, this.#t, "records");
     }
     if (written === 0) throw new VersionConflictError(runId, meta.version);
+    this.#notifier?.publish(event.headers.topic ?? "");
   }
 
   async lookup(runId: string): Promise<Record> {
-    const rows = await this.#query<RecordRow>(`SELECT ${columns} FROM ${this.#t.records} WHERE run_id = $1`, [runId]);
+    const recent = this.#recent?.take(runId, Date.now());
+    if (recent) return recent;
+    const rows = await this.#query<RecordRow>(this.#lookup, [runId]);
     const row = rows[0];
     if (!row) throw new RecordNotFoundError(runId);
     return toRecord(row);
@@ -193,38 +189,12 @@ export class PostgresRecordStore implements RecordStore {
     if (result.rowCount === 0) throw new OutboxRecordNotFoundError(id);
   }
 
-  async #query<R>(sql: string, values: unknown[], table: keyof Tables["bare"] = "records"): Promise<R[]> {
+  async #query<R>(query: string | Statement, values: unknown[], table: keyof Tables["bare"] = "records"): Promise<R[]> {
     try {
-      return (await this.#pool.query<R>(sql, values)).rows;
+      const result = typeof query === "string" ? await this.#pool.query<R>(query, values) : await this.#pool.query<R>(withValues(query, values));
+      return result.rows;
     } catch (err) {
       throw translateError(err, this.#t, table);
     }
   }
-}
-
-/** A row as a Record, refusing one that could not have been written by a store. */
-function toRecord(row: RecordRow): Record {
-  const runId = String(row.run_id);
-  if (!Number.isInteger(row.run_state) || RunState[row.run_state] === undefined || row.run_state === RunState.Unknown) {
-    throw new MalformedRecordError(runId, `run_state ${String(row.run_state)} is not a run state`);
-  }
-  if (!(row.object instanceof Uint8Array)) throw new MalformedRecordError(runId, "object is missing");
-  if (!Number.isInteger(row.version) || row.version < 1) throw new MalformedRecordError(runId, `version ${String(row.version)} is not positive`);
-  return {
-    workflowName: row.workflow_name,
-    foreignId: row.foreign_id,
-    runId,
-    runState: row.run_state as RunState,
-    status: row.status,
-    // pg hands out Buffers; a plain Uint8Array copy keeps records alike across stores.
-    object: new Uint8Array(row.object),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    meta: {
-      runStateReason: row.run_state_reason,
-      statusDescription: row.status_description,
-      version: row.version,
-      traceOrigin: row.trace_origin,
-    },
-  };
 }

@@ -1,0 +1,64 @@
+import { MalformedRecordError } from "../../errors.js";
+import type { Record } from "../../record.js";
+import { RunState } from "../../runstate.js";
+
+/** A records row as pg hands it out. */
+export interface RecordRow {
+  run_id: string;
+  workflow_name: string;
+  foreign_id: string;
+  run_state: number;
+  status: number;
+  object: Uint8Array | null;
+  created_at: Date;
+  updated_at: Date;
+  version: number;
+  run_state_reason: string;
+  status_description: string;
+  trace_origin: string;
+}
+
+/** The records columns, in the order the statements write them. */
+export const columns =
+  "run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin";
+
+/** The same columns taken from a records table aliased `r`, renamed `r_<column>`. */
+export const prefixedColumns = columns
+  .split(", ")
+  .map((c) => `r.${c} AS r_${c}`)
+  .join(", ");
+
+export /** A row as a Record, refusing one that could not have been written by a store. */
+function toRecord(row: RecordRow): Record {
+  const runId = String(row.run_id);
+  if (!Number.isInteger(row.run_state) || RunState[row.run_state] === undefined || row.run_state === RunState.Unknown) {
+    throw new MalformedRecordError(runId, `run_state ${String(row.run_state)} is not a run state`);
+  }
+  if (!(row.object instanceof Uint8Array)) throw new MalformedRecordError(runId, "object is missing");
+  if (!Number.isInteger(row.version) || row.version < 1) throw new MalformedRecordError(runId, `version ${String(row.version)} is not positive`);
+  return {
+    workflowName: row.workflow_name,
+    foreignId: row.foreign_id,
+    runId,
+    runState: row.run_state as RunState,
+    status: row.status,
+    // pg hands out Buffers; a plain Uint8Array copy keeps records alike across stores.
+    object: new Uint8Array(row.object),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    meta: {
+      runStateReason: row.run_state_reason,
+      statusDescription: row.status_description,
+      version: row.version,
+      traceOrigin: row.trace_origin,
+    },
+  };
+}
+
+/** The record in a row whose records columns carry the `r_` prefix, or undefined when there is none. */
+export function prefixedRecord(row: { [column: string]: unknown }): Record | undefined {
+  if (row.r_run_id === null || row.r_run_id === undefined) return undefined;
+  const unprefixed: { [column: string]: unknown } = {};
+  for (const column of columns.split(", ")) unprefixed[column] = row[`r_${column}`];
+  return toRecord(unprefixed as unknown as RecordRow);
+}
