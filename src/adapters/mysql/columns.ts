@@ -1,0 +1,47 @@
+// How stepwise's values are written to and read from MySQL columns.
+
+/**
+ * A Date as a `DATETIME(3)` literal in UTC (`2026-01-02 03:04:05.678`). Sent as text, so neither
+ * the pool's `timezone` option nor the session's `time_zone` can shift it.
+ */
+export function toDatetime(date: Date): string {
+  return date.toISOString().slice(0, 23).replace("T", " ");
+}
+
+/** Reads a `CAST(… AS CHAR)` of a `DATETIME(3)` column written by {@link toDatetime}; undefined when it is not one. */
+export function fromDatetime(value: unknown): Date | undefined {
+  if (typeof value !== "string" || !/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$/.test(value)) return undefined;
+  const date = new Date(`${value.replace(" ", "T")}Z`);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** A text column: VARBINARY columns come back as Buffers holding UTF-8, TEXT columns as strings. */
+export function toText(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (Buffer.isBuffer(value)) return value.toString("utf8");
+  return undefined;
+}
+
+/** Bytes as mysql2 sends them in binary: a Buffer over the same memory, not a copy. */
+export function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Parses event headers stored as a JSON object of strings; undefined when the text is anything else. */
+export function parseHeaders(value: unknown): { [key: string]: string } | undefined {
+  const text = toText(value);
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
+  const headers: { [key: string]: string } = {};
+  for (const [key, v] of Object.entries(parsed)) {
+    if (typeof v !== "string") return undefined;
+    headers[key] = v;
+  }
+  return headers;
+}

@@ -1,0 +1,39 @@
+import { run, select, type MysqlQueryable } from "./driver.js";
+import { defaultPrefix, mysqlTables, schemaStatements, schemaVersion } from "./schema.js";
+
+/** Options of {@link migrate}. */
+export interface MysqlMigrateOptions {
+  /** Prefix of every table name; letters, digits and underscores. Default `"stepwise_"`. */
+  prefix?: string;
+}
+
+/**
+ * Creates stepwise's tables (records, outbox, timeouts, events, cursors and their bookkeeping) in
+ * the pool's database and records the layout version in `<prefix>schema_version`. Idempotent:
+ * running it again, or from several processes at once, changes nothing that exists. Rejects when
+ * the database holds a newer layout than this version of stepwise knows.
+ *
+ * The same statements ship as `sql/mysql.sql` (default prefix) and come from `schemaSql(prefix)`,
+ * for teams that run migrations with their own tool.
+ *
+ * @example
+ * ```ts
+ * import { createPool } from "mysql2/promise";
+ * import { migrate, mysql } from "stepwise/mysql";
+ * const pool = createPool({ host: "127.0.0.1", user: "app", database: "app" });
+ * await migrate(pool);
+ * const wf = b.build(mysql({ pool }));
+ * ```
+ */
+export async function migrate(pool: MysqlQueryable, options: MysqlMigrateOptions = {}): Promise<void> {
+  const prefix = options.prefix ?? defaultPrefix;
+  const tables = mysqlTables(prefix);
+  for (const statement of schemaStatements(prefix)) await run(pool, statement, [], tables.schemaVersion);
+  const [row] = await select(pool, `SELECT MAX(version) AS version FROM \`${tables.schemaVersion}\``, [], tables.schemaVersion);
+  const found = Number(row?.version ?? 0);
+  if (found > schemaVersion) {
+    throw new Error(
+      `mysql: the tables with prefix "${prefix}" have layout version ${found}, newer than the ${schemaVersion} this version of stepwise knows: upgrade stepwise`,
+    );
+  }
+}

@@ -1,0 +1,317 @@
+import { systemClock, type Clock } from "../../clock.js";
+import {
+  MalformedRecordError,
+  ObjectTooLargeError,
+  OutboxRecordNotFoundError,
+  RecordNotFoundError,
+  VersionConflictError,
+  WorkflowInProgressError,
+} from "../../errors.js";
+import { HeaderKey } from "../../event.js";
+import { outboxEventData } from "../../outbox-event.js";
+import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
+import { RunState } from "../../runstate.js";
+import { fromDatetime, parseHeaders, toBuffer, toDatetime, toText } from "./columns.js";
+import { duplicateKeyName, inTransaction, select, write, type MysqlPool, type MysqlQueryable, type MysqlValue, type Row } from "./driver.js";
+import { appendEvent } from "./event-log.js";
+import { defaultPrefix, mysqlTables, type MysqlTables } from "./schema.js";
+
+/**
+ * The default {@link MysqlRecordStoreOptions.maxObjectBytes}: 16 MiB less 64 KiB. A record is
+ * written in one packet, and 16 MiB is MariaDB's default `max_allowed_packet`; the 64 KiB leave
+ * room for the statement and the record's other columns.
+ */
+export const defaultMaxObjectBytes = 16 * 1024 * 1024 - 64 * 1024;
+
+/** Options of {@link MysqlRecordStore}. */
+export interface MysqlRecordStoreOptions {
+  /** The user's mysql2 promise pool; never ended by stepwise. */
+  pool: MysqlPool;
+  /** Prefix of every table name, as given to `migrate`. Default `"stepwise_"`. */
+  prefix?: string;
+  /**
+   * Where the event of each store goes, in the record's own transaction:
+   * - `"outbox"` (default): a row in the outbox table, which the workflow's outbox process moves
+   *   to whatever EventStreamer it uses and then deletes;
+   * - `"table"`: straight into the events table that {@link MysqlEventStreamer} reads, with no
+   *   outbox row. Build the workflow with `outbox: false` then (the `mysql()` bundle does both).
+   */
+  events?: "outbox" | "table";
+  /**
+   * Largest encoded object `store` accepts, in bytes; a larger one is refused with
+   * ObjectTooLargeError before anything is written. Default {@link defaultMaxObjectBytes}
+   * (16 MiB less 64 KiB). Raise it together with the server's `max_allowed_packet`.
+   */
+  maxObjectBytes?: number;
+  /** Stamps the creation time of outbox rows and events. Default: the system clock. */
+  clock?: Clock;
+  /**
+   * Called with the event's topic after a store committed an event to the events table
+   * (`events: "table"`), so receivers in this process can read it at once instead of at their
+   * next poll. The `mysql()` bundle passes `MysqlEventStreamer.notify`.
+   */
+  onEventCommitted?: (topic: string) => void;
+}
+
+// Aliases that shadow a column (created_at, id) are only ever selected: ORDER BY and WHERE name
+// columns through the table's alias (r.created_at), since MySQL resolves a bare ORDER BY name to
+// the select alias, which would sort the text instead of using the index.
+const recordColumns = `run_id, workflow_name, foreign_id, run_state, status, object,
+  CAST(created_at AS CHAR) AS created_at, CAST(updated_at AS CHAR) AS updated_at,
+  version, run_state_reason, status_description, trace_origin`;
+
+/**
+ * A {@link RecordStore} on MySQL or MariaDB through a mysql2 promise pool. Run `migrate(pool)`
+ * first; a missing table is reported as SchemaMissingError.
+ *
+ * `store` is one transaction: a compare-and-set on `meta.version` (an INSERT for version 1, an
+ * UPDATE of version n-1 otherwise) plus the record's event, either an outbox row or, with
+ * `events: "table"`, a row of the events table {@link MysqlEventStreamer} reads. A unique index
+ * over the unfinished runs' foreign ids refuses a second unfinished run of a foreign id within
+ * that same INSERT, so concurrent triggers yield exactly one run. Times are stored in UTC with
+ * millisecond precision.
+ *
+ * @example
+ * ```ts
+ * import { createPool } from "mysql2/promise";
+ * import { migrate, MysqlRecordStore } from "stepwise/mysql";
+ * const pool = createPool({ host: "127.0.0.1", user: "app", database: "app" });
+ * await migrate(pool);
+ * const recordStore = new MysqlRecordStore({ pool }); // events go to the outbox table
+ * const wf = b.build({ recordStore, eventStreamer, roleScheduler });
+ * ```
+ */
+export class MysqlRecordStore implements RecordStore {
+  private readonly pool: MysqlPool;
+  private readonly tables: MysqlTables;
+  private readonly events: "outbox" | "table";
+  private readonly maxObjectBytes: number;
+  private readonly clock: Clock;
+  private readonly onEventCommitted: ((topic: string) => void) | undefined;
+
+  constructor(options: MysqlRecordStoreOptions) {
+    this.pool = options.pool;
+    this.tables = mysqlTables(options.prefix ?? defaultPrefix);
+    this.events = options.events ?? "outbox";
+    this.maxObjectBytes = options.maxObjectBytes ?? defaultMaxObjectBytes;
+    if (!Number.isSafeInteger(this.maxObjectBytes) || this.maxObjectBytes < 0) {
+      throw new RangeError(`MysqlRecordStore: maxObjectBytes must be a whole number of bytes, got ${String(options.maxObjectBytes)}`);
+    }
+    this.clock = options.clock ?? systemClock;
+    this.onEventCommitted = options.onEventCommitted;
+  }
+
+  /**
+   * Writes the record and its event in one transaction, if `record.meta.version` is one more than
+   * the stored version (or 1 for a new run); otherwise VersionConflictError, and nothing is
+   * written. A new run is refused with WorkflowInProgressError while another run of its workflow
+   * and foreign id is unfinished; an object over `maxObjectBytes` with ObjectTooLargeError.
+   */
+  async store(record: Record): Promise<void> {
+    const { runId } = record;
+    const version = record.meta.version;
+    const bytes = record.object.byteLength;
+    if (bytes > this.maxObjectBytes) throw new ObjectTooLargeError(runId, bytes, this.maxObjectBytes);
+    if (!Number.isSafeInteger(version) || version < 1) throw new VersionConflictError(runId, version);
+
+    const t = this.tables;
+    const event = outboxEventData(record);
+    const topic = event.headers[HeaderKey.topic] ?? "";
+    const fields: MysqlValue[] = [
+      record.workflowName,
+      record.foreignId,
+      record.runState,
+      record.status,
+      toBuffer(record.object),
+      toDatetime(record.createdAt),
+      toDatetime(record.updatedAt),
+      version,
+      record.meta.runStateReason,
+      record.meta.statusDescription,
+      record.meta.traceOrigin,
+    ];
+    await inTransaction(this.pool, async (connection) => {
+      if (version === 1) {
+        await this.insertRecord(connection, record, fields);
+      } else {
+        // Prepared, so the object travels as binary rather than as twice as many hex digits.
+        const { affectedRows } = await write(
+          connection,
+          `UPDATE \`${t.records}\` SET workflow_name = ?, foreign_id = ?, run_state = ?, status = ?, object = ?,
+             created_at = ?, updated_at = ?, version = ?, run_state_reason = ?, status_description = ?, trace_origin = ?
+           WHERE run_id = ? AND version = ?`,
+          [...fields, runId, version - 1],
+          t.records,
+          true,
+        ).catch((err: unknown) => {
+          throw this.duplicateError(err, record);
+        });
+        if (affectedRows !== 1) throw new VersionConflictError(runId, version);
+      }
+      const createdAt = this.clock.now();
+      if (this.events === "table") {
+        await appendEvent(connection, t, { topic, foreignId: event.foreignId, type: event.type, headers: event.headers, createdAt });
+      } else {
+        await write(
+          connection,
+          `INSERT INTO \`${t.outbox}\` (workflow_name, foreign_id, type, headers, created_at) VALUES (?, ?, ?, ?, ?)`,
+          [record.workflowName, event.foreignId, event.type, JSON.stringify(event.headers), toDatetime(createdAt)],
+          t.outbox,
+        );
+      }
+    });
+    if (this.events === "table") this.onEventCommitted?.(topic);
+  }
+
+  /** The latest version of the run; RecordNotFoundError when there is none. */
+  async lookup(runId: string): Promise<Record> {
+    const [row] = await select(this.pool, `SELECT ${recordColumns} FROM \`${this.tables.records}\` WHERE run_id = ?`, [runId], this.tables.records);
+    if (row === undefined) throw new RecordNotFoundError(runId);
+    return this.toRecord(row);
+  }
+
+  /**
+   * The newest run (the last created) of the workflow for `foreignId`; RecordNotFoundError
+   * (carrying the foreign id in place of a run id) when there is none.
+   */
+  async latest(workflowName: string, foreignId: string): Promise<Record> {
+    const [row] = await select(
+      this.pool,
+      `SELECT ${recordColumns} FROM \`${this.tables.records}\` r WHERE r.workflow_name = ? AND r.foreign_id = ? ORDER BY r.seq DESC LIMIT 1`,
+      [workflowName, foreignId],
+      this.tables.records,
+    );
+    if (row === undefined) throw new RecordNotFoundError(foreignId);
+    return this.toRecord(row);
+  }
+
+  /**
+   * A page of runs ordered by `createdAt` (ties in insertion order), ascending unless
+   * `order: "desc"`. Each filter given narrows the result; an empty array filters nothing.
+   * `createdAfter` and `createdBefore` are exclusive.
+   */
+  async list(query: ListQuery): Promise<Record[]> {
+    const limit = wholeNumber(query.limit, "list: limit");
+    const offset = wholeNumber(query.offset ?? 0, "list: offset");
+    const { workflowName, filter = {} } = query;
+    const where: string[] = [];
+    const values: MysqlValue[] = [];
+    const add = (condition: string, value: MysqlValue) => {
+      where.push(condition);
+      values.push(value);
+    };
+    if (workflowName !== undefined) add("r.workflow_name = ?", workflowName);
+    if (filter.foreignId?.length) add("r.foreign_id IN (?)", [...filter.foreignId]);
+    if (filter.status?.length) add("r.status IN (?)", [...filter.status]);
+    if (filter.runState?.length) add("r.run_state IN (?)", [...filter.runState]);
+    if (filter.createdAfter !== undefined) add("r.created_at > ?", toDatetime(filter.createdAfter));
+    if (filter.createdBefore !== undefined) add("r.created_at < ?", toDatetime(filter.createdBefore));
+    const direction = query.order === "desc" ? "DESC" : "ASC";
+    const rows = await select(
+      this.pool,
+      `SELECT ${recordColumns} FROM \`${this.tables.records}\` r
+         ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+         ORDER BY r.created_at ${direction}, r.seq ${direction} LIMIT ${limit} OFFSET ${offset}`,
+      values,
+      this.tables.records,
+    );
+    return rows.map((row) => this.toRecord(row));
+  }
+
+  /** Up to `limit` outbox events of the workflow, oldest first; none in `events: "table"` mode. */
+  async listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]> {
+    const t = this.tables;
+    const rows = await select(
+      this.pool,
+      `SELECT CAST(id AS CHAR) AS id, workflow_name, foreign_id, type, headers, CAST(created_at AS CHAR) AS created_at
+         FROM \`${t.outbox}\` o WHERE o.workflow_name = ? ORDER BY o.id LIMIT ${wholeNumber(limit, "listOutboxEvents: limit")}`,
+      [workflowName],
+      t.outbox,
+    );
+    return rows.map((row) => {
+      const id = String(row.id);
+      const headers = parseHeaders(row.headers);
+      const createdAt = fromDatetime(row.created_at);
+      const rowWorkflow = toText(row.workflow_name);
+      const foreignId = toText(row.foreign_id);
+      if (headers === undefined || createdAt === undefined || rowWorkflow === undefined || foreignId === undefined || typeof row.type !== "number") {
+        throw new MalformedRecordError(headers?.[HeaderKey.runId] ?? `outbox event ${id}`, `outbox row ${id} has unreadable headers, ids, type or created_at`);
+      }
+      return { id, workflowName: rowWorkflow, foreignId, type: row.type, headers, createdAt };
+    });
+  }
+
+  /** Deletes a sent outbox event; OutboxRecordNotFoundError when there is none with that id. */
+  async deleteOutboxEvent(id: string): Promise<void> {
+    if (!/^\d{1,20}$/.test(id)) throw new OutboxRecordNotFoundError(id);
+    const { affectedRows } = await write(
+      this.pool,
+      `DELETE FROM \`${this.tables.outbox}\` WHERE id = CAST(? AS UNSIGNED)`,
+      [id],
+      this.tables.outbox,
+    );
+    if (affectedRows === 0) throw new OutboxRecordNotFoundError(id);
+  }
+
+  private async insertRecord(connection: MysqlQueryable, record: Record, fields: MysqlValue[]): Promise<void> {
+    try {
+      await write(
+        connection,
+        `INSERT INTO \`${this.tables.records}\` (workflow_name, foreign_id, run_state, status, object, created_at, updated_at,
+           version, run_state_reason, status_description, trace_origin, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [...fields, record.runId],
+        this.tables.records,
+        true,
+      );
+    } catch (err) {
+      throw this.duplicateError(err, record);
+    }
+  }
+
+  /** A duplicate-entry error as the stepwise error it means; any other error unchanged. */
+  private duplicateError(err: unknown, record: Record): unknown {
+    const key = duplicateKeyName(err);
+    // The run id exists already: version 1 of it was written before.
+    if (key === "PRIMARY") return new VersionConflictError(record.runId, record.meta.version, { cause: err });
+    if (key === "unfinished_foreign_id") return new WorkflowInProgressError(record.workflowName, record.foreignId, { cause: err });
+    return err;
+  }
+
+  private toRecord(row: Row): Record {
+    const runId = toText(row.run_id) ?? "";
+    const malformed = (detail: string) => new MalformedRecordError(runId, `${detail} (table ${this.tables.records})`);
+    const runState = row.run_state;
+    if (typeof runState !== "number" || RunState[runState] === undefined) throw malformed(`run_state ${String(runState)} is not a RunState`);
+    if (!Buffer.isBuffer(row.object)) throw malformed("object is missing");
+    const createdAt = fromDatetime(row.created_at);
+    const updatedAt = fromDatetime(row.updated_at);
+    if (createdAt === undefined || updatedAt === undefined) throw malformed("created_at or updated_at is not a time");
+    const workflowName = toText(row.workflow_name);
+    const foreignId = toText(row.foreign_id);
+    if (workflowName === undefined || foreignId === undefined) throw malformed("workflow_name or foreign_id is missing");
+    if (typeof row.status !== "number" || typeof row.version !== "number") throw malformed("status or version is not a number");
+    return {
+      workflowName,
+      foreignId,
+      runId,
+      runState: runState as RunState,
+      status: row.status,
+      // A plain copy: the driver's Buffer may be a view into a larger packet buffer.
+      object: new Uint8Array(row.object),
+      createdAt,
+      updatedAt,
+      meta: {
+        runStateReason: toText(row.run_state_reason) ?? "",
+        statusDescription: toText(row.status_description) ?? "",
+        version: row.version,
+        traceOrigin: toText(row.trace_origin) ?? "",
+      },
+    };
+  }
+}
+
+/** Checks a page size or offset before it is written into SQL. */
+function wholeNumber(value: number, what: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`MysqlRecordStore.${what} must be a whole number of at least 0, got ${String(value)}`);
+  return value;
+}

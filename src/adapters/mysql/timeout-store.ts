@@ -1,0 +1,115 @@
+import { systemClock, type Clock } from "../../clock.js";
+import { MalformedRecordError, TimeoutNotFoundError } from "../../errors.js";
+import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout.js";
+import { fromDatetime, toDatetime, toText } from "./columns.js";
+import { select, write, type MysqlPool, type Row } from "./driver.js";
+import { defaultPrefix, mysqlTables, type MysqlTables } from "./schema.js";
+
+/** Options of {@link MysqlTimeoutStore}. */
+export interface MysqlTimeoutStoreOptions {
+  /** The user's mysql2 promise pool; never ended by stepwise. */
+  pool: MysqlPool;
+  /** Prefix of every table name, as given to `migrate`. Default `"stepwise_"`. */
+  prefix?: string;
+  /** Stamps `TimeoutRecord.createdAt`. Default: the system clock. */
+  clock?: Clock;
+}
+
+const timeoutColumns = `CAST(id AS CHAR) AS id, workflow_name, foreign_id, run_id, status,
+  CAST(expire_at AS CHAR) AS expire_at, CAST(created_at AS CHAR) AS created_at`;
+
+/**
+ * A {@link TimeoutStore} on MySQL or MariaDB. Only active timeouts are kept: completing or
+ * cancelling one deletes its row, so the table follows the number of live timeouts.
+ *
+ * @example
+ * ```ts
+ * const timeoutStore = new MysqlTimeoutStore({ pool });
+ * const wf = b.build({ recordStore, eventStreamer, roleScheduler, timeoutStore });
+ * ```
+ */
+export class MysqlTimeoutStore implements TimeoutStore {
+  private readonly pool: MysqlPool;
+  private readonly tables: MysqlTables;
+  private readonly clock: Clock;
+
+  constructor(options: MysqlTimeoutStoreOptions) {
+    this.pool = options.pool;
+    this.tables = mysqlTables(options.prefix ?? defaultPrefix);
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** Adds an active timeout with a new id (increasing decimal strings). */
+  async create(timeout: NewTimeout): Promise<void> {
+    await write(
+      this.pool,
+      `INSERT INTO \`${this.tables.timeouts}\` (workflow_name, foreign_id, run_id, status, expire_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      [timeout.workflowName, timeout.foreignId, timeout.runId, timeout.status, toDatetime(timeout.expireAt), toDatetime(this.clock.now())],
+      this.tables.timeouts,
+    );
+  }
+
+  /** Marks the timeout as fired (deletes it); TimeoutNotFoundError when it is unknown or no longer active. */
+  async complete(id: string): Promise<void> {
+    await this.remove(id);
+  }
+
+  /** Withdraws the timeout; TimeoutNotFoundError when it is unknown or no longer active. */
+  async cancel(id: string): Promise<void> {
+    await this.remove(id);
+  }
+
+  /** The workflow's active timeouts, soonest expiry first (ties in creation order). */
+  async list(workflowName: string): Promise<TimeoutRecord[]> {
+    const rows = await select(
+      this.pool,
+      `SELECT ${timeoutColumns} FROM \`${this.tables.timeouts}\` t WHERE t.workflow_name = ? ORDER BY t.expire_at, t.id`,
+      [workflowName],
+      this.tables.timeouts,
+    );
+    return rows.map(toTimeout);
+  }
+
+  /** The workflow's active timeouts for `status` that expire at or before `now`, soonest first. */
+  async listValid(workflowName: string, status: number, now: Date): Promise<TimeoutRecord[]> {
+    const rows = await select(
+      this.pool,
+      `SELECT ${timeoutColumns} FROM \`${this.tables.timeouts}\` t
+         WHERE t.workflow_name = ? AND t.status = ? AND t.expire_at <= ? ORDER BY t.expire_at, t.id`,
+      [workflowName, status, toDatetime(now)],
+      this.tables.timeouts,
+    );
+    return rows.map(toTimeout);
+  }
+
+  private async remove(id: string): Promise<void> {
+    if (!/^\d{1,20}$/.test(id)) throw new TimeoutNotFoundError(id);
+    const { affectedRows } = await write(
+      this.pool,
+      `DELETE FROM \`${this.tables.timeouts}\` WHERE id = CAST(? AS UNSIGNED)`,
+      [id],
+      this.tables.timeouts,
+    );
+    if (affectedRows === 0) throw new TimeoutNotFoundError(id);
+  }
+}
+
+function toTimeout(row: Row): TimeoutRecord {
+  const id = String(row.id);
+  const runId = toText(row.run_id);
+  const workflowName = toText(row.workflow_name);
+  const foreignId = toText(row.foreign_id);
+  const expireAt = fromDatetime(row.expire_at);
+  const createdAt = fromDatetime(row.created_at);
+  if (
+    runId === undefined ||
+    workflowName === undefined ||
+    foreignId === undefined ||
+    expireAt === undefined ||
+    createdAt === undefined ||
+    typeof row.status !== "number"
+  ) {
+    throw new MalformedRecordError(runId ?? `timeout ${id}`, `timeout row ${id} has unreadable ids, status or times`);
+  }
+  return { id, workflowName, foreignId, runId, status: row.status, completed: false, expireAt, createdAt };
+}

@@ -1,0 +1,381 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { after, afterEach, test } from "node:test";
+import { createPool, type Pool, type PoolConnection, type RowDataPacket } from "mysql2/promise";
+import { Builder, RunState, type Event } from "stepwise";
+import { eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
+import {
+  defaultMaxObjectBytes,
+  migrate,
+  mysql,
+  MysqlEventStreamer,
+  MysqlRecordStore,
+  MysqlRoleScheduler,
+  MysqlTimeoutStore,
+  schemaSql,
+  type MysqlEventStreamerOptions,
+  type MysqlRoleSchedulerOptions,
+} from "stepwise/mysql";
+// White-box, for the gap test only: writers append exactly as the record store and senders do,
+// but hold their transactions open for a random while before committing.
+import { appendEvent } from "../../src/adapters/mysql/event-log.js";
+import { mysqlTables } from "../../src/adapters/mysql/schema.js";
+
+const pool: Pool = createPool({
+  host: "127.0.0.1",
+  port: Number(process.env.MYSQL_PORT ?? 3306),
+  user: "root",
+  database: "test",
+  timezone: "Z",
+  supportBigNumbers: true,
+  bigNumberStrings: true,
+  connectionLimit: 40,
+});
+const prefix = `sw_${randomBytes(4).toString("hex")}_`;
+/** Every prefix this file creates tables for, dropped at the end. */
+const prefixes = [prefix];
+let migrated: Promise<void> | undefined;
+const ready = () => (migrated ??= migrate(pool, { prefix }));
+
+/** Adapters made by the cases, closed after each test: they hold connections or receivers. */
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((a) => a.close()));
+});
+after(async () => {
+  for (const p of prefixes) {
+    const [rows] = await pool.query<({ name: string } & RowDataPacket)[]>(
+      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?",
+      [`${p.replaceAll("_", "\\_")}%`],
+    );
+    for (const { name } of rows) await pool.query(`DROP TABLE \`${name}\``);
+  }
+  await pool.end();
+});
+
+function streamer(options: Partial<MysqlEventStreamerOptions> = {}): MysqlEventStreamer {
+  const s = new MysqlEventStreamer({ pool, prefix, ...options });
+  opened.push(s);
+  return s;
+}
+function scheduler(options: Partial<MysqlRoleSchedulerOptions> = {}): MysqlRoleScheduler {
+  const s = new MysqlRoleScheduler({ pool, prefix, ...options });
+  opened.push(s);
+  return s;
+}
+async function count(sql: string, values: unknown[] = []): Promise<number> {
+  const [rows] = await pool.query<({ n: string | number } & RowDataPacket)[]>(sql, values);
+  return Number(rows[0]?.n);
+}
+
+for (const c of recordStoreCases(async () => (await ready(), new MysqlRecordStore({ pool, prefix })))) test(`mysql: ${c.name}`, c.run);
+for (const c of timeoutStoreCases(async () => (await ready(), new MysqlTimeoutStore({ pool, prefix })))) test(`mysql: ${c.name}`, c.run);
+for (const c of eventStreamerCases(async () => (await ready(), streamer()))) test(`mysql: ${c.name}`, c.run);
+for (const c of roleSchedulerCases(async () => scheduler(), {
+  // A lease is lost the way MySQL loses one: the session holding the lock ends.
+  loseLease: async (s, role) => {
+    const [rows] = await pool.query<({ id: string | null } & RowDataPacket)[]>("SELECT IS_USED_LOCK(?) AS id", [
+      await s.lockName(role),
+    ]);
+    const id = rows[0]?.id;
+    assert.ok(id !== null && id !== undefined, "some connection holds the role's lock");
+    await pool.query(`KILL CONNECTION ${Number(id)}`);
+  },
+})) {
+  test(`mysql: ${c.name}`, c.run);
+}
+
+test("mysql: migrate is idempotent and safe to run concurrently; sql/mysql.sql is its DDL for the default prefix", async () => {
+  await ready();
+  await migrate(pool, { prefix });
+  await Promise.all([migrate(pool, { prefix }), migrate(pool, { prefix })]);
+  assert.equal(await count(`SELECT COUNT(*) AS n FROM \`${prefix}schema_version\``), 1, "one schema version row");
+  assert.equal(await count(`SELECT MAX(version) AS n FROM \`${prefix}schema_version\``), 1, "layout version 1");
+  assert.equal(await count(`SELECT COUNT(*) AS n FROM \`${prefix}events_lock\``), 1, "one events lock row");
+  const shipped = await readFile(new URL("../../sql/mysql.sql", import.meta.url), "utf8");
+  assert.equal(shipped, schemaSql(), "sql/mysql.sql is schemaSql() for the default prefix");
+  assert.ok(schemaSql(prefix).includes(`\`${prefix}records\``));
+  assert.throws(() => schemaSql("bad-prefix;"), RangeError);
+});
+
+test("mysql: adapters on a prefix without tables throw SchemaMissingError naming the table and migrate", async () => {
+  const missing = `sw_missing_${randomBytes(4).toString("hex")}_`;
+  const isSchemaMissing = (table: string) => (err: unknown) => {
+    assert.ok(err instanceof Error);
+    assert.equal((err as { code?: unknown }).code, "SCHEMA_MISSING");
+    assert.match(err.message, /migrate/);
+    assert.ok(err.message.includes(`${missing}${table}`), `the message names ${missing}${table}: ${err.message}`);
+    return true;
+  };
+  const store = new MysqlRecordStore({ pool, prefix: missing });
+  await assert.rejects(store.lookup("r-1"), isSchemaMissing("records"));
+  await assert.rejects(store.store(makeRecord()), isSchemaMissing("records"));
+  await assert.rejects(new MysqlTimeoutStore({ pool, prefix: missing }).list("w"), isSchemaMissing("timeouts"));
+  await assert.rejects(streamer({ prefix: missing }).newReceiver("t", "r"), isSchemaMissing("cursors"));
+  await assert.rejects(new MysqlRecordStore({ pool, prefix: missing, events: "table" }).store(makeRecord()), isSchemaMissing("records"));
+});
+
+test("mysql: an object over maxObjectBytes is an ObjectTooLargeError and nothing is written; the default fits one packet", async () => {
+  await ready();
+  const small = new MysqlRecordStore({ pool, prefix, maxObjectBytes: 1024 });
+  const tooBig = makeRecord({ object: new Uint8Array(1025) });
+  await assert.rejects(small.store(tooBig), (err: unknown) => {
+    assert.equal((err as { code?: unknown }).code, "OBJECT_TOO_LARGE");
+    assert.match(String(err), /1025 bytes/);
+    return true;
+  });
+  await assert.rejects(small.lookup(tooBig.runId), { code: "RECORD_NOT_FOUND" });
+  assert.deepEqual(await small.listOutboxEvents(tooBig.workflowName, 10), [], "no outbox event");
+  await small.store(makeRecord({ object: new Uint8Array(1024) }));
+
+  // The default limit is usable as documented: an object of exactly that size round-trips.
+  const store = new MysqlRecordStore({ pool, prefix });
+  const largest = makeRecord({ object: randomBytes(defaultMaxObjectBytes) });
+  await store.store(largest);
+  assert.ok(Buffer.from((await store.lookup(largest.runId)).object).equals(Buffer.from(largest.object)), "the largest object round-trips");
+  await assert.rejects(store.store(makeRecord({ object: new Uint8Array(defaultMaxObjectBytes + 1) })), { code: "OBJECT_TOO_LARGE" });
+});
+
+test("mysql: a row that cannot be read back is a MalformedRecordError", async () => {
+  await ready();
+  const store = new MysqlRecordStore({ pool, prefix });
+  const record = makeRecord();
+  await store.store(record);
+  await pool.query(`UPDATE \`${prefix}records\` SET run_state = 99 WHERE run_id = ?`, [record.runId]);
+  await assert.rejects(store.lookup(record.runId), (err: unknown) => {
+    assert.equal((err as { code?: unknown }).code, "MALFORMED_RECORD");
+    assert.match(String(err), /run_state 99/);
+    return true;
+  });
+  await assert.rejects(store.latest(record.workflowName, record.foreignId), { code: "MALFORMED_RECORD" });
+
+  const outboxed = makeRecord();
+  await store.store(outboxed);
+  await pool.query(`UPDATE \`${prefix}outbox\` SET headers = 'not json' WHERE workflow_name = ?`, [outboxed.workflowName]);
+  await assert.rejects(store.listOutboxEvents(outboxed.workflowName, 10), { code: "MALFORMED_RECORD" });
+});
+
+test("mysql: foreign ids compare byte for byte, whatever they contain", async () => {
+  await ready();
+  const store = new MysqlRecordStore({ pool, prefix });
+  const workflowName = `wf-${randomBytes(6).toString("hex")}`;
+  // Distinct to a case-insensitive or PAD SPACE collation's eyes, equal to none here.
+  for (const foreignId of ["Order-1", "order-1", "order-1 ", "ördér-1"]) await store.store(makeRecord({ workflowName, foreignId }));
+  assert.equal((await store.latest(workflowName, "order-1 ")).foreignId, "order-1 ");
+  // The duplicate value is quoted in the server's message; it must not pass for the key's name.
+  const tricky = "x' for key 'PRIMARY";
+  await store.store(makeRecord({ workflowName, foreignId: tricky }));
+  await assert.rejects(store.store(makeRecord({ workflowName, foreignId: tricky })), { code: "WORKFLOW_IN_PROGRESS" });
+});
+
+test("mysql: in events table mode the event is written in the record's transaction, and a failed store writes neither", async () => {
+  await ready();
+  const store = new MysqlRecordStore({ pool, prefix, events: "table" });
+  const record = makeRecord({ workflowName: `wf-${randomBytes(6).toString("hex")}` });
+  const topic = `${record.workflowName}-1`;
+  const s = streamer();
+  const receiver = await s.newReceiver(topic, "reader");
+  await store.store(record);
+  assert.deepEqual(await store.listOutboxEvents(record.workflowName, 10), [], "no outbox row");
+  const { event, ack } = await receiver.recv(AbortSignal.timeout(5_000));
+  assert.equal(event.foreignId, record.foreignId);
+  assert.equal(event.type, 1);
+  assert.deepEqual({ ...event.headers }, {
+    workflow_name: record.workflowName,
+    foreign_id: record.foreignId,
+    topic,
+    run_id: record.runId,
+    run_state: String(RunState.Initiated),
+    record_version: "1",
+  });
+  await ack();
+  const events = () => count(`SELECT COUNT(*) AS n FROM \`${prefix}events\` WHERE topic = ?`, [topic]);
+  assert.equal(await events(), 1);
+
+  // A refused compare-and-set writes no event.
+  await assert.rejects(store.store({ ...record, meta: { ...record.meta, version: 3 } }), { code: "VERSION_CONFLICT" });
+  assert.equal(await events(), 1, "no event for the refused write");
+
+  // A failing event write rolls the record back: without the lock row the append refuses.
+  const broken = `${prefix}b_`;
+  prefixes.push(broken);
+  await migrate(pool, { prefix: broken });
+  await pool.query(`DELETE FROM \`${broken}events_lock\``);
+  const brokenStore = new MysqlRecordStore({ pool, prefix: broken, events: "table" });
+  const lost = makeRecord();
+  await assert.rejects(brokenStore.store(lost), { code: "SCHEMA_MISSING" });
+  await assert.rejects(brokenStore.lookup(lost.runId), { code: "RECORD_NOT_FOUND" }, "the record was rolled back with its event");
+  assert.equal(await count(`SELECT COUNT(*) AS n FROM \`${broken}events\``), 0);
+});
+
+test("mysql: receivers write their position every cursorWriteEvery acks and before waiting idle", async () => {
+  await ready();
+  const s = streamer({ cursorWriteEvery: 2 });
+  const topic = `topic-${randomBytes(6).toString("hex")}`;
+  const sender = await s.newSender(topic);
+  for (const id of ["a", "b", "c"]) await sender.send(id, 1, {});
+  const position = () => count(`SELECT position AS n FROM \`${prefix}cursors\` WHERE topic = ? AND name = ?`, [topic, "r"]);
+  const receiver = await s.newReceiver(topic, "r");
+  const signal = AbortSignal.timeout(5_000);
+  const got: Event[] = [];
+  for (let i = 0; i < 2; i++) {
+    const { event, ack } = await receiver.recv(signal);
+    got.push(event);
+    await ack();
+  }
+  assert.equal(await position(), Number(got[1]?.id), "written after the second ack");
+  const third = await receiver.recv(signal);
+  await third.ack();
+  assert.equal(await position(), Number(got[1]?.id), "the third ack is held in memory");
+
+  // Without closing the receiver (a crash would not), another receiver of the name resumes from
+  // the written position once the first has gone idle.
+  const idle = new AbortController();
+  const waiting = receiver.recv(idle.signal).catch(() => undefined);
+  await until("the idle receiver to write its position", async () => (await position()) === Number(third.event.id));
+  idle.abort();
+  await waiting;
+});
+
+test("mysql: concurrent writers committing out of order never make a receiver skip or repeat an event", async () => {
+  await ready();
+  const tables = mysqlTables(prefix);
+  const topic = `gap-${randomBytes(6).toString("hex")}`;
+  const writers = 8;
+  const perWriter = 50;
+  // Receivers poll as fast as they can with small batches, to read while writers are mid-commit.
+  const s = streamer({ batchSize: 7 });
+  const names = ["r-1", "r-2", "r-3"];
+  const receivers = await Promise.all(names.map((name) => s.newReceiver(topic, name, { pollingFrequency: 1 })));
+  const stop = new AbortController();
+  const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(30_000)]);
+
+  const reading = receivers.map(async (receiver) => {
+    const seen: string[] = [];
+    for (;;) {
+      const { event, ack } = await receiver.recv(signal);
+      await ack();
+      if (event.foreignId === "sentinel") return seen;
+      seen.push(event.foreignId);
+    }
+  });
+
+  const write = async (writer: number) => {
+    const connection: PoolConnection = await pool.getConnection();
+    try {
+      for (let i = 0; i < perWriter; i++) {
+        await connection.query("START TRANSACTION");
+        // Other work before the append, as the record store writes the record first.
+        await connection.query("DO SLEEP(?)", [Math.random() * 0.002]);
+        await appendEvent(connection, tables, { topic, foreignId: `${writer}:${i}`, type: 1, headers: {}, createdAt: new Date() });
+        // Held open after the id was allocated: without the lock, later ids would commit first.
+        await connection.query("DO SLEEP(?)", [Math.random() * 0.003]);
+        await connection.query("COMMIT");
+      }
+    } finally {
+      connection.release();
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: writers }, (_, w) => write(w)));
+    await (await s.newSender(topic)).send("sentinel", 1, {});
+    const results = await Promise.all(reading);
+    for (const [r, seen] of results.entries()) {
+      assert.equal(seen.length, writers * perWriter, `${names[r]} got every event once (got ${seen.length})`);
+      assert.equal(new Set(seen).size, seen.length, `${names[r]} got no event twice`);
+      for (let w = 0; w < writers; w++) {
+        const order = seen.filter((id) => id.startsWith(`${w}:`)).map((id) => Number(id.split(":")[1]));
+        assert.deepEqual(order, Array.from({ length: perWriter }, (_, i) => i), `${names[r]} got writer ${w}'s events in send order`);
+      }
+    }
+  } finally {
+    stop.abort();
+    await Promise.allSettled(reading);
+  }
+});
+
+test("mysql: a role is exclusive across schedulers and passes to another scheduler after release", async () => {
+  const first = scheduler({ pollingFrequency: 10 });
+  const second = scheduler({ pollingFrequency: 10 });
+  const role = `role-${"x".repeat(200)}-${randomBytes(4).toString("hex")}`; // longer than MySQL's 64-character lock names
+  const controller = new AbortController();
+  const lease = await first.await(role, controller.signal);
+  let granted = false;
+  const waiting = second.await(role, controller.signal).then((l) => {
+    granted = true;
+    return l;
+  });
+  const holderOf = async () => {
+    const [rows] = await pool.query<({ id: string | null } & RowDataPacket)[]>("SELECT IS_USED_LOCK(?) AS id", [await first.lockName(role)]);
+    return rows[0]?.id ?? null;
+  };
+  const before = await holderOf();
+  assert.ok(before !== null, "the lock is held in the database");
+  assert.equal(granted, false, "the second scheduler waits while the first holds the role");
+  await lease.release();
+  const next = await waiting;
+  assert.equal(next.signal.aborted, false);
+  const now = await holderOf();
+  assert.ok(now !== null && now !== before, "the lock moved to the second scheduler's connection");
+  await next.release();
+  controller.abort();
+});
+
+test("mysql: a workflow on mysql() runs 200 runs through three steps with parallelCount 2", async () => {
+  await ready();
+  enum Status {
+    Unknown = 0,
+    Created = 1,
+    Processed = 2,
+    Shipped = 3,
+    Done = 4,
+  }
+  const b = new Builder<{ count: number }, Status>(`line-${randomBytes(4).toString("hex")}`, Status);
+  const calls = new Map<string, number>();
+  for (const [from, to] of [
+    [Status.Created, Status.Processed],
+    [Status.Processed, Status.Shipped],
+    [Status.Shipped, Status.Done],
+  ] as const) {
+    b.addStep(
+      from,
+      async (run) => {
+        calls.set(`${run.runId}:${from}`, (calls.get(`${run.runId}:${from}`) ?? 0) + 1);
+        run.object.count++;
+        return to;
+      },
+      to,
+    ).withOptions({ parallelCount: 2 });
+  }
+  const adapters = mysql({ pool, prefix });
+  opened.push(adapters.roleScheduler, adapters.eventStreamer);
+  const wf = b.build(adapters);
+  await wf.run();
+  try {
+    const runs = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const foreignId = `item-${i}`;
+        return { foreignId, runId: await wf.trigger(foreignId, { initialValue: { count: 0 } }) };
+      }),
+    );
+    const done = await Promise.all(runs.map((r) => wf.await(r.foreignId, r.runId, Status.Done, { timeoutMs: 30_000 })));
+    for (const run of done) {
+      assert.equal(run.meta.version, 4, `run ${run.runId} stored four versions`);
+      assert.equal(run.runState, RunState.Completed);
+      assert.equal(run.object.count, 3);
+    }
+    assert.equal(calls.size, 600, "every step ran for every run");
+    assert.ok([...calls.values()].every((n) => n === 1), "and only once");
+  } finally {
+    await wf.stop();
+  }
+});
+
+/** Checks `condition` until it holds, each check a query's round trip apart, failing after `timeoutMs`. */
+async function until(what: string, condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
+}
