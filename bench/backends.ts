@@ -29,7 +29,28 @@ async function postgresBackend(): Promise<Backend> {
   };
 }
 
+/** Each benchmark run gets its own table prefix, dropped afterwards. */
+async function mysqlBackend(): Promise<Backend> {
+  const { createPool } = await import("mysql2/promise");
+  const { migrate, mysql } = await import("stepwise/mysql");
+  const pool = createPool({ host: process.env.MYSQL_HOST ?? "127.0.0.1", user: "root", database: "test", connectionLimit: 20 });
+  const prefix = `bench_${randomBytes(4).toString("hex")}_`;
+  await migrate(pool, { prefix });
+  const adapters = mysql({ pool, prefix });
+  return {
+    config: adapters,
+    close: async () => {
+      await adapters.roleScheduler.close();
+      await adapters.eventStreamer.close();
+      const [rows] = await pool.query(`SHOW TABLES LIKE '${prefix}%'`);
+      for (const row of rows as { [column: string]: string }[]) await pool.query(`DROP TABLE \`${Object.values(row)[0]}\``);
+      await pool.end();
+    },
+  };
+}
+
 export const backends: { readonly [name: string]: () => Promise<Backend> } = {
   memory: async () => ({ config: memory(), close: async () => {} }),
   postgres: postgresBackend,
+  mysql: mysqlBackend,
 };
