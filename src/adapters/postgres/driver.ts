@@ -34,6 +34,22 @@ export interface PgClient extends PgQueryable {
 /** The user's pool: stepwise checks clients out of it and never ends it. */
 export interface PgPool extends PgQueryable {
   connect(): Promise<PgClient>;
+  connect(callback: (err: Error | undefined, client: PgClient | undefined) => void): void;
+}
+
+/**
+ * Checks a client out with `onError` already listening. With the promise form, a connection the
+ * server ends right as it is handed out reports its error before an awaiting caller can listen,
+ * and an 'error' nobody listens to ends the process; the callback runs at once.
+ */
+export function checkOut(pool: PgPool, onError: (err: Error) => void): Promise<PgClient> {
+  return new Promise((resolve, reject) => {
+    pool.connect((err, client) => {
+      if (err || !client) return reject(err ?? new Error("the pool handed out no client"));
+      client.on("error", onError);
+      resolve(client);
+    });
+  });
 }
 
 /** Where the adapters' tables live: a schema and a table-name prefix. */

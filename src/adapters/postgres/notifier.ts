@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { systemClock } from "../../clock.js";
 import type { Logger } from "../../logger.js";
-import type { PgClient, PgNotification, PgPool } from "./driver.js";
+import { checkOut, type PgClient, type PgNotification, type PgPool } from "./driver.js";
 
 interface Listening {
   client: PgClient;
@@ -122,37 +122,42 @@ export class Notifier {
   }
 
   async #connect(): Promise<Listening | undefined> {
-    let client: PgClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (err) {
-      this.#logger?.error(err, { adapter: "postgres", listen: this.#channel });
-      return undefined;
-    }
+    let client: PgClient | undefined;
     const onNotification = (message: PgNotification) => {
       const [topic = "", from] = (message.payload ?? "").split(separator);
       // Our own publications woke our receivers already.
       if (from !== this.#id) this.#notify(topic);
     };
     const onError = (err: Error) => {
+      if (!client || lost) return;
+      lost = true;
       this.#logger?.error(err, { adapter: "postgres", listen: this.#channel });
       detach();
+      // A dead connection may report more errors as it closes; nobody else listens to it now.
+      client.on("error", () => {});
       client.release(err);
       this.#client = undefined;
       this.#wakeAll();
     };
+    let lost = false;
     const detach = () => {
-      client.removeListener("notification", onNotification);
-      client.removeListener("error", onError);
+      client?.removeListener("notification", onNotification);
+      client?.removeListener("error", onError);
     };
+    try {
+      client = await checkOut(this.#pool, onError);
+    } catch (err) {
+      this.#logger?.error(err, { adapter: "postgres", listen: this.#channel });
+      return undefined;
+    }
     client.on("notification", onNotification);
-    client.on("error", onError);
     try {
       await client.query(`LISTEN "${this.#channel}"`);
     } catch (err) {
       onError(err instanceof Error ? err : new Error(String(err)));
       return undefined;
     }
+    if (lost) return undefined;
     return { client, detach };
   }
 

@@ -1,6 +1,6 @@
 import { systemClock } from "../../clock.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
-import type { PgClient, PgPool } from "./driver.js";
+import { checkOut, type PgClient, type PgPool } from "./driver.js";
 
 /** Options of {@link PostgresRoleScheduler}. */
 export interface PostgresRoleSchedulerOptions {
@@ -98,27 +98,40 @@ export class PostgresRoleScheduler implements RoleScheduler {
   /** The locking connection, opened on first use and watched for loss. */
   async #connection(): Promise<PgClient> {
     if (!this.#client) {
-      const connecting = this.#pool.connect().then((client): Connection => {
-        const lost = (err?: Error) => {
-          if (this.#client !== connecting) return;
-          this.#client = undefined;
-          detach();
-          client.release(err ?? true);
-          // The server dropped every lock with the session.
-          for (const [role, held] of this.#held) {
-            this.#held.delete(role);
-            held.controller.abort(new Error(`role "${role}" was lost with the database connection`, { cause: err }));
-            held.free();
-          }
-        };
-        const onEnd = () => lost();
-        const detach = () => {
-          client.removeListener("error", lost);
-          client.removeListener("end", onEnd);
-        };
-        client.on("error", lost);
-        client.on("end", onEnd);
-        return { client, detach };
+      let client: PgClient | undefined;
+      let diedEarly: Error | undefined;
+      const lost = (err?: Error) => {
+        if (!client) {
+          diedEarly = err ?? new Error("the locking connection ended as it was handed out");
+          return;
+        }
+        if (this.#client !== connecting) return;
+        this.#client = undefined;
+        detach();
+        // A dead connection may report more errors as it closes; nobody else listens to it now.
+        client.on("error", ignore);
+        client.release(err ?? true);
+        // The server dropped every lock with the session.
+        for (const [role, held] of this.#held) {
+          this.#held.delete(role);
+          held.controller.abort(new Error(`role "${role}" was lost with the database connection`, { cause: err }));
+          held.free();
+        }
+      };
+      const onEnd = () => lost();
+      const detach = () => {
+        client?.removeListener("error", lost);
+        client?.removeListener("end", onEnd);
+      };
+      const connecting = checkOut(this.#pool, lost).then((checkedOut): Connection => {
+        if (diedEarly) {
+          checkedOut.on("error", ignore);
+          checkedOut.release(diedEarly);
+          throw diedEarly;
+        }
+        client = checkedOut;
+        checkedOut.on("end", onEnd);
+        return { client: checkedOut, detach };
       });
       connecting.catch(() => {
         if (this.#client === connecting) this.#client = undefined;
@@ -141,6 +154,8 @@ export class PostgresRoleScheduler implements RoleScheduler {
     connection.client.release();
   }
 }
+
+function ignore(): void {}
 
 function abortion(signal: AbortSignal): Promise<never> {
   return new Promise<never>((_, reject) => {

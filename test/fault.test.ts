@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import pg from "pg";
+import { RunState } from "stepwise";
+import { postgres } from "stepwise/postgres";
+import { freshSchema } from "./support/postgres.js";
+import { until } from "./support/until.js";
+import { lineWorkflowOn, Status } from "./support/workflows.js";
+
+test("connections terminated by the server mid-run: steps are retried and every run ends correct", { timeout: 120_000 }, async () => {
+  const db = await freshSchema();
+  const pool = new pg.Pool({ host: "127.0.0.1", user: "postgres", database: "test", max: 10, application_name: "stepwise-fault" });
+  // A terminated connection is reported on the pool too; the workflow already handles it.
+  pool.on("error", () => {});
+  const errors: unknown[] = [];
+  const { wf, calls } = lineWorkflowOn(postgres({ pool, schema: db.schema }), {
+    name: "fault",
+    stepOptions: { errBackOff: 20 },
+    config: { logger: { debug: () => {}, error: (err) => errors.push(err) } },
+  });
+  try {
+    await wf.run();
+    const runs = 300;
+    const runIds: string[] = [];
+    let terminated = 0;
+    const allDone = async () =>
+      Number((await db.pool.query(`SELECT count(*) FROM "${db.schema}".stepwise_records WHERE run_state = $1`, [RunState.Completed])).rows[0].count) === runs;
+    const killer = (async () => {
+      // Keeps ending the workflow's connections, whatever each is doing, until every run finished.
+      while (runIds.length < runs || !(await allDone())) {
+        const { rowCount } = await db.pool.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'stepwise-fault' AND pid <> pg_backend_pid()",
+        );
+        terminated += rowCount ?? 0;
+        await new Promise((resolve) => setTimeout(resolve, 15));
+      }
+    })();
+    for (let i = 0; i < runs; i++) {
+      // A trigger whose connection is cut is simply tried again, as a caller would.
+      for (;;) {
+        try {
+          runIds.push(await wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } }));
+          break;
+        } catch (err) {
+          if ((err as { code?: string }).code === "WORKFLOW_IN_PROGRESS") {
+            runIds.push("");
+            break;
+          }
+        }
+      }
+    }
+    await until("every run to complete despite the terminations", allDone, 100_000);
+    await killer;
+    assert.ok(terminated > 0, "connections were terminated");
+    assert.ok(errors.length > 0, "the workflow saw the failures");
+    const { rows } = await db.pool.query(`SELECT status, version, object FROM "${db.schema}".stepwise_records`);
+    assert.equal(rows.length, runs);
+    for (const row of rows) {
+      assert.equal(row.status, Status.Done);
+      assert.equal(row.version, 4, "no half-written or repeated transition");
+      assert.equal(JSON.parse(Buffer.from(row.object).toString()).count, 3);
+    }
+    assert.equal(calls.size, runs * 3);
+  } finally {
+    await wf.stop();
+    await pool.end();
+    await db.drop();
+  }
+});
