@@ -3,6 +3,7 @@ import type { WorkflowContext } from "./context.js";
 import { AwaitTimeoutError, RecordNotFoundError } from "./errors.js";
 import { HeaderKey, type EventReceiver } from "./event.js";
 import type { TypedRecord } from "./run.js";
+import { isFinished } from "./runstate.js";
 import { runStateChangeTopic, topic } from "./topic.js";
 import { decodeRecord } from "./update.js";
 
@@ -115,8 +116,11 @@ export class RunWatcher<T> {
         const seen = subscription.seen;
         const record = await this.#ctx.recordStore.lookup(runId);
         if (record.foreignId !== foreignId) throw new RecordNotFoundError(runId);
-        // An event on a status topic proves the run entered that status, even if it moved on since.
-        if (record.status === status || (!terminal && seen > 0)) return decodeRecord<T, S>(this.#ctx, record);
+        // An event on a status topic proves the run entered that status, even if it moved on since;
+        // and a run that finished elsewhere can no longer reach a terminal target, so waiting ends.
+        if (record.status === status || (!terminal && seen > 0) || (terminal && isFinished(record.runState))) {
+          return decodeRecord<T, S>(this.#ctx, record);
+        }
         this.#lifetime.throwIfAborted();
         await subscription.waitBeyond(seen, signals);
         this.#lifetime.throwIfAborted();

@@ -159,6 +159,8 @@ export class Workflow<T, S extends number> {
 
   /**
    * Resolves with the run once it reaches `status`, including when it got there before the call.
+   * For a terminal `status`, it also resolves once the run finished without reaching it (cancelled,
+   * or completed in another terminal status): check `status` and `runState` of the result.
    * Rejects with RecordNotFoundError for an unknown run, AwaitTimeoutError after `timeoutMs`, or the
    * signal's reason when it aborts.
    */

@@ -166,3 +166,15 @@ test("outbox: false leaves events in the store's outbox", async () => {
   assert.equal(pending.length, 1);
   await wf.stop();
 });
+
+test("await of a terminal status resolves once the run finished elsewhere instead of waiting forever", async () => {
+  const b = new Builder<Item, Status>("ends-elsewhere", Status);
+  b.addStep(Status.Created, async (run) => (run.object.count < 0 ? Status.Failed : Status.Done), Status.Done, Status.Failed);
+  const wf = b.build(memory());
+  await wf.run();
+  const failed = await wf.trigger("neg", { initialValue: { id: "neg", count: -1 } });
+  const ended = await wf.await("neg", failed, Status.Done);
+  assert.equal(ended.status, Status.Failed);
+  assert.equal(ended.runState, RunState.Completed);
+  await wf.stop();
+});
