@@ -24,6 +24,26 @@ const services = [
     start: () => run("start-stop-daemon", ["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"]),
     ensureDatabase: () => run("mariadb", ["-h", "127.0.0.1", "-u", "root", "-e", "create database if not exists test"]),
   },
+  {
+    name: "Redis",
+    port: Number(process.env.REDIS_PORT ?? 6379),
+    start: () =>
+      run("redis-server", [
+        "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "", "--appendonly", "no",
+        "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log",
+      ]),
+    ensureDatabase: () => {},
+  },
+  {
+    name: "NATS",
+    port: Number(process.env.NATS_PORT ?? 4222),
+    start: () =>
+      run("start-stop-daemon", [
+        "--start", "--oknodo", "--background", "--exec", "/usr/sbin/nats-server", "--",
+        "-a", "127.0.0.1", "-p", "4222", "-js", "-sd", "/var/lib/nats-server", "-l", "/var/log/nats-server.log",
+      ]),
+    ensureDatabase: () => {},
+  },
 ];
 
 function run(command, args) {
