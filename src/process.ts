@@ -77,7 +77,7 @@ async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal:
         await ack();
         continue;
       }
-      await waitForLag(spec, deps.clock, item, signal);
+      if (spec.options.lag > 0) await waitForLag(spec, deps.clock, item, signal);
       await spec.handle(item, signal);
       // Ack only after the work is stored: an un-acked item comes back, a lost one doesn't.
       await ack();
@@ -92,7 +92,7 @@ async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal:
 
 async function waitForLag<Item>(spec: ProcessSpec<Item>, clock: Clock, item: Item, signal: AbortSignal): Promise<void> {
   const lagMs = spec.options.lag;
-  if (lagMs <= 0 || !spec.createdAt) return;
+  if (!spec.createdAt) return;
   const waitMs = spec.createdAt(item).getTime() + lagMs - clock.now().getTime();
   if (waitMs > 0) await clock.sleep(waitMs, signal);
 }
