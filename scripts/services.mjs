@@ -44,12 +44,39 @@ const services = [
       ]),
     ensureDatabase: () => {},
   },
+  {
+    // etcd for the etcd role scheduler: Debian's etcd-server, installed here when missing (a fresh
+    // CI machine has none), a single member on loopback only, its data under /var/lib.
+    name: "etcd",
+    port: Number(process.env.ETCD_PORT ?? 2379),
+    start: () => {
+      if (!existsSync("/usr/bin/etcd")) installDebianPackage("etcd-server");
+      run("start-stop-daemon", [
+        "--start", "--oknodo", "--background", "--output", "/var/log/etcd-stepwise.log", "--exec", "/usr/bin/etcd", "--",
+        "--name", "stepwise", "--data-dir", "/var/lib/etcd-stepwise", "--logger", "zap",
+        "--listen-client-urls", "http://127.0.0.1:2379", "--advertise-client-urls", "http://127.0.0.1:2379",
+        "--listen-peer-urls", "http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
+        "--initial-cluster", "stepwise=http://127.0.0.1:2380",
+      ]);
+    },
+    ensureDatabase: () => {},
+  },
 ];
 
 function run(command, args) {
   const result = spawnSync(command, args, { encoding: "utf8" });
   if (result.error) return "";
   return result.stdout ?? "";
+}
+
+/** Installs a Debian package with apt, refreshing the package lists first (a fresh machine has none). */
+function installDebianPackage(name) {
+  console.error(`${name} is not installed: installing it with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  for (const args of [["update", "-qq"], ["install", "-y", "-qq", name]]) {
+    const result = spawnSync("apt-get", args, { stdio: ["ignore", "inherit", "inherit"], env });
+    if (result.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed (exit ${result.status ?? result.error?.message})`);
+  }
 }
 
 function isListening(port) {
