@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { RunState } from "stepwise";
+import { eventStreamerCases, roleSchedulerCases } from "stepwise/adaptertest";
+import { JetStreamUnavailableError, nats, NatsEventStreamer, NatsRoleScheduler } from "stepwise/nats";
+import { PostgresRecordStore, PostgresTimeoutStore } from "stepwise/postgres";
+import { connectNats, uniquePrefix } from "../support/nats.js";
+import { freshSchema } from "../support/postgres.js";
+import { lineWorkflowOn, Status } from "../support/workflows.js";
+
+const { prefix, bucket, removeStreams } = uniquePrefix();
+let connection: NatsConnection;
+/** A second client, for what "someone else" does to the server. */
+let other: NatsConnection;
+
+before(async () => {
+  [connection, other] = await Promise.all([connectNats(), connectNats()]);
+});
+after(async () => {
+  await removeStreams(connection);
+  await Promise.all([connection.close(), other.close()]);
+});
+
+const streamer = (ackWaitMs = 30_000) => new NatsEventStreamer({ connection, prefix, ackWaitMs });
+
+for (const c of eventStreamerCases(async () => streamer())) test(`nats: ${c.name}`, c.run);
+for (const c of roleSchedulerCases(async () => new NatsRoleScheduler({ connection, bucket, ttlMs: 1_000 }), {
+  // Another client deleting the key is how a lease is lost here (as when it expired): the holder's
+  // next renewal finds another revision.
+  loseLease: async (_scheduler, role) => {
+    const kv = await new Kvm(other).open(bucket);
+    await kv.purge(role);
+  },
+})) {
+  test(`nats: ${c.name}`, c.run);
+}
+
+test("nats: an event left un-acked by a closed receiver comes back to the next receiver of its name at once", async () => {
+  const s = streamer();
+  const topic = "redelivery-1";
+  const sender = await s.newSender(topic);
+  const first = await s.newReceiver(topic, "worker");
+  await sender.send("a", 1, { k: "v" });
+  const signal = AbortSignal.timeout(5_000);
+  const taken = await first.recv(signal);
+  await first.close();
+  const second = await s.newReceiver(topic, "worker");
+  const again = await second.recv(signal);
+  assert.equal(again.event.id, taken.event.id);
+  assert.deepEqual({ ...again.event.headers }, { k: "v" });
+  await again.ack();
+  await second.close();
+});
+
+test("nats: an event held by a receiver whose process died comes back once the ack wait is over", async () => {
+  const ackWaitMs = 1_000;
+  const doomed = await connectNats();
+  const topic = "crash-1";
+  const dying = new NatsEventStreamer({ connection: doomed, prefix, ackWaitMs });
+  const receiver = await dying.newReceiver(topic, "worker");
+  await (await streamer(ackWaitMs).newSender(topic)).send("held", 1, {});
+  const held = await receiver.recv(AbortSignal.timeout(5_000));
+  // Gone without close(): nothing hands the event back, as after SIGKILL.
+  await doomed.close();
+
+  const survivor = await streamer(ackWaitMs).newReceiver(topic, "worker");
+  const startedMs = Date.now();
+  const again = await survivor.recv(AbortSignal.timeout(10 * ackWaitMs));
+  assert.equal(again.event.id, held.event.id);
+  assert.equal(again.event.foreignId, "held");
+  assert.ok(Date.now() - startedMs < 10 * ackWaitMs);
+  await again.ack();
+  await survivor.close();
+});
+
+test("nats: topics with characters NATS forbids in subjects map to distinct subjects and work", async () => {
+  const s = streamer();
+  const topics = ["my flow.v2-*", "my flow.v2->", "ünïcode/flow-1", "plain"];
+  const subjects = new Set(topics.map((t) => s.address(t).subject));
+  assert.equal(subjects.size, topics.length);
+  for (const topic of topics) {
+    const receiver = await s.newReceiver(topic, "a name.with dots*");
+    await (await s.newSender(topic)).send(topic, 3, {});
+    const { event, ack } = await receiver.recv(AbortSignal.timeout(5_000));
+    assert.equal(event.foreignId, topic);
+    await ack();
+    await receiver.close();
+  }
+});
+
+test("nats: a message on a topic's subject that is not a stepwise event is skipped", async () => {
+  const s = streamer();
+  const topic = "foreign-1";
+  const receiver = await s.newReceiver(topic, "reader");
+  await jetstream(connection).publish(s.address(topic).subject, "not json");
+  await (await s.newSender(topic)).send("real", 1, {});
+  const { event, ack } = await receiver.recv(AbortSignal.timeout(5_000));
+  assert.equal(event.foreignId, "real");
+  await ack();
+  await receiver.close();
+});
+
+test("nats: a closed connection gives JetStreamUnavailableError from the streamer and the scheduler", async () => {
+  const closed = await connectNats();
+  await closed.close();
+  const s = new NatsEventStreamer({ connection: closed, prefix });
+  await assert.rejects(s.newSender("closed-1"), (err: JetStreamUnavailableError) => {
+    return err.code === "JETSTREAM_UNAVAILABLE" && /connection is closed/.test(err.message);
+  });
+  await assert.rejects(s.newReceiver("closed-1", "r"), JetStreamUnavailableError);
+  const roles = new NatsRoleScheduler({ connection: closed, bucket });
+  await assert.rejects(roles.await("closed-role", AbortSignal.timeout(5_000)), JetStreamUnavailableError);
+});
+
+test("nats: 300 runs of a three-step workflow over two shards, records on Postgres, events and roles on NATS", async () => {
+  const db = await freshSchema();
+  try {
+    const { wf, calls } = lineWorkflowOn(
+      {
+        ...nats({ connection, prefix, roles: { bucket, ttlMs: 1_000 } }),
+        recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }),
+        timeoutStore: new PostgresTimeoutStore({ pool: db.pool, schema: db.schema }),
+      },
+      { name: "nats-line", stepOptions: { parallelCount: 2 } },
+    );
+    await wf.run();
+    const runs = 300;
+    const runIds = await Promise.all(
+      Array.from({ length: runs }, (_, i) => wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } })),
+    );
+    const done = await Promise.all(runIds.map((runId, i) => wf.await(`item-${i}`, runId, Status.Done, { timeoutMs: 30_000 })));
+    for (const run of done) {
+      assert.equal(run.runState, RunState.Completed);
+      assert.equal(run.meta.version, 4);
+      assert.equal(run.object.count, 3);
+    }
+    assert.equal(calls.size, runs * 3);
+    assert.ok([...calls.values()].every((n) => n === 1), "each step ran once per run");
+    await wf.stop();
+  } finally {
+    await db.drop();
+  }
+});
