@@ -32,55 +32,63 @@ export class Wake {
   }
 }
 
-/** The process that moves outbox events to the event streamer and deletes each once it is sent. */
-export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: ProcessOptions | undefined): ProcessSpec<OutboxEvent> {
+/**
+ * The process that moves outbox events to the event streamer, a batch at a time: the events of a
+ * batch are sent together and deleted once all were sent. Their order does not matter, since every
+ * consumer checks the record's version; a batch interrupted halfway is sent again, and the
+ * duplicates are skipped the same way.
+ */
+export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: ProcessOptions | undefined): ProcessSpec<OutboxEvent[]> {
   const resolved = resolveOptions(ctx.defaultOptions, options);
-  const senders = new Map<string, EventSender>();
-  const newSender = async (topic: string): Promise<EventSender> => {
-    const sender = await ctx.eventStreamer.newSender(topic);
-    senders.set(topic, sender);
+  const senders = new Map<string, Promise<EventSender>>();
+  const senderFor = (topic: string): Promise<EventSender> => {
+    let sender = senders.get(topic);
+    if (!sender) {
+      sender = ctx.eventStreamer.newSender(topic);
+      senders.set(topic, sender);
+      // A sender that could not be made is asked for again next time.
+      sender.catch(() => senders.delete(topic));
+    }
     return sender;
   };
   return {
     name: "outbox-consumer",
     role: roleName(ctx.name, "outbox-consumer"),
     options: resolved,
-    open: async (signal): Promise<Source<OutboxEvent>> => {
+    open: async (signal): Promise<Source<OutboxEvent[]>> => {
       signal.throwIfAborted();
       // Writes by other processes are only seen by polling; ours notify at once. The interval and
-      // the abort listener live as long as the source, so waiting between events allocates nothing.
+      // the abort listener live as long as the source, so waiting between batches allocates nothing.
       const stopPolling = wallInterval(resolved.pollingFrequency, () => wake.notify());
       const onAbort = () => wake.notify();
       signal.addEventListener("abort", onAbort, { once: true });
-      let batch: OutboxEvent[] = [];
-      let next = 0;
       return {
         recv: async (recvSignal) => {
-          while (batch.length === 0) {
+          for (;;) {
             recvSignal.throwIfAborted();
-            batch = await ctx.recordStore.listOutboxEvents(ctx.name, outboxBatchSize);
-            if (batch.length === 0) await wake.wait();
+            const batch = await ctx.recordStore.listOutboxEvents(ctx.name, outboxBatchSize);
+            if (batch.length > 0) {
+              return { event: batch, ack: async () => void (await Promise.all(batch.map((e) => ctx.recordStore.deleteOutboxEvent(e.id)))) };
+            }
+            await wake.wait();
           }
-          const event = batch[next++] as OutboxEvent;
-          if (next === batch.length) {
-            batch = [];
-            next = 0;
-          }
-          return { event, ack: () => ctx.recordStore.deleteOutboxEvent(event.id) };
         },
         close: async () => {
           stopPolling();
           signal.removeEventListener("abort", onAbort);
           const open = [...senders.values()];
           senders.clear();
-          await Promise.all(open.map((s) => s.close()));
+          await Promise.all(open.map(async (s) => (await s).close()));
         },
       };
     },
-    handle: async (event) => {
-      const topic = event.headers[HeaderKey.topic] ?? "";
-      const sender = senders.get(topic) ?? (await newSender(topic));
-      await sender.send(event.foreignId, event.type, event.headers);
+    handle: async (batch) => {
+      await Promise.all(
+        batch.map(async (event) => {
+          const sender = await senderFor(event.headers[HeaderKey.topic] ?? "");
+          await sender.send(event.foreignId, event.type, event.headers);
+        }),
+      );
     },
   };
 }
