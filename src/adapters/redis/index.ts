@@ -1,0 +1,62 @@
+import type { RedisClient } from "./driver.js";
+import { RedisEventStreamer } from "./event-streamer.js";
+import { RedisRoleScheduler } from "./role-scheduler.js";
+
+export type { RedisClient, RedisConnection, RedisDuplicateOptions } from "./driver.js";
+export { RedisCommandError } from "./errors.js";
+export { RedisEventReceiver, consumerName, type RedisEventReceiverOptions } from "./event-receiver.js";
+export { RedisEventStreamer, type RedisEventStreamerOptions } from "./event-streamer.js";
+export { RedisRoleScheduler, type RedisRoleSchedulerOptions } from "./role-scheduler.js";
+
+/** Options of {@link redis}. */
+export interface RedisAdapterOptions {
+  /** The user's ioredis client; stepwise never quits it. */
+  client: RedisClient;
+  /** Put before every key and channel. Default "stepwise:". */
+  prefix?: string;
+  /** Trims each stream to about this many entries; see {@link RedisEventStreamerOptions.maxLen}. Default: no trim. */
+  maxLen?: number;
+  /** Lease length of the role scheduler, in ms; see {@link RedisRoleSchedulerOptions.ttlMs}. Default 5000. */
+  ttlMs?: number;
+}
+
+/** What {@link redis} returns: events and roles on Redis, to combine with a record store. */
+export interface RedisAdapters {
+  eventStreamer: RedisEventStreamer;
+  roleScheduler: RedisRoleScheduler;
+}
+
+/**
+ * Events (Redis Streams) and roles (leases) on one Redis server, for workflows spread over many
+ * processes. Redis keeps no records: add a record store (and a timeout store if the workflow has
+ * timeouts) whose writes go to the outbox, which the workflow's outbox process moves to Redis.
+ * Pass your own ioredis client; stepwise never quits it.
+ *
+ * With PostgreSQL, build the stores yourself: `PostgresRecordStore` writes to its outbox by
+ * default. Do not spread `postgres({ pool })` here: its record store writes events to its own
+ * events table and turns the outbox off, so nothing would reach Redis (and `outbox: true` would
+ * not help: that store's outbox stays empty).
+ *
+ * ```ts
+ * import { Redis } from "ioredis";
+ * import pg from "pg";
+ * import { migrate, PostgresRecordStore, PostgresTimeoutStore } from "stepwise/postgres";
+ * import { redis } from "stepwise/redis";
+ *
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * const client = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+ * await migrate(pool);
+ * const wf = b.build({
+ *   recordStore: new PostgresRecordStore({ pool }), // outbox mode, the default
+ *   timeoutStore: new PostgresTimeoutStore({ pool }),
+ *   ...redis({ client }),
+ * });
+ * ```
+ */
+export function redis(options: RedisAdapterOptions): RedisAdapters {
+  const { client, prefix, maxLen, ttlMs } = options;
+  return {
+    eventStreamer: new RedisEventStreamer({ client, prefix, maxLen }),
+    roleScheduler: new RedisRoleScheduler({ client, prefix, ttlMs }),
+  };
+}

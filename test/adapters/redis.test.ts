@@ -1,0 +1,385 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { Redis } from "ioredis";
+import { RunState } from "stepwise";
+import { eventStreamerCases, roleSchedulerCases } from "stepwise/adaptertest";
+import { PostgresRecordStore, PostgresTimeoutStore } from "stepwise/postgres";
+import { redis, RedisCommandError, RedisEventStreamer, RedisRoleScheduler } from "stepwise/redis";
+import { freshSchema } from "../support/postgres.js";
+import { deleteKeys, freePort, freshPrefix, killConnections, privateRedisServer, redisClient } from "../support/redis.js";
+import { until } from "../support/until.js";
+import { lineWorkflowOn, Status } from "../support/workflows.js";
+
+const client = redisClient();
+const prefix = freshPrefix("adapter");
+after(async () => {
+  await deleteKeys(client, prefix);
+  await client.quit();
+});
+
+/** A bound for waits in the cases below; they end much sooner when the adapter works. */
+const waitMs = 10_000;
+
+for (const c of eventStreamerCases(async () => new RedisEventStreamer({ client, prefix }))) test(`redis: ${c.name}`, c.run);
+for (const c of roleSchedulerCases(async () => new RedisRoleScheduler({ client, prefix, ttlMs: 1000 }), {
+  // A lease is lost when its key goes away (evicted, expired during a stall, deleted by hand).
+  loseLease: async (scheduler, role) => {
+    await client.del(scheduler.roleKey(role));
+  },
+})) {
+  test(`redis: ${c.name}`, c.run);
+}
+
+test("redis: un-acked events come again, in order and with their ids, to the next receiver of the name after a close", async () => {
+  const streamer = new RedisEventStreamer({ client, prefix });
+  const topic = `pending-${Date.now()}`;
+  const sender = await streamer.newSender(topic);
+  const first = await streamer.newReceiver(topic, "group");
+  for (const id of ["a", "b", "c"]) await sender.send(id, 1, {});
+  const a = await first.recv(AbortSignal.timeout(waitMs));
+  await a.ack();
+  const b = await first.recv(AbortSignal.timeout(waitMs));
+  const c = await first.recv(AbortSignal.timeout(waitMs));
+  await first.close(); // b and c were handed out, never acked
+
+  const second = await streamer.newReceiver(topic, "group");
+  await sender.send("d", 1, {});
+  const again = [];
+  for (let i = 0; i < 3; i++) {
+    const delivery = await second.recv(AbortSignal.timeout(waitMs));
+    again.push(delivery.event);
+    await delivery.ack();
+  }
+  assert.deepEqual(
+    again.map((e) => [e.foreignId, e.id]),
+    [
+      ["b", b.event.id],
+      ["c", c.event.id],
+      ["d", again[2]?.id],
+    ],
+  );
+  await second.close();
+  const pending = (await client.call("XPENDING", streamer.streamKey(topic), "group")) as [number, ...unknown[]];
+  assert.equal(Number(pending[0]), 0, "every event is acked once the receiver closed");
+});
+
+test("redis: after a crash (the receiver's connections die un-closed) the next receiver of the name gets the un-acked events", async () => {
+  const name = `crashing-${Date.now()}`;
+  // No reconnecting: once killed, this client and its duplicates are gone, as with a dead process.
+  const crashing = redisClient({ connectionName: name, retryStrategy: () => null });
+  const streamer = new RedisEventStreamer({ client, prefix });
+  const topic = `crash-${Date.now()}`;
+  const doomed = await new RedisEventStreamer({ client: crashing, prefix }).newReceiver(topic, "group");
+  const sender = await streamer.newSender(topic);
+  await sender.send("a", 1, {});
+  await sender.send("b", 1, {});
+  const a = await doomed.recv(AbortSignal.timeout(waitMs));
+  assert.equal(a.event.foreignId, "a");
+  assert.ok((await killConnections(client, name)) >= 2, "the client and the receiver's own connection are killed");
+
+  const next = await streamer.newReceiver(topic, "group");
+  const redelivered = await next.recv(AbortSignal.timeout(waitMs));
+  assert.equal(redelivered.event.foreignId, "a");
+  assert.equal(redelivered.event.id, a.event.id);
+  await redelivered.ack();
+  const b = await next.recv(AbortSignal.timeout(waitMs));
+  assert.equal(b.event.foreignId, "b");
+  await b.ack();
+  await next.close();
+  await doomed.close();
+});
+
+test("redis: a receiver whose connection is killed while it waits reconnects and gets the next event", async () => {
+  const name = `reconnecting-${Date.now()}`;
+  const reconnecting = redisClient({ connectionName: name });
+  try {
+    const topic = `reconnect-${Date.now()}`;
+    const receiver = await new RedisEventStreamer({ client: reconnecting, prefix }).newReceiver(topic, "group");
+    const waiting = receiver.recv(AbortSignal.timeout(waitMs));
+    await until("the receiver to block on the server", async () => (await clientFlags(name)).includes("b"));
+    assert.ok((await killConnections(client, name)) >= 1);
+    await (await new RedisEventStreamer({ client, prefix }).newSender(topic)).send("after-kill", 1, {});
+    const { event, ack } = await waiting;
+    assert.equal(event.foreignId, "after-kill");
+    await ack();
+    await receiver.close();
+  } finally {
+    reconnecting.disconnect();
+  }
+});
+
+test("redis: a receiver whose stream was deleted (a restart without data) makes its group again and gets what is sent next", async () => {
+  const streamer = new RedisEventStreamer({ client, prefix, blockMs: 200 });
+  const topic = `lost-${Date.now()}`;
+  const receiver = await streamer.newReceiver(topic, "group", { streamFromLatest: true });
+  const waiting = receiver.recv(AbortSignal.timeout(waitMs));
+  await client.del(streamer.streamKey(topic));
+  await (await streamer.newSender(topic)).send("after-loss", 1, {});
+  const { event, ack } = await waiting;
+  assert.equal(event.foreignId, "after-loss");
+  await ack();
+  await receiver.close();
+});
+
+test("redis: the streamer reads every reply shape ioredis gives: RESP2, and RESP3 with either reply mapping", async () => {
+  const clients = [redisClient({ protocol: 2 }), redisClient({ protocol: 3 }), new Redis({ host: "127.0.0.1", port: Number(process.env.REDIS_PORT ?? 6379), replyMapping: "resp3" })];
+  try {
+    for (const [i, shaped] of clients.entries()) {
+      const streamer = new RedisEventStreamer({ client: shaped, prefix });
+      const topic = `shapes-${i}-${Date.now()}`;
+      const receiver = await streamer.newReceiver(topic, "group");
+      await (await streamer.newSender(topic)).send("f", 3, { k: "v" });
+      const { event, ack } = await receiver.recv(AbortSignal.timeout(waitMs));
+      assert.deepEqual([event.foreignId, event.type, { ...event.headers }], ["f", 3, { k: "v" }], `client ${i}`);
+      await ack();
+      await receiver.close();
+    }
+  } finally {
+    for (const c of clients) c.disconnect();
+  }
+});
+
+test("redis: an entry deleted while pending is skipped and taken off the pending list", async () => {
+  const streamer = new RedisEventStreamer({ client, prefix });
+  const topic = `deleted-${Date.now()}`;
+  const sender = await streamer.newSender(topic);
+  const first = await streamer.newReceiver(topic, "group");
+  await sender.send("a", 1, {});
+  await sender.send("b", 1, {});
+  const a = await first.recv(AbortSignal.timeout(waitMs));
+  await first.close();
+  await client.xdel(streamer.streamKey(topic), a.event.id);
+
+  const second = await streamer.newReceiver(topic, "group");
+  const b = await second.recv(AbortSignal.timeout(waitMs));
+  assert.equal(b.event.foreignId, "b");
+  await b.ack();
+  await second.close();
+  const pending = (await client.call("XPENDING", streamer.streamKey(topic), "group")) as [number, ...unknown[]];
+  assert.equal(Number(pending[0]), 0);
+});
+
+test("redis: maxLen trims each stream to about that many entries", async () => {
+  const streamer = new RedisEventStreamer({ client, prefix, maxLen: 100 });
+  const topic = `trimmed-${Date.now()}`;
+  const sender = await streamer.newSender(topic);
+  for (let i = 0; i < 500; i++) await sender.send(`f-${i}`, 1, {});
+  const length = await client.xlen(streamer.streamKey(topic));
+  assert.ok(length >= 100 && length < 500, `stream length ${length}`);
+});
+
+test("redis: a lease whose key another holder took aborts, and its release leaves the new holder's key alone", async () => {
+  const scheduler = new RedisRoleScheduler({ client, prefix, ttlMs: 300 });
+  const role = `fenced-${Date.now()}`;
+  const lease = await scheduler.await(role, AbortSignal.timeout(waitMs));
+  await client.set(scheduler.roleKey(role), "someone-else", "PX", 10_000);
+  await until("the lease to notice it lost its key", () => lease.signal.aborted);
+  await lease.release();
+  assert.equal(await client.get(scheduler.roleKey(role)), "someone-else");
+  await client.del(scheduler.roleKey(role));
+});
+
+test("redis: a holder that stops renewing (its connection is gone) loses the role to another scheduler about a lease later", async () => {
+  const name = `stalled-${Date.now()}`;
+  const stalling = redisClient({ connectionName: name, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  const role = `takeover-${Date.now()}`;
+  const ttlMs = 500;
+  const holder = await new RedisRoleScheduler({ client: stalling, prefix, ttlMs }).await(role, AbortSignal.timeout(waitMs));
+  const other = new RedisRoleScheduler({ client, prefix, ttlMs });
+  const taking = other.await(role, AbortSignal.timeout(waitMs));
+  await killConnections(client, name);
+  const startedMs = Date.now();
+  await until("the stalled holder's lease to abort", () => holder.signal.aborted);
+  const lease = await taking;
+  const tookMs = Date.now() - startedMs;
+  assert.ok(tookMs <= ttlMs * 2, `took over after ${tookMs} ms`);
+  assert.equal(lease.signal.aborted, false);
+  await lease.release();
+  await holder.release();
+});
+
+test("redis: an unreachable server gives clear errors from the streamer and the scheduler", async () => {
+  const port = await freePort();
+  const down = redisClient({ port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    const streamer = new RedisEventStreamer({ client: down, prefix });
+    const isRedisError = (command: string) => (err: unknown) =>
+      err instanceof RedisCommandError && err.code === "REDIS_COMMAND" && err.command === command && err.message.startsWith(`redis: ${command}`);
+    await assert.rejects(streamer.newReceiver("t", "g"), isRedisError("XGROUP CREATE"));
+    await assert.rejects((await streamer.newSender("t")).send("f", 1, {}), isRedisError("XADD"));
+    const scheduler = new RedisRoleScheduler({ client: down, prefix });
+    await assert.rejects(scheduler.await("r", AbortSignal.timeout(waitMs)), isRedisError("EVAL"));
+  } finally {
+    down.disconnect();
+  }
+});
+
+test("redis: a workflow on an unreachable Redis logs clear errors and keeps trying, without crashing", async () => {
+  const db = await freshSchema({ max: 5 });
+  const port = await freePort();
+  const down = redisClient({ port, maxRetriesPerRequest: 0 });
+  const errors: unknown[] = [];
+  try {
+    const { wf } = lineWorkflowOn(
+      { recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), ...redis({ client: down, prefix }) },
+      { name: "redis-down", stepOptions: { errBackOff: 20 }, config: { defaultOptions: { errBackOff: 20 }, logger: { debug: () => {}, error: (err) => errors.push(err) } } },
+    );
+    await wf.run();
+    await wf.trigger("item-1", { initialValue: { id: "item-1", count: 0 } });
+    await until("the workflow's processes to fail a few times each", () => errors.length >= 10, waitMs);
+    await wf.stop();
+    assert.ok(errors.every((err) => err instanceof RedisCommandError), "every error names the Redis command that failed");
+  } finally {
+    down.disconnect();
+    await db.drop();
+  }
+});
+
+test("redis: while the server is down, an await rejects as soon as its signal aborts and a workflow stops promptly", async () => {
+  const port = await freePort();
+  // The client's defaults: commands wait in its offline queue through 20 reconnection attempts.
+  const down = redisClient({ port });
+  const db = await freshSchema({ max: 5 });
+  try {
+    const controller = new AbortController();
+    const waiting = new RedisRoleScheduler({ client: down, prefix }).await("r", controller.signal);
+    const reason = new Error("stop waiting");
+    controller.abort(reason);
+    await assert.rejects(waiting, (err) => err === reason);
+
+    const { wf } = lineWorkflowOn(
+      { recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), ...redis({ client: down, prefix }) },
+      { name: "redis-down-stop", config: { logger: { debug: () => {}, error: () => {} } } },
+    );
+    await wf.run();
+    const stopping = wf.stop();
+    const limit = AbortSignal.timeout(waitMs);
+    await untilSignal(stopping, limit);
+  } finally {
+    down.disconnect();
+    await db.drop();
+  }
+});
+
+test("redis: 300 runs of a three-step workflow with records in PostgreSQL and events and roles on Redis all complete, each step once", { timeout: 60_000 }, async () => {
+  const db = await freshSchema({ max: 10 });
+  try {
+    const { wf, calls } = lineWorkflowOn(
+      {
+        recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }),
+        timeoutStore: new PostgresTimeoutStore({ pool: db.pool, schema: db.schema }),
+        ...redis({ client, prefix }),
+      },
+      { name: "redis-line", stepOptions: { parallelCount: 2 } },
+    );
+    await wf.run();
+    assert.ok("outbox-consumer" in wf.states(), "an outbox process moves the events to Redis");
+    const runs = 300;
+    const runIds = await Promise.all(Array.from({ length: runs }, (_, i) => wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } })));
+    const done = await Promise.all(runIds.map((runId, i) => wf.await(`item-${i}`, runId, Status.Done, { timeoutMs: 50_000 })));
+    for (const run of done) {
+      assert.equal(run.runState, RunState.Completed);
+      assert.equal(run.meta.version, 4);
+      assert.equal(run.object.count, 3);
+    }
+    assert.equal(calls.size, runs * 3);
+    assert.ok([...calls.values()].every((n) => n === 1), "each step ran once per run");
+    await wf.stop();
+  } finally {
+    await db.drop();
+  }
+});
+
+test("redis: connections killed by the server mid-run are reopened and every run completes once", { timeout: 60_000 }, async () => {
+  const db = await freshSchema({ max: 10 });
+  const name = `fault-${Date.now()}`;
+  const faulty = redisClient({ connectionName: name });
+  const errors: unknown[] = [];
+  try {
+    const { wf } = lineWorkflowOn(
+      { recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), ...redis({ client: faulty, prefix, ttlMs: 1000 }) },
+      { name: "redis-fault", stepOptions: { parallelCount: 2, errBackOff: 20 }, config: { logger: { debug: () => {}, error: (err) => errors.push(err) } } },
+    );
+    await wf.run();
+    const runs = 300;
+    const completed = async () =>
+      Number((await db.pool.query(`SELECT count(*) FROM "${db.schema}".stepwise_records WHERE run_state = $1`, [RunState.Completed])).rows[0].count);
+    let killed = 0;
+    for (let i = 0; i < runs; i++) {
+      await wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } });
+      // Every 60 triggers, end every connection the workflow has on Redis, whatever each is doing.
+      if (i % 60 === 30) killed += await killConnections(client, name);
+    }
+    await until("every run to complete despite the killed connections", async () => (await completed()) === runs, 50_000);
+    assert.ok(killed >= 5, `connections were killed (${killed})`);
+    const { rows } = await db.pool.query(`SELECT status, version FROM "${db.schema}".stepwise_records`);
+    assert.equal(rows.length, runs);
+    for (const row of rows) {
+      assert.equal(row.status, Status.Done);
+      assert.equal(row.version, 4, "no repeated transition");
+    }
+    await wf.stop();
+  } finally {
+    faulty.disconnect();
+    await db.drop();
+  }
+});
+
+test("redis: a workflow started while its server is down runs once it is up, and survives a restart mid-run (same data dir)", { timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "stepwise-redis-"));
+  const port = await freePort();
+  const server = privateRedisServer(port, dir);
+  const own = redisClient({ port });
+  const db = await freshSchema({ max: 10 });
+  const { wf } = lineWorkflowOn(
+    { recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), ...redis({ client: own, ttlMs: 1000 }) },
+    { name: "redis-restart", stepOptions: { parallelCount: 2, errBackOff: 20 }, config: { defaultOptions: { errBackOff: 20 }, logger: { debug: () => {}, error: () => {} } } },
+  );
+  try {
+    await wf.run(); // no server yet: every process waits or backs off
+    const runs = 200;
+    const completed = async () =>
+      Number((await db.pool.query(`SELECT count(*) FROM "${db.schema}".stepwise_records WHERE run_state = $1`, [RunState.Completed])).rows[0].count);
+    for (let i = 0; i < runs / 2; i++) await wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } });
+    await server.start();
+    await until("runs to complete once the server is up", async () => (await completed()) >= runs / 4, 30_000);
+    await server.stop();
+    for (let i = runs / 2; i < runs; i++) await wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } });
+    await server.start();
+    await until("every run to complete after the restart", async () => (await completed()) === runs, 40_000);
+    const { rows } = await db.pool.query(`SELECT status, version FROM "${db.schema}".stepwise_records`);
+    assert.equal(rows.length, runs);
+    for (const row of rows) {
+      assert.equal(row.status, Status.Done);
+      assert.equal(row.version, 4);
+    }
+  } finally {
+    await wf.stop();
+    own.disconnect();
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+    await db.drop();
+  }
+});
+
+/** Awaits `work`, failing once `limit` aborts first. */
+async function untilSignal(work: Promise<unknown>, limit: AbortSignal): Promise<void> {
+  await Promise.race([
+    work,
+    new Promise((_, reject) => limit.addEventListener("abort", () => reject(new Error("gave up waiting")), { once: true })),
+  ]);
+}
+
+/** The flags of the connection named `name` ("b" while it is blocked), or "" when there is none. */
+async function clientFlags(name: string): Promise<string> {
+  const list = String(await client.call("CLIENT", "LIST"));
+  const line = list.split("\n").find((l) => l.includes(` name=${name} `) && l.includes("cmd=xreadgroup"));
+  return / flags=(\S+)/.exec(line ?? "")?.[1] ?? "";
+}
+
+before(async () => {
+  assert.equal(await client.ping(), "PONG", "the Redis test server answers");
+});

@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { connect, createServer } from "node:net";
+import { Redis, type RedisOptions } from "ioredis";
+import { until } from "./until.js";
+
+/** A client on the test server (REDIS_HOST/REDIS_PORT, default 127.0.0.1:6379). */
+export function redisClient(options: RedisOptions = {}): Redis {
+  const client = new Redis({ host: process.env.REDIS_HOST ?? "127.0.0.1", port: Number(process.env.REDIS_PORT ?? 6379), ...options });
+  // Tests that kill connections see them reconnect; the errors on the way are expected.
+  client.on("error", () => {});
+  return client;
+}
+
+/** A key prefix no other test file or earlier run uses. */
+export function freshPrefix(label: string): string {
+  return `stepwise-test:${label}:${randomBytes(4).toString("hex")}:`;
+}
+
+/** Deletes every key under `prefix`. */
+export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length > 0) await client.del(...keys);
+  } while (cursor !== "0");
+}
+
+/** Ends every connection (normal or subscribed) named `name` on the server; returns how many. */
+export async function killConnections(client: Redis, name: string): Promise<number> {
+  const list = String(await client.call("CLIENT", "LIST"));
+  let killed = 0;
+  for (const line of list.split("\n")) {
+    const fields = new Map(line.trim().split(" ").map((pair) => pair.split("=", 2) as [string, string]));
+    if (fields.get("name") !== name) continue;
+    killed += Number(await client.call("CLIENT", "KILL", "ID", fields.get("id") ?? ""));
+  }
+  return killed;
+}
+
+/** A local port nothing listens on. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address !== "object") throw new Error("no port");
+  return address.port;
+}
+
+/**
+ * A redis-server of the test's own on `port`, keeping its data (append-only file, fsync on every
+ * write) in `dir`, so that a restart finds what was written before. Stopping it is a graceful
+ * SIGTERM; `start` again brings it back with the same data.
+ */
+export function privateRedisServer(port: number, dir: string): { start(): Promise<void>; stop(): Promise<void> } {
+  let child: ChildProcess | undefined;
+  return {
+    async start() {
+      child = spawn(
+        "redis-server",
+        ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+        { stdio: "ignore" },
+      );
+      await until("the private redis-server to listen", () => isListening(port), 10_000);
+    },
+    async stop() {
+      const running = child;
+      child = undefined;
+      if (!running || running.exitCode !== null) return;
+      const exited = once(running, "exit");
+      running.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
