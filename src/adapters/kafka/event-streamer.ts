@@ -1,0 +1,117 @@
+import type { Delivery, Event, EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
+import { clientOf } from "./client.js";
+import type { KafkaClient, KafkaConnection, KafkaConsumerOptions } from "./driver.js";
+import { kafkaError } from "./errors.js";
+import { messageHeaders, messageId, messageKey, messageTime, messageValue, type ReceivedMessage } from "./message.js";
+import { kafkaTopicName, receiverGroupId } from "./names.js";
+import { SharedProducer } from "./shared-producer.js";
+import { TopicConsumer } from "./topic-consumer.js";
+
+/** Options of {@link KafkaEventStreamer}: how to reach the cluster, plus optional tuning. */
+export type KafkaEventStreamerOptions = KafkaConnection &
+  KafkaConsumerOptions & {
+    /**
+     * Produce idempotently, so a retried send is not written twice. Default true. Turn it off
+     * only for a broker that cannot hand out producer ids (librdkafka's mock cluster, see
+     * docs/adapters.md), or when the cluster's ACLs refuse IdempotentWrite.
+     */
+    idempotent?: boolean;
+    /** The consumer group of receiver `name` on a Kafka topic. Default `<name>@<kafka topic>` (see {@link receiverGroupId}). */
+    groupId?: (kafkaTopic: string, name: string) => string;
+  };
+
+/**
+ * An {@link EventStreamer} on Kafka. Each stepwise topic is a Kafka topic (its name made safe by
+ * {@link kafkaTopicName}), created by the broker on first use (`auto.create.topics.enable`) or
+ * beforehand by you. Each event is one message: the run's foreign id as key, the event type as
+ * the value (a decimal string), the headers as Kafka headers, produced with `acks: -1` and, by
+ * default, idempotently. Every event of a topic goes to partition 0, so a topic keeps one order,
+ * as stepwise receivers expect; the engine spreads work by sharding receivers, not partitions.
+ * Events sent together (the outbox sends a batch at once) go out in one request per topic.
+ *
+ * A receiver is a consumer-group member (group `<name>@<kafka topic>`). Messages are pushed by the
+ * client's fetch loop; `recv` hands them out one at a time, and `ack` commits `offset + 1`. A
+ * receiver closed with an event un-acked, or a process that dies, leaves that event to the next
+ * member of the group. `streamFromLatest` applies only to a group without committed offsets, and
+ * that starting position is committed before `newReceiver` resolves. An event's id is
+ * `<partition>-<offset>` and its `createdAt` the message timestamp.
+ *
+ * Joining a group takes a moment: brokers hold a new group's first join for
+ * `group.initial.rebalance.delay.ms` (3 s by default), and a dead member's partitions move on
+ * after `sessionTimeoutMs`. Senders share one producer, disconnected when the last sender closes;
+ * the user's client is never disconnected (it holds no connection of its own).
+ *
+ * @example
+ * ```ts
+ * import { Kafka } from "kafkajs";
+ * const streamer = new KafkaEventStreamer({ client: new Kafka({ clientId: "orders", brokers: ["kafka:9092"] }) });
+ * // or: new KafkaEventStreamer({ brokers: ["kafka:9092"] })
+ * ```
+ */
+export class KafkaEventStreamer implements EventStreamer {
+  readonly #client: () => Promise<KafkaClient>;
+  readonly #options: KafkaEventStreamerOptions;
+  readonly #producer: SharedProducer;
+  readonly #groupId: (kafkaTopic: string, name: string) => string;
+
+  constructor(options: KafkaEventStreamerOptions) {
+    this.#client = clientOf(options);
+    this.#options = options;
+    this.#producer = new SharedProducer(this.#client, options.idempotent ?? true);
+    this.#groupId = options.groupId ?? receiverGroupId;
+  }
+
+  async newSender(topic: string): Promise<EventSender> {
+    const kafkaTopic = kafkaTopicName(topic);
+    const producer = await this.#producer.acquire();
+    let closed = false;
+    return {
+      send: async (foreignId: string, type: number, headers: Headers) => {
+        if (closed) throw new Error(`kafka: sender for topic "${kafkaTopic}" is closed: cannot send`);
+        try {
+          await producer.send(kafkaTopic, { key: foreignId, value: String(type), partition: 0, headers: { ...headers } });
+        } catch (err) {
+          throw kafkaError(`send to topic "${kafkaTopic}"`, err);
+        }
+      },
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await this.#producer.release();
+      },
+    };
+  }
+
+  async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
+    const kafkaTopic = kafkaTopicName(topic);
+    const consumer = await TopicConsumer.open({
+      client: await this.#client(),
+      topic: kafkaTopic,
+      groupId: this.#groupId(kafkaTopic, name),
+      fromLatest: options.streamFromLatest ?? false,
+      label: `receiver "${name}" on topic "${kafkaTopic}"`,
+      sessionTimeoutMs: this.#options.sessionTimeoutMs,
+      heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
+      maxWaitTimeMs: this.#options.maxWaitTimeMs,
+    });
+    return {
+      recv: async (signal: AbortSignal): Promise<Delivery<Event>> => {
+        const { event: received, ack } = await consumer.recv(signal);
+        return { event: toEvent(received), ack };
+      },
+      close: () => consumer.close(),
+    };
+  }
+}
+
+/** A message that is not stepwise's (its value no integer) arrives with type 0, a status no step has. */
+function toEvent(received: ReceivedMessage): Event {
+  const type = Number(messageValue(received));
+  return {
+    id: messageId(received),
+    foreignId: messageKey(received),
+    type: Number.isSafeInteger(type) ? type : 0,
+    headers: messageHeaders(received),
+    createdAt: messageTime(received),
+  };
+}

@@ -1,0 +1,132 @@
+// Three worker processes share one workflow: records, timeouts and roles on PostgreSQL, events on
+// Kafka (librdkafka's mock cluster started here, or the cluster named by KAFKA_BROKERS).
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { after, before, test } from "node:test";
+import { RunState } from "stepwise";
+import { testCluster, type TestCluster } from "./support/kafka.js";
+import { freshSchema } from "./support/postgres.js";
+import { until } from "./support/until.js";
+import { Status } from "./support/workflows.js";
+
+let cluster: TestCluster;
+const workers: ChildProcess[] = [];
+before(async () => {
+  cluster = await testCluster();
+});
+after(async () => {
+  for (const worker of workers) worker.kill("SIGKILL");
+  await cluster?.stop();
+});
+
+interface Line {
+  text: string;
+  atMs: number;
+}
+
+interface Worker {
+  child: ChildProcess;
+  lines: Line[];
+  said(text: string): Promise<void>;
+}
+
+function startWorker(schema: string, name: string, triggers: number): Worker {
+  const child = spawn(
+    process.execPath,
+    [
+      "--conditions=source",
+      "--import",
+      "tsx",
+      new URL("./support/kafka-worker.ts", import.meta.url).pathname,
+      schema,
+      cluster.brokers.join(","),
+      name,
+      String(triggers),
+      String(cluster.mock),
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  workers.push(child);
+  const lines: Line[] = [];
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (text) => lines.push({ text, atMs: Date.now() }));
+  return { child, lines, said: (text) => until(`a worker to say "${text}"`, () => lines.some((l) => l.text === text), 60_000) };
+}
+
+/** What a worker's lines starting with `prefix` name (roles, or receivers as "<topic> <name>"). */
+function named(worker: Worker, prefix: string, afterMs = 0): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const { text, atMs } of worker.lines) {
+    if (atMs >= afterMs && text.startsWith(prefix) && !found.has(text.slice(prefix.length))) found.set(text.slice(prefix.length), atMs);
+  }
+  return found;
+}
+
+test("three workers on Postgres records and roles with Kafka events finish 2,000 runs though one is SIGKILLed halfway", { timeout: 120_000 }, async (t) => {
+  const db = await freshSchema();
+  try {
+    const runs = 2000;
+    const name = `kafka-multi-${randomBytes(4).toString("hex")}`;
+    const startedMs = Date.now();
+    // The two idle workers start first and take the roles between them (a worker takes every
+    // role that is free); the third then triggers the runs and takes over roles as they come free.
+    const [second, third] = [startWorker(db.schema, name, 0), startWorker(db.schema, name, 0)];
+    await Promise.all([second.said("ready"), third.said("ready")]);
+    const first = startWorker(db.schema, name, runs);
+    await first.said("ready");
+    const all = [first, second, third];
+    const completed = async () =>
+      Number(
+        (await db.pool.query(`SELECT count(*) FROM "${db.schema}".stepwise_records WHERE run_state = $1`, [RunState.Completed])).rows[0].count,
+      );
+    await until("half of the runs to complete", async () => (await completed()) >= runs / 2, 60_000);
+
+    // Kill whichever of the two idle workers holds more roles, so there is something to take over.
+    const victim = named(second, "held ").size >= named(third, "held ").size ? second : third;
+    const survivors = [first, victim === second ? third : second];
+    const victimRoles = named(victim, "held ");
+    const victimReceivers = named(victim, "receiving ");
+    assert.ok(victimRoles.size > 0, "the killed worker held roles");
+    const killedMs = Date.now();
+    victim.child.kill("SIGKILL");
+    await once(victim.child, "exit");
+
+    await until("every run to complete", async () => (await completed()) === runs, 90_000);
+    const doneMs = Date.now();
+    await until(
+      "the outbox to be empty",
+      async () => Number((await db.pool.query(`SELECT count(*) FROM "${db.schema}".stepwise_outbox`)).rows[0].count) === 0,
+      30_000,
+    );
+
+    const { rows } = await db.pool.query(`SELECT status, version, run_state FROM "${db.schema}".stepwise_records`);
+    assert.equal(rows.length, runs, "no run lost, none duplicated");
+    for (const row of rows) {
+      assert.equal(row.status, Status.Done);
+      assert.equal(row.run_state, RunState.Completed);
+      // One write at trigger and one per step: a step stored twice would show as version 5.
+      assert.equal(row.version, 4);
+    }
+
+    // Takeover: when a survivor took each of the killed worker's roles, and re-joined each of its receivers' groups.
+    const firstAfterKill = (prefix: string, key: string) =>
+      Math.min(...survivors.map((w) => named(w, prefix, killedMs).get(key) ?? Number.POSITIVE_INFINITY));
+    const roleTakeoverMs = [...victimRoles.keys()].map((role) => firstAfterKill("held ", role) - killedMs);
+    const receiverTakeoverMs = [...victimReceivers.keys()].map((receiver) => firstAfterKill("receiving ", receiver) - killedMs);
+    assert.ok(roleTakeoverMs.every(Number.isFinite), "every role of the killed worker was taken over");
+    assert.ok(receiverTakeoverMs.every(Number.isFinite), "every receiver of the killed worker was opened again");
+    t.diagnostic(`total ${doneMs - startedMs} ms; killed after ${killedMs - startedMs} ms, all done ${doneMs - killedMs} ms later`);
+    t.diagnostic(`killed worker held ${victimRoles.size} roles with ${victimReceivers.size} receivers`);
+    t.diagnostic(`roles taken over within ${Math.max(...roleTakeoverMs)} ms (first ${Math.min(...roleTakeoverMs)} ms)`);
+    t.diagnostic(`receivers re-joined within ${Math.max(...receiverTakeoverMs)} ms (first ${Math.min(...receiverTakeoverMs)} ms)`);
+    const errors = all.flatMap((w) => w.lines.filter((l) => l.text.startsWith("error ")).map((l) => l.text));
+    t.diagnostic(`errors logged by the workers: ${errors.length}${errors.length ? `, e.g. ${errors[0]}` : ""}`);
+
+    for (const worker of survivors) worker.child.kill("SIGTERM");
+    await Promise.all(survivors.map((w) => once(w.child, "exit")));
+  } finally {
+    await db.drop();
+  }
+});
