@@ -37,6 +37,7 @@ export class PostgresRoleScheduler implements RoleScheduler {
   readonly #held = new Map<string, Held>();
   #users = 0;
   #client: Promise<Connection> | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: PostgresRoleSchedulerOptions) {
     this.#pool = options.pool;
@@ -56,10 +57,12 @@ export class PostgresRoleScheduler implements RoleScheduler {
         const client = await this.#connection();
         signal.throwIfAborted();
         if (this.#held.has(role)) continue;
-        const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked", [role]);
+        const { rows } = await this.#serial(() =>
+          client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked", [role]),
+        );
         if (rows[0]?.locked) {
           if (signal.aborted) {
-            await client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [role]).catch(() => {});
+            await this.#serial(() => client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [role])).catch(() => {});
             signal.throwIfAborted();
           }
           this.#users++;
@@ -86,13 +89,20 @@ export class PostgresRoleScheduler implements RoleScheduler {
       if (!controller.signal.aborted) controller.abort(new Error(`role "${role}" was released`));
       if (this.#held.get(role) === held) {
         this.#held.delete(role);
-        await client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [role]).catch(() => {});
+        await this.#serial(() => client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [role])).catch(() => {});
       }
       free();
       await this.#leave();
     };
     signal.addEventListener("abort", release, { once: true });
     return { signal: controller.signal, release };
+  }
+
+  /** Runs queries on the locking connection one after another: a pg client takes one query at a time. */
+  #serial<R>(work: () => Promise<R>): Promise<R> {
+    const next = this.#queue.then(work, work);
+    this.#queue = next.catch(() => {});
+    return next;
   }
 
   /** The locking connection, opened on first use and watched for loss. */
