@@ -1,0 +1,78 @@
+import { MalformedRecordError } from "../../errors.js";
+import type { Event, Headers } from "../../event.js";
+import type { SqliteTables } from "./schema.js";
+import { integer, type Row, type Statements } from "./statements.js";
+
+// The events table is one log for every topic, read by id: a receiver asks for the events of its
+// topic with an id above the last one it read.
+//
+// Why no event is ever skipped: SQLite lets one write transaction into a database file at a time
+// (across every connection and process), and an AUTOINCREMENT id is handed out inside that
+// transaction. So events become visible in id order: once a reader sees id 8, every lower id that
+// will ever exist is already committed (or was rolled back and never comes). Unlike PostgreSQL
+// (transaction ids) or MySQL (a lock row), nothing has to hold readers back from a gap.
+
+/** Headers stored as a JSON object of strings; undefined when the text is anything else. */
+export function parseHeaders(value: unknown): Headers | undefined {
+  if (typeof value !== "string") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
+  for (const v of Object.values(parsed)) if (typeof v !== "string") return undefined;
+  return parsed as Headers;
+}
+
+/** Appends an event; its id is the next in the log. */
+export function appendEvent(sql: Statements, t: SqliteTables, topic: string, foreignId: string, type: number, headers: Headers, createdAtMs: number): void {
+  sql.run(`INSERT INTO ${t.events} (topic, foreign_id, type, headers, created_at) VALUES (?, ?, ?, ?, ?)`, topic, foreignId, type, JSON.stringify(headers), createdAtMs);
+}
+
+/** Up to `limit` events of `topic` with an id above `after`, in id order. */
+export function readEvents(sql: Statements, t: SqliteTables, topic: string, after: number, limit: number): Event[] {
+  const rows = sql.all(`SELECT id, foreign_id, type, headers, created_at FROM ${t.events} WHERE topic = ? AND id > ? ORDER BY id LIMIT ?`, topic, after, limit);
+  return rows.map((row) => toEvent(row, t));
+}
+
+function toEvent(row: Row, t: SqliteTables): Event {
+  const id = String(row.id);
+  const headers = parseHeaders(row.headers);
+  const type = integer(row.type);
+  const createdAtMs = integer(row.created_at);
+  if (headers === undefined || type === undefined || createdAtMs === undefined || typeof row.foreign_id !== "string") {
+    throw new MalformedRecordError(`event ${id}`, `the row in ${t.events} has unreadable headers, foreign_id, type or created_at`);
+  }
+  return { id, foreignId: row.foreign_id, type, headers, createdAt: new Date(createdAtMs) };
+}
+
+/**
+ * Opens receiver `name`'s position on `topic` and returns it: the stored one, or for a name never
+ * seen, 0 (the start) or with `fromLatest` the newest event id. Storing it at once means
+ * `streamFromLatest` decides only the first time a name is used.
+ */
+export function openCursor(sql: Statements, t: SqliteTables, topic: string, name: string, fromLatest: boolean, nowMs: number): number {
+  const start = fromLatest ? `(SELECT COALESCE(MAX(id), 0) FROM ${t.events})` : "0";
+  sql.run(
+    `INSERT INTO ${t.cursors} (topic, name, event_id, updated_at) VALUES (?, ?, ${start}, ?) ON CONFLICT (topic, name) DO NOTHING`,
+    topic,
+    name,
+    nowMs,
+  );
+  const row = sql.get(`SELECT event_id FROM ${t.cursors} WHERE topic = ? AND name = ?`, topic, name);
+  return integer(row?.event_id) ?? 0;
+}
+
+/** Stores `position` for receiver `name` on `topic`; a position never moves back. */
+export function writeCursor(sql: Statements, t: SqliteTables, topic: string, name: string, position: number, nowMs: number): void {
+  sql.run(
+    `INSERT INTO ${t.cursors} (topic, name, event_id, updated_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (topic, name) DO UPDATE SET event_id = max(event_id, excluded.event_id), updated_at = excluded.updated_at`,
+    topic,
+    name,
+    position,
+    nowMs,
+  );
+}

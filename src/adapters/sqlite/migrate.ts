@@ -1,0 +1,64 @@
+import type { SqliteDatabase } from "./driver.js";
+import { translateError } from "./errors.js";
+import { defaultPrefix, schemaSql, schemaVersion, sqliteTables, type SqliteTables } from "./schema.js";
+import { integer } from "./statements.js";
+
+/** Options of {@link migrate}. */
+export interface SqliteMigrateOptions {
+  /** Prefix of every table name; letters, digits and underscores. Default `"stepwise_"`. */
+  prefix?: string;
+}
+
+/**
+ * Creates stepwise's tables and indexes in the database if they are missing, and records the
+ * layout version in `<prefix>schema_version`. Synchronous, like better-sqlite3; idempotent, and safe
+ * to run from several processes on one file (it runs in one BEGIN IMMEDIATE transaction).
+ *
+ * Throws, changing nothing, when the file holds a newer layout than this version of stepwise knows,
+ * or when it is not a SQLite database at all. `sqlite(pathOrDb)` runs it for you.
+ *
+ * @example
+ * ```ts
+ * import Database from "better-sqlite3";
+ * import { migrate, SqliteRecordStore } from "stepwise/sqlite";
+ * const db = new Database("app.db");
+ * migrate(db);
+ * const recordStore = new SqliteRecordStore({ db });
+ * ```
+ */
+export function migrate(db: SqliteDatabase, options: SqliteMigrateOptions = {}): void {
+  const prefix = options.prefix ?? defaultPrefix;
+  const tables = sqliteTables(prefix);
+  try {
+    // First without a write lock, so a file we must refuse is never even locked for writing;
+    // then again inside the transaction, in case another process migrated in between.
+    checkSchemaVersion(db, tables);
+    db.transaction(() => {
+      checkSchemaVersion(db, tables);
+      db.exec(schemaSql(prefix));
+    }).immediate();
+  } catch (err) {
+    throw translateError(err, db.name);
+  }
+}
+
+/**
+ * Reads the layout version stored in the file (0 when stepwise's tables are not there) and throws
+ * if it is newer than this stepwise's. Only reads: a file that fails the check is left as it was.
+ */
+export function checkSchemaVersion(db: SqliteDatabase, tables: SqliteTables): void {
+  const found = storedSchemaVersion(db, tables);
+  if (found > schemaVersion) {
+    throw new Error(
+      `sqlite: "${db.name}" holds stepwise tables (prefix "${tables.prefix}") of layout version ${found}, newer than the ` +
+        `version ${schemaVersion} this stepwise knows: upgrade stepwise. The file was not changed.`,
+    );
+  }
+}
+
+function storedSchemaVersion(db: SqliteDatabase, tables: SqliteTables): number {
+  const exists = db.prepare("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = ?").get(tables.schemaVersion);
+  if (exists === undefined) return 0;
+  const row = db.prepare(`SELECT MAX(version) AS version FROM ${tables.schemaVersion}`).get() as { version?: unknown } | undefined;
+  return integer(row?.version) ?? 0;
+}

@@ -1,0 +1,374 @@
+import { systemClock, type Clock } from "../../clock.js";
+import {
+  MalformedRecordError,
+  ObjectTooLargeError,
+  OutboxRecordNotFoundError,
+  RecordNotFoundError,
+  VersionConflictError,
+  WorkflowInProgressError,
+} from "../../errors.js";
+import { HeaderKey } from "../../event.js";
+import { outboxEventData, outboxTopic } from "../../outbox-event.js";
+import { copyRecord, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
+import { RunState } from "../../runstate.js";
+import type { SqliteDatabase, SqliteTransaction, SqliteValue } from "./driver.js";
+import { isUniqueViolation } from "./errors.js";
+import { appendEvent, parseHeaders } from "./event-log.js";
+import { defaultPrefix, sqliteTables, type SqliteTables } from "./schema.js";
+import { integer, Statements, type Row } from "./statements.js";
+
+/** The default {@link SqliteRecordStoreOptions.maxObjectBytes}: 16 MiB. */
+export const defaultMaxObjectBytes = 16 * 1024 * 1024;
+
+/** Options of {@link SqliteRecordStore}. */
+export interface SqliteRecordStoreOptions {
+  /** The better-sqlite3 database; never closed by the store. Run `migrate(db)` first. */
+  db: SqliteDatabase;
+  /** Prefix of every table name, as given to `migrate`. Default `"stepwise_"`. */
+  prefix?: string;
+  /**
+   * Where the event of each store goes, in the record's own transaction:
+   * - `"outbox"` (default): a row in the outbox table, which the workflow's outbox process moves
+   *   to whatever EventStreamer it uses and then deletes;
+   * - `"table"`: straight into the events table that {@link SqliteEventStreamer} reads, with no
+   *   outbox row. Build the workflow with `outbox: false` then (the `sqlite()` bundle does both).
+   */
+  events?: "outbox" | "table";
+  /** Largest encoded object `store` accepts, in bytes; a larger one is refused with ObjectTooLargeError. Default 16 MiB. */
+  maxObjectBytes?: number;
+  /** Stamps the creation time of outbox rows and events. Default: the system clock. */
+  clock?: Clock;
+  /**
+   * Called with the topic after a store committed an event to the events table (`events: "table"`),
+   * so receivers in this process read it at once. Pass {@link SqliteEventStreamer.notify}; the
+   * `sqlite()` bundle does.
+   */
+  onEventCommitted?: (topic: string) => void;
+}
+
+const recordColumns =
+  "run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin";
+
+/**
+ * A {@link RecordStore} in a SQLite file, through better-sqlite3. Run `migrate(db)` first (or use
+ * `sqlite(pathOrDb)`); a missing table is reported as SchemaMissingError.
+ *
+ * `store` is one BEGIN IMMEDIATE transaction: a compare-and-set on `meta.version` (an INSERT for
+ * version 1, an UPDATE of version n-1 otherwise) plus the record's event, either an outbox row or,
+ * with `events: "table"`, a row of the events table {@link SqliteEventStreamer} reads. A partial
+ * unique index over the unfinished runs refuses a second unfinished run of a foreign id within that
+ * INSERT.
+ *
+ * Stores made in the same turn of the event loop (by several steps, shards or triggers at once) are
+ * committed in one transaction, up to 500 at a time. A store the version check or a unique index
+ * refuses writes nothing and fails alone; each promise resolves once the shared commit is done. Commits,
+ * not statements, are what cost in SQLite, so this multiplies throughput under load and adds no
+ * more than one event-loop turn of latency. better-sqlite3 is synchronous: every call is one short
+ * statement or transaction, and the methods still return promises, as the interface asks.
+ *
+ * @example
+ * ```ts
+ * import Database from "better-sqlite3";
+ * import { migrate, SqliteRecordStore } from "stepwise/sqlite";
+ * const db = new Database("app.db");
+ * migrate(db);
+ * const recordStore = new SqliteRecordStore({ db }); // events go to the outbox table
+ * const wf = b.build({ recordStore, eventStreamer, roleScheduler });
+ * ```
+ */
+export class SqliteRecordStore implements RecordStore {
+  readonly #sql: Statements;
+  readonly #t: SqliteTables;
+  readonly #events: "outbox" | "table";
+  readonly #maxObjectBytes: number;
+  readonly #clock: Clock;
+  readonly #onEventCommitted: ((topic: string) => void) | undefined;
+  /** Writes records and their events in one transaction; returns what refused each (undefined: written). */
+  readonly #writeBatch: SqliteTransaction<[PendingWrite[]], (Error | undefined)[]>;
+  /** Stores waiting for the next commit. */
+  #pending: PendingWrite[] = [];
+  readonly #insertSql: string;
+  readonly #updateSql: string;
+
+  constructor(options: SqliteRecordStoreOptions) {
+    this.#sql = new Statements(options.db);
+    this.#t = sqliteTables(options.prefix ?? defaultPrefix);
+    this.#events = options.events ?? "outbox";
+    this.#maxObjectBytes = options.maxObjectBytes ?? defaultMaxObjectBytes;
+    if (!Number.isSafeInteger(this.#maxObjectBytes) || this.#maxObjectBytes < 0) {
+      throw new RangeError(`SqliteRecordStore: maxObjectBytes must be a whole number of bytes, got ${String(options.maxObjectBytes)}`);
+    }
+    this.#clock = options.clock ?? systemClock;
+    this.#onEventCommitted = options.onEventCommitted;
+    const t = this.#t;
+    this.#insertSql = `INSERT INTO ${t.records} (${recordColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+    // created_at and the ids never change, and leaving them out of SET spares their indexes.
+    this.#updateSql = `UPDATE ${t.records} SET run_state = ?, status = ?, object = ?, updated_at = ?, version = ?,
+        run_state_reason = ?, status_description = ?, trace_origin = ?
+      WHERE run_id = ? AND version = ? AND workflow_name = ? AND foreign_id = ?`;
+    this.#writeBatch = options.db.transaction((batch: PendingWrite[]) => batch.map((write) => this.#writeRecord(write.record, write.topic)));
+  }
+
+  /**
+   * Writes the record and its event in one transaction, if `record.meta.version` is one more than
+   * the stored version (or 1 for a new run); otherwise VersionConflictError, and nothing is
+   * written. A new run is refused with WorkflowInProgressError while another run of its workflow
+   * and foreign id is unfinished; an object over `maxObjectBytes` with ObjectTooLargeError.
+   *
+   * Stores made in the same turn of the event loop are committed together (see the class notes);
+   * each resolves once its commit is done.
+   */
+  store(record: Record): Promise<void> {
+    const { runId } = record;
+    const version = record.meta.version;
+    const bytes = record.object.byteLength;
+    if (bytes > this.#maxObjectBytes) return Promise.reject(new ObjectTooLargeError(runId, bytes, this.#maxObjectBytes));
+    if (!Number.isSafeInteger(version) || version < 1) return Promise.reject(new VersionConflictError(runId, version));
+    const topic = outboxTopic(record);
+    return new Promise<void>((resolve, reject) => {
+      // A copy: the caller may change its record before the write runs.
+      this.#pending.push({ record: copyRecord(record), topic, resolve, reject });
+      if (this.#pending.length === 1) setImmediate(this.#commitPending);
+    });
+  }
+
+  /** The latest version of the run; RecordNotFoundError when there is none. */
+  async lookup(runId: string): Promise<Record> {
+    const row = this.#sql.get(`SELECT ${recordColumns} FROM ${this.#t.records} WHERE run_id = ?`, runId);
+    if (row === undefined) throw new RecordNotFoundError(runId);
+    return toRecord(row);
+  }
+
+  /**
+   * The newest run (the last created) of the workflow for `foreignId`; RecordNotFoundError
+   * (carrying the foreign id in place of a run id) when there is none.
+   */
+  async latest(workflowName: string, foreignId: string): Promise<Record> {
+    const row = this.#sql.get(
+      `SELECT ${recordColumns} FROM ${this.#t.records} WHERE workflow_name = ? AND foreign_id = ? ORDER BY created_at DESC, seq DESC LIMIT 1`,
+      workflowName,
+      foreignId,
+    );
+    if (row === undefined) throw new RecordNotFoundError(foreignId);
+    return toRecord(row);
+  }
+
+  /**
+   * A page of runs ordered by `createdAt` (ties in insertion order), ascending unless
+   * `order: "desc"`. Each filter given narrows the result; an empty array filters nothing.
+   * `createdAfter` and `createdBefore` are exclusive.
+   */
+  async list(query: ListQuery): Promise<Record[]> {
+    const limit = wholeNumber(query.limit, "list: limit");
+    const offset = wholeNumber(query.offset ?? 0, "list: offset");
+    const { workflowName, filter = {} } = query;
+    const where: string[] = [];
+    const values: SqliteValue[] = [];
+    const add = (column: string, operator: string, value: SqliteValue) => {
+      where.push(`${column} ${operator} ?`);
+      values.push(value);
+    };
+    const anyOf = (column: string, list: readonly SqliteValue[]) => {
+      where.push(`${column} IN (${list.map(() => "?").join(", ")})`);
+      values.push(...list);
+    };
+    if (workflowName !== undefined) add("workflow_name", "=", workflowName);
+    if (filter.foreignId?.length) anyOf("foreign_id", filter.foreignId);
+    if (filter.status?.length) anyOf("status", filter.status);
+    if (filter.runState?.length) anyOf("run_state", filter.runState);
+    if (filter.createdAfter !== undefined) add("created_at", ">", filter.createdAfter.getTime());
+    if (filter.createdBefore !== undefined) add("created_at", "<", filter.createdBefore.getTime());
+    const direction = query.order === "desc" ? "DESC" : "ASC";
+    const rows = this.#sql.all(
+      `SELECT ${recordColumns} FROM ${this.#t.records} ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+       ORDER BY created_at ${direction}, seq ${direction} LIMIT ? OFFSET ?`,
+      ...values,
+      limit,
+      offset,
+    );
+    return rows.map(toRecord);
+  }
+
+  /** Up to `limit` outbox events of the workflow, oldest first; none in `events: "table"` mode. */
+  async listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]> {
+    const rows = this.#sql.all(
+      `SELECT id, workflow_name, foreign_id, type, headers, created_at FROM ${this.#t.outbox} WHERE workflow_name = ? ORDER BY id LIMIT ?`,
+      workflowName,
+      wholeNumber(limit, "listOutboxEvents: limit"),
+    );
+    return rows.map((row) => {
+      const id = String(row.id);
+      const headers = parseHeaders(row.headers);
+      const type = integer(row.type);
+      const createdAtMs = integer(row.created_at);
+      if (headers === undefined || type === undefined || createdAtMs === undefined || typeof row.workflow_name !== "string" || typeof row.foreign_id !== "string") {
+        throw new MalformedRecordError(headers?.[HeaderKey.runId] ?? `outbox event ${id}`, `outbox row ${id} has unreadable headers, ids, type or created_at`);
+      }
+      return { id, workflowName: row.workflow_name, foreignId: row.foreign_id, type, headers, createdAt: new Date(createdAtMs) };
+    });
+  }
+
+  /** Deletes a sent outbox event; OutboxRecordNotFoundError when there is none with that id. */
+  async deleteOutboxEvent(id: string): Promise<void> {
+    if (!/^\d{1,15}$/.test(id)) throw new OutboxRecordNotFoundError(id);
+    const { changes } = this.#sql.run(`DELETE FROM ${this.#t.outbox} WHERE id = ?`, Number(id));
+    if (changes === 0) throw new OutboxRecordNotFoundError(id);
+  }
+
+  /**
+   * Commits the waiting stores, up to {@link maxBatch} per transaction, then settles each: the
+   * ones refused (version conflict, run in progress) with their error, all of them with the
+   * driver's error if the transaction as a whole fails.
+   */
+  readonly #commitPending = (): void => {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.length <= maxBatch ? this.#pending : this.#pending.slice(0, maxBatch);
+      this.#pending = this.#pending.length <= maxBatch ? [] : this.#pending.slice(maxBatch);
+      let outcomes: (Error | undefined)[];
+      try {
+        outcomes = this.#writeBatch.immediate(batch);
+      } catch (err) {
+        for (const write of batch) write.reject(err);
+        continue;
+      }
+      const topics = new Set<string>();
+      for (const [i, write] of batch.entries()) {
+        const refused = outcomes[i];
+        if (refused === undefined) {
+          topics.add(write.topic);
+          write.resolve();
+        } else {
+          write.reject(refused);
+        }
+      }
+      if (this.#events === "table" && this.#onEventCommitted) for (const topic of topics) this.#onEventCommitted(topic);
+    }
+  };
+
+  /**
+   * Writes one record and its event inside the batch's transaction. A write the version check or
+   * a unique index refuses changes nothing (SQLite undoes a failed statement, and the event is
+   * written only after the record), so it is returned and the batch goes on; any other failure is
+   * thrown and rolls the whole batch back.
+   */
+  #writeRecord(record: Record, topic: string): Error | undefined {
+    const { meta } = record;
+    try {
+      if (meta.version === 1) {
+        this.#sql.run(
+          this.#insertSql,
+          record.runId,
+          record.workflowName,
+          record.foreignId,
+          record.runState,
+          record.status,
+          record.object,
+          record.createdAt.getTime(),
+          record.updatedAt.getTime(),
+          meta.version,
+          meta.runStateReason,
+          meta.statusDescription,
+          meta.traceOrigin,
+        );
+      } else {
+        const { changes } = this.#sql.run(
+          this.#updateSql,
+          record.runState,
+          record.status,
+          record.object,
+          record.updatedAt.getTime(),
+          meta.version,
+          meta.runStateReason,
+          meta.statusDescription,
+          meta.traceOrigin,
+          record.runId,
+          meta.version - 1,
+          record.workflowName,
+          record.foreignId,
+        );
+        if (changes !== 1) return new VersionConflictError(record.runId, meta.version);
+      }
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      // The run id exists already (version 1 of this run was written before; SQLite may name the
+      // unfinished-runs index first when both refuse the row), or another run of the foreign id
+      // is unfinished.
+      if (this.#sql.get(`SELECT 1 AS found FROM ${this.#t.records} WHERE run_id = ?`, record.runId) !== undefined) {
+        return new VersionConflictError(record.runId, meta.version, { cause: err });
+      }
+      return new WorkflowInProgressError(record.workflowName, record.foreignId, { cause: err });
+    }
+    const event = outboxEventData(record);
+    const createdAtMs = this.#clock.now().getTime();
+    if (this.#events === "table") {
+      appendEvent(this.#sql, this.#t, topic, event.foreignId, event.type, event.headers, createdAtMs);
+    } else {
+      this.#sql.run(
+        `INSERT INTO ${this.#t.outbox} (workflow_name, foreign_id, type, headers, created_at) VALUES (?, ?, ?, ?, ?)`,
+        record.workflowName,
+        event.foreignId,
+        event.type,
+        JSON.stringify(event.headers),
+        createdAtMs,
+      );
+    }
+    return undefined;
+  }
+}
+
+/** A store waiting for its commit. */
+interface PendingWrite {
+  record: Record;
+  topic: string;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** At most this many stores share one transaction, keeping each short. */
+const maxBatch = 500;
+
+/** A records row as a Record, refusing one that no store could have written. */
+function toRecord(row: Row): Record {
+  const runId = typeof row.run_id === "string" ? row.run_id : String(row.run_id);
+  const malformed = (detail: string) => new MalformedRecordError(runId, detail);
+  const runState = integer(row.run_state);
+  if (runState === undefined || RunState[runState] === undefined || runState === RunState.Unknown) {
+    throw malformed(`run_state ${String(row.run_state)} is not a run state`);
+  }
+  if (!(row.object instanceof Uint8Array)) throw malformed("object is missing or not a BLOB");
+  const status = integer(row.status);
+  if (status === undefined) throw malformed(`status ${String(row.status)} is not an integer`);
+  const version = integer(row.version);
+  if (version === undefined || version < 1) throw malformed(`version ${String(row.version)} is not a positive integer`);
+  const createdAtMs = integer(row.created_at);
+  const updatedAtMs = integer(row.updated_at);
+  if (createdAtMs === undefined || updatedAtMs === undefined) throw malformed("created_at or updated_at is not a time in ms");
+  if (typeof row.workflow_name !== "string" || typeof row.foreign_id !== "string") throw malformed("workflow_name or foreign_id is not text");
+  return {
+    workflowName: row.workflow_name,
+    foreignId: row.foreign_id,
+    runId,
+    runState: runState as RunState,
+    status,
+    // A plain copy: records look alike across stores, and nobody shares the driver's Buffer.
+    object: new Uint8Array(row.object),
+    createdAt: new Date(createdAtMs),
+    updatedAt: new Date(updatedAtMs),
+    meta: {
+      runStateReason: text(row.run_state_reason),
+      statusDescription: text(row.status_description),
+      version,
+      traceOrigin: text(row.trace_origin),
+    },
+  };
+}
+
+function text(value: unknown): string {
+  return typeof value === "string" ? value : "";
+}
+
+/** Checks a page size or offset. */
+function wholeNumber(value: number, what: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`SqliteRecordStore.${what} must be a whole number of at least 0, got ${String(value)}`);
+  return value;
+}

@@ -1,0 +1,106 @@
+import { systemClock, type Clock } from "../../clock.js";
+import { MalformedRecordError, TimeoutNotFoundError } from "../../errors.js";
+import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout.js";
+import type { SqliteDatabase } from "./driver.js";
+import { defaultPrefix, sqliteTables, type SqliteTables } from "./schema.js";
+import { integer, Statements, type Row } from "./statements.js";
+
+/** Options of {@link SqliteTimeoutStore}. */
+export interface SqliteTimeoutStoreOptions {
+  /** The better-sqlite3 database; never closed by the store. Run `migrate(db)` first. */
+  db: SqliteDatabase;
+  /** Prefix of every table name, as given to `migrate`. Default `"stepwise_"`. */
+  prefix?: string;
+  /** Stamps `TimeoutRecord.createdAt`. Default: the system clock. */
+  clock?: Clock;
+}
+
+const columns = "id, workflow_name, foreign_id, run_id, status, expire_at, created_at";
+
+/**
+ * A {@link TimeoutStore} in a SQLite file. Only active timeouts are kept: completing or cancelling
+ * one deletes its row, so the table follows the number of live timeouts. Ids are increasing
+ * decimal strings that are never reused.
+ *
+ * @example
+ * ```ts
+ * const timeoutStore = new SqliteTimeoutStore({ db });
+ * const wf = b.build({ recordStore, eventStreamer, roleScheduler, timeoutStore });
+ * ```
+ */
+export class SqliteTimeoutStore implements TimeoutStore {
+  readonly #sql: Statements;
+  readonly #t: SqliteTables;
+  readonly #clock: Clock;
+
+  constructor(options: SqliteTimeoutStoreOptions) {
+    this.#sql = new Statements(options.db);
+    this.#t = sqliteTables(options.prefix ?? defaultPrefix);
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Adds an active timeout. */
+  async create(timeout: NewTimeout): Promise<void> {
+    this.#sql.run(
+      `INSERT INTO ${this.#t.timeouts} (workflow_name, foreign_id, run_id, status, expire_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      timeout.workflowName,
+      timeout.foreignId,
+      timeout.runId,
+      timeout.status,
+      timeout.expireAt.getTime(),
+      this.#clock.now().getTime(),
+    );
+  }
+
+  /** Marks the timeout as fired (deletes it); TimeoutNotFoundError when it is unknown or no longer active. */
+  async complete(id: string): Promise<void> {
+    this.#remove(id);
+  }
+
+  /** Withdraws the timeout; TimeoutNotFoundError when it is unknown or no longer active. */
+  async cancel(id: string): Promise<void> {
+    this.#remove(id);
+  }
+
+  /** The workflow's active timeouts, soonest expiry first (ties in creation order). */
+  async list(workflowName: string): Promise<TimeoutRecord[]> {
+    const rows = this.#sql.all(`SELECT ${columns} FROM ${this.#t.timeouts} WHERE workflow_name = ? ORDER BY expire_at, id`, workflowName);
+    return rows.map(toTimeout);
+  }
+
+  /** The workflow's active timeouts for `status` that expire at or before `now`, soonest first. */
+  async listValid(workflowName: string, status: number, now: Date): Promise<TimeoutRecord[]> {
+    const rows = this.#sql.all(
+      `SELECT ${columns} FROM ${this.#t.timeouts} WHERE workflow_name = ? AND status = ? AND expire_at <= ? ORDER BY expire_at, id`,
+      workflowName,
+      status,
+      now.getTime(),
+    );
+    return rows.map(toTimeout);
+  }
+
+  #remove(id: string): void {
+    if (!/^\d{1,15}$/.test(id)) throw new TimeoutNotFoundError(id);
+    const { changes } = this.#sql.run(`DELETE FROM ${this.#t.timeouts} WHERE id = ?`, Number(id));
+    if (changes === 0) throw new TimeoutNotFoundError(id);
+  }
+}
+
+function toTimeout(row: Row): TimeoutRecord {
+  const id = String(row.id);
+  const status = integer(row.status);
+  const expireAtMs = integer(row.expire_at);
+  const createdAtMs = integer(row.created_at);
+  const { run_id: runId, workflow_name: workflowName, foreign_id: foreignId } = row;
+  if (
+    typeof runId !== "string" ||
+    typeof workflowName !== "string" ||
+    typeof foreignId !== "string" ||
+    status === undefined ||
+    expireAtMs === undefined ||
+    createdAtMs === undefined
+  ) {
+    throw new MalformedRecordError(typeof runId === "string" ? runId : `timeout ${id}`, `timeout row ${id} has unreadable ids, status or times`);
+  }
+  return { id, workflowName, foreignId, runId, status, completed: false, expireAt: new Date(expireAtMs), createdAt: new Date(createdAtMs) };
+}

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { after, test } from "node:test";
+import Database from "better-sqlite3";
+import { ProcessState, RunState } from "stepwise";
+import { killAllWorkers, startWorker, type Worker } from "./support/sqlite-workers.js";
+import { until } from "./support/until.js";
+
+const dir = mkdtempSync(join(tmpdir(), "stepwise-sqlite-roles-"));
+after(() => {
+  killAllWorkers();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The lease TTL the workers run with, in ms. */
+const leaseTtlMs = 1000;
+
+/** Which processes run where: for each process name, the workers in which it is Running. */
+async function runningIn(workers: Worker[]): Promise<{ byProcess: Map<string, number[]>; owners: string[]; counts: number[] }> {
+  const reports = await Promise.all(workers.map((w) => w.states()));
+  const byProcess = new Map<string, number[]>();
+  for (const [i, report] of reports.entries()) {
+    for (const [name, state] of Object.entries(report.states)) {
+      const list = byProcess.get(name) ?? [];
+      if (state === ProcessState.Running) list.push(i);
+      byProcess.set(name, list);
+    }
+  }
+  const counts = reports.map((report) => Object.values(report.states).filter((s) => s === ProcessState.Running).length);
+  return { byProcess, owners: reports.map((r) => r.owner), counts };
+}
+
+/** Unexpired lease rows per owner. */
+function leasesByOwner(db: Database.Database): Map<string, number> {
+  const rows = db.prepare("SELECT owner, count(*) AS n FROM stepwise_leases WHERE expires_at > ? GROUP BY owner").all(Date.now()) as { owner: string; n: number }[];
+  return new Map(rows.map((r) => [r.owner, r.n]));
+}
+
+test("two processes on one SQLite file: every role runs in exactly one; a SIGKILLed one's roles pass to the other within the lease TTL", { timeout: 60_000 }, async (t) => {
+  const path = join(dir, "roles.db");
+  const args = ["--lease-ttl", String(leaseTtlMs)];
+  const workers = [startWorker(path, args), startWorker(path, args)];
+  await Promise.all(workers.map((w) => w.said("ready")));
+  const db = new Database(path);
+  try {
+    // Both started together: each role goes to whichever asked first.
+    await until(
+      "every process to run in one of the two workers",
+      async () => [...(await runningIn(workers)).byProcess.values()].every((list) => list.length === 1),
+      10_000,
+    );
+
+    // Work flows through both (each run's steps may be in either process) while we check, at every
+    // look, that no process runs in both and that the lease rows agree with what runs where.
+    const runs = 300;
+    await Promise.all([workers[0]?.trigger("a", runs / 2), workers[1]?.trigger("b", runs / 2)]);
+    let looks = 0;
+    await until(
+      "every run to complete",
+      async () => {
+        const { byProcess, owners, counts } = await runningIn(workers);
+        looks++;
+        for (const [name, list] of byProcess) assert.ok(list.length <= 1, `process ${name} runs in ${list.length} workers at once`);
+        const leases = leasesByOwner(db);
+        for (const [i, owner] of owners.entries()) {
+          // A lease is taken just before its process is marked Running: allow that moment.
+          assert.ok((leases.get(owner) ?? 0) >= (counts[i] ?? 0), `worker ${i} runs more processes than it holds leases`);
+        }
+        const done = db.prepare("SELECT count(*) AS n FROM stepwise_records WHERE run_state = ?").get(RunState.Completed) as { n: number };
+        return done.n === runs;
+      },
+      30_000,
+    );
+    // Runs triggered in either worker completed, wherever their steps' roles were.
+    const split = (await runningIn(workers)).counts;
+    t.diagnostic(`${looks} looks while ${runs} runs completed; processes running per worker: ${split.join(" and ")}`);
+
+    // SIGKILL the worker with more roles (often all: whichever started first takes every free
+    // role): it cannot release them, so they pass on only as its leases run out.
+    const victim = (split[0] ?? 0) >= (split[1] ?? 0) ? 0 : 1;
+    const survivor = workers[1 - victim] as Worker;
+    const survivorOwner = (await survivor.states()).owner;
+    const killedAt = performance.now();
+    await workers[victim]?.kill();
+    await until(
+      "the survivor to run every process",
+      async () => Object.values((await survivor.states()).states).every((state) => state === ProcessState.Running),
+      10_000,
+    );
+    const takeoverMs = performance.now() - killedAt;
+    t.diagnostic(`takeover after SIGKILL: ${Math.round(takeoverMs)} ms (lease TTL ${leaseTtlMs} ms)`);
+    // Bounded generously: the takeover itself is at most the TTL plus one retry interval.
+    assert.ok(takeoverMs < leaseTtlMs + 2_000, `takeover took ${Math.round(takeoverMs)} ms`);
+    assert.deepEqual([...leasesByOwner(db).keys()], [survivorOwner], "every live lease is the survivor's");
+
+    // And the survivor does all the work now.
+    await survivor.trigger("c", 50);
+    await until("the survivor's runs to complete", () => {
+      const done = db.prepare("SELECT count(*) AS n FROM stepwise_records WHERE run_state = ?").get(RunState.Completed) as { n: number };
+      return done.n === runs + 50;
+    }, 20_000);
+
+    // A process that stops cleanly releases its leases: a newcomer takes over at its next try, not after the TTL.
+    const newcomer = startWorker(path, args);
+    await newcomer.said("ready");
+    const stoppedAt = performance.now();
+    await survivor.stop();
+    await until(
+      "the newcomer to run every process",
+      async () => Object.values((await newcomer.states()).states).every((state) => state === ProcessState.Running),
+      10_000,
+    );
+    t.diagnostic(`takeover after a clean stop: ${Math.round(performance.now() - stoppedAt)} ms`);
+    await newcomer.stop();
+  } finally {
+    db.close();
+  }
+});
