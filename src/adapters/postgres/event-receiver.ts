@@ -3,8 +3,6 @@ import type { Delivery, Event, EventReceiver, Headers } from "../../event.js";
 import type { PgPool } from "./driver.js";
 import { translateError } from "./errors.js";
 import type { Notifier } from "./notifier.js";
-import type { RecentRecords } from "./recent-records.js";
-import { prefixedColumns, prefixedRecord } from "./record-row.js";
 import { statement, withValues, type Statement } from "./prepared.js";
 import type { Tables } from "./tables.js";
 
@@ -49,7 +47,6 @@ export class PostgresEventReceiver implements EventReceiver {
   readonly #topic: string;
   readonly #name: string;
   readonly #pollingFrequencyMs: number;
-  readonly #recent: RecentRecords | undefined;
   readonly #read: Statement;
   readonly #flushCursor: Statement;
   /** Where the next read starts: moves on recv. */
@@ -70,7 +67,6 @@ export class PostgresEventReceiver implements EventReceiver {
     name: string;
     position: Position;
     pollingFrequencyMs: number;
-    recentRecords: RecentRecords | undefined;
   }) {
     this.#pool = options.pool;
     this.#t = options.tables;
@@ -78,29 +74,23 @@ export class PostgresEventReceiver implements EventReceiver {
     this.#topic = options.topic;
     this.#name = options.name;
     this.#pollingFrequencyMs = options.pollingFrequencyMs;
-    this.#recent = options.recentRecords;
     this.#position = options.position;
     this.#acked = options.position;
     this.#flushed = options.position;
     const events = this.#t.events;
     // Qualified columns: ordering by the text aliases would put "10" before "9". When nothing is
     // ready, one row with a null id says whether later events exist that older transactions hold back.
-    // With a RecentRecords to fill, each event comes with its run's current record (r_ columns).
-    const withRecord = this.#recent
-      ? { columns: `, ${prefixedColumns}`, join: `LEFT JOIN ${this.#t.records} r ON r.run_id = e.headers->>'run_id'` }
-      : { columns: "", join: "" };
     this.#read = statement(`WITH ready AS (
         SELECT e.id AS id_order, e.tx AS tx_order, e.id::text AS id, e.tx::text AS tx, e.foreign_id, e.type, e.headers, e.created_at
         FROM ${events} e
         WHERE e.topic = $1 AND (e.tx, e.id) > ($2::xid8, $3::bigint) AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY e.tx, e.id LIMIT ${batchSize}
       )
-      SELECT e.tx_order, e.id_order, e.id, e.tx, e.foreign_id, e.type, e.headers, e.created_at, false AS held${withRecord.columns}
-      FROM ready e ${withRecord.join}
+      SELECT e.tx_order, e.id_order, e.id, e.tx, e.foreign_id, e.type, e.headers, e.created_at, false AS held
+      FROM ready e
       UNION ALL
       SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
         EXISTS (SELECT 1 FROM ${events} h WHERE h.topic = $1 AND (h.tx, h.id) > ($2::xid8, $3::bigint))
-        ${withRecord.columns.replace(/r\.\w+ AS/g, "NULL AS")}
       WHERE NOT EXISTS (SELECT 1 FROM ready)
       ORDER BY tx_order, id_order`);
     this.#flushCursor = statement(`UPDATE ${this.#t.cursors} SET tx = $3::xid8, id = $4::bigint WHERE topic = $1 AND name = $2`);
@@ -119,13 +109,6 @@ export class PostgresEventReceiver implements EventReceiver {
       const rows = await this.#query<EventRow & { held: boolean }>(this.#read, [this.#topic, this.#position.tx, this.#position.id]);
       const first = rows[0];
       if (first && first.id !== null) {
-        if (this.#recent) {
-          const nowMs = Date.now();
-          for (const row of rows) {
-            const record = prefixedRecord(row as unknown as { [column: string]: unknown });
-            if (record) this.#recent.offer(record, nowMs);
-          }
-        }
         this.#buffer = rows.map((row) => ({
           position: { tx: row.tx, id: row.id },
           event: { id: row.id, foreignId: row.foreign_id, type: row.type, headers: row.headers, createdAt: row.created_at },

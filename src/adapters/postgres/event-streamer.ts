@@ -4,15 +4,12 @@ import type { PgPool, PostgresOptions } from "./driver.js";
 import { translateError } from "./errors.js";
 import { PostgresEventReceiver } from "./event-receiver.js";
 import { Notifier } from "./notifier.js";
-import type { RecentRecords } from "./recent-records.js";
 import { tables, type Tables } from "./tables.js";
 
 /** Options of {@link PostgresEventStreamer}. */
 export interface PostgresEventStreamerOptions extends PostgresOptions {
   /** Where a broken LISTEN connection is reported. */
   logger?: Logger;
-  /** Hands each event's current record to the record store's next lookup; `postgres()` shares one. */
-  recentRecords?: RecentRecords;
   /** Wakes receivers; `postgres()` shares one with the record store. */
   notifier?: Notifier;
 }
@@ -31,13 +28,11 @@ export class PostgresEventStreamer implements EventStreamer {
   readonly #t: Tables;
   readonly #notifier: Notifier;
   readonly #sendSql: string;
-  readonly #recent: RecentRecords | undefined;
 
   constructor(options: PostgresEventStreamerOptions) {
     this.#pool = options.pool;
     this.#t = tables(options);
     this.#notifier = options.notifier ?? new Notifier(options.pool, this.#t.channel, options.logger);
-    this.#recent = options.recentRecords;
     this.#sendSql = `INSERT INTO ${this.#t.events} (topic, foreign_id, type, headers) VALUES ($1, $2, $3, $4::jsonb)`;
   }
 
@@ -82,7 +77,6 @@ export class PostgresEventStreamer implements EventStreamer {
       name,
       position,
       pollingFrequencyMs: options.pollingFrequency ?? 500,
-      recentRecords: this.#recent,
     });
   }
 }

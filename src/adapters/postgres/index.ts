@@ -3,7 +3,6 @@ import type { PgPool } from "./driver.js";
 import { PostgresEventStreamer } from "./event-streamer.js";
 import { PostgresRecordStore } from "./record-store.js";
 import { Notifier } from "./notifier.js";
-import { RecentRecords } from "./recent-records.js";
 import { PostgresRoleScheduler } from "./role-scheduler.js";
 import { PostgresTimeoutStore } from "./timeout-store.js";
 
@@ -29,9 +28,7 @@ export interface PostgresAdapters {
 
 /**
  * Every adapter on one PostgreSQL database, ready for `build()`: records and their events are
- * written in one transaction, receivers wake on LISTEN/NOTIFY, roles are advisory locks. The
- * streamer reads each event's record with it, and the store's next lookup of that run may answer
- * from there (for up to a second) instead of asking the database again.
+ * written in one transaction, receivers wake on LISTEN/NOTIFY, roles are advisory locks.
  * Pass your own pool; stepwise never ends it. Run {@link migrate} once first.
  *
  * ```ts
@@ -43,11 +40,10 @@ export interface PostgresAdapters {
  * ```
  */
 export function postgres(options: { pool: PgPool; schema?: string; prefix?: string; logger?: Logger; maxObjectBytes?: number }): PostgresAdapters {
-  const recentRecords = new RecentRecords();
   const notifier = new Notifier(options.pool, tables(options).channel, options.logger);
   return {
-    eventStreamer: new PostgresEventStreamer({ ...options, recentRecords, notifier }),
-    recordStore: new PostgresRecordStore({ ...options, events: "table", recentRecords, notifier }),
+    eventStreamer: new PostgresEventStreamer({ ...options, notifier }),
+    recordStore: new PostgresRecordStore({ ...options, events: "table", notifier }),
     timeoutStore: new PostgresTimeoutStore(options),
     roleScheduler: new PostgresRoleScheduler({ pool: options.pool }),
     outbox: false,

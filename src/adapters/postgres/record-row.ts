@@ -22,12 +22,6 @@ export interface RecordRow {
 export const columns =
   "run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin";
 
-/** The same columns taken from a records table aliased `r`, renamed `r_<column>`. */
-export const prefixedColumns = columns
-  .split(", ")
-  .map((c) => `r.${c} AS r_${c}`)
-  .join(", ");
-
 export /** A row as a Record, refusing one that could not have been written by a store. */
 function toRecord(row: RecordRow): Record {
   const runId = String(row.run_id);
@@ -53,12 +47,4 @@ function toRecord(row: RecordRow): Record {
       traceOrigin: row.trace_origin,
     },
   };
-}
-
-/** The record in a row whose records columns carry the `r_` prefix, or undefined when there is none. */
-export function prefixedRecord(row: { [column: string]: unknown }): Record | undefined {
-  if (row.r_run_id === null || row.r_run_id === undefined) return undefined;
-  const unprefixed: { [column: string]: unknown } = {};
-  for (const column of columns.split(", ")) unprefixed[column] = row[`r_${column}`];
-  return toRecord(unprefixed as unknown as RecordRow);
 }

@@ -11,7 +11,6 @@ import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.j
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { isUniqueViolation, translateError } from "./errors.js";
 import { Notifier } from "./notifier.js";
-import type { RecentRecords } from "./recent-records.js";
 import { columns, toRecord, type RecordRow } from "./record-row.js";
 import { statement, withValues, type Statement } from "./prepared.js";
 import { tables, type Tables } from "./tables.js";
@@ -27,8 +26,6 @@ export interface PostgresRecordStoreOptions extends PostgresOptions {
   events?: "outbox" | "table";
   /** The largest encoded object accepted, in bytes. Default 16 MiB. */
   maxObjectBytes?: number;
-  /** Records the event streamer read with their events; `postgres()` shares one between the two. */
-  recentRecords?: RecentRecords;
   /** Wakes the streamer's receivers after each write in "table" mode; `postgres()` shares one. */
   notifier?: Notifier;
 }
@@ -54,7 +51,6 @@ export class PostgresRecordStore implements RecordStore {
   readonly #pool: PgPool;
   readonly #t: Tables;
   readonly #maxObjectBytes: number;
-  readonly #recent: RecentRecords | undefined;
   readonly #notifier: Notifier | undefined;
   readonly #insert: Statement;
   readonly #update: Statement;
@@ -64,7 +60,6 @@ export class PostgresRecordStore implements RecordStore {
     this.#pool = options.pool;
     this.#t = tables(options);
     this.#maxObjectBytes = options.maxObjectBytes ?? 16 * 1024 * 1024;
-    this.#recent = options.recentRecords;
     this.#notifier = options.events === "table" ? (options.notifier ?? new Notifier(options.pool, this.#t.channel)) : undefined;
     const t = this.#t;
     // $13.. carry the event: foreign id, type, headers, topic.
@@ -129,8 +124,6 @@ export class PostgresRecordStore implements RecordStore {
   }
 
   async lookup(runId: string): Promise<Record> {
-    const recent = this.#recent?.take(runId, Date.now());
-    if (recent) return recent;
     const rows = await this.#query<RecordRow>(this.#lookup, [runId]);
     const row = rows[0];
     if (!row) throw new RecordNotFoundError(runId);
