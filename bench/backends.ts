@@ -49,8 +49,183 @@ async function mysqlBackend(): Promise<Backend> {
   };
 }
 
+/** Each benchmark run gets its own temporary file, deleted afterwards. */
+async function sqliteBackend(): Promise<Backend> {
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { sqlite } = await import("stepwise/sqlite");
+  const dir = await mkdtemp(join(tmpdir(), "stepwise-bench-"));
+  const adapters = sqlite(join(dir, "bench.db"));
+  return {
+    config: adapters,
+    close: async () => {
+      await adapters.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Records on PostgreSQL (outbox mode: the outbox process moves each event to Redis), events and
+ * roles on Redis. Each benchmark run gets its own schema and key prefix, dropped afterwards.
+ */
+async function redisBackend(): Promise<Backend> {
+  const { default: pg } = await import("pg");
+  const { Redis } = await import("ioredis");
+  const { migrate, PostgresRecordStore, PostgresTimeoutStore } = await import("stepwise/postgres");
+  const { redis } = await import("stepwise/redis");
+  const pool = new pg.Pool({
+    host: process.env.PGHOST ?? "127.0.0.1",
+    user: process.env.PGUSER ?? "postgres",
+    database: process.env.PGDATABASE ?? "test",
+    max: 20,
+  });
+  const client = new Redis({ host: process.env.REDIS_HOST ?? "127.0.0.1", port: Number(process.env.REDIS_PORT ?? 6379) });
+  const id = randomBytes(4).toString("hex");
+  const schema = `bench_${id}`;
+  const prefix = `bench:${id}:`;
+  await migrate(pool, { schema });
+  return {
+    config: {
+      recordStore: new PostgresRecordStore({ pool, schema }),
+      timeoutStore: new PostgresTimeoutStore({ pool, schema }),
+      ...redis({ client, prefix }),
+    },
+    close: async () => {
+      let cursor = "0";
+      do {
+        const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+        cursor = next;
+        if (keys.length > 0) await client.del(...keys);
+      } while (cursor !== "0");
+      await client.quit();
+      await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await pool.end();
+    },
+  };
+}
+
+/**
+ * Records on PostgreSQL (outbox mode: the outbox process publishes each event to JetStream),
+ * events and roles on NATS. Each benchmark run gets its own schema and subject prefix; its
+ * streams and role bucket are deleted afterwards.
+ */
+async function natsBackend(): Promise<Backend> {
+  const { default: pg } = await import("pg");
+  const { connect } = await import("@nats-io/transport-node");
+  const { jetstreamManager } = await import("@nats-io/jetstream");
+  const { migrate, PostgresRecordStore, PostgresTimeoutStore } = await import("stepwise/postgres");
+  const { nats } = await import("stepwise/nats");
+  const pool = new pg.Pool({
+    host: process.env.PGHOST ?? "127.0.0.1",
+    user: process.env.PGUSER ?? "postgres",
+    database: process.env.PGDATABASE ?? "test",
+    max: 20,
+  });
+  const connection = await connect({ servers: process.env.NATS_URL ?? "127.0.0.1:4222", maxReconnectAttempts: -1 });
+  const id = randomBytes(4).toString("hex");
+  const schema = `bench_${id}`;
+  const prefix = `bench-${id}`;
+  await migrate(pool, { schema });
+  return {
+    config: {
+      recordStore: new PostgresRecordStore({ pool, schema }),
+      timeoutStore: new PostgresTimeoutStore({ pool, schema }),
+      ...nats({ connection, prefix }),
+    },
+    close: async () => {
+      const jsm = await jetstreamManager(connection);
+      const names: string[] = [];
+      for await (const name of jsm.streams.names()) if (name.startsWith(`${prefix}_`) || name === `KV_${prefix}_roles`) names.push(name);
+      for (const name of names) await jsm.streams.delete(name);
+      await connection.close();
+      await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await pool.end();
+    },
+  };
+}
+
+/**
+ * Records on PostgreSQL (outbox mode: the outbox process produces each event to Kafka), events on
+ * Kafka, roles on PostgreSQL advisory locks. Kafka is the cluster named by KAFKA_BROKERS, or else
+ * librdkafka's mock cluster, started here and stopped afterwards. The mock cannot hand out
+ * producer ids and holds each empty fetch for its whole wait (see docs/adapters.md), so on it the
+ * producer is not idempotent and fetches wait at most 10 ms (an idle hop costs up to that).
+ */
+async function kafkaBackend(): Promise<Backend> {
+  const { default: pg } = await import("pg");
+  const { migrate, PostgresRecordStore, PostgresRoleScheduler, PostgresTimeoutStore } = await import("stepwise/postgres");
+  const { kafka } = await import("stepwise/kafka");
+  const fromEnv = process.env.KAFKA_BROKERS;
+  const cluster = fromEnv ? { brokers: fromEnv.split(","), stop: async () => {} } : await startKafkaMock();
+  const pool = new pg.Pool({
+    host: process.env.PGHOST ?? "127.0.0.1",
+    user: process.env.PGUSER ?? "postgres",
+    database: process.env.PGDATABASE ?? "test",
+    max: 20,
+  });
+  const schema = `bench_${randomBytes(4).toString("hex")}`;
+  await migrate(pool, { schema });
+  return {
+    config: {
+      ...kafka(fromEnv ? { brokers: cluster.brokers } : { brokers: cluster.brokers, idempotent: false, maxWaitTimeMs: 10 }),
+      recordStore: new PostgresRecordStore({ pool, schema }),
+      timeoutStore: new PostgresTimeoutStore({ pool, schema }),
+      roleScheduler: new PostgresRoleScheduler({ pool }),
+    },
+    close: async () => {
+      await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await pool.end();
+      await cluster.stop();
+    },
+  };
+}
+
+/**
+ * Starts librdkafka's mock cluster with the shared tool beside the repository
+ * (../shared/tools/kafka-mock/start.sh). This file may run from a bundle under node_modules, so
+ * the repository is found by looking up from here for the folder that has shared/ beside it.
+ */
+async function startKafkaMock(): Promise<{ brokers: string[]; stop(): Promise<void> }> {
+  const { execFile } = await import("node:child_process");
+  const { promisify } = await import("node:util");
+  const { existsSync } = await import("node:fs");
+  const { mkdtemp, readFile, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { dirname, join } = await import("node:path");
+  const { fileURLToPath } = await import("node:url");
+  let script = "";
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const candidate = join(dir, "../shared/tools/kafka-mock/start.sh");
+    if (existsSync(candidate)) {
+      script = candidate;
+      break;
+    }
+  }
+  if (!script) throw new Error("kafka bench: ../shared/tools/kafka-mock/start.sh not found beside the repository; set KAFKA_BROKERS instead");
+  const dir = await mkdtemp(join(tmpdir(), "stepwise-bench-kafka-"));
+  const { stdout } = await promisify(execFile)("bash", [script], { env: { ...process.env, KAFKA_MOCK_DIR: dir } });
+  const pid = Number((await readFile(join(dir, "broker.pid"), "utf8")).trim());
+  return {
+    brokers: [stdout.trim().split("\n")[0] ?? ""],
+    stop: async () => {
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export const backends: { readonly [name: string]: () => Promise<Backend> } = {
   memory: async () => ({ config: memory(), close: async () => {} }),
   postgres: postgresBackend,
   mysql: mysqlBackend,
+  sqlite: sqliteBackend,
+  redis: redisBackend,
+  nats: natsBackend,
+  kafka: kafkaBackend,
 };

@@ -1,0 +1,93 @@
+// One stepwise backend's benchmark, in a process of its own so its peak RSS is its own:
+//   node --conditions=source --import tsx bench/stepwise.ts --backend memory [--n 2000] [--seq 200]
+// prints one JSON line. `npm run bench` starts this once per backend (bench/main.ts), with the
+// library's defaults; --parallel-count N shards each step's consumer N ways, to see what that buys.
+import { parseArgs } from "node:util";
+import { performance } from "node:perf_hooks";
+import { Builder } from "stepwise";
+import { backends, type Backend } from "./backends.js";
+import { childOptions, percentile, round3, runBenchmark, type SystemUnderTest } from "./measure.mjs";
+
+enum Step {
+  Unknown = 0,
+  A = 1,
+  B = 2,
+  C = 3,
+  Done = 4,
+}
+type Counter = { id: string; count: number };
+
+const { values } = parseArgs({ options: { ...childOptions, backend: { type: "string" }, "parallel-count": { type: "string" } } });
+const parallelCount = values["parallel-count"] === undefined ? undefined : Number(values["parallel-count"]);
+const name = values.backend ?? "memory";
+const make = backends[name];
+if (!make) throw new Error(`unknown backend "${name}"; known: ${Object.keys(backends).join(", ")}`);
+
+/** A → B → C → Done, each step counting once. `onStep` sees every step start. */
+function buildWorkflow(backend: Backend, onStep: () => void) {
+  const b = new Builder<Counter, Step>("bench", Step);
+  for (const [from, to] of [
+    [Step.A, Step.B],
+    [Step.B, Step.C],
+    [Step.C, Step.Done],
+  ] as const) {
+    b.addStep(
+      from,
+      async (run) => {
+        onStep();
+        run.object.count++;
+        return to;
+      },
+      to,
+    );
+  }
+  const config = backend.config as Backend["config"] & { recordStore: Backend["config"]["recordStore"] };
+  return b.build(parallelCount === undefined ? config : { ...config, defaultOptions: { parallelCount } });
+}
+
+// A hop: from one step starting to the next step of the same run starting (store, outbox,
+// stream, receive, look up). Recorded only during measured sequential runs, where one run is in flight.
+const hopMs: number[] = [];
+let lastStepAt = 0;
+let isMeasuringHops = false;
+
+async function open(): Promise<SystemUnderTest> {
+  const backend = await make!();
+  const wf = buildWorkflow(backend, () => {
+    const now = performance.now();
+    if (isMeasuringHops && lastStepAt > 0) hopMs.push(now - lastStepAt);
+    lastStepAt = now;
+  });
+  await wf.run();
+  return {
+    // No signal for each of the n awaits: an AbortSignal's addEventListener walks every listener
+    // already added, so n of them on one signal cost O(n²). runBenchmark bounds the whole wait.
+    async runAll(ids) {
+      const runIds = await Promise.all(ids.map((id) => wf.trigger(id, { initialValue: { id, count: 0 } })));
+      await Promise.all(runIds.map((runId, i) => wf.await(ids[i]!, runId, Step.Done)));
+    },
+    async runOne(id, signal, measured) {
+      isMeasuringHops = measured;
+      lastStepAt = 0;
+      const runId = await wf.trigger(id, { initialValue: { id, count: 0 } });
+      const done = await wf.await(id, runId, Step.Done, { signal });
+      isMeasuringHops = false;
+      if (done.object.count !== 3) throw new Error(`run ${id} ended with count ${done.object.count}, not 3`);
+    },
+    async close() {
+      await wf.stop();
+      await backend.close();
+    },
+  };
+}
+
+await runBenchmark({
+  system: parallelCount === undefined ? `stepwise-${name}` : `stepwise-${name}-p${parallelCount}`,
+  open,
+  args: values,
+  extra: () => {
+    hopMs.sort((a, b) => a - b);
+    const hops = { hop_p50_ms: round3(percentile(hopMs, 50)), hop_p99_ms: round3(percentile(hopMs, 99)) };
+    return parallelCount === undefined ? hops : { ...hops, parallel_count: parallelCount };
+  },
+});

@@ -1,0 +1,36 @@
+// Keeps `npm run bench` working without running the benchmark itself: 50 runs per backend, and
+// no figure is compared with a target (timings belong to docs/benchmarks.md, not to a test).
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { test } from "node:test";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+const fields = ["n", "runs_per_s", "transitions_per_s", "seq_p50_ms", "seq_p99_ms", "rss_mb", "cpu_s"];
+
+async function benchLines(backend: string): Promise<{ [field: string]: unknown }[]> {
+  const { stdout } = await run(npm, ["run", "bench", "--", "--n", "50", "--json", "--backend", backend, "--timeout-s", "60"], {
+    timeout: 150_000,
+    maxBuffer: 1 << 20,
+  });
+  // npm prints its own "> stepwise@… bench" header; the results are the lines that are JSON objects.
+  return stdout
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as { [field: string]: unknown });
+}
+
+for (const backend of ["memory", "postgres"]) {
+  test(`npm run bench -- --n 50 --json --backend ${backend} prints one line of positive figures`, { timeout: 180_000 }, async () => {
+    const lines = await benchLines(backend);
+    assert.equal(lines.length, 1, `expected one JSON line, got ${lines.length}`);
+    const line = lines[0]!;
+    assert.equal(line.system, `stepwise-${backend}`);
+    assert.equal(line.n, 50);
+    for (const field of fields) {
+      const value = line[field];
+      assert.ok(typeof value === "number" && Number.isFinite(value) && value > 0, `${field} should be a number > 0, got ${String(value)}`);
+    }
+  });
+}
