@@ -8,25 +8,32 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-/** Each benchmark run gets its own schema, dropped afterwards. */
-async function postgresBackend(): Promise<Backend> {
+/** A pool on the local PostgreSQL and a fresh schema with stepwise's tables; `drop()` removes both. */
+async function postgresSchema(schema = `bench_${randomBytes(4).toString("hex")}`) {
   const { default: pg } = await import("pg");
-  const { migrate, postgres } = await import("stepwise/postgres");
+  const { migrate } = await import("stepwise/postgres");
   const pool = new pg.Pool({
     host: process.env.PGHOST ?? "127.0.0.1",
     user: process.env.PGUSER ?? "postgres",
     database: process.env.PGDATABASE ?? "test",
     max: 20,
   });
-  const schema = `bench_${randomBytes(4).toString("hex")}`;
   await migrate(pool, { schema });
   return {
-    config: postgres({ pool, schema }),
-    close: async () => {
+    pool,
+    schema,
+    drop: async () => {
       await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
       await pool.end();
     },
   };
+}
+
+/** Each benchmark run gets its own schema, dropped afterwards. */
+async function postgresBackend(): Promise<Backend> {
+  const { postgres } = await import("stepwise/postgres");
+  const { pool, schema, drop } = await postgresSchema();
+  return { config: postgres({ pool, schema }), close: drop };
 }
 
 /** Each benchmark run gets its own table prefix, dropped afterwards. */
@@ -71,21 +78,13 @@ async function sqliteBackend(): Promise<Backend> {
  * roles on Redis. Each benchmark run gets its own schema and key prefix, dropped afterwards.
  */
 async function redisBackend(): Promise<Backend> {
-  const { default: pg } = await import("pg");
   const { Redis } = await import("ioredis");
-  const { migrate, PostgresRecordStore, PostgresTimeoutStore } = await import("stepwise/postgres");
+  const { PostgresRecordStore, PostgresTimeoutStore } = await import("stepwise/postgres");
   const { redis } = await import("stepwise/redis");
-  const pool = new pg.Pool({
-    host: process.env.PGHOST ?? "127.0.0.1",
-    user: process.env.PGUSER ?? "postgres",
-    database: process.env.PGDATABASE ?? "test",
-    max: 20,
-  });
   const client = new Redis({ host: process.env.REDIS_HOST ?? "127.0.0.1", port: Number(process.env.REDIS_PORT ?? 6379) });
   const id = randomBytes(4).toString("hex");
-  const schema = `bench_${id}`;
+  const { pool, schema, drop } = await postgresSchema(`bench_${id}`);
   const prefix = `bench:${id}:`;
-  await migrate(pool, { schema });
   return {
     config: {
       recordStore: new PostgresRecordStore({ pool, schema }),
@@ -100,8 +99,7 @@ async function redisBackend(): Promise<Backend> {
         if (keys.length > 0) await client.del(...keys);
       } while (cursor !== "0");
       await client.quit();
-      await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
-      await pool.end();
+      await drop();
     },
   };
 }
@@ -112,22 +110,14 @@ async function redisBackend(): Promise<Backend> {
  * streams and role bucket are deleted afterwards.
  */
 async function natsBackend(): Promise<Backend> {
-  const { default: pg } = await import("pg");
   const { connect } = await import("@nats-io/transport-node");
   const { jetstreamManager } = await import("@nats-io/jetstream");
-  const { migrate, PostgresRecordStore, PostgresTimeoutStore } = await import("stepwise/postgres");
+  const { PostgresRecordStore, PostgresTimeoutStore } = await import("stepwise/postgres");
   const { nats } = await import("stepwise/nats");
-  const pool = new pg.Pool({
-    host: process.env.PGHOST ?? "127.0.0.1",
-    user: process.env.PGUSER ?? "postgres",
-    database: process.env.PGDATABASE ?? "test",
-    max: 20,
-  });
   const connection = await connect({ servers: process.env.NATS_URL ?? "127.0.0.1:4222", maxReconnectAttempts: -1 });
   const id = randomBytes(4).toString("hex");
-  const schema = `bench_${id}`;
+  const { pool, schema, drop } = await postgresSchema(`bench_${id}`);
   const prefix = `bench-${id}`;
-  await migrate(pool, { schema });
   return {
     config: {
       recordStore: new PostgresRecordStore({ pool, schema }),
@@ -140,8 +130,7 @@ async function natsBackend(): Promise<Backend> {
       for await (const name of jsm.streams.names()) if (name.startsWith(`${prefix}_`) || name === `KV_${prefix}_roles`) names.push(name);
       for (const name of names) await jsm.streams.delete(name);
       await connection.close();
-      await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
-      await pool.end();
+      await drop();
     },
   };
 }
@@ -154,19 +143,11 @@ async function natsBackend(): Promise<Backend> {
  * producer is not idempotent and fetches wait at most 10 ms (an idle hop costs up to that).
  */
 async function kafkaBackend(): Promise<Backend> {
-  const { default: pg } = await import("pg");
-  const { migrate, PostgresRecordStore, PostgresRoleScheduler, PostgresTimeoutStore } = await import("stepwise/postgres");
+  const { PostgresRecordStore, PostgresRoleScheduler, PostgresTimeoutStore } = await import("stepwise/postgres");
   const { kafka } = await import("stepwise/kafka");
   const fromEnv = process.env.KAFKA_BROKERS;
   const cluster = fromEnv ? { brokers: fromEnv.split(","), stop: async () => {} } : await startKafkaMock();
-  const pool = new pg.Pool({
-    host: process.env.PGHOST ?? "127.0.0.1",
-    user: process.env.PGUSER ?? "postgres",
-    database: process.env.PGDATABASE ?? "test",
-    max: 20,
-  });
-  const schema = `bench_${randomBytes(4).toString("hex")}`;
-  await migrate(pool, { schema });
+  const { pool, schema, drop } = await postgresSchema();
   return {
     config: {
       ...kafka(fromEnv ? { brokers: cluster.brokers } : { brokers: cluster.brokers, idempotent: false, maxWaitTimeMs: 10 }),
@@ -175,8 +156,7 @@ async function kafkaBackend(): Promise<Backend> {
       roleScheduler: new PostgresRoleScheduler({ pool }),
     },
     close: async () => {
-      await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
-      await pool.end();
+      await drop();
       await cluster.stop();
     },
   };
