@@ -92,12 +92,8 @@ async function redisBackend(): Promise<Backend> {
       ...redis({ client, prefix }),
     },
     close: async () => {
-      let cursor = "0";
-      do {
-        const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-        cursor = next;
-        if (keys.length > 0) await client.del(...keys);
-      } while (cursor !== "0");
+      const { deleteKeys } = await import("../test/support/redis.js");
+      await deleteKeys(client, prefix);
       await client.quit();
       await drop();
     },
