@@ -46,7 +46,7 @@ export function buildOrderProcessor(adapters: Adapters, options: { payWithinMs: 
       .catch((err: { code?: string }) => { if (err.code !== "WORKFLOW_IN_PROGRESS") throw err; });
     return OrderStatus.AwaitingShipment;
   }, OrderStatus.AwaitingShipment);
-  b.connectWorkflow({
+  b.connectWorkflow<ShipmentStatus>({
     workflowName: "shipments",
     status: ShipmentStatus.Delivered,
     streamer: adapters.eventStreamer,

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { WorkflowContext } from "./context.js";
-import { AwaitTimeoutError, RecordNotFoundError } from "./errors.js";
+import { systemClock } from "./clock.js";
+import { AwaitTimeoutError, InvalidOptionError, RecordNotFoundError, StatusNotReachedError } from "./errors.js";
 import { HeaderKey, type EventReceiver } from "./event.js";
 import type { TypedRecord } from "./run.js";
 import { isFinished } from "./runstate.js";
@@ -10,7 +11,11 @@ import { decodeRecord } from "./update.js";
 /** Options of `Workflow.await`. */
 export interface AwaitOptions {
   signal?: AbortSignal;
-  /** Give up with AwaitTimeoutError after this long on the workflow's clock. */
+  /**
+   * Give up with AwaitTimeoutError after this long. Measured on the wall clock, not the workflow's
+   * clock: it bounds how long the caller waits, so it also ends under a FakeClock nobody advances.
+   * `Infinity` waits without limit.
+   */
   timeoutMs?: number;
 }
 
@@ -84,19 +89,25 @@ export class RunWatcher<T> {
     this.#receiverName = `${ctx.name}-await-${randomUUID()}`.replaceAll(" ", "_");
   }
 
-  /** Resolves with the run once it reaches `status`, also when it was there before the call. */
+  /**
+   * Resolves with the run once it reaches `status`, also when it was there before the call; rejects
+   * with StatusNotReachedError once a terminal `status` can no longer be reached.
+   */
   async await<S extends number>(foreignId: string, runId: string, status: S, options: AwaitOptions = {}): Promise<TypedRecord<T, S>> {
     const { graph } = this.#ctx;
+    const { timeoutMs } = options;
+    if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0)) {
+      throw new InvalidOptionError("await", "timeoutMs", `must be a non-negative number of milliseconds, got ${String(timeoutMs)}`);
+    }
     const terminal = graph.isTerminal(status);
     // A run reaching a terminal status completes, and completion is announced on the run-state-change topic.
     const watched = terminal ? runStateChangeTopic(this.#ctx.name) : topic(this.#ctx.name, status);
     const signals: AbortSignal[] = [];
     if (options.signal) signals.push(options.signal);
-    const timeout = options.timeoutMs === undefined ? undefined : new AbortController();
-    if (timeout) {
-      const timeoutMs = options.timeoutMs ?? 0;
+    const timeout = timeoutMs === undefined || timeoutMs === Infinity ? undefined : new AbortController();
+    if (timeout && timeoutMs !== undefined) {
       signals.push(timeout.signal);
-      this.#ctx.clock
+      systemClock
         .sleep(timeoutMs, timeout.signal)
         .then(() => timeout.abort(new AwaitTimeoutError(runId, graph.statusName(status), timeoutMs)))
         .catch(() => {});
@@ -118,8 +129,9 @@ export class RunWatcher<T> {
         if (record.foreignId !== foreignId) throw new RecordNotFoundError(runId);
         // An event on a status topic proves the run entered that status, even if it moved on since;
         // and a run that finished elsewhere can no longer reach a terminal target, so waiting ends.
-        if (record.status === status || (!terminal && seen > 0) || (terminal && isFinished(record.runState))) {
-          return decodeRecord<T, S>(this.#ctx, record);
+        if (record.status === status || (!terminal && seen > 0)) return decodeRecord<T, S>(this.#ctx, record);
+        if (terminal && isFinished(record.runState)) {
+          throw new StatusNotReachedError(runId, graph.statusName(status), decodeRecord<unknown, number>(this.#ctx, record));
         }
         this.#lifetime.throwIfAborted();
         await subscription.waitBeyond(seen, signals);

@@ -1,53 +1,19 @@
-import type { Clock } from "./clock.js";
-import type { Codec } from "./codec.js";
+import type { BuildConfig } from "./build-config.js";
 import { BuildError, InvalidStatusError } from "./errors.js";
-import type { EventStreamer } from "./event.js";
 import { Graph, type StatusEnum } from "./graph.js";
-import type { Logger } from "./logger.js";
-import { validateOptions, type ProcessOptions } from "./options.js";
-import type { RecordStore } from "./record.js";
-import type { RoleScheduler } from "./rolescheduler.js";
+import { checkDuration, validateOptions, type ProcessOptions } from "./options.js";
 import type { StepDefinition, StepFn } from "./step.js";
 import type { CallbackDefinition, CallbackFn } from "./callback.js";
 import type { ConnectionDefinition, ConnectWorkflowConfig } from "./connect.js";
 import type { ConnectorConstructor, ConnectorDefinition, ConnectorFn } from "./connector.js";
 import type { HookedRunState, RunStateHook } from "./hook.js";
 import { RunState, runStateName } from "./runstate.js";
-import { validateTimeoutOptions, type TimeoutDefinition, type TimeoutFn, type TimerFn } from "./timeout.js";
-import type { TimeoutStore } from "./timeout.js";
+import { unsupportedTimeoutOptions, type TimeoutDefinition, type TimeoutFn, type TimerFn } from "./timeout.js";
 import { Workflow } from "./workflow.js";
 
 /** Returned by the builder's add methods to set that process's options. */
 export interface Updater {
   withOptions(options: ProcessOptions): void;
-}
-
-/** Automatic resumption of paused runs. */
-export interface PauseRetryOptions {
-  /** How long a run stays paused before it is resumed. Default one hour. */
-  resumeAfter?: number;
-}
-
-/** What `build()` takes: the adapters (e.g. `memory()`) and workflow-wide settings. */
-export interface BuildConfig<T> {
-  eventStreamer: EventStreamer;
-  recordStore: RecordStore;
-  roleScheduler: RoleScheduler;
-  timeoutStore?: TimeoutStore;
-  clock?: Clock;
-  logger?: Logger;
-  /** Log debug lines to the console (ignored when a logger is given). */
-  debug?: boolean;
-  /** Options for every process, below each process's own. */
-  defaultOptions?: ProcessOptions;
-  /** Run the outbox process; turn off for stores that publish their events themselves. Default true. */
-  outbox?: boolean;
-  /** Resume paused runs after a while; `false` turns it off. */
-  pauseRetry?: false | PauseRetryOptions;
-  /** How the object is stored. Default JSON. */
-  codec?: Codec<T>;
-  /** What a run's object becomes when its data is deleted. Default: the bytes of `{"result":"deleted"}`. */
-  customDelete?: (object: T) => T;
 }
 
 /**
@@ -113,7 +79,8 @@ export class Builder<T, S extends number> {
 
   /**
    * Adds a timeout for runs entering `from`: `timer` decides when (null: none for this run), and
-   * once that time has passed `fn` runs if the run is still there.
+   * once that time has passed `fn` runs if the run is still there. A status may have several (a
+   * reminder and an expiry); they share one auto-inserter and one poller, so their options merge.
    *
    * ```ts
    * b.addTimeout(OrderStatus.Created, durationTimer(60 * 60_000), async (run) => run.cancel("unpaid"), OrderStatus.Failed);
@@ -128,16 +95,11 @@ export class Builder<T, S extends number> {
       fn: fn as TimeoutDefinition<T>["fn"],
       options: {},
     };
-    if (this.#timeouts.some((t) => t.from === from)) {
-      this.#problems.push(new BuildError(`a timeout for ${this.#graph.statusName(from)} was already added: one timeout per status`));
-    }
     this.#timeouts.push(timeout);
     this.#graph.addTransitions(from, to);
     return {
       withOptions: (options) => {
-        const owner = `timeout ${this.#graph.statusName(from)}`;
-        validateOptions(owner, options);
-        validateTimeoutOptions(owner, options);
+        validateOptions(`timeout ${this.#graph.statusName(from)}`, options, unsupportedTimeoutOptions);
         timeout.options = { ...timeout.options, ...options };
       },
     };
@@ -153,7 +115,8 @@ export class Builder<T, S extends number> {
     this.#connectors.push(connector);
     return {
       withOptions: (options) => {
-        validateOptions(`connector ${name}`, options);
+        // A connector event is no run, so there is nothing to pause.
+        validateOptions(`connector ${name}`, options, ["pauseAfterErrCount"]);
         connector.options = { ...connector.options, ...options };
       },
     };
@@ -161,9 +124,14 @@ export class Builder<T, S extends number> {
 
   /**
    * Makes runs wait in `config.from` until a run of another workflow reaches `config.status`;
-   * `filter` names which of this workflow's runs an event concerns and `consumer` decides.
+   * `filter` names which of this workflow's runs an event concerns and `consumer` decides. Name the
+   * other workflow's status type so `status` is checked against it:
+   *
+   * ```ts
+   * b.connectWorkflow<PaymentStatus>({ workflowName: "payments", status: PaymentStatus.Settled, … });
+   * ```
    */
-  connectWorkflow(config: ConnectWorkflowConfig<T, S>): Updater {
+  connectWorkflow<OtherS extends number = never>(config: ConnectWorkflowConfig<T, S, OtherS>): Updater {
     this.#checkStatuses(config.from, config.to);
     const connection: ConnectionDefinition<T> = { config: config as unknown as ConnectionDefinition<T>["config"], options: {} };
     this.#connections.push(connection);
@@ -206,7 +174,7 @@ export class Builder<T, S extends number> {
     }
     if (config.defaultOptions) validateOptions("defaultOptions", config.defaultOptions);
     if (config.pauseRetry && config.pauseRetry.resumeAfter !== undefined) {
-      validateOptions("pauseRetry", { lag: config.pauseRetry.resumeAfter });
+      checkDuration("pauseRetry", "resumeAfter", config.pauseRetry.resumeAfter);
     }
     return new Workflow<T, S>({
       name: this.#name,

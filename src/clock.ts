@@ -9,24 +9,37 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("This operation was aborted", "AbortError");
 }
 
+/** The longest delay a Node.js timer takes; a longer one would fire at once. */
+const maxTimerMs = 2 ** 31 - 1;
+
 /** The wall clock. Polling intervals always use it, whatever clock a workflow has. */
 export const systemClock: Clock = {
   now: () => new Date(),
-  sleep(ms, signal) {
-    return new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(abortReason(signal));
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(abortReason(signal as AbortSignal));
-      };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, Math.max(0, ms));
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+  async sleep(ms, signal) {
+    // Long waits (up to Infinity) are slept in pieces a timer can hold.
+    let leftMs = ms;
+    while (leftMs > maxTimerMs) {
+      await timerSleep(maxTimerMs, signal);
+      leftMs -= maxTimerMs;
+    }
+    return timerSleep(leftMs, signal);
   },
 };
+
+function timerSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(abortReason(signal));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortReason(signal as AbortSignal));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
 
 /** Resolves once the signal aborts, rejecting with its reason; for waits that only end by abort. */
 export function aborted(signal: AbortSignal): Promise<never> {

@@ -3,20 +3,26 @@ import type { WorkflowContext } from "./context.js";
 import { hasErrorCode } from "./errors.js";
 import { HeaderKey, type Event, type EventStreamer } from "./event.js";
 import { roleName, snakeCase } from "./graph.js";
-import type { ProcessOptions } from "./options.js";
+import { resolveOptions, type ProcessOptions } from "./options.js";
 import type { ProcessSpec } from "./process.js";
 import type { Record } from "./record.js";
+import { ErrorCount } from "./error-count.js";
 import type { Run } from "./run.js";
+import type { SkipReason } from "./skip.js";
 import { isFinished, isStopped, RunState } from "./runstate.js";
 import { runStateChangeTopic, topic } from "./topic.js";
 import { decodeRun, resultRecord, writeUnlessSuperseded } from "./update.js";
 
-/** How a run of this workflow waits in `from` for a run of another workflow to reach `status`. */
-export interface ConnectWorkflowConfig<T, S extends number> {
+/**
+ * How a run of this workflow waits in `from` for a run of another workflow to reach `status`.
+ * `OtherS` is the other workflow's status type, named by the caller
+ * (`b.connectWorkflow<PaymentStatus>({ … })`) so that `status` is checked against it.
+ */
+export interface ConnectWorkflowConfig<T, S extends number, OtherS extends number> {
   /** The other workflow's name. */
   workflowName: string;
   /** The other workflow's status to wait for. */
-  status: number;
+  status: NoInfer<OtherS>;
   /** The event streamer the other workflow publishes on. */
   streamer: EventStreamer;
   from: S;
@@ -28,7 +34,7 @@ export interface ConnectWorkflowConfig<T, S extends number> {
 }
 
 export interface ConnectionDefinition<T> {
-  config: ConnectWorkflowConfig<T, number>;
+  config: ConnectWorkflowConfig<T, number, number>;
   options: ProcessOptions;
 }
 
@@ -38,6 +44,8 @@ export interface ConnectionDefinition<T> {
  */
 export function connectionProcesses<T>(ctx: WorkflowContext<T>, connection: ConnectionDefinition<T>): ProcessSpec<Event>[] {
   const { config } = connection;
+  const options = resolveOptions(ctx.defaultOptions, connection.options, "own");
+  const errors = new ErrorCount(ctx, options.pauseAfterErrCount, `connection to ${config.workflowName}`);
   const other = snakeCase(config.workflowName);
   const workflow = ctx.name.toLowerCase().replaceAll(" ", "_");
   const consumer = (source: "status" | "completed") =>
@@ -45,31 +53,46 @@ export function connectionProcesses<T>(ctx: WorkflowContext<T>, connection: Conn
       topic: source === "status" ? topic(config.workflowName, config.status) : runStateChangeTopic(config.workflowName),
       name: `${other}-${config.status}${source === "completed" ? "-completed" : ""}-connector-to-${workflow}-consumer`,
       role: roleName(ctx.name, "connection", config.workflowName, config.status, source, "consumer"),
-      options: connection.options,
+      options,
       sharded: true,
       streamer: config.streamer,
       handle: async (event) => {
-        if (event.type !== config.status) return;
-        if (source === "completed" && Number(event.headers[HeaderKey.runState]) !== RunState.Completed) return;
-        await handleConnectedEvent(ctx, config, event);
+        if (event.type !== config.status) return "filtered_out";
+        if (source === "completed" && Number(event.headers[HeaderKey.runState]) !== RunState.Completed) return "filtered_out";
+        return handleConnectedEvent(ctx, config, event, errors);
       },
     });
   return [...consumer("status"), ...consumer("completed")];
 }
 
-async function handleConnectedEvent<T>(ctx: WorkflowContext<T>, config: ConnectWorkflowConfig<T, number>, event: Event): Promise<void> {
+async function handleConnectedEvent<T>(
+  ctx: WorkflowContext<T>,
+  config: ConnectWorkflowConfig<T, number, number>,
+  event: Event,
+  errors: ErrorCount<T>,
+): Promise<SkipReason | undefined> {
   const foreignId = await config.filter(event);
-  if (!foreignId) return;
+  if (!foreignId) return "filtered_out";
   let record: Record;
   try {
     record = await ctx.recordStore.latest(ctx.name, foreignId);
   } catch (err) {
-    if (hasErrorCode(err, "RECORD_NOT_FOUND")) return;
+    if (hasErrorCode(err, "RECORD_NOT_FOUND")) return "record_not_found";
     throw err;
   }
-  if (record.status !== config.from || isStopped(record.runState) || isFinished(record.runState)) return;
+  if (isStopped(record.runState) || isFinished(record.runState)) return "record_stopped";
+  if (record.status !== config.from) return "status_mismatch";
+  let moves: boolean;
   const run = decodeRun<T, number>(ctx, record);
-  if (!(await config.consumer(run, event))) return;
+  try {
+    moves = await config.consumer(run, event);
+  } catch (err) {
+    await errors.failed(record, err);
+    return undefined;
+  }
+  errors.reset(record.runId);
+  if (!moves) return "step_skipped";
   const next = resultRecord(ctx, record, run.object, config.to, new Set([config.to]));
   if (next) await writeUnlessSuperseded(ctx, next);
+  return undefined;
 }

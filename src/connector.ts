@@ -42,7 +42,7 @@ export function connectorProcesses<T>(
   connector: ConnectorDefinition<T>,
   api: Workflow<T, number>,
 ): ProcessSpec<ConnectorEvent>[] {
-  const options = resolveOptions(ctx.defaultOptions, connector.options);
+  const options = resolveOptions(ctx.defaultOptions, connector.options, "own");
   const count = options.parallelCount;
   const workflow = ctx.name.toLowerCase().replaceAll(" ", "_");
   const connectorName = connector.name.toLowerCase().replaceAll(" ", "_");

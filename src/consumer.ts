@@ -1,7 +1,8 @@
 import type { WorkflowContext } from "./context.js";
 import { HeaderKey, type Event, type EventStreamer } from "./event.js";
-import { resolveOptions, type ProcessOptions } from "./options.js";
+import type { ResolvedOptions } from "./options.js";
 import type { ProcessSpec } from "./process.js";
+import type { SkipReason } from "./skip.js";
 
 /** What an event-consuming process needs: a topic, names, options and a handler. */
 export interface TopicConsumer {
@@ -10,17 +11,18 @@ export interface TopicConsumer {
   name: string;
   /** Role and receiver name; sharded like `name`. */
   role: string;
-  options: ProcessOptions | undefined;
+  /** Resolved by the process kind, which decides where its `lag` comes from. */
+  options: ResolvedOptions;
   /** Shard by run id (`parallelCount`); processes that must see every event leave this off. */
   sharded: boolean;
   /** Another workflow's streamer, for connected workflows; this workflow's by default. */
   streamer?: EventStreamer;
-  handle(event: Event, signal: AbortSignal): Promise<void>;
+  handle(event: Event, signal: AbortSignal): Promise<SkipReason | undefined>;
 }
 
 /** The processes that consume a topic: one per shard, each with its own role and receiver. */
 export function topicConsumers<T>(ctx: WorkflowContext<T>, consumer: TopicConsumer): ProcessSpec<Event>[] {
-  const options = resolveOptions(ctx.defaultOptions, consumer.options);
+  const { options } = consumer;
   const count = consumer.sharded ? options.parallelCount : 1;
   const streamer = consumer.streamer ?? ctx.eventStreamer;
   return Array.from({ length: count }, (_, i): ProcessSpec<Event> => {
@@ -37,6 +39,7 @@ export function topicConsumers<T>(ctx: WorkflowContext<T>, consumer: TopicConsum
         return streamer.newReceiver(consumer.topic, role, { pollingFrequency: options.pollingFrequency });
       },
       handle: consumer.handle,
+      describe: describeEvent,
     };
   });
 }
@@ -47,4 +50,8 @@ function runIdOf(event: Event): string {
 
 function createdAtOf(event: Event): Date {
   return event.createdAt;
+}
+
+function describeEvent(event: Event): { eventId: string; runId: string; status: number } {
+  return { eventId: event.id, runId: runIdOf(event), status: event.type };
 }

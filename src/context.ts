@@ -6,7 +6,7 @@ import type { Logger } from "./logger.js";
 import type { ProcessOptions } from "./options.js";
 import type { Record, RecordStore } from "./record.js";
 import type { RoleScheduler } from "./rolescheduler.js";
-import type { TimeoutStore } from "./timeout.js";
+import type { TimeoutStore } from "./timeout-store.js";
 
 /** What every part of a built workflow shares: its name, graph, adapters, codec, clock and logger. */
 export interface WorkflowContext<T> {
@@ -15,6 +15,8 @@ export interface WorkflowContext<T> {
   readonly codec: Codec<T>;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** `build({ debug: true })`: processes log every event, skip, role change and back-off. */
+  readonly debug: boolean;
   readonly eventStreamer: EventStreamer;
   readonly recordStore: RecordStore;
   readonly roleScheduler: RoleScheduler;

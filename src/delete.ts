@@ -2,7 +2,9 @@ import { topicConsumers } from "./consumer.js";
 import type { WorkflowContext } from "./context.js";
 import { HeaderKey, type Event } from "./event.js";
 import { roleName } from "./graph.js";
-import { lookupInState } from "./hook.js";
+import { lookupInState } from "./lookup.js";
+import { isSkip } from "./skip.js";
+import { resolveOptions } from "./options.js";
 import type { ProcessSpec } from "./process.js";
 import { RunState } from "./runstate.js";
 import { deleteTopic } from "./topic.js";
@@ -19,14 +21,15 @@ export function deleteProcess<T>(ctx: WorkflowContext<T>, customDelete: ((object
     topic: deleteTopic(ctx.name),
     name: "delete-consumer",
     role: roleName(ctx.name, "delete-consumer"),
-    options: undefined,
+    options: resolveOptions(ctx.defaultOptions, undefined, "never"),
     sharded: false,
     handle: async (event) => {
-      if (Number(event.headers[HeaderKey.runState]) !== RunState.RequestedDataDeleted) return;
+      if (Number(event.headers[HeaderKey.runState]) !== RunState.RequestedDataDeleted) return "filtered_out";
       const record = await lookupInState(ctx, event, RunState.RequestedDataDeleted);
-      if (!record) return;
+      if (isSkip(record)) return record;
       const object = customDelete ? ctx.codec.encode(customDelete(decodeRecord(ctx, record).object)) : deletedObject.slice();
       await writeUnlessSuperseded(ctx, changedRecord(ctx, record, { runState: RunState.DataDeleted, object }));
+      return undefined;
     },
   });
 }

@@ -1,3 +1,6 @@
+import type { TypedRecord } from "./run.js";
+import { runStateName } from "./runstate.js";
+
 /**
  * Every error stepwise throws on purpose extends StepwiseError and carries a stable `code`,
  * so callers can switch on it even where `instanceof` fails (two copies of stepwise installed).
@@ -141,6 +144,34 @@ export class AwaitTimeoutError extends StepwiseError {
     readonly timeoutMs: number,
   ) {
     super(`run "${runId}" did not reach ${status} within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * `await` was asked for a terminal status the run can no longer reach: it finished elsewhere
+ * (cancelled, or completed in another terminal status). `run` is the run as it ended.
+ */
+export class StatusNotReachedError extends StepwiseError {
+  readonly code = "STATUS_NOT_REACHED";
+  constructor(
+    readonly runId: string,
+    readonly status: string,
+    readonly run: TypedRecord<unknown, number>,
+  ) {
+    super(`run "${runId}" finished without reaching ${status}: it ended ${runStateName(run.runState)} in ${run.meta.statusDescription}`);
+  }
+}
+
+/** An option was given a value that cannot work; the message names the option and its owner. */
+export class InvalidOptionError extends StepwiseError {
+  readonly code = "INVALID_OPTION";
+  constructor(
+    readonly owner: string,
+    readonly option: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${owner}: option "${option}" ${detail}`, options);
   }
 }
 

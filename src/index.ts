@@ -1,7 +1,8 @@
 export { Builder } from "./builder.js";
-export type { BuildConfig, PauseRetryOptions, Updater } from "./builder.js";
+export type { Updater } from "./builder.js";
+export type { BuildConfig, PauseRetryOptions } from "./build-config.js";
 export { Workflow } from "./workflow.js";
-export type { TriggerOptions } from "./workflow.js";
+export type { TriggerArgs, TriggerOptions } from "./workflow.js";
 export type { AwaitOptions } from "./await.js";
 export { isControl } from "./run.js";
 export type { Control, ControlKind, Run, RunControlHooks, StepContext, TypedRecord } from "./run.js";
@@ -24,18 +25,20 @@ export { HeaderKey } from "./event.js";
 export type { Delivery, Event, EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "./event.js";
 export { copyRecord } from "./record.js";
 export type { ListQuery, OutboxEvent, Record, RecordFilter, RecordMeta, RecordStore } from "./record.js";
-export type { NewTimeout, TimeoutRecord, TimeoutStore } from "./timeout.js";
+export type { NewTimeout, TimeoutRecord, TimeoutStore } from "./timeout-store.js";
 export type { Lease, RoleScheduler } from "./rolescheduler.js";
 export { jsonCodec } from "./codec.js";
 export type { Codec } from "./codec.js";
 export { systemClock } from "./clock.js";
 export type { Clock } from "./clock.js";
 export type { Logger } from "./logger.js";
+export type { SkipReason } from "./skip.js";
 export { fnv1a32 } from "./shard.js";
 export type { StatusEnum } from "./graph.js";
 export {
   AwaitTimeoutError,
   BuildError,
+  InvalidOptionError,
   InvalidScheduleError,
   MalformedRecordError,
   ObjectTooLargeError,
@@ -46,6 +49,7 @@ export {
   OutboxRecordNotFoundError,
   RecordNotFoundError,
   StaleReadError,
+  StatusNotReachedError,
   StepwiseError,
   TimeoutNotFoundError,
   VersionConflictError,

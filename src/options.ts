@@ -8,7 +8,7 @@ export interface ProcessOptions {
   pollingFrequency?: number;
   /** How long to wait after an error before trying again. Default 1000. */
   errBackOff?: number;
-  /** Consume only events older than this. Default 0. */
+  /** Consume only events older than this. Applies to step consumers, and to connectors that set it themselves. Default 0. */
   lag?: number;
   /** How far behind a consumer may fall before it is reported as lagging. Default 30 minutes. */
   lagAlert?: number;
@@ -27,28 +27,52 @@ export const defaultProcessOptions: ResolvedOptions = {
   pauseAfterErrCount: 0,
 };
 
-/** Later layers win; an `undefined` value never overrides. */
-export function resolveOptions(...layers: (ProcessOptions | undefined)[]): ResolvedOptions {
+/**
+ * Where a process kind takes `lag` from. Only steps wait out the workflow's default lag; a
+ * connector lags only when asked in its own options; hooks, timeouts, delete and paused-run retry
+ * act on what already happened and never lag.
+ */
+export type LagSource = "defaults" | "own" | "never";
+
+/**
+ * The options a process runs with: its own over the workflow's defaults over the library's, with
+ * `undefined` values dropped and `lag` taken as `lagFrom` says.
+ */
+export function resolveOptions(
+  workflowDefaults: ProcessOptions | undefined,
+  own: ProcessOptions | undefined,
+  lagFrom: LagSource,
+): ResolvedOptions {
   const resolved: ResolvedOptions = { ...defaultProcessOptions };
-  for (const layer of layers) {
+  for (const layer of [workflowDefaults, own]) {
     if (!layer) continue;
     for (const [key, value] of Object.entries(layer) as [keyof ProcessOptions, number | undefined][]) {
       if (value !== undefined) resolved[key] = value;
     }
   }
+  resolved.lag = lagFrom === "defaults" ? resolved.lag : lagFrom === "own" ? (own?.lag ?? 0) : 0;
   return resolved;
 }
 
-/** Rejects option values that cannot work, naming the option. */
-export function validateOptions(owner: string, options: ProcessOptions): void {
+/**
+ * Rejects option values that cannot work, and options the process kind cannot honour
+ * (`unsupported`), naming the option and its owner.
+ */
+export function validateOptions(owner: string, options: ProcessOptions, unsupported: readonly (keyof ProcessOptions)[] = []): void {
   for (const [key, value] of Object.entries(options)) {
     if (!(key in defaultProcessOptions)) throw new BuildError(`${owner}: unknown option "${key}"`);
     if (value === undefined) continue;
-    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-      throw new BuildError(`${owner}: option "${key}" must be a non-negative number, got ${String(value)}`);
-    }
+    if ((unsupported as readonly string[]).includes(key)) throw new BuildError(`${owner}: does not take the option "${key}"`);
+    checkDuration(owner, key, value);
   }
   if (options.parallelCount !== undefined && (!Number.isInteger(options.parallelCount) || options.parallelCount < 1)) {
     throw new BuildError(`${owner}: option "parallelCount" must be a whole number of at least 1`);
+  }
+}
+
+/** Rejects anything but a finite, non-negative number for the option named `key`. */
+export function checkDuration(owner: string, key: string, value: unknown): void {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new BuildError(`${owner}: option "${key}" must be a non-negative number, got ${String(value)}`);
   }
 }

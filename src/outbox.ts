@@ -39,7 +39,7 @@ export class Wake {
  * duplicates are skipped the same way.
  */
 export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: ProcessOptions | undefined): ProcessSpec<OutboxEvent[]> {
-  const resolved = resolveOptions(ctx.defaultOptions, options);
+  const resolved = resolveOptions(ctx.defaultOptions, options, "never");
   const senders = new Map<string, Promise<EventSender>>();
   const senderFor = (topic: string): Promise<EventSender> => {
     let sender = senders.get(topic);

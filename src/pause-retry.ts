@@ -2,7 +2,9 @@ import { topicConsumers } from "./consumer.js";
 import type { WorkflowContext } from "./context.js";
 import { HeaderKey, type Event } from "./event.js";
 import { roleName } from "./graph.js";
-import { lookupInState } from "./hook.js";
+import { lookupInState } from "./lookup.js";
+import { isSkip } from "./skip.js";
+import { resolveOptions } from "./options.js";
 import type { ProcessSpec } from "./process.js";
 import { RunState } from "./runstate.js";
 import { runStateChangeTopic } from "./topic.js";
@@ -20,16 +22,19 @@ export function pauseRetryProcess<T>(ctx: WorkflowContext<T>, resumeAfterMs: num
     topic: runStateChangeTopic(ctx.name),
     name: "paused-records-retry-consumer",
     role: roleName(ctx.name, "paused-records-retry-consumer"),
-    options: undefined,
+    options: resolveOptions(ctx.defaultOptions, undefined, "never"),
     sharded: false,
     handle: async (event, signal) => {
-      if (Number(event.headers[HeaderKey.runState]) !== RunState.Paused) return;
+      if (Number(event.headers[HeaderKey.runState]) !== RunState.Paused) return "filtered_out";
       const paused = await lookupInState(ctx, event, RunState.Paused);
-      if (!paused || String(paused.meta.version) !== event.headers[HeaderKey.recordVersion]) return;
+      if (isSkip(paused)) return paused;
+      // Paused again since: the later pause's event restarts the wait.
+      if (String(paused.meta.version) !== event.headers[HeaderKey.recordVersion]) return "event_superseded";
       const waitMs = paused.updatedAt.getTime() + resumeAfterMs - ctx.clock.now().getTime();
       if (waitMs > 0) await ctx.clock.sleep(waitMs, signal);
       const reason = `resumed automatically after ${resumeAfterMs} ms paused`;
       await writeUnlessSuperseded(ctx, changedRecord(ctx, paused, { runState: RunState.Running, reason }));
+      return undefined;
     },
   });
 }

@@ -4,6 +4,7 @@ import type { Logger } from "./logger.js";
 import type { ResolvedOptions } from "./options.js";
 import type { RoleScheduler } from "./rolescheduler.js";
 import { isInShard } from "./shard.js";
+import type { SkipReason } from "./skip.js";
 
 /** What `Workflow.states()` reports for each process. */
 export enum ProcessState {
@@ -31,14 +32,21 @@ export interface ProcessSpec<Item> {
   /** When the item was made, for `lag`. */
   createdAt?(item: Item): Date;
   open(signal: AbortSignal): Promise<Source<Item>>;
-  /** Does the work; returning means the item may be acked. A throw backs off and redelivers it. */
-  handle(item: Item, signal: AbortSignal): Promise<void>;
+  /**
+   * Does the work; returning means the item may be acked, with the reason when the item was let go
+   * without acting on it. A throw backs off and redelivers it.
+   */
+  handle(item: Item, signal: AbortSignal): Promise<SkipReason | void>;
+  /** Names the item in debug lines: `{ eventId, runId }`. */
+  describe?(item: Item): { readonly [key: string]: unknown };
 }
 
 export interface ProcessDeps {
   roleScheduler: RoleScheduler;
   clock: Clock;
   logger: Logger;
+  /** `build({ debug: true })`: log each launch, role change, event, skip and back-off. */
+  debug: boolean;
   setState(name: string, state: ProcessState): void;
 }
 
@@ -48,23 +56,30 @@ export interface ProcessDeps {
  * Only `stop` ends it.
  */
 export async function runProcess<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, stop: AbortSignal): Promise<void> {
+  const { logger } = deps;
+  const process = { process: spec.name, role: spec.role };
+  logger.debug("process launched", process);
   while (!stop.aborted) {
     deps.setState(spec.name, ProcessState.Idle);
     try {
       const lease = await deps.roleScheduler.await(spec.role, stop);
+      logger.debug("role taken", process);
       try {
         await consume(spec, deps, AbortSignal.any([stop, lease.signal]));
       } finally {
+        if (lease.signal.aborted && !stop.aborted) logger.debug("role lost", process);
         await lease.release();
       }
     } catch (err) {
       if (stop.aborted) break;
-      deps.logger.error(err, { process: spec.name, role: spec.role });
+      logger.error(err, process);
       deps.setState(spec.name, ProcessState.Idle);
+      logger.debug("backing off", { ...process, errBackOffMs: spec.options.errBackOff });
       await deps.clock.sleep(spec.options.errBackOff, stop).catch(() => {});
     }
   }
   deps.setState(spec.name, ProcessState.Shutdown);
+  logger.debug("process shut down", process);
 }
 
 async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal: AbortSignal): Promise<void> {
@@ -78,7 +93,13 @@ async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal:
         continue;
       }
       if (spec.options.lag > 0) await waitForLag(spec, deps.clock, item, signal);
-      await spec.handle(item, signal);
+      const skipped = await spec.handle(item, signal);
+      // Checked first: the line's fields would cost an allocation per event for nobody.
+      if (deps.debug) {
+        const fields = { process: spec.name, ...spec.describe?.(item) };
+        if (skipped) deps.logger.debug("event skipped", { ...fields, reason: skipped });
+        else deps.logger.debug("event consumed", fields);
+      }
       // Ack only after the work is stored: an un-acked item comes back, a lost one doesn't.
       await ack();
     }

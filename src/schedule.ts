@@ -38,7 +38,7 @@ export function scheduleProcess<T>(
   trigger: (foreignId: string, initialValue: T | undefined) => Promise<unknown>,
 ): ProcessSpec<Date> {
   const cron = parseCron(spec);
-  const resolved = resolveOptions(ctx.defaultOptions);
+  const resolved = resolveOptions(ctx.defaultOptions, undefined, "never");
   const latestRun = async () => {
     try {
       return await ctx.recordStore.latest(ctx.name, foreignId);

@@ -7,42 +7,12 @@ import type { ProcessSpec } from "./process.js";
 import type { Record } from "./record.js";
 import type { Control, Run, StepContext, TypedRecord } from "./run.js";
 import { isFinished, isStopped } from "./runstate.js";
-import { currentRecordFor } from "./step.js";
+import { ErrorCount } from "./error-count.js";
+import { currentRecordFor } from "./lookup.js";
+import { isSkip, type SkipReason } from "./skip.js";
+import type { TimeoutRecord, TimeoutStore } from "./timeout-store.js";
 import { topic } from "./topic.js";
 import { decodeRecord, decodeRun, resultRecord, writeUnlessSuperseded } from "./update.js";
-
-/** A timeout as a TimeoutStore keeps it. */
-export interface TimeoutRecord {
-  id: string;
-  workflowName: string;
-  foreignId: string;
-  runId: string;
-  status: number;
-  completed: boolean;
-  expireAt: Date;
-  createdAt: Date;
-}
-
-/** What {@link TimeoutStore.create} is given. */
-export interface NewTimeout {
-  workflowName: string;
-  foreignId: string;
-  runId: string;
-  status: number;
-  expireAt: Date;
-}
-
-/**
- * Keeps timeouts. `list` returns the active ones (neither completed nor cancelled);
- * `listValid` those of one status that have expired by `now`.
- */
-export interface TimeoutStore {
-  create(timeout: NewTimeout): Promise<void>;
-  complete(id: string): Promise<void>;
-  cancel(id: string): Promise<void>;
-  list(workflowName: string): Promise<TimeoutRecord[]>;
-  listValid(workflowName: string, status: number, now: Date): Promise<TimeoutRecord[]>;
-}
 
 /** Decides when a run entering the status times out; null means no timeout for this run. */
 export type TimerFn<T, S extends number> = (run: TypedRecord<T, S>, now: Date) => Date | null | Promise<Date | null>;
@@ -70,39 +40,43 @@ export interface TimeoutDefinition<T> {
   options: ProcessOptions;
 }
 
-/** Timeouts run one poller per status; sharding and lag do not apply to them. */
-export function validateTimeoutOptions(owner: string, options: ProcessOptions): void {
-  for (const key of ["parallelCount", "lag"] as const) {
-    if (options[key] !== undefined) throw new BuildError(`${owner}: timeouts do not take the option "${key}"`);
-  }
-}
+/** Timeouts run one auto-inserter and one poller per status: sharding and lag do not apply to them. */
+export const unsupportedTimeoutOptions = ["parallelCount", "lag"] as const;
 
 /**
- * Two processes per timeout: the auto-inserter creates a timeout as each run enters the status,
- * and the poller fires the expired ones of runs still there, cancelling those of runs that moved on.
+ * Two processes per status with timeouts: the auto-inserter creates a timeout for each of the
+ * status's timers as a run enters it, and the poller fires the expired ones of runs still there,
+ * cancelling those of runs that moved on. A status may have several timeouts (a reminder and an
+ * expiry); each stored timeout carries the index of the one that made it.
  */
-export function timeoutProcesses<T>(ctx: WorkflowContext<T>, timeout: TimeoutDefinition<T>): ProcessSpec<never>[] {
+export function timeoutProcesses<T>(ctx: WorkflowContext<T>, from: number, timeouts: readonly TimeoutDefinition<T>[]): ProcessSpec<never>[] {
   const store = ctx.timeoutStore;
   if (!store) throw new BuildError(`workflow "${ctx.name}" has timeouts but no timeoutStore`);
-  const statusName = ctx.graph.processName(timeout.from);
+  const statusName = ctx.graph.processName(from);
+  const options = resolveOptions(ctx.defaultOptions, Object.assign({}, ...timeouts.map((t) => t.options)) as ProcessOptions, "never");
+  const errors = new ErrorCount(ctx, options.pauseAfterErrCount, `timeout ${ctx.graph.statusName(from)}`);
   const inserter = topicConsumers(ctx, {
-    topic: topic(ctx.name, timeout.from),
+    topic: topic(ctx.name, from),
     name: `${statusName}-timeout-auto-inserter-consumer`,
-    role: roleName(ctx.name, timeout.from, "timeout-auto-inserter-consumer"),
-    options: timeout.options,
+    role: roleName(ctx.name, from, "timeout-auto-inserter-consumer"),
+    options,
     sharded: false,
     handle: async (event) => {
       const record = await currentRecordFor(ctx, event);
-      if (!record || record.status !== timeout.from) return;
-      const expireAt = await timeout.timer(decodeRecord(ctx, record), ctx.clock.now());
-      if (!expireAt) return;
-      await store.create({ workflowName: ctx.name, foreignId: record.foreignId, runId: record.runId, status: record.status, expireAt });
+      if (isSkip(record)) return record;
+      if (record.status !== from) return "status_mismatch";
+      const typed = decodeRecord(ctx, record);
+      for (const [index, timeout] of timeouts.entries()) {
+        const expireAt = await timeout.timer(typed, ctx.clock.now());
+        if (!expireAt) continue;
+        await store.create({ workflowName: ctx.name, foreignId: record.foreignId, runId: record.runId, status: record.status, index, expireAt });
+      }
+      return undefined;
     },
   });
-  const options = resolveOptions(ctx.defaultOptions, timeout.options);
   const poller: ProcessSpec<TimeoutRecord> = {
     name: `${statusName}-timeout-consumer`,
-    role: roleName(ctx.name, timeout.from, "timeout-consumer"),
+    role: roleName(ctx.name, from, "timeout-consumer"),
     options,
     open: async (signal) => {
       signal.throwIfAborted();
@@ -113,7 +87,7 @@ export function timeoutProcesses<T>(ctx: WorkflowContext<T>, timeout: TimeoutDef
           while (due.length === 0) {
             // Wait between polls even after a batch: a paused run's timeout stays due and would spin.
             if (polled) await ctx.clock.sleep(options.pollingFrequency, recvSignal);
-            due = await store.listValid(ctx.name, timeout.from, ctx.clock.now());
+            due = await store.listValid(ctx.name, from, ctx.clock.now());
             polled = true;
           }
           // Polled, not streamed: a timeout is done when it is completed or cancelled, so ack has nothing to do.
@@ -122,7 +96,8 @@ export function timeoutProcesses<T>(ctx: WorkflowContext<T>, timeout: TimeoutDef
         close: async () => {},
       };
     },
-    handle: (expired, signal) => fireTimeout(ctx, store, timeout, expired, signal),
+    handle: (expired, signal) => fireTimeout(ctx, store, timeouts, expired, signal, errors),
+    describe: (expired) => ({ timeoutId: expired.id, runId: expired.runId, status: expired.status, index: expired.index ?? 0 }),
   };
   return [...(inserter as ProcessSpec<never>[]), poller as ProcessSpec<never>];
 }
@@ -130,25 +105,40 @@ export function timeoutProcesses<T>(ctx: WorkflowContext<T>, timeout: TimeoutDef
 async function fireTimeout<T>(
   ctx: WorkflowContext<T>,
   store: TimeoutStore,
-  timeout: TimeoutDefinition<T>,
+  timeouts: readonly TimeoutDefinition<T>[],
   expired: TimeoutRecord,
   signal: AbortSignal,
-): Promise<void> {
+  errors: ErrorCount<T>,
+): Promise<SkipReason | undefined> {
+  const timeout = timeouts[expired.index ?? 0];
   let record: Record;
   try {
     record = await ctx.recordStore.lookup(expired.runId);
   } catch (err) {
     if (!hasErrorCode(err, "RECORD_NOT_FOUND")) throw err;
-    return store.cancel(expired.id);
+    await store.cancel(expired.id);
+    return "record_not_found";
   }
-  if (isFinished(record.runState) || record.status !== expired.status) return store.cancel(expired.id);
+  // A timeout whose definition is gone (a deploy removed it) or whose run moved on is no longer wanted.
+  if (!timeout || isFinished(record.runState) || record.status !== expired.status) {
+    await store.cancel(expired.id);
+    return "status_mismatch";
+  }
   // A paused run keeps its timeout and fires once resumed.
-  if (isStopped(record.runState)) return;
-  const run = decodeRun<T, number>(ctx, record);
-  const now = ctx.clock.now();
-  const result = await timeout.fn(run, now, { signal, logger: ctx.logger, clock: ctx.clock });
-  const next = resultRecord(ctx, record, run.object, result, timeout.to);
+  if (isStopped(record.runState)) return "record_stopped";
+  let next: Record | undefined;
+  try {
+    const run = decodeRun<T, number>(ctx, record);
+    const result = await timeout.fn(run, ctx.clock.now(), { signal, logger: ctx.logger, clock: ctx.clock });
+    next = resultRecord(ctx, record, run.object, result, timeout.to);
+  } catch (err) {
+    if (signal.aborted) throw err;
+    await errors.failed(record, err);
+    return undefined;
+  }
+  errors.reset(record.runId);
   // Complete only once the transition is stored: a crash in between fires it again, and the
   // version check then finds the run moved on and cancels it.
   if (!next || (await writeUnlessSuperseded(ctx, next))) await store.complete(expired.id);
+  return next ? undefined : "step_skipped";
 }

@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { RunWatcher, type AwaitOptions } from "./await.js";
-import type { BuildConfig } from "./builder.js";
+import type { BuildConfig } from "./build-config.js";
 import { systemClock } from "./clock.js";
 import { jsonCodec } from "./codec.js";
 import type { WorkflowContext } from "./context.js";
 import { hasErrorCode, InvalidScheduleError, InvalidStatusError, InvalidTransitionError, WorkflowNotRunningError } from "./errors.js";
 import type { Graph } from "./graph.js";
-import { consoleDebugLogger, consoleErrorLogger } from "./logger.js";
+import { workflowLogger } from "./logger.js";
 import { outboxProcess, Wake } from "./outbox.js";
 import { ProcessState, runProcess, type ProcessSpec } from "./process.js";
 import type { Record } from "./record.js";
@@ -27,11 +27,19 @@ import { changedRecord } from "./update.js";
 
 /** Options of `Workflow.trigger`. */
 export interface TriggerOptions<T, S extends number> {
-  /** The run's object at the start. Default: an empty object. */
+  /** The run's object at the start. Required unless an empty object is a valid `T`; default `{}`. */
   initialValue?: T;
   /** Start here instead of the first status added to the builder. */
   startAt?: S;
 }
+
+/**
+ * The arguments after the foreign id: the options may be left out only when an empty object is a
+ * `T`, so a step is never handed `{}` typed as an object it is not.
+ */
+export type TriggerArgs<T, S extends number> = object extends T
+  ? [options?: TriggerOptions<T, S>]
+  : [options: TriggerOptions<T, S> & { initialValue: T }];
 
 interface WorkflowDefinition<T> {
   name: string;
@@ -70,12 +78,15 @@ export class Workflow<T, S extends number> {
   constructor(definition: WorkflowDefinition<T>) {
     const { config } = definition;
     const wake = new Wake();
+    const debug = config.debug === true;
+    const logger = workflowLogger(config.logger, debug);
     const ctx: WorkflowContext<T> = {
       name: definition.name,
       graph: definition.graph,
       codec: config.codec ?? jsonCodec<T>(),
       clock: config.clock ?? systemClock,
-      logger: config.logger ?? (config.debug ? consoleDebugLogger : consoleErrorLogger),
+      logger,
+      debug,
       eventStreamer: config.eventStreamer,
       recordStore: config.recordStore,
       roleScheduler: config.roleScheduler,
@@ -84,6 +95,14 @@ export class Workflow<T, S extends number> {
       write: async (record) => {
         await config.recordStore.store(record);
         wake.notify();
+        if (debug) {
+          logger.debug("run written", {
+            runId: record.runId,
+            status: definition.graph.statusName(record.status),
+            runState: runStateName(record.runState),
+            version: record.meta.version,
+          });
+        }
       },
     };
     this.name = definition.name;
@@ -95,7 +114,7 @@ export class Workflow<T, S extends number> {
     const api = this as unknown as Workflow<T, number>;
     const processes: ProcessSpec<never>[] = [
       ...definition.steps.flatMap((step) => stepProcesses(ctx, step)),
-      ...definition.timeouts.flatMap((timeout) => timeoutProcesses(ctx, timeout)),
+      ...timeoutsByStatus(definition.timeouts).flatMap(([from, timeouts]) => timeoutProcesses(ctx, from, timeouts)),
       ...definition.connectors.flatMap((connector) => connectorProcesses(ctx, connector, api)),
       ...definition.connections.flatMap((connection) => connectionProcesses(ctx, connection)),
       ...[...definition.hooks].flatMap(([runState, hook]) => hookProcess(ctx, runState, hook)),
@@ -121,6 +140,7 @@ export class Workflow<T, S extends number> {
       roleScheduler: this.#ctx.roleScheduler,
       clock: this.#ctx.clock,
       logger: this.#ctx.logger,
+      debug: this.#ctx.debug,
       setState: (name: string, state: ProcessState) => this.#states.set(name, state),
     };
     return runProcess(process, deps, this.#stop.signal);
@@ -136,7 +156,11 @@ export class Workflow<T, S extends number> {
   }
 
   /** Starts a run for `foreignId` and returns its run id. */
-  async trigger(foreignId: string, options: TriggerOptions<T, S> = {}): Promise<string> {
+  trigger(foreignId: string, ...[options]: TriggerArgs<T, S>): Promise<string> {
+    return this.#trigger(foreignId, options ?? {});
+  }
+
+  async #trigger(foreignId: string, options: TriggerOptions<T, S>): Promise<string> {
     if (!this.#loops || this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "trigger");
     const { graph, clock, codec } = this.#ctx;
     const startAt = options.startAt ?? (graph.start as number);
@@ -184,7 +208,7 @@ export class Workflow<T, S extends number> {
    */
   async schedule(foreignId: string, spec: string, options: ScheduleOptions<T> = {}): Promise<void> {
     if (this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "schedule");
-    const process = scheduleProcess(this.#ctx, foreignId, spec, options, (id, initialValue) => this.trigger(id, { initialValue }));
+    const process = scheduleProcess(this.#ctx, foreignId, spec, options, (id, initialValue) => this.#trigger(id, { initialValue }));
     if (this.#states.has(process.name)) throw new InvalidScheduleError(spec, { cause: new Error(`"${foreignId}" is already scheduled on it`) });
     this.#states.set(process.name, ProcessState.Unknown);
     this.#processes.push(process as ProcessSpec<never>);
@@ -257,4 +281,11 @@ function callerOf(fn: (...args: never[]) => unknown): string {
     Error.prepareStackTrace = prepareStackTrace;
     Error.stackTraceLimit = stackTraceLimit;
   }
+}
+
+/** Timeouts grouped by the status they watch, in the order added: each status gets one inserter and one poller. */
+function timeoutsByStatus<T>(timeouts: readonly TimeoutDefinition<T>[]): [number, TimeoutDefinition<T>[]][] {
+  const byStatus = new Map<number, TimeoutDefinition<T>[]>();
+  for (const timeout of timeouts) byStatus.set(timeout.from, [...(byStatus.get(timeout.from) ?? []), timeout]);
+  return [...byStatus];
 }

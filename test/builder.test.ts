@@ -177,7 +177,7 @@ test("the first from status added is where a run starts by default", async () =>
       [Status.Shipped, Status.Done],
     );
     assert.equal(done.status, Status.Done);
-    const elsewhere = await wf.trigger("s-2", { startAt: Status.Created });
+    const elsewhere = await wf.trigger("s-2", { initialValue: { id: "s-2", count: 0 }, startAt: Status.Created });
     assert.equal(adapters.recordStore.snapshots(elsewhere)[0]?.status, Status.Created);
   } finally {
     await wf.stop();
@@ -192,7 +192,7 @@ test("a callback's status counts as the first from status added", async () => {
   const wf = b.build(adapters);
   await wf.run();
   try {
-    const runId = await wf.trigger("c-1");
+    const runId = await wf.trigger("c-1", { initialValue: { id: "c-1", count: 0 } });
     assert.equal(adapters.recordStore.snapshots(runId)[0]?.status, Status.Processed);
   } finally {
     await wf.stop();
@@ -248,4 +248,21 @@ test("process names count the shards of parallelCount", () => {
     "cellphone_number_submitted-consumer-2-of-3",
     "cellphone_number_submitted-consumer-3-of-3",
   ]);
+});
+
+test("build() refuses a bad pauseRetry.resumeAfter, naming that option", () => {
+  const b = new Builder<Item, Status>("bad-resume", Status);
+  b.addStep(Status.Created, async () => Status.Done, Status.Done);
+  assert.throws(
+    () => b.build({ ...memory(), pauseRetry: { resumeAfter: -5 } }),
+    (err: BuildError) => err.code === "BUILD" && /pauseRetry: option "resumeAfter" must be a non-negative number, got -5/.test(err.message),
+  );
+});
+
+test("a connector refuses pauseAfterErrCount: its events belong to no run it could pause", () => {
+  const b = new Builder<Item, Status>("connector-options", Status);
+  b.addStep(Status.Created, async () => Status.Done, Status.Done);
+  const updater = b.addConnector("feed", { make: async () => ({ recv: () => new Promise(() => {}), close: async () => {} }) }, async () => {});
+  assert.throws(() => updater.withOptions({ pauseAfterErrCount: 3 }), /connector feed: does not take the option "pauseAfterErrCount"/);
+  updater.withOptions({ lag: 10, parallelCount: 2 });
 });

@@ -29,7 +29,7 @@ function connected(consumer: (event: { foreignId: string }) => boolean = () => t
 
   const seen: string[] = [];
   const orders = new Builder<OrderData, Order>("orders", Order);
-  orders.connectWorkflow({
+  orders.connectWorkflow<Payment>({
     workflowName: "payments",
     status: Payment.Settled,
     streamer: adapters.eventStreamer,

@@ -112,3 +112,20 @@ test("pauseRetry: false leaves paused runs paused", () => {
   const wf = b.build({ ...memory(), pauseRetry: false });
   assert.equal(wf.states()["paused-records-retry-consumer"], undefined);
 });
+
+test("the workflow's default lag delays steps but never a run-state hook", { timeout: 10_000 }, async () => {
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const completed: string[] = [];
+  const b = new Builder<Item, Status>("hooks-do-not-lag", Status);
+  // This step asks for no lag itself, so only the hook could wait out the default.
+  b.addStep(Status.Created, async () => Status.Done, Status.Done).withOptions({ lag: 0 });
+  b.onComplete(async (run) => void completed.push(run.foreignId));
+  const wf = b.build({ ...memory({ clock }), clock, defaultOptions: { lag: 700 } });
+  try {
+    await wf.run();
+    await wf.trigger("h-1", { initialValue: { id: "h-1", count: 0 } });
+    await until("the onComplete hook, with the clock standing still", () => completed.length === 1);
+  } finally {
+    await wf.stop();
+  }
+});

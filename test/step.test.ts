@@ -129,7 +129,7 @@ test("pauseAfterErrCount pauses a run after that many errors and moves on to oth
   const badId = await wf.trigger("bad", { initialValue: item("bad") });
   const paused = await waitFor(wf, "bad", (r) => r.runState === RunState.Paused);
   assert.equal(attempts.get("bad"), 3);
-  assert.match(paused.meta.runStateReason, /paused after 3 errors in Created: card declined/);
+  assert.match(paused.meta.runStateReason, /paused after 3 errors in step Created: card declined/);
   const goodId = await wf.trigger("good", { initialValue: item("good") });
   assert.equal((await wf.await("good", goodId, Status.Done)).runState, RunState.Completed);
   assert.equal(attempts.get("bad"), 3);

@@ -257,7 +257,7 @@ test("a callback returning an undeclared status throws InvalidTransitionError an
   const wf = b.build(adapters);
   await wf.run();
   try {
-    const runId = await wf.trigger("cb-5");
+    const runId = await wf.trigger("cb-5", { initialValue: { id: "cb-5", count: 0 } });
     const before = await adapters.recordStore.lookup(runId);
     await assert.rejects(wf.callback("cb-5", Status.Created, null), (err: unknown) => {
       assert.ok(err instanceof InvalidTransitionError);
@@ -341,7 +341,7 @@ test("awaitTimeoutInsert gives up after timeoutMs when no timeout is inserted fo
   const { wf, adapters } = callbackWorkflow();
   await wf.run();
   try {
-    const runId = await wf.trigger("to-2");
+    const runId = await wf.trigger("to-2", { initialValue: { id: "to-2", count: 0 } });
     await adapters.timeoutStore.create({ workflowName: wf.name, foreignId: "to-2", runId, status: Status.Shipped, expireAt: start });
     await assert.rejects(awaitTimeoutInsert(wf, "to-2", runId, Status.Processed, { timeoutMs: 20 }), /timed out after 20 ms.*Processed/);
   } finally {

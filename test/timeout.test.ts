@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { BuildError, Builder, durationTimer, RunState, timeTimer, type TimerFn } from "stepwise";
 import { memory } from "stepwise/memory";
 import { awaitTimeoutInsert, FakeClock, requireStatus, waitFor } from "stepwise/testing";
+import { until } from "./support/until.js";
 
 enum Order {
   Unknown = 0,
@@ -141,4 +142,76 @@ test("timeouts refuse parallelCount and lag, and need a timeout store", () => {
   assert.throws(() => updater.withOptions({ lag: 10 }), (err: BuildError) => err instanceof BuildError && /"lag"/.test(err.message));
   const { eventStreamer, recordStore, roleScheduler } = memory();
   assert.throws(() => b.build({ eventStreamer, recordStore, roleScheduler }), /has timeouts, so build\(\) needs a timeoutStore/);
+});
+
+test("a timeout function that keeps throwing pauses its run after pauseAfterErrCount errors", async () => {
+  let attempts = 0;
+  const b = new Builder<Cart, Order>("timeout-pauses", Order);
+  b.addTimeout(
+    Order.Created,
+    durationTimer(0),
+    async () => {
+      attempts++;
+      throw new Error("carrier API down");
+    },
+    Order.Expired,
+  ).withOptions({ pauseAfterErrCount: 3, errBackOff: 1, pollingFrequency: 5 });
+  const wf = b.build({ ...memory(), pauseRetry: false, logger: { debug: () => {}, error: () => {} } });
+  try {
+    await wf.run();
+    await wf.trigger("o-6", { initialValue: { id: "o-6" } });
+    const paused = await waitFor(wf, "o-6", (r) => r.runState === RunState.Paused);
+    assert.equal(attempts, 3);
+    assert.equal(paused.status, Order.Created);
+    assert.match(paused.meta.runStateReason, /paused after 3 errors in timeout Created: carrier API down/);
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("a status may have several timeouts: a reminder fires first and the expiry later", async () => {
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const reminded: string[] = [];
+  const b = new Builder<Cart, Order>("reminder-and-expiry", Order);
+  b.addCallback(Order.Created, async () => Order.Paid, Order.Paid);
+  b.addTimeout(Order.Created, durationTimer(hour), async (run) => {
+    reminded.push(run.foreignId);
+    return run.skip();
+  }, Order.Expired);
+  b.addTimeout(Order.Created, durationTimer(24 * hour), async () => Order.Expired, Order.Expired);
+  b.addStep(Order.Paid, async () => Order.Shipped, Order.Shipped);
+  const adapters = memory({ clock });
+  const wf = b.build({ ...adapters, clock });
+  try {
+    await wf.run();
+    const runId = await wf.trigger("o-7", { initialValue: { id: "o-7" } });
+    await awaitTimeoutInsert(wf, "o-7", runId, Order.Created);
+    await until("both timeouts inserted", async () => (await adapters.timeoutStore.list("reminder-and-expiry")).length === 2);
+    clock.advance(hour);
+    await until("the reminder", () => reminded.length === 1);
+    assert.equal((await adapters.recordStore.lookup(runId)).status, Order.Created, "the reminder leaves the run waiting");
+    clock.advance(23 * hour);
+    await requireStatus(wf, "o-7", Order.Expired, { id: "o-7" });
+    assert.deepEqual(reminded, ["o-7"], "the reminder fired once, and not again at the expiry");
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("the workflow's default lag never delays inserting or firing a timeout", { timeout: 10_000 }, async () => {
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const b = new Builder<Cart, Order>("timeouts-do-not-lag", Order);
+  b.addTimeout(Order.Created, durationTimer(100), async () => Order.Expired, Order.Expired).withOptions({ pollingFrequency: 50 });
+  const adapters = memory({ clock });
+  const wf = b.build({ ...adapters, clock, defaultOptions: { lag: 700 } });
+  try {
+    await wf.run();
+    const runId = await wf.trigger("o-8", { initialValue: { id: "o-8" } });
+    const timeout = await awaitTimeoutInsert(wf, "o-8", runId, Order.Created);
+    assert.equal(timeout.expireAt.toISOString(), "2026-01-01T00:00:00.100Z");
+    clock.advance(100);
+    await requireStatus(wf, "o-8", Order.Expired, { id: "o-8" });
+  } finally {
+    await wf.stop();
+  }
 });

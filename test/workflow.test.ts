@@ -1,16 +1,20 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import {
   AwaitTimeoutError,
   Builder,
+  type InvalidOptionError,
   InvalidStatusError,
   ProcessState,
   RecordNotFoundError,
   RunState,
+  StatusNotReachedError,
   WorkflowInProgressError,
   WorkflowNotRunningError,
 } from "stepwise";
 import { memory } from "stepwise/memory";
+import { FakeClock } from "stepwise/testing";
 import { lineWorkflow, Status, type Item } from "./support/workflows.js";
 
 test("a run goes through every step to its terminal status and completes", async () => {
@@ -29,10 +33,10 @@ test("a run goes through every step to its terminal status and completes", async
 
 test("trigger before run() and after stop() throws WorkflowNotRunningError", async () => {
   const { wf } = lineWorkflow();
-  await assert.rejects(wf.trigger("a"), WorkflowNotRunningError);
+  await assert.rejects(wf.trigger("a", { initialValue: { id: "a", count: 0 } }), WorkflowNotRunningError);
   await wf.run();
   await wf.stop();
-  await assert.rejects(wf.trigger("a"), (err: WorkflowNotRunningError) => err.code === "WORKFLOW_NOT_RUNNING" && /run\(\)/.test(err.message));
+  await assert.rejects(wf.trigger("a", { initialValue: { id: "a", count: 0 } }), (err: WorkflowNotRunningError) => err.code === "WORKFLOW_NOT_RUNNING" && /run\(\)/.test(err.message));
 });
 
 test("trigger starts at startAt, and rejects a status outside the graph", async () => {
@@ -42,7 +46,7 @@ test("trigger starts at startAt, and rejects a status outside the graph", async 
   const done = await wf.await("item-2", runId, Status.Done);
   assert.equal(done.object.count, 11);
   assert.equal(calls.get(`${runId}:${Status.Created}`), undefined);
-  await assert.rejects(wf.trigger("item-3", { startAt: Status.Failed }), (err: InvalidStatusError) => {
+  await assert.rejects(wf.trigger("item-3", { initialValue: { id: "item-3", count: 0 }, startAt: Status.Failed }), (err: InvalidStatusError) => {
     return err instanceof InvalidStatusError && err.code === "INVALID_STATUS" && err.status === Status.Failed;
   });
   await wf.stop();
@@ -102,7 +106,7 @@ test("await of an unknown run, or of a run under another foreign id, throws Reco
   const wf = waitingWorkflow();
   await wf.run();
   await assert.rejects(wf.await("nobody", "00000000-0000-4000-8000-000000000000", Status.Done), RecordNotFoundError);
-  const runId = await wf.trigger("w-2");
+  const runId = await wf.trigger("w-2", { initialValue: { id: "w-2", count: 0 } });
   await assert.rejects(wf.await("someone-else", runId, Status.Created), RecordNotFoundError);
   await wf.stop();
 });
@@ -110,7 +114,7 @@ test("await of an unknown run, or of a run under another foreign id, throws Reco
 test("await gives up after timeoutMs with AwaitTimeoutError, and when its signal aborts", async () => {
   const wf = waitingWorkflow();
   await wf.run();
-  const runId = await wf.trigger("w-3");
+  const runId = await wf.trigger("w-3", { initialValue: { id: "w-3", count: 0 } });
   await assert.rejects(wf.await("w-3", runId, Status.Done, { timeoutMs: 20 }), (err: AwaitTimeoutError) => {
     return err instanceof AwaitTimeoutError && err.code === "AWAIT_TIMEOUT" && /did not reach Done within 20 ms/.test(err.message);
   });
@@ -124,7 +128,7 @@ test("await gives up after timeoutMs with AwaitTimeoutError, and when its signal
 test("await sees a run that reaches the status after the call", async () => {
   const wf = waitingWorkflow();
   await wf.run();
-  const runId = await wf.trigger("w-4");
+  const runId = await wf.trigger("w-4", { initialValue: { id: "w-4", count: 0 } });
   const done = wf.await("w-4", runId, Status.Done);
   const processed = wf.await("w-4", runId, Status.Processed);
   await wf.callback("w-4", Status.Created, 9);
@@ -167,14 +171,66 @@ test("outbox: false leaves events in the store's outbox", async () => {
   await wf.stop();
 });
 
-test("await of a terminal status resolves once the run finished elsewhere instead of waiting forever", async () => {
+test("await of a terminal status the run finished without reaching rejects with StatusNotReachedError", async () => {
   const b = new Builder<Item, Status>("ends-elsewhere", Status);
-  b.addStep(Status.Created, async (run) => (run.object.count < 0 ? Status.Failed : Status.Done), Status.Done, Status.Failed);
+  b.addStep(
+    Status.Created,
+    async (run) => (run.object.count < 0 ? Status.Failed : run.object.count === 0 ? run.cancel("nothing to do") : Status.Done),
+    Status.Done,
+    Status.Failed,
+  );
   const wf = b.build(memory());
-  await wf.run();
-  const failed = await wf.trigger("neg", { initialValue: { id: "neg", count: -1 } });
-  const ended = await wf.await("neg", failed, Status.Done);
-  assert.equal(ended.status, Status.Failed);
-  assert.equal(ended.runState, RunState.Completed);
-  await wf.stop();
+  try {
+    await wf.run();
+    const failed = await wf.trigger("neg", { initialValue: { id: "neg", count: -1 } });
+    await assert.rejects(wf.await("neg", failed, Status.Done), (err: StatusNotReachedError) => {
+      assert.ok(err instanceof StatusNotReachedError);
+      assert.equal(err.code, "STATUS_NOT_REACHED");
+      assert.equal(err.run.status, Status.Failed);
+      assert.equal(err.run.runState, RunState.Completed);
+      assert.match(err.message, /finished without reaching Done: it ended Completed in Failed/);
+      return true;
+    });
+    const cancelled = await wf.trigger("zero", { initialValue: { id: "zero", count: 0 } });
+    await assert.rejects(wf.await("zero", cancelled, Status.Done), (err: StatusNotReachedError) => err.run.runState === RunState.Cancelled);
+    const done = await wf.trigger("pos", { initialValue: { id: "pos", count: 1 } });
+    assert.equal((await wf.await("pos", done, Status.Done)).status, Status.Done);
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("await's timeoutMs runs on the wall clock, so it ends under a FakeClock nobody advances", { timeout: 10_000 }, async () => {
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const b = new Builder<Item, Status>("await-fake-clock", Status);
+  b.addCallback(Status.Created, async () => Status.Done, Status.Done);
+  const wf = b.build({ ...memory({ clock }), clock });
+  try {
+    await wf.run();
+    const runId = await wf.trigger("f-1", { initialValue: { id: "f-1", count: 0 } });
+    await assert.rejects(wf.await("f-1", runId, Status.Done, { timeoutMs: 20 }), AwaitTimeoutError);
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("await takes timeoutMs of Infinity or beyond a timer's range as a long wait, and refuses a negative one", async () => {
+  const wf = waitingWorkflow();
+  try {
+    await wf.run();
+    for (const timeoutMs of [Infinity, 2 ** 31 + 5]) {
+      const foreignId = `w-5-${timeoutMs}`;
+      const runId = await wf.trigger(foreignId, { initialValue: { id: foreignId, count: 0 } });
+      const waiting = wf.await(foreignId, runId, Status.Done, { timeoutMs });
+      // A timer given more than 2^31-1 ms fires after 1 ms: the wait must still be open well after that.
+      const early = await Promise.race([waiting.then(() => "settled", () => "rejected"), delay(20).then(() => "still waiting")]);
+      assert.equal(early, "still waiting", `timeoutMs ${timeoutMs}`);
+      await wf.callback(foreignId, Status.Created, 3);
+      assert.equal((await waiting).status, Status.Done);
+    }
+    const runId = await wf.trigger("w-6", { initialValue: { id: "w-6", count: 0 } });
+    await assert.rejects(wf.await("w-6", runId, Status.Done, { timeoutMs: -1 }), (err: InvalidOptionError) => err.code === "INVALID_OPTION" && /timeoutMs/.test(err.message));
+  } finally {
+    await wf.stop();
+  }
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../timeout.js";
+import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../timeout-store.js";
 import { assertRejectsWithCode } from "./assert-code.js";
 import type { ConformanceCase } from "./case.js";
 import { uniqueName } from "./unique-name.js";

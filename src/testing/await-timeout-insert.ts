@@ -1,4 +1,4 @@
-import type { TimeoutRecord } from "../timeout.js";
+import type { TimeoutRecord } from "../timeout-store.js";
 import { workflowContext, type Workflow } from "../workflow.js";
 import { defaultWaitMs, pollUntil } from "./poll.js";
 

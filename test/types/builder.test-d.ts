@@ -1,6 +1,6 @@
 // Type rules of the builder, checked by `tsc --noEmit` in `npm test`: each @ts-expect-error line
 // must fail to compile, and every other line must compile.
-import { Builder, type Control, type Run } from "stepwise";
+import { Builder, type BuildConfig, type Control, type Event, type EventStreamer, type Run } from "stepwise";
 
 enum OrderStatus {
   Unknown = 0,
@@ -76,3 +76,36 @@ void awaitIsTyped;
 
 const isControlResult = (value: Control): Control => value;
 void isControlResult;
+
+// connectWorkflow checks the other workflow's status against the type it is given.
+enum PaymentStatus {
+  Unknown = 0,
+  Started = 1,
+  Settled = 2,
+}
+declare const streamer: EventStreamer;
+const connection = {
+  workflowName: "payments",
+  streamer,
+  from: OrderStatus.Created,
+  to: OrderStatus.Paid,
+  filter: (event: Event) => event.foreignId,
+  consumer: async () => true,
+};
+b.connectWorkflow<PaymentStatus>({ ...connection, status: PaymentStatus.Settled });
+// @ts-expect-error 999 is no PaymentStatus.
+b.connectWorkflow<PaymentStatus>({ ...connection, status: 999 });
+// @ts-expect-error Without the other workflow's status type, no status is accepted.
+b.connectWorkflow({ ...connection, status: 2 });
+
+// trigger needs an initialValue when an empty object is not a valid object.
+async function triggerNeedsAnObject(): Promise<void> {
+  await wf.trigger("o-2", { initialValue: { id: "o-2", amount: 5 } });
+  // @ts-expect-error An Order has required fields, so {} would lie about its type.
+  await wf.trigger("o-2");
+  // @ts-expect-error Options without initialValue are refused too.
+  await wf.trigger("o-2", { startAt: OrderStatus.Created });
+  const loose = new Builder<{ note?: string }, OrderStatus>("loose", OrderStatus).build({} as BuildConfig<{ note?: string }>);
+  await loose.trigger("l-1");
+}
+void triggerNeedsAnObject;

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from "../../clock.js";
 import { TimeoutNotFoundError } from "../../errors.js";
-import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout.js";
+import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 
 /** Options of {@link MemoryTimeoutStore}. */
 export interface MemoryTimeoutStoreOptions {
@@ -31,6 +31,7 @@ export class MemoryTimeoutStore implements TimeoutStore {
       foreignId: timeout.foreignId,
       runId: timeout.runId,
       status: timeout.status,
+      index: timeout.index ?? 0,
       completed: false,
       expireAt: new Date(timeout.expireAt.getTime()),
       createdAt: this.clock.now(),

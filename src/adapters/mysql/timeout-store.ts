@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from "../../clock.js";
 import { MalformedRecordError, TimeoutNotFoundError } from "../../errors.js";
-import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout.js";
+import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 import { fromDatetime, toDatetime, toText } from "./columns.js";
 import { select, write, type MysqlPool, type Row } from "./driver.js";
 import { defaultPrefix, mysqlTables, type MysqlTables } from "./schema.js";

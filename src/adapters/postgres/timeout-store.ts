@@ -1,5 +1,5 @@
 import { TimeoutNotFoundError } from "../../errors.js";
-import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout.js";
+import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { translateError } from "./errors.js";
 import { tables, type Tables } from "./tables.js";

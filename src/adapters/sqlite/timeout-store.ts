@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from "../../clock.js";
 import { MalformedRecordError, TimeoutNotFoundError } from "../../errors.js";
-import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout.js";
+import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 import type { SqliteDatabase } from "./driver.js";
 import { defaultPrefix, sqliteTables, type SqliteTables } from "./schema.js";
 import { integer, Statements, type Row } from "./statements.js";

@@ -1,0 +1,36 @@
+import type { Clock } from "./clock.js";
+import type { Codec } from "./codec.js";
+import type { EventStreamer } from "./event.js";
+import type { Logger } from "./logger.js";
+import type { ProcessOptions } from "./options.js";
+import type { RecordStore } from "./record.js";
+import type { RoleScheduler } from "./rolescheduler.js";
+import type { TimeoutStore } from "./timeout-store.js";
+
+/** Automatic resumption of paused runs. */
+export interface PauseRetryOptions {
+  /** How long a run stays paused before it is resumed. Default one hour. */
+  resumeAfter?: number;
+}
+
+/** What `build()` takes: the adapters (e.g. `memory()`) and workflow-wide settings. */
+export interface BuildConfig<T> {
+  eventStreamer: EventStreamer;
+  recordStore: RecordStore;
+  roleScheduler: RoleScheduler;
+  timeoutStore?: TimeoutStore;
+  clock?: Clock;
+  logger?: Logger;
+  /** Log debug lines to the console (ignored when a logger is given). */
+  debug?: boolean;
+  /** Options for every process, below each process's own. */
+  defaultOptions?: ProcessOptions;
+  /** Run the outbox process; turn off for stores that publish their events themselves. Default true. */
+  outbox?: boolean;
+  /** Resume paused runs after a while; `false` turns it off. */
+  pauseRetry?: false | PauseRetryOptions;
+  /** How the object is stored. Default JSON. */
+  codec?: Codec<T>;
+  /** What a run's object becomes when its data is deleted. Default: the bytes of `{"result":"deleted"}`. */
+  customDelete?: (object: T) => T;
+}

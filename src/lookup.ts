@@ -1,0 +1,44 @@
+import type { WorkflowContext } from "./context.js";
+import { hasErrorCode, StaleReadError } from "./errors.js";
+import { HeaderKey, type Event } from "./event.js";
+import type { Record } from "./record.js";
+import { isFinished, isStopped, type RunState } from "./runstate.js";
+import type { SkipReason } from "./skip.js";
+
+/**
+ * The record an event on a status topic speaks of, if the event is still the run's latest word:
+ * a missing run, a run of another workflow, a newer stored version (already handled) or a stopped
+ * or finished run give the reason to skip; an older stored version is a stale read and throws, to
+ * be retried.
+ */
+export async function currentRecordFor<T>(ctx: WorkflowContext<T>, event: Event): Promise<Record | SkipReason> {
+  const runId = event.headers[HeaderKey.runId] ?? "";
+  const version = Number(event.headers[HeaderKey.recordVersion]);
+  const record = await lookupOrUndefined(ctx, runId);
+  if (!record) return "record_not_found";
+  if (record.workflowName !== ctx.name) return "other_workflow";
+  if (record.meta.version > version) return "event_superseded";
+  if (record.meta.version < version) throw new StaleReadError(runId, version, record.meta.version);
+  if (isStopped(record.runState) || isFinished(record.runState)) return "record_stopped";
+  return record;
+}
+
+/**
+ * The record an event on the run-state-change or delete topic speaks of, if the run is still in
+ * `runState`; the reason to skip when it is gone or has changed state again since.
+ */
+export async function lookupInState<T>(ctx: WorkflowContext<T>, event: Event, runState: RunState): Promise<Record | SkipReason> {
+  const record = await lookupOrUndefined(ctx, event.headers[HeaderKey.runId] ?? "");
+  if (!record) return "record_not_found";
+  if (record.workflowName !== ctx.name) return "other_workflow";
+  return record.runState === runState ? record : "status_mismatch";
+}
+
+async function lookupOrUndefined<T>(ctx: WorkflowContext<T>, runId: string): Promise<Record | undefined> {
+  try {
+    return await ctx.recordStore.lookup(runId);
+  } catch (err) {
+    if (hasErrorCode(err, "RECORD_NOT_FOUND")) return undefined;
+    throw err;
+  }
+}
