@@ -237,6 +237,35 @@ export function eventStreamerCases(make: () => Promise<EventStreamer>): Conforma
         }),
     },
     {
+      name: "event streamer: recv hands out the next events before the earlier ones are acked, and in-order acks keep the position",
+      run: () =>
+        withScope(async (defer) => {
+          const s = await open(defer);
+          const topic = uniqueName("topic");
+          const name = uniqueName("window");
+          const sender = await s.sender(topic);
+          const first = await s.receiver(topic, name);
+          for (const id of ["a", "b", "c", "d"]) await sender.send(id, 1, {});
+
+          // A consumer working on several events at once takes them before acking any.
+          const a = await next(first, "the first event");
+          const b = await next(first, "the second event, with the first un-acked");
+          const c = await next(first, "the third event, with two un-acked");
+          assert.deepEqual([a, b, c].map((d) => d.event.foreignId), ["a", "b", "c"]);
+          await a.ack();
+          await b.ack();
+          await first.close(); // c is left un-acked
+
+          const second = await s.receiver(topic, name);
+          const again = await next(second, "the first un-acked event, delivered again");
+          assert.equal(again.event.foreignId, "c");
+          await again.ack();
+          const d = await next(second, "the event after it");
+          assert.equal(d.event.foreignId, "d");
+          await d.ack();
+        }),
+    },
+    {
       name: "event streamer: 500 events arrive exactly once each, in order",
       run: () =>
         withScope(async (defer) => {
