@@ -46,7 +46,10 @@ export class Builder<T, S extends number> {
    * Adds the step that consumes runs entering `from`. The function may only return the statuses
    * listed after it (checked by the compiler and again at runtime) or a control result of the run.
    */
-  addStep<To extends S>(from: S, fn: StepFn<T, S, To>, ...to: [To, ...To[]]): Updater {
+  addStep<To extends S>(from: S, fn: StepFn<T, S, To>, ...to: [To, ...To[]]): Updater;
+  /** A step that never moves the run to another status: it only skips, pauses, cancels or repeats. */
+  addStep(from: S, fn: StepFn<T, S, never>): Updater;
+  addStep(from: S, fn: StepFn<T, S, S>, ...to: S[]): Updater {
     this.#checkStatuses(from, ...to);
     if (this.#steps.some((s) => s.from === from)) {
       this.#problems.push(new BuildError(`a step for ${this.#graph.statusName(from)} was already added: one step per status`));
@@ -71,7 +74,10 @@ export class Builder<T, S extends number> {
    * Adds a callback for runs waiting in `from`, invoked in the caller's process by
    * `Workflow.callback(foreignId, from, payload)`. A status may have several.
    */
-  addCallback<To extends S>(from: S, fn: CallbackFn<T, S, To>, ...to: [To, ...To[]]): void {
+  addCallback<To extends S>(from: S, fn: CallbackFn<T, S, To>, ...to: [To, ...To[]]): void;
+  /** A callback that never moves the run to another status: it only skips, pauses, cancels or repeats. */
+  addCallback(from: S, fn: CallbackFn<T, S, never>): void;
+  addCallback(from: S, fn: CallbackFn<T, S, S>, ...to: S[]): void {
     this.#checkStatuses(from, ...to);
     this.#callbacks.push({ from, to: new Set<number>(to), fn: fn as CallbackDefinition<T>["fn"] });
     this.#graph.addTransitions(from, to);
@@ -86,7 +92,10 @@ export class Builder<T, S extends number> {
    * b.addTimeout(OrderStatus.Created, durationTimer(60 * 60_000), async (run) => run.cancel("unpaid"), OrderStatus.Failed);
    * ```
    */
-  addTimeout<To extends S>(from: S, timer: TimerFn<T, S>, fn: TimeoutFn<T, S, To>, ...to: [To, ...To[]]): Updater {
+  addTimeout<To extends S>(from: S, timer: TimerFn<T, S>, fn: TimeoutFn<T, S, To>, ...to: [To, ...To[]]): Updater;
+  /** A timeout that never moves the run to another status, e.g. `async (run) => run.cancel("expired")`. */
+  addTimeout(from: S, timer: TimerFn<T, S>, fn: TimeoutFn<T, S, never>): Updater;
+  addTimeout(from: S, timer: TimerFn<T, S>, fn: TimeoutFn<T, S, S>, ...to: S[]): Updater {
     this.#checkStatuses(from, ...to);
     const timeout: TimeoutDefinition<T> = {
       from,

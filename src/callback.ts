@@ -1,5 +1,6 @@
 import type { WorkflowContext } from "./context.js";
-import { InvalidStatusError } from "./errors.js";
+import { hasErrorCode, InvalidStatusError, RecordNotFoundError } from "./errors.js";
+import type { Record } from "./record.js";
 import type { Control, Run, StepContext } from "./run.js";
 import { isFinished, isStopped } from "./runstate.js";
 import { decodeRun, resultRecord, writeUnlessSuperseded } from "./update.js";
@@ -20,32 +21,57 @@ export interface CallbackDefinition<T> {
   fn: (run: Run<T, number>, payload: unknown, ctx: StepContext) => Promise<number | Control>;
 }
 
+/** What `Workflow.callback` resolves with: whether a callback changed the run, and the run after the call. */
+export interface CallbackResult<T, S extends number> {
+  /** False when the run was not waiting in the status (or was stopped), so nothing changed. */
+  handled: boolean;
+  run: Run<T, S>;
+}
+
 /**
  * Runs each callback of `status` for the latest run of `foreignId`, in the order they were added,
  * each against a fresh read: once one moves the run on, the rest find it elsewhere and do nothing.
  */
-export async function runCallbacks<T>(
+export async function runCallbacks<T, S extends number>(
   ctx: WorkflowContext<T>,
   callbacks: readonly CallbackDefinition<T>[],
   foreignId: string,
   status: number,
   payload: unknown,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<CallbackResult<T, S>> {
   const matching = callbacks.filter((c) => c.from === status);
   if (matching.length === 0) {
     throw new InvalidStatusError(status, `workflow "${ctx.name}" has no callback for ${ctx.graph.statusName(status)}`);
   }
+  let handled = false;
+  let latest = await latestOf(ctx, foreignId);
   for (const callback of matching) {
     // A write that loses a race with another one is redone from a fresh read: the caller has no
     // event to retry with, so dropping it would lose the payload.
     for (;;) {
-      const record = await ctx.recordStore.latest(ctx.name, foreignId);
-      if (record.status !== status || isStopped(record.runState) || isFinished(record.runState)) return;
-      const run = decodeRun<T, number>(ctx, record);
+      if (latest.status !== status || isStopped(latest.runState) || isFinished(latest.runState)) break;
+      const run = decodeRun<T, number>(ctx, latest);
       const result = await callback.fn(run, payload, { signal, logger: ctx.logger, clock: ctx.clock });
-      const next = resultRecord(ctx, record, run.object, result, callback.to);
-      if (!next || (await writeUnlessSuperseded(ctx, next))) break;
+      const next = resultRecord(ctx, latest, run.object, result, callback.to, `callback ${ctx.graph.statusName(status)}`);
+      if (!next) break;
+      if (await writeUnlessSuperseded(ctx, next)) {
+        handled = true;
+        latest = next;
+        break;
+      }
+      latest = await latestOf(ctx, foreignId);
     }
+  }
+  return { handled, run: decodeRun<T, S>(ctx, latest) };
+}
+
+/** The latest run of the foreign id; RecordNotFoundError naming the foreign id when there is none. */
+async function latestOf<T>(ctx: WorkflowContext<T>, foreignId: string): Promise<Record> {
+  try {
+    return await ctx.recordStore.latest(ctx.name, foreignId);
+  } catch (err) {
+    if (hasErrorCode(err, "RECORD_NOT_FOUND")) throw RecordNotFoundError.forForeignId(ctx.name, foreignId, { cause: err });
+    throw err;
   }
 }

@@ -61,3 +61,43 @@ export function wallInterval(ms: number, fire: () => void): () => void {
   interval.unref();
   return () => clearInterval(interval);
 }
+
+/**
+ * The clock of an adapter that was given none: the system clock until a workflow built on the
+ * adapter brings its own (`build({ clock })`), which it then follows. So a FakeClock given to
+ * `build()` also stamps the memory adapters' events and timeouts without being passed twice.
+ */
+export class FollowingClock implements Clock {
+  #clock: Clock = systemClock;
+  #adopted = false;
+
+  now(): Date {
+    return this.#clock.now();
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.#clock.sleep(ms, signal);
+  }
+
+  /** Follows `clock` from now on; the first workflow's clock wins. */
+  adopt(clock: Clock): void {
+    if (this.#adopted) return;
+    this.#clock = clock;
+    this.#adopted = true;
+  }
+}
+
+/** The key of the method by which an adapter takes the clock of the workflow built on it. */
+export const adoptClock: unique symbol = Symbol("stepwise.adoptClock");
+
+/** An adapter that stamps times with the clock of the workflow built on it, unless given one of its own. */
+export interface ClockAdopter {
+  [adoptClock](clock: Clock): void;
+}
+
+/** Hands the workflow's clock to each adapter that takes it. */
+export function shareClock(clock: Clock, adapters: readonly unknown[]): void {
+  for (const adapter of adapters) {
+    if (typeof adapter === "object" && adapter !== null && adoptClock in adapter) (adapter as ClockAdopter)[adoptClock](clock);
+  }
+}

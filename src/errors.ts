@@ -16,11 +16,21 @@ export abstract class StepwiseError extends Error {
 /** No record exists for the run id (or not for the foreign id it was asked with). */
 export class RecordNotFoundError extends StepwiseError {
   readonly code = "RECORD_NOT_FOUND";
+  /** Set when the lookup was by foreign id (`latest`, `callback`). */
+  foreignId?: string;
   constructor(
     readonly runId: string,
     options?: ErrorOptions,
+    message = `no record for run "${runId}"`,
   ) {
-    super(`no record for run "${runId}"`, options);
+    super(message, options);
+  }
+
+  /** No run at all for the foreign id in the workflow. */
+  static forForeignId(workflowName: string, foreignId: string, options?: ErrorOptions): RecordNotFoundError {
+    const err = new RecordNotFoundError("", options, `workflow "${workflowName}" has no run for foreign id "${foreignId}"`);
+    err.foreignId = foreignId;
+    return err;
   }
 }
 
@@ -60,15 +70,35 @@ export class InvalidTransitionError extends StepwiseError {
   }
 }
 
-/** The workflow was asked to do work that needs `run()` first (or it was stopped). */
+/** The workflow was asked to do work that needs `run()` first, or it was stopped. */
 export class WorkflowNotRunningError extends StepwiseError {
   readonly code = "WORKFLOW_NOT_RUNNING";
   constructor(
     readonly workflowName: string,
     action: string,
+    detail = `call run() before ${action}`,
     options?: ErrorOptions,
   ) {
-    super(`workflow "${workflowName}" is not running: call run() before ${action}`, options);
+    super(`workflow "${workflowName}" is not running: ${detail}`, options);
+  }
+}
+
+/**
+ * The store holds runs of this workflow's name in a status its graph lacks: another workflow
+ * definition shares the name and the store. Give one of them another name.
+ */
+export class WorkflowConflictError extends StepwiseError {
+  readonly code = "WORKFLOW_CONFLICT";
+  constructor(
+    readonly workflowName: string,
+    readonly status: number,
+    readonly runId: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `workflow "${workflowName}" has a stored run ("${runId}") in status ${status}, which its graph lacks: another workflow with this name shares the store`,
+      options,
+    );
   }
 }
 
@@ -159,6 +189,22 @@ export class StatusNotReachedError extends StepwiseError {
     readonly run: TypedRecord<unknown, number>,
   ) {
     super(`run "${runId}" finished without reaching ${status}: it ended ${runStateName(run.runState)} in ${run.meta.statusDescription}`);
+  }
+}
+
+/**
+ * A step, callback, timeout or connection returned something that is neither a status nor a control
+ * result made by the run (`run.skip()`, `pause`, `cancel`, `saveAndRepeat`): `undefined` from a
+ * missing return, or a hand-made look-alike.
+ */
+export class InvalidResultError extends StepwiseError {
+  readonly code = "INVALID_RESULT";
+  constructor(
+    readonly where: string,
+    readonly result: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${where} returned ${result}: return a declared status or run.skip(), run.pause(reason), run.cancel(reason) or run.saveAndRepeat()`, options);
   }
 }
 

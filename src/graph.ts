@@ -43,9 +43,12 @@ export class Graph {
     return this.#transitions.get(from) ?? new Set();
   }
 
-  /** A status with no outgoing transition: reaching it completes the run. */
+  /**
+   * A status nothing consumes (no step, callback, timeout or connection from it): reaching it
+   * completes the run. A status whose consumer only pauses or cancels is not terminal.
+   */
   isTerminal(status: number): boolean {
-    return (this.#transitions.get(status)?.size ?? 0) === 0;
+    return !this.#transitions.has(status);
   }
 
   /** The enum member's name, or the number when the builder had no enum. */

@@ -7,7 +7,8 @@ export type { AwaitOptions } from "./await.js";
 export { isControl } from "./run.js";
 export type { Control, ControlKind, Run, RunControlHooks, StepContext, TypedRecord } from "./run.js";
 export type { StepFn } from "./step.js";
-export type { CallbackFn } from "./callback.js";
+export type { CallbackFn, CallbackResult } from "./callback.js";
+export type { ListOptions, RunPage } from "./list.js";
 export { durationTimer, timeTimer } from "./timeout.js";
 export type { TimerFn, TimeoutFn } from "./timeout.js";
 export type { ConnectorConstructor, ConnectorConsumer, ConnectorEvent, ConnectorFn } from "./connector.js";
@@ -39,6 +40,7 @@ export {
   AwaitTimeoutError,
   BuildError,
   InvalidOptionError,
+  InvalidResultError,
   InvalidScheduleError,
   MalformedRecordError,
   ObjectTooLargeError,
@@ -53,6 +55,7 @@ export {
   StepwiseError,
   TimeoutNotFoundError,
   VersionConflictError,
+  WorkflowConflictError,
   WorkflowInProgressError,
   WorkflowNotRunningError,
   hasErrorCode,

@@ -11,14 +11,30 @@ export type ControlKind = "skip" | "pause" | "cancel" | "saveAndRepeat";
 /** Returned by a step instead of a status. Only a Run's methods make one. */
 export type Control = { readonly kind: ControlKind; readonly reason?: string; readonly [controlBrand]: true };
 
-function control(kind: ControlKind, reason?: string): Control {
-  // The one cast: the brand exists only in types, so a hand-made object cannot pass as a Control.
-  return { kind, reason } as Control;
+/** The one class whose instances are control results: `#made in value` tells them from look-alikes. */
+class ControlResult {
+  readonly #made = true;
+  constructor(
+    readonly kind: ControlKind,
+    readonly reason?: string,
+  ) {}
+
+  static isOne(value: unknown): boolean {
+    return typeof value === "object" && value !== null && #made in value;
+  }
 }
 
-/** Tells a status from a control result at runtime. */
-export function isControl(result: number | Control): result is Control {
-  return typeof result !== "number";
+function control(kind: ControlKind, reason?: string): Control {
+  // The one cast: the brand exists only in types; at runtime ControlResult's private field is the proof.
+  return new ControlResult(kind, reason) as unknown as Control;
+}
+
+/**
+ * Tells a control result made by a run's `skip`, `pause`, `cancel` or `saveAndRepeat` from anything
+ * else; a hand-made `{ kind: "skip" }` is not one.
+ */
+export function isControl(result: unknown): result is Control {
+  return ControlResult.isOne(result);
 }
 
 /** A run with its object decoded: what hooks and `await` hand out. */

@@ -11,7 +11,8 @@ export enum RunState {
 }
 
 const allowedChanges: ReadonlyMap<RunState, readonly RunState[]> = new Map([
-  [RunState.Initiated, [RunState.Running, RunState.Paused]],
+  // The Go original refuses Initiated → Cancelled; a run that never started can still be called off.
+  [RunState.Initiated, [RunState.Running, RunState.Paused, RunState.Cancelled]],
   [RunState.Running, [RunState.Completed, RunState.Paused, RunState.Cancelled]],
   [RunState.Paused, [RunState.Running, RunState.Cancelled]],
   [RunState.Completed, [RunState.RequestedDataDeleted]],

@@ -53,7 +53,7 @@ async function handleStepEvent<T>(
   try {
     const run = decodeRun<T, number>(ctx, record);
     const result = await step.fn(run, { signal, logger: ctx.logger, clock: ctx.clock });
-    next = resultRecord(ctx, record, run.object, result, step.to);
+    next = resultRecord(ctx, record, run.object, result, step.to, `step ${ctx.graph.statusName(step.from)}`);
   } catch (err) {
     if (signal.aborted) throw err;
     await errors.failed(record, err);

@@ -130,7 +130,7 @@ async function fireTimeout<T>(
   try {
     const run = decodeRun<T, number>(ctx, record);
     const result = await timeout.fn(run, ctx.clock.now(), { signal, logger: ctx.logger, clock: ctx.clock });
-    next = resultRecord(ctx, record, run.object, result, timeout.to);
+    next = resultRecord(ctx, record, run.object, result, timeout.to, `timeout ${ctx.graph.statusName(timeout.from)}`);
   } catch (err) {
     if (signal.aborted) throw err;
     await errors.failed(record, err);

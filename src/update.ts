@@ -1,7 +1,7 @@
 import type { WorkflowContext } from "./context.js";
-import { hasErrorCode, InvalidTransitionError, ObjectDecodeError } from "./errors.js";
+import { hasErrorCode, InvalidResultError, InvalidTransitionError, ObjectDecodeError } from "./errors.js";
 import type { Record } from "./record.js";
-import { isControl, makeRun, type Control, type Run, type TypedRecord } from "./run.js";
+import { isControl, makeRun, type Run, type TypedRecord } from "./run.js";
 import { canChangeRunState, RunState, runStateName } from "./runstate.js";
 
 /** Decodes a stored record into the typed form; an object the codec rejects gives ObjectDecodeError. */
@@ -20,15 +20,17 @@ export function decodeRun<T, S extends number>(ctx: WorkflowContext<T>, record: 
 }
 
 /**
- * The record a step, callback or timeout result asks for, or undefined for `skip`.
- * `allowed` holds the destinations the function declared; anything else is an InvalidTransitionError.
+ * The record a step, callback or timeout result asks for, or undefined for `skip`. `allowed` holds
+ * the destinations the function declared; another status is an InvalidTransitionError, and anything
+ * that is neither a status nor a control result an InvalidResultError naming `where` (`step Created`).
  */
 export function resultRecord<T>(
   ctx: WorkflowContext<T>,
   current: Record,
   object: T,
-  result: number | Control,
+  result: unknown,
   allowed: ReadonlySet<number>,
+  where: string,
 ): Record | undefined {
   if (isControl(result)) {
     switch (result.kind) {
@@ -42,6 +44,7 @@ export function resultRecord<T>(
         return changedRecord(ctx, current, { runState: RunState.Running, object: ctx.codec.encode(object) });
     }
   }
+  if (typeof result !== "number") throw new InvalidResultError(where, describeResult(result));
   if (!allowed.has(result)) {
     throw new InvalidTransitionError(
       ctx.graph.statusName(current.status),
@@ -96,5 +99,15 @@ export async function writeUnlessSuperseded<T>(ctx: WorkflowContext<T>, next: Re
       return false;
     }
     throw err;
+  }
+}
+
+/** A short, safe rendering of what a function returned instead of a status or control. */
+function describeResult(result: unknown): string {
+  if (result === undefined || result === null || typeof result !== "object") return String(result);
+  try {
+    return JSON.stringify(result).slice(0, 80);
+  } catch {
+    return Object.prototype.toString.call(result);
   }
 }

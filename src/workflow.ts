@@ -2,10 +2,18 @@ import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { RunWatcher, type AwaitOptions } from "./await.js";
 import type { BuildConfig } from "./build-config.js";
-import { systemClock } from "./clock.js";
+import { shareClock, systemClock } from "./clock.js";
 import { jsonCodec } from "./codec.js";
 import type { WorkflowContext } from "./context.js";
-import { hasErrorCode, InvalidScheduleError, InvalidStatusError, InvalidTransitionError, WorkflowNotRunningError } from "./errors.js";
+import {
+  hasErrorCode,
+  InvalidScheduleError,
+  InvalidStatusError,
+  InvalidTransitionError,
+  RecordNotFoundError,
+  WorkflowConflictError,
+  WorkflowNotRunningError,
+} from "./errors.js";
 import type { Graph } from "./graph.js";
 import { workflowLogger } from "./logger.js";
 import { outboxProcess, Wake } from "./outbox.js";
@@ -14,7 +22,8 @@ import type { Record } from "./record.js";
 import { makeRun, type Run } from "./run.js";
 import { canChangeRunState, RunState, runStateName } from "./runstate.js";
 import { stepProcesses, type StepDefinition } from "./step.js";
-import { runCallbacks, type CallbackDefinition } from "./callback.js";
+import { runCallbacks, type CallbackDefinition, type CallbackResult } from "./callback.js";
+import { listRuns, type ListOptions, type RunPage } from "./list.js";
 import { connectionProcesses, type ConnectionDefinition } from "./connect.js";
 import { connectorProcesses, type ConnectorDefinition } from "./connector.js";
 import { deleteProcess } from "./delete.js";
@@ -23,7 +32,7 @@ import { hookProcess, type HookedRunState, type RunStateHook } from "./hook.js";
 import { defaultResumeAfterMs, pauseRetryProcess } from "./pause-retry.js";
 import { scheduleProcess, type ScheduleOptions } from "./schedule.js";
 import { timeoutProcesses, type TimeoutDefinition } from "./timeout.js";
-import { changedRecord } from "./update.js";
+import { changedRecord, decodeRun } from "./update.js";
 
 /** Options of `Workflow.trigger`. */
 export interface TriggerOptions<T, S extends number> {
@@ -72,12 +81,14 @@ export class Workflow<T, S extends number> {
   readonly #watcher: RunWatcher<T>;
   readonly #callbacks: readonly CallbackDefinition<T>[];
   #loops: Promise<void>[] | undefined;
+  #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
 
   /** Use `Builder.build()`. */
   constructor(definition: WorkflowDefinition<T>) {
     const { config } = definition;
     const wake = new Wake();
+    if (config.clock) shareClock(config.clock, [config.eventStreamer, config.recordStore, config.timeoutStore]);
     const debug = config.debug === true;
     const logger = workflowLogger(config.logger, debug);
     const ctx: WorkflowContext<T> = {
@@ -129,10 +140,25 @@ export class Workflow<T, S extends number> {
     internals.set(this, ctx as WorkflowContext<unknown>);
   }
 
-  /** Starts every background process; later calls do nothing. */
+  /**
+   * Starts every background process; later calls do nothing. Refuses with WorkflowConflictError
+   * when the store holds runs of this workflow's name in statuses its graph lacks (another workflow
+   * shares the name), and with WorkflowNotRunningError after `stop()`: build the workflow again.
+   */
   async run(): Promise<void> {
-    if (this.#loops || this.#stop.signal.aborted) return;
-    this.#loops = this.#processes.map((p) => this.#launch(p));
+    if (this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "run", "it was stopped; build it again to run it");
+    if (this.#loops) return;
+    this.#started ??= this.#checkStoredRuns();
+    await this.#started;
+    this.#loops ??= this.#processes.map((p) => this.#launch(p));
+  }
+
+  /** Stored runs in a status this graph lacks were written by another definition under the same name. */
+  async #checkStoredRuns(): Promise<void> {
+    const { graph, recordStore } = this.#ctx;
+    const recent = await recordStore.list({ workflowName: this.name, order: "desc", limit: 100 });
+    const foreign = recent.find((r) => !graph.has(r.status));
+    if (foreign) throw new WorkflowConflictError(this.name, foreign.status, foreign.runId);
   }
 
   #launch<Item>(process: ProcessSpec<Item>): Promise<void> {
@@ -165,6 +191,8 @@ export class Workflow<T, S extends number> {
     const { graph, clock, codec } = this.#ctx;
     const startAt = options.startAt ?? (graph.start as number);
     if (!graph.has(startAt)) throw new InvalidStatusError(startAt, `workflow "${this.name}" has no such status to start at`);
+    // A run started in a terminal status would never complete and would block its foreign id.
+    if (graph.isTerminal(startAt)) throw new InvalidStatusError(startAt, `${graph.statusName(startAt)} is terminal: a run cannot start there`);
     const now = clock.now();
     const runId = randomUUID();
     await this.#ctx.write({
@@ -183,10 +211,10 @@ export class Workflow<T, S extends number> {
 
   /**
    * Resolves with the run once it reaches `status`, including when it got there before the call.
-   * For a terminal `status`, it also resolves once the run finished without reaching it (cancelled,
-   * or completed in another terminal status): check `status` and `runState` of the result.
-   * Rejects with RecordNotFoundError for an unknown run, AwaitTimeoutError after `timeoutMs`, or the
-   * signal's reason when it aborts.
+   * Rejects with StatusNotReachedError when `status` is terminal and the run finished without
+   * reaching it (cancelled, or completed in another terminal status), RecordNotFoundError for an
+   * unknown run, AwaitTimeoutError after `timeoutMs` (wall-clock time), or the signal's reason when
+   * it aborts.
    */
   async await(foreignId: string, runId: string, status: S, options?: AwaitOptions): Promise<Run<T, S>> {
     if (this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "await");
@@ -194,11 +222,35 @@ export class Workflow<T, S extends number> {
   }
 
   /**
-   * Runs the callbacks of `status` for the latest run of `foreignId` if it is waiting there
-   * (otherwise does nothing). A callback's error, such as a rejected payload, is thrown here.
+   * Runs the callbacks of `status` for the latest run of `foreignId` if it is waiting there, and
+   * resolves with `{ handled, run }`: `handled` is false (nothing changed) when the run was not in
+   * `status`; `run` is the run after the call. A callback's error, such as a rejected payload, is
+   * thrown here; a foreign id without runs is a RecordNotFoundError naming it.
    */
-  callback(foreignId: string, status: S, payload: unknown): Promise<void> {
-    return runCallbacks(this.#ctx, this.#callbacks, foreignId, status, payload, this.#stop.signal);
+  callback(foreignId: string, status: S, payload: unknown): Promise<CallbackResult<T, S>> {
+    return runCallbacks<T, S>(this.#ctx, this.#callbacks, foreignId, status, payload, this.#stop.signal);
+  }
+
+  /** The run, decoded with the workflow's codec; RecordNotFoundError when there is none of this workflow. */
+  async get(runId: string): Promise<Run<T, S>> {
+    const record = await this.#ctx.recordStore.lookup(runId);
+    if (record.workflowName !== this.name) throw new RecordNotFoundError(runId);
+    return decodeRun<T, S>(this.#ctx, record);
+  }
+
+  /** The latest run of the foreign id; RecordNotFoundError naming it when there is none. */
+  async latest(foreignId: string): Promise<Run<T, S>> {
+    try {
+      return decodeRun<T, S>(this.#ctx, await this.#ctx.recordStore.latest(this.name, foreignId));
+    } catch (err) {
+      if (hasErrorCode(err, "RECORD_NOT_FOUND")) throw RecordNotFoundError.forForeignId(this.name, foreignId, { cause: err });
+      throw err;
+    }
+  }
+
+  /** A page of this workflow's runs, newest first, with the filters given; pass `nextCursor` back for the next page. */
+  list(options: ListOptions<S> = {}): Promise<RunPage<T, S>> {
+    return listRuns<T, S>(this.#ctx, options);
   }
 
   /**

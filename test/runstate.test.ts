@@ -309,7 +309,7 @@ test("RunState numbers are the wire format", () => {
 // SPEC §3, written out independently of src/runstate.ts.
 const allStates = [0, 1, 2, 3, 4, 5, 6, 7] as RunState[];
 const allowed: { [from: number]: RunState[] } = {
-  [RunState.Initiated]: [RunState.Running, RunState.Paused],
+  [RunState.Initiated]: [RunState.Running, RunState.Paused, RunState.Cancelled],
   [RunState.Running]: [RunState.Completed, RunState.Paused, RunState.Cancelled],
   [RunState.Paused]: [RunState.Running, RunState.Cancelled],
   [RunState.Completed]: [RunState.RequestedDataDeleted],

@@ -4,3 +4,4 @@ export { waitFor } from "./wait-for.js";
 export { triggerCallbackOn } from "./trigger-callback-on.js";
 export { awaitTimeoutInsert } from "./await-timeout-insert.js";
 export { newTestingRun } from "./new-testing-run.js";
+export { newTestingContext } from "./new-testing-context.js";

@@ -109,3 +109,10 @@ async function triggerNeedsAnObject(): Promise<void> {
   await loose.trigger("l-1");
 }
 void triggerNeedsAnObject;
+
+// A step, callback or timeout that only pauses, cancels or skips names no destination.
+b.addStep(OrderStatus.Shipped, async (run) => run.pause("inspect by hand"));
+b.addCallback(OrderStatus.Shipped, async (run) => run.cancel("returned"));
+b.addTimeout(OrderStatus.Shipped, (_run, now) => now, async (run) => run.cancel("lost in transit"));
+// @ts-expect-error Without destinations, returning a status does not compile.
+b.addTimeout(OrderStatus.Shipped, (_run, now) => now, async () => OrderStatus.Failed);

@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from "../../clock.js";
+import { adoptClock, FollowingClock, type Clock, type ClockAdopter } from "../../clock.js";
 import type { Event, EventReceiver, EventSender, EventStreamer, ReceiverOptions } from "../../event.js";
 import { LogReader } from "./log-reader.js";
 import { MemoryEventSender } from "./event-sender.js";
@@ -36,13 +36,13 @@ export interface MemoryEventStreamerOptions {
  * await ack();
  * ```
  */
-export class MemoryEventStreamer implements EventStreamer {
+export class MemoryEventStreamer implements EventStreamer, ClockAdopter {
   private readonly topics = new Map<string, TopicLog<Event>>();
   private readonly clock: Clock;
   private readonly retainWithoutReceivers: number;
 
   constructor(options: MemoryEventStreamerOptions = {}) {
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? new FollowingClock();
     this.retainWithoutReceivers = options.retainWithoutReceivers ?? 10_000;
     if (!Number.isInteger(this.retainWithoutReceivers) || this.retainWithoutReceivers < 0) {
       throw new RangeError(
@@ -50,6 +50,11 @@ export class MemoryEventStreamer implements EventStreamer {
       );
     }
   }
+  /** Stamps times with the workflow's clock when this store was given none. */
+  [adoptClock](clock: Clock): void {
+    if (this.clock instanceof FollowingClock) this.clock.adopt(clock);
+  }
+
 
   /** A sender for `topic`. */
   async newSender(topic: string): Promise<EventSender> {

@@ -26,7 +26,7 @@ export interface MemoryOptions {
 
 /**
  * Fresh in-process adapters for one process: nothing survives a restart. Pass the result to
- * `build()`; give the workflow's clock here too when tests drive time with a FakeClock.
+ * `build()`. Without a `clock` here, they follow the clock given to `build()` (a FakeClock in tests).
  *
  * @example
  * ```ts

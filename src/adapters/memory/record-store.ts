@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from "../../clock.js";
+import { adoptClock, FollowingClock, type Clock, type ClockAdopter } from "../../clock.js";
 import { OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
 import { outboxEventData } from "../../outbox-event.js";
 import { copyRecord, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
@@ -24,7 +24,7 @@ export interface MemoryRecordStoreOptions {
  * store.snapshots(runId).map((r) => r.status); // [Created, Paid, Shipped]
  * ```
  */
-export class MemoryRecordStore implements RecordStore {
+export class MemoryRecordStore implements RecordStore, ClockAdopter {
   private readonly clock: Clock;
   /** Run id → latest version. Map order is creation order, the tie-break of `list`. */
   private readonly records = new Map<string, Record>();
@@ -39,8 +39,13 @@ export class MemoryRecordStore implements RecordStore {
   private nextOutboxId = 1;
 
   constructor(options: MemoryRecordStoreOptions = {}) {
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? new FollowingClock();
   }
+  /** Stamps times with the workflow's clock when this store was given none. */
+  [adoptClock](clock: Clock): void {
+    if (this.clock instanceof FollowingClock) this.clock.adopt(clock);
+  }
+
 
   /**
    * Writes the record and one outbox event, if `record.meta.version` is one more than the stored

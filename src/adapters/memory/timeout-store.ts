@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from "../../clock.js";
+import { adoptClock, FollowingClock, type Clock, type ClockAdopter } from "../../clock.js";
 import { TimeoutNotFoundError } from "../../errors.js";
 import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 
@@ -12,15 +12,20 @@ export interface MemoryTimeoutStoreOptions {
  * An in-process {@link TimeoutStore}. Only active timeouts are kept: completing or cancelling one
  * forgets it, so memory follows the number of live timeouts. Results are copies.
  */
-export class MemoryTimeoutStore implements TimeoutStore {
+export class MemoryTimeoutStore implements TimeoutStore, ClockAdopter {
   private readonly clock: Clock;
   /** Id → active timeout; Map order is creation order, the tie-break when expiry times are equal. */
   private readonly active = new Map<string, TimeoutRecord>();
   private nextId = 1;
 
   constructor(options: MemoryTimeoutStoreOptions = {}) {
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? new FollowingClock();
   }
+  /** Stamps times with the workflow's clock when this store was given none. */
+  [adoptClock](clock: Clock): void {
+    if (this.clock instanceof FollowingClock) this.clock.adopt(clock);
+  }
+
 
   /** Adds an active timeout with a new id (increasing decimal strings). */
   async create(timeout: NewTimeout): Promise<void> {
