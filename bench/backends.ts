@@ -134,19 +134,22 @@ async function natsBackend(): Promise<Backend> {
 /**
  * Records on PostgreSQL (outbox mode: the outbox process produces each event to Kafka), events on
  * Kafka, roles on PostgreSQL advisory locks. Kafka is the cluster named by KAFKA_BROKERS, or else
- * librdkafka's mock cluster, started here and stopped afterwards. The mock cannot hand out
- * producer ids and holds each empty fetch for its whole wait (see docs/adapters.md), so on it the
- * producer is not idempotent and fetches wait at most 10 ms (an idle hop costs up to that).
+ * the repository's test broker (librdkafka's mock cluster, scripts/kafka-mock/), built if need be,
+ * started here and stopped afterwards. The mock cannot hand out producer ids and holds each empty
+ * fetch for its whole wait (see docs/adapters.md), so on it the producer is not idempotent and
+ * fetches wait at most 10 ms (an idle hop costs up to that).
  */
 async function kafkaBackend(): Promise<Backend> {
   const { PostgresRecordStore, PostgresRoleScheduler, PostgresTimeoutStore } = await import("stepwise/postgres");
   const { kafka } = await import("stepwise/kafka");
-  const fromEnv = process.env.KAFKA_BROKERS;
-  const cluster = fromEnv ? { brokers: fromEnv.split(","), stop: async () => {} } : await startKafkaMock();
+  const { buildKafkaMock } = await import("../scripts/kafka-mock/build.mjs");
+  const { testCluster } = await import("../test/support/kafka.js");
+  if (!process.env.KAFKA_BROKERS) buildKafkaMock();
+  const cluster = await testCluster();
   const { pool, schema, drop } = await postgresSchema();
   return {
     config: {
-      ...kafka(fromEnv ? { brokers: cluster.brokers } : { brokers: cluster.brokers, idempotent: false, maxWaitTimeMs: 10 }),
+      ...kafka(cluster.mock ? { brokers: cluster.brokers, idempotent: false, maxWaitTimeMs: 10 } : { brokers: cluster.brokers }),
       recordStore: new PostgresRecordStore({ pool, schema }),
       timeoutStore: new PostgresTimeoutStore({ pool, schema }),
       roleScheduler: new PostgresRoleScheduler({ pool }),
@@ -154,44 +157,6 @@ async function kafkaBackend(): Promise<Backend> {
     close: async () => {
       await drop();
       await cluster.stop();
-    },
-  };
-}
-
-/**
- * Starts librdkafka's mock cluster with the shared tool beside the repository
- * (../shared/tools/kafka-mock/start.sh). This file may run from a bundle under node_modules, so
- * the repository is found by looking up from here for the folder that has shared/ beside it.
- */
-async function startKafkaMock(): Promise<{ brokers: string[]; stop(): Promise<void> }> {
-  const { execFile } = await import("node:child_process");
-  const { promisify } = await import("node:util");
-  const { existsSync } = await import("node:fs");
-  const { mkdtemp, readFile, rm } = await import("node:fs/promises");
-  const { tmpdir } = await import("node:os");
-  const { dirname, join } = await import("node:path");
-  const { fileURLToPath } = await import("node:url");
-  let script = "";
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
-    const candidate = join(dir, "../shared/tools/kafka-mock/start.sh");
-    if (existsSync(candidate)) {
-      script = candidate;
-      break;
-    }
-  }
-  if (!script) throw new Error("kafka bench: ../shared/tools/kafka-mock/start.sh not found beside the repository; set KAFKA_BROKERS instead");
-  const dir = await mkdtemp(join(tmpdir(), "stepwise-bench-kafka-"));
-  const { stdout } = await promisify(execFile)("bash", [script], { env: { ...process.env, KAFKA_MOCK_DIR: dir } });
-  const pid = Number((await readFile(join(dir, "broker.pid"), "utf8")).trim());
-  return {
-    brokers: [stdout.trim().split("\n")[0] ?? ""],
-    stop: async () => {
-      try {
-        process.kill(pid, "SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      await rm(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,9 +1,12 @@
 // Makes sure the database servers the adapter tests talk to are up, starting any that is down,
-// and that each has the `test` database. Used by scripts/test.mjs, so `npm test` works alone.
+// that each has the `test` database, and that the Kafka test broker is built (each Kafka test file
+// starts its own). Used by scripts/test.mjs, so `npm test` works alone.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { createConnection } from "node:net";
 import process from "node:process";
+import { installDebianPackage } from "./debian-package.mjs";
+import { buildKafkaMock } from "./kafka-mock/build.mjs";
 
 const services = [
   {
@@ -69,16 +72,6 @@ function run(command, args) {
   return result.stdout ?? "";
 }
 
-/** Installs a Debian package with apt, refreshing the package lists first (a fresh machine has none). */
-function installDebianPackage(name) {
-  console.error(`${name} is not installed: installing it with apt-get`);
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  for (const args of [["update", "-qq"], ["install", "-y", "-qq", name]]) {
-    const result = spawnSync("apt-get", args, { stdio: ["ignore", "inherit", "inherit"], env });
-    if (result.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed (exit ${result.status ?? result.error?.message})`);
-  }
-}
-
 function isListening(port) {
   return new Promise((resolve) => {
     const socket = createConnection({ host: "127.0.0.1", port });
@@ -103,6 +96,8 @@ export async function ensureServices() {
     }
     service.ensureDatabase();
   }
+  // With KAFKA_BROKERS the Kafka tests use that cluster and never start the mock.
+  if (!process.env.KAFKA_BROKERS) buildKafkaMock();
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await ensureServices();

@@ -1,10 +1,11 @@
 // The Kafka cluster the Kafka tests talk to: the one named by KAFKA_BROKERS (comma-separated
-// host:port), or else librdkafka's mock cluster, started by the shared tool beside the repository
-// (../shared/tools/kafka-mock/start.sh) and stopped by `stop()`.
+// host:port), or else a broker of the repository's own (scripts/kafka-mock/, librdkafka's mock
+// cluster) started for the test file and stopped by `stop()`. scripts/services.mjs builds it.
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { kafkaMockBinary } from "../../scripts/kafka-mock/build.mjs";
 
 /** A cluster for one test file. `mock` says whether it is librdkafka's mock cluster. */
 export interface TestCluster {
@@ -13,43 +14,38 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-/** The repository's root: this file is test/support/kafka.ts. */
-const repoRoot = new URL("../../", import.meta.url);
-const mockScript = new URL("../shared/tools/kafka-mock/start.sh", repoRoot).pathname;
-
 export async function testCluster(): Promise<TestCluster> {
   const fromEnv = process.env.KAFKA_BROKERS;
   if (fromEnv) return { brokers: fromEnv.split(",").map((b) => b.trim()), mock: false, stop: async () => {} };
   return startMockBroker();
 }
 
-/** Starts a mock broker in a directory of its own (two test files may each run one at once). */
+/** Starts a mock broker of its own on a free loopback port (two test files may each run one at once). */
 export async function startMockBroker(): Promise<TestCluster> {
-  const dir = await mkdtemp(join(tmpdir(), "stepwise-kafka-mock-"));
-  const address = await new Promise<string>((resolve, reject) => {
-    const child = spawn("bash", [mockScript], { env: { ...process.env, KAFKA_MOCK_DIR: dir }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      const line = out.trim().split("\n")[0] ?? "";
-      if (code === 0 && line) resolve(line);
-      else reject(new Error(`${mockScript} exited with ${code}: ${err.trim()}`));
+  if (!existsSync(kafkaMockBinary)) {
+    throw new Error(`the Kafka test broker ${kafkaMockBinary} is not built: run node scripts/services.mjs (npm test does)`);
+  }
+  const child = spawn(kafkaMockBinary, [], { stdio: ["ignore", "pipe", "pipe"] });
+  let err = "";
+  child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => resolve());
+    child.once("error", (error) => {
+      err += error.message;
+      resolve();
     });
   });
-  const pid = Number((await readFile(join(dir, "broker.pid"), "utf8")).trim());
+  const firstLine = once(createInterface({ input: child.stdout }), "line").then(([line]: string[]) => line);
+  const address = await Promise.race([firstLine, exited]);
+  if (!address) throw new Error(`${kafkaMockBinary} did not start (exit ${child.exitCode ?? child.signalCode}): ${err.trim()}`);
   return {
     brokers: [address],
     mock: true,
     stop: async () => {
-      try {
-        process.kill(pid, "SIGTERM");
-      } catch {
-        // Already gone.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        await exited;
       }
-      await rm(dir, { recursive: true, force: true });
     },
   };
 }
