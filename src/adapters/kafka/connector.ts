@@ -3,7 +3,7 @@ import type { Delivery } from "../../event.js";
 import { clientOf } from "./client.js";
 import type { KafkaClient, KafkaConnection, KafkaConsumerOptions } from "./driver.js";
 import { messageHeaders, messageId, messageKey, messageTime, type ReceivedMessage } from "./message.js";
-import { TopicConsumer } from "./topic-consumer.js";
+import { TopicConsumer } from "./event-receiver.js";
 
 /** Options of {@link KafkaConnector}. */
 export type KafkaConnectorOptions = KafkaConnection &

@@ -5,7 +5,7 @@ import { kafkaError } from "./errors.js";
 import { messageHeaders, messageId, messageKey, messageTime, messageValue, type ReceivedMessage } from "./message.js";
 import { kafkaTopicName, receiverGroupId } from "./names.js";
 import { SharedProducer } from "./shared-producer.js";
-import { TopicConsumer } from "./topic-consumer.js";
+import { TopicConsumer } from "./event-receiver.js";
 
 /** Options of {@link KafkaEventStreamer}: how to reach the cluster, plus optional tuning. */
 export type KafkaEventStreamerOptions = KafkaConnection &

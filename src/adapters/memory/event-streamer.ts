@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from "../../clock.js";
 import type { Event, EventReceiver, EventSender, EventStreamer, ReceiverOptions } from "../../event.js";
-import { LogReader } from "./log-reader.js";
+import { LogReader } from "./event-receiver.js";
 import { MemoryEventSender } from "./event-sender.js";
 import { TopicLog } from "./topic-log.js";
 
