@@ -1,7 +1,6 @@
 import type { ConnectorConstructor, ConnectorConsumer, ConnectorEvent } from "../../connector.js";
 import type { Delivery } from "../../event.js";
-import { clientOf } from "./client.js";
-import type { KafkaClient, KafkaConnection, KafkaConsumerOptions } from "./driver.js";
+import { clientOf, type KafkaClient, type KafkaConnection, type KafkaConsumerOptions } from "./driver.js";
 import { messageHeaders, messageId, messageKey, messageTime, type ReceivedMessage } from "./message.js";
 import { TopicConsumer } from "./event-receiver.js";
 

@@ -1,11 +1,9 @@
-import type { Delivery, Event, EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
-import { clientOf } from "./client.js";
-import type { KafkaClient, KafkaConnection, KafkaConsumerOptions } from "./driver.js";
+import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
+import { clientOf, type KafkaClient, type KafkaConnection, type KafkaConsumerOptions } from "./driver.js";
 import { kafkaError } from "./errors.js";
-import { messageHeaders, messageId, messageKey, messageTime, messageValue, type ReceivedMessage } from "./message.js";
 import { kafkaTopicName, receiverGroupId } from "./names.js";
 import { SharedProducer } from "./shared-producer.js";
-import { TopicConsumer } from "./event-receiver.js";
+import { eventReceiver, TopicConsumer } from "./event-receiver.js";
 
 /** Options of {@link KafkaEventStreamer}: how to reach the cluster, plus optional tuning. */
 export type KafkaEventStreamerOptions = KafkaConnection &
@@ -94,24 +92,7 @@ export class KafkaEventStreamer implements EventStreamer {
       heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       maxWaitTimeMs: this.#options.maxWaitTimeMs,
     });
-    return {
-      recv: async (signal: AbortSignal): Promise<Delivery<Event>> => {
-        const { event: received, ack } = await consumer.recv(signal);
-        return { event: toEvent(received), ack };
-      },
-      close: () => consumer.close(),
-    };
+    return eventReceiver(consumer);
   }
 }
 
-/** A message that is not stepwise's (its value no integer) arrives with type 0, a status no step has. */
-function toEvent(received: ReceivedMessage): Event {
-  const type = Number(messageValue(received));
-  return {
-    id: messageId(received),
-    foreignId: messageKey(received),
-    type: Number.isSafeInteger(type) ? type : 0,
-    headers: messageHeaders(received),
-    createdAt: messageTime(received),
-  };
-}
