@@ -1,4 +1,5 @@
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
+import { OpenParts } from "../../open-parts.js";
 import { clientOf, type KafkaClient, type KafkaConnection, type KafkaConsumerOptions } from "./driver.js";
 import { kafkaError } from "./errors.js";
 import { kafkaTopicName, receiverGroupId } from "./names.js";
@@ -51,6 +52,7 @@ export class KafkaEventStreamer implements EventStreamer {
   readonly #options: KafkaEventStreamerOptions;
   readonly #producer: SharedProducer;
   readonly #groupId: (kafkaTopic: string, name: string) => string;
+  readonly #open = new OpenParts();
 
   constructor(options: KafkaEventStreamerOptions) {
     this.#client = clientOf(options);
@@ -63,7 +65,7 @@ export class KafkaEventStreamer implements EventStreamer {
     const kafkaTopic = kafkaTopicName(topic);
     const producer = await this.#producer.acquire();
     let closed = false;
-    return {
+    return this.#open.sender({
       send: async (foreignId: string, type: number, headers: Headers) => {
         if (closed) throw new Error(`kafka: sender for topic "${kafkaTopic}" is closed: cannot send`);
         try {
@@ -77,7 +79,7 @@ export class KafkaEventStreamer implements EventStreamer {
         closed = true;
         await this.#producer.release();
       },
-    };
+    });
   }
 
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
@@ -92,7 +94,15 @@ export class KafkaEventStreamer implements EventStreamer {
       heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       maxWaitTimeMs: this.#options.maxWaitTimeMs,
     });
-    return eventReceiver(consumer);
+    return this.#open.receiver(eventReceiver(consumer));
+  }
+
+  /**
+   * Closes every sender and receiver this streamer opened that is still open, which disconnects
+   * the producer and consumers it made. Never disconnects the user's client. Idempotent.
+   */
+  close(): Promise<void> {
+    return this.#open.close();
   }
 }
 

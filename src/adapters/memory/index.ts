@@ -1,3 +1,4 @@
+import { closeOnce, type Adapters } from "../../adapters.js";
 import type { Clock } from "../../clock.js";
 import { MemoryEventStreamer } from "./event-streamer.js";
 import { MemoryRecordStore } from "./record-store.js";
@@ -10,8 +11,12 @@ export { MemoryTimeoutStore, type MemoryTimeoutStoreOptions } from "./timeout-st
 export { MemoryRoleScheduler } from "./role-scheduler.js";
 export { MemoryConnector } from "./connector.js";
 
-/** The adapters {@link memory} returns, typed as the memory classes so their extras stay in reach. */
-export interface MemoryAdapters {
+/**
+ * The adapters {@link memory} returns, typed as the memory classes so their extras stay in reach.
+ * `close()` has nothing to end (everything lives in this process's memory) and is there so every
+ * bundle can be shut down alike.
+ */
+export interface MemoryAdapters extends Adapters {
   eventStreamer: MemoryEventStreamer;
   recordStore: MemoryRecordStore;
   timeoutStore: MemoryTimeoutStore;
@@ -43,5 +48,6 @@ export function memory(options: MemoryOptions = {}): MemoryAdapters {
     recordStore: new MemoryRecordStore({ clock }),
     timeoutStore: new MemoryTimeoutStore({ clock }),
     roleScheduler: new MemoryRoleScheduler(),
+    close: closeOnce(async () => {}),
   };
 }

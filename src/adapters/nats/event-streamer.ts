@@ -14,6 +14,7 @@ import {
 } from "@nats-io/jetstream";
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import { HeaderKey } from "../../event.js";
+import { OpenParts } from "../../open-parts.js";
 import { ApiCode, checkOpen, hasApiCode, translateError, type NatsConnection } from "./driver.js";
 import { NatsEventReceiver, type WireEvent } from "./event-receiver.js";
 import { checkPrefix, durableName, topicAddress, type TopicAddress } from "./names.js";
@@ -106,6 +107,7 @@ export class NatsEventStreamer implements EventStreamer {
   #jsm: Promise<JetStreamManager> | undefined;
   /** Streams made sure of by this streamer; an entry goes when its stream turns out to be missing. */
   readonly #streams = new Map<string, Promise<void>>();
+  readonly #open = new OpenParts();
 
   constructor(options: NatsEventStreamerOptions) {
     this.#connection = options.connection;
@@ -167,7 +169,7 @@ export class NatsEventStreamer implements EventStreamer {
         throw translateError(again, `open consumer "${durable}"`, this.#connection);
       });
     }
-    return NatsEventReceiver.open({
+    return this.#open.receiver(await NatsEventReceiver.open({
       consumer: this.#js.consumers.getConsumerFromInfo(info),
       connection: this.#connection,
       topic,
@@ -177,7 +179,7 @@ export class NatsEventStreamer implements EventStreamer {
       ackWaitMs: this.#ackWaitMs,
       timeoutMs: this.#timeoutMs,
       onMissingStream: () => this.#streams.delete(address.stream),
-    });
+    }));
   }
 
   #manager(): Promise<JetStreamManager> {
@@ -263,5 +265,10 @@ export class NatsEventStreamer implements EventStreamer {
         throw err;
       });
     }
+  }
+
+  /** Closes every receiver this streamer opened that is still open. Never closes the user's connection. Idempotent. */
+  close(): Promise<void> {
+    return this.#open.close();
   }
 }

@@ -1,5 +1,6 @@
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import type { Logger } from "../../logger.js";
+import { OpenParts } from "../../open-parts.js";
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { translateError } from "./errors.js";
 import { PostgresEventReceiver } from "./event-receiver.js";
@@ -28,6 +29,7 @@ export class PostgresEventStreamer implements EventStreamer {
   readonly #t: Tables;
   readonly #notifier: Notifier;
   readonly #sendSql: string;
+  readonly #open = new OpenParts();
 
   constructor(options: PostgresEventStreamerOptions) {
     this.#pool = options.pool;
@@ -69,7 +71,7 @@ export class PostgresEventStreamer implements EventStreamer {
         throw translateError(err, t, "cursors");
       });
     const position = result.rows[0] ?? { tx: "0", id: "0" };
-    return new PostgresEventReceiver({
+    return this.#open.receiver(new PostgresEventReceiver({
       pool: this.#pool,
       tables: t,
       notifier: this.#notifier,
@@ -77,6 +79,11 @@ export class PostgresEventStreamer implements EventStreamer {
       name,
       position,
       pollingFrequencyMs: options.pollingFrequency ?? 500,
-    });
+    }));
+  }
+
+  /** Closes every receiver this streamer opened that is still open. Never closes the user's pool. Idempotent. */
+  close(): Promise<void> {
+    return this.#open.close();
   }
 }

@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from "../../clock.js";
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
+import { OpenParts } from "../../open-parts.js";
 import type { RedisClient } from "./driver.js";
 import { RedisCommandError } from "./errors.js";
 import { createGroup, RedisEventReceiver } from "./event-receiver.js";
@@ -56,6 +57,7 @@ export class RedisEventStreamer implements EventStreamer {
   readonly #blockMs: number;
   readonly #batchSize: number;
   readonly #clock: Clock;
+  readonly #open = new OpenParts();
 
   constructor(options: RedisEventStreamerOptions) {
     this.#client = options.client;
@@ -92,6 +94,11 @@ export class RedisEventStreamer implements EventStreamer {
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const key = this.streamKey(topic);
     await createGroup(this.#client, key, name, options.streamFromLatest ? "$" : "0");
-    return new RedisEventReceiver({ client: this.#client, key, topic, group: name, blockMs: this.#blockMs, batchSize: this.#batchSize });
+    return this.#open.receiver(new RedisEventReceiver({ client: this.#client, key, topic, group: name, blockMs: this.#blockMs, batchSize: this.#batchSize }));
+  }
+
+  /** Closes every receiver this streamer opened that is still open. Never closes the user's client. Idempotent. */
+  close(): Promise<void> {
+    return this.#open.close();
   }
 }
