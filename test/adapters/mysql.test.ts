@@ -349,7 +349,7 @@ test("mysql: a workflow on mysql() runs 200 runs through three steps with parall
     ).withOptions({ parallelCount: 2 });
   }
   const adapters = mysql({ pool, prefix });
-  opened.push(adapters.roleScheduler, adapters.eventStreamer);
+  opened.push(adapters);
   const wf = b.build(adapters);
   await wf.run();
   try {
