@@ -195,3 +195,30 @@ export class MalformedRecordError extends StepwiseError {
     super(`the stored row of run "${runId}" is malformed: ${detail}`, options);
   }
 }
+
+/**
+ * An adapter's part was used after it was closed: sending on a closed sender, receiving or acking
+ * on a closed receiver, awaiting a role on a closed scheduler. `what` names the part.
+ */
+export class ClosedError extends StepwiseError {
+  readonly code = "CLOSED";
+  constructor(
+    readonly what: string,
+    action: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${what} is closed: cannot ${action}`, options);
+  }
+}
+
+/** An adapter was given an option (or a name) it cannot work with; `option` names it, the message says why. */
+export class InvalidOptionError extends StepwiseError {
+  readonly code = "INVALID_OPTION";
+  constructor(
+    readonly option: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

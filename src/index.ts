@@ -37,6 +37,8 @@ export type { StatusEnum } from "./graph.js";
 export {
   AwaitTimeoutError,
   BuildError,
+  ClosedError,
+  InvalidOptionError,
   InvalidScheduleError,
   MalformedRecordError,
   ObjectTooLargeError,

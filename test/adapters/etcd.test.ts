@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { Etcd3 } from "etcd3";
+import { InvalidOptionError } from "stepwise";
 import { roleSchedulerCases } from "stepwise/adaptertest";
 import { etcd, EtcdRoleScheduler, type EtcdClient } from "stepwise/etcd";
 import { whenAborted, within } from "../../src/adaptertest/within.js";
@@ -121,5 +122,5 @@ test("etcd: nothing is left behind: no key for an abandoned wait, none after rel
 test("etcd: etcd() bundles the role scheduler, and a ttl that etcd cannot take is refused", () => {
   assert.ok(etcd({ client, prefix }).roleScheduler instanceof EtcdRoleScheduler);
   assert.throws(() => new EtcdRoleScheduler({ client, ttl: 0 }), /ttl must be a whole number of seconds, at least 1 \(got 0\)/);
-  assert.throws(() => new EtcdRoleScheduler({ client, ttl: 1.5 }), RangeError);
+  assert.throws(() => new EtcdRoleScheduler({ client, ttl: 1.5 }), InvalidOptionError);
 });

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { after, afterEach, test } from "node:test";
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from "mysql2/promise";
-import { Builder, RunState, type Event } from "stepwise";
+import { Builder, InvalidOptionError, RunState, type Event } from "stepwise";
 import { eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   defaultMaxObjectBytes,
@@ -96,7 +96,7 @@ test("mysql: migrate is idempotent and safe to run concurrently; sql/mysql.sql i
   const shipped = await readFile(new URL("../../sql/mysql.sql", import.meta.url), "utf8");
   assert.equal(shipped, schemaSql(), "sql/mysql.sql is schemaSql() for the default prefix");
   assert.ok(schemaSql(prefix).includes(`\`${prefix}records\``));
-  assert.throws(() => schemaSql("bad-prefix;"), RangeError);
+  assert.throws(() => schemaSql("bad-prefix;"), InvalidOptionError);
 });
 
 test("mysql: adapters on a prefix without tables throw SchemaMissingError naming the table and migrate", async () => {

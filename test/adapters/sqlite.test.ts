@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import Database from "better-sqlite3";
-import { RunState } from "stepwise";
+import { InvalidOptionError, RunState } from "stepwise";
 import { eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   migrate,
@@ -141,7 +141,7 @@ test("sqlite: migrate is idempotent, and sql/sqlite.sql is its DDL for the defau
   assert.equal(count(db, "SELECT count(*) AS n FROM sqlite_master WHERE name = 'other_records'"), 1, "another prefix gets its own tables");
   const shipped = readFileSync(new URL("../../sql/sqlite.sql", import.meta.url), "utf8");
   assert.equal(shipped, schemaSql(), "sql/sqlite.sql is schemaSql() for the default prefix");
-  assert.throws(() => schemaSql("bad-prefix;"), RangeError);
+  assert.throws(() => schemaSql("bad-prefix;"), InvalidOptionError);
 });
 
 test("sqlite: adapters on a database without tables throw SchemaMissingError naming the table and migrate", async () => {

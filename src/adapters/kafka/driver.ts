@@ -1,3 +1,4 @@
+import { InvalidOptionError } from "../../errors.js";
 // The slice of a kafkajs-style client that the Kafka adapters call. A kafkajs `Kafka` instance
 // satisfies these types, and kafkajs itself is never imported for them, so it stays an optional
 // peer dependency (it is loaded at run time only when the adapters are given `{ brokers }`).
@@ -142,7 +143,7 @@ export function clientOf(connection: KafkaConnection): () => Promise<KafkaClient
   const { client, brokers } = connection;
   if (client) return async () => client;
   if (!Array.isArray(brokers) || brokers.length === 0) {
-    throw new Error("stepwise/kafka needs { client } (a kafkajs Kafka) or { brokers } (a non-empty list of host:port)");
+    throw new InvalidOptionError("client", "stepwise/kafka needs { client } (a kafkajs Kafka) or { brokers } (a non-empty list of host:port)");
   }
   let made: Promise<KafkaClient> | undefined;
   return () => {

@@ -1,5 +1,6 @@
 import { systemClock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
+import { ClosedError } from "../../errors.js";
 import type { KafkaClient, KafkaConsumer, KafkaConsumerOptions, KafkaEachMessagePayload } from "./driver.js";
 import { kafkaError } from "./errors.js";
 import { messageHeaders, messageId, messageKey, messageTime, messageValue, type ReceivedMessage } from "./message.js";
@@ -99,7 +100,7 @@ export class TopicConsumer {
   /** Waits for the next message; rejects with the signal's reason when it aborts, taking nothing. */
   async recv(signal: AbortSignal): Promise<Delivery<ReceivedMessage>> {
     for (;;) {
-      if (this.#closed) throw new Error(`kafka: ${this.#options.label} is closed: cannot recv`);
+      if (this.#closed) throw new ClosedError(`kafka: ${this.#options.label}`, "recv");
       signal.throwIfAborted();
       if (this.#failure) throw this.#failure;
       const offered = this.#offered;
@@ -227,7 +228,7 @@ export class TopicConsumer {
   async #ack(taken: Taken): Promise<void> {
     if (taken.acked) return;
     // A closed member can commit nothing; the message goes to the group's next member.
-    if (this.#closed) throw new Error(`kafka: ${this.#options.label} is closed: cannot ack`);
+    if (this.#closed) throw new ClosedError(`kafka: ${this.#options.label}`, "ack");
     taken.acked = true;
     const queue = this.#taken.get(taken.partition);
     if (taken.generation !== this.#generation || !queue) return;

@@ -1,5 +1,6 @@
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import { OpenParts } from "../../open-parts.js";
+import { ClosedError } from "../../errors.js";
 import { clientOf, type KafkaClient, type KafkaConnection, type KafkaConsumerOptions } from "./driver.js";
 import { kafkaError } from "./errors.js";
 import { kafkaTopicName, receiverGroupId } from "./names.js";
@@ -67,7 +68,7 @@ export class KafkaEventStreamer implements EventStreamer {
     let closed = false;
     return this.#open.sender({
       send: async (foreignId: string, type: number, headers: Headers) => {
-        if (closed) throw new Error(`kafka: sender for topic "${kafkaTopic}" is closed: cannot send`);
+        if (closed) throw new ClosedError(`kafka: sender for topic "${kafkaTopic}"`, "send");
         try {
           await producer.send(kafkaTopic, { key: foreignId, value: String(type), partition: 0, headers: { ...headers } });
         } catch (err) {

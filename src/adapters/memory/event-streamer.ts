@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from "../../clock.js";
 import type { Event, EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
+import { ClosedError, InvalidOptionError } from "../../errors.js";
 import { LogReader } from "./event-receiver.js";
 import { TopicLog } from "./topic-log.js";
 
@@ -44,7 +45,8 @@ export class MemoryEventStreamer implements EventStreamer {
     this.clock = options.clock ?? systemClock;
     this.retainWithoutReceivers = options.retainWithoutReceivers ?? 10_000;
     if (!Number.isInteger(this.retainWithoutReceivers) || this.retainWithoutReceivers < 0) {
-      throw new RangeError(
+      throw new InvalidOptionError(
+        "retainWithoutReceivers",
         `MemoryEventStreamer: retainWithoutReceivers must be a whole number of at least 0, got ${String(options.retainWithoutReceivers)}`,
       );
     }
@@ -98,7 +100,7 @@ export class MemoryEventSender implements EventSender {
    * receiver, so treat it as read-only after sending. Rejects once the sender is closed.
    */
   async send(foreignId: string, type: number, headers: Headers): Promise<void> {
-    if (this.closed) throw new Error(`memory event sender for topic "${this.topic}" is closed: cannot send`);
+    if (this.closed) throw new ClosedError(`memory event sender for topic "${this.topic}"`, "send");
     // The id is the event's offset in the topic (see MemoryEventStreamer).
     this.log.append({ id: String(this.log.end), foreignId, type, headers, createdAt: this.clock.now() });
   }

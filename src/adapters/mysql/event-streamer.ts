@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from "../../clock.js";
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
+import { ClosedError, InvalidOptionError } from "../../errors.js";
 import { inTransaction, type MysqlPool } from "./driver.js";
 import { appendEvent, latestEventId, readCursor } from "./event-log.js";
 import { MysqlEventReceiver, type ReceiverContext } from "./event-receiver.js";
@@ -118,7 +119,7 @@ export class MysqlEventStreamer implements EventStreamer {
 }
 
 function positiveWhole(value: number, what: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`MysqlEventStreamer: ${what} must be a whole number of at least 1, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidOptionError(what, `MysqlEventStreamer: ${what} must be a whole number of at least 1, got ${String(value)}`);
   return value;
 }
 
@@ -139,7 +140,7 @@ export class MysqlEventSender implements EventSender {
    * for its INSERT and COMMIT, see `event-log.ts`). Rejects once the sender is closed.
    */
   async send(foreignId: string, type: number, headers: Headers): Promise<void> {
-    if (this.closed) throw new Error(`mysql event sender for topic "${this.topic}" is closed: cannot send`);
+    if (this.closed) throw new ClosedError(`mysql event sender for topic "${this.topic}"`, "send");
     const event = { topic: this.topic, foreignId, type, headers, createdAt: this.clock.now() };
     await inTransaction(this.pool, (connection) => appendEvent(connection, this.tables, event));
     this.notifier.notify(this.topic);

@@ -15,6 +15,7 @@ import {
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import { HeaderKey } from "../../event.js";
 import { OpenParts } from "../../open-parts.js";
+import { ClosedError, InvalidOptionError } from "../../errors.js";
 import { ApiCode, checkOpen, hasApiCode, translateError, type NatsConnection } from "./driver.js";
 import { NatsEventReceiver, type WireEvent } from "./event-receiver.js";
 import { checkPrefix, durableName, topicAddress, type TopicAddress } from "./names.js";
@@ -117,7 +118,7 @@ export class NatsEventStreamer implements EventStreamer {
     this.#inactiveMs = options.consumerInactiveMs ?? this.#maxAgeMs;
     this.#replicas = options.replicas ?? 1;
     this.#timeoutMs = options.timeoutMs ?? 5_000;
-    if (!(this.#ackWaitMs >= 1_000)) throw new Error(`ackWaitMs must be at least 1000, got ${options.ackWaitMs}`);
+    if (!(this.#ackWaitMs >= 1_000)) throw new InvalidOptionError("ackWaitMs", `ackWaitMs must be at least 1000, got ${options.ackWaitMs}`);
     this.#js = jetstream(this.#connection, { timeout: this.#timeoutMs });
   }
 
@@ -132,7 +133,7 @@ export class NatsEventStreamer implements EventStreamer {
     let closed = false;
     return {
       send: async (foreignId: string, type: number, headers: Headers) => {
-        if (closed) throw new Error(`NATS event sender for topic "${topic}" is closed: cannot send`);
+        if (closed) throw new ClosedError(`NATS event sender for topic "${topic}"`, "send");
         const payload: WireEvent = { foreignId, type, headers };
         const runId = headers[HeaderKey.runId];
         const version = headers[HeaderKey.recordVersion];

@@ -1,6 +1,7 @@
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import type { Logger } from "../../logger.js";
 import { OpenParts } from "../../open-parts.js";
+import { ClosedError } from "../../errors.js";
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { translateError } from "./errors.js";
 import { PostgresEventReceiver } from "./event-receiver.js";
@@ -42,7 +43,7 @@ export class PostgresEventStreamer implements EventStreamer {
     let closed = false;
     return {
       send: async (foreignId: string, type: number, headers: Headers) => {
-        if (closed) throw new Error(`postgres event sender for topic "${topic}" is closed: cannot send`);
+        if (closed) throw new ClosedError(`postgres event sender for topic "${topic}"`, "send");
         await this.#pool.query(this.#sendSql, [topic, foreignId, type, JSON.stringify(headers)]).catch((err: unknown) => {
           throw translateError(err, this.#t, "events");
         });

@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from "../../clock.js";
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import { OpenParts } from "../../open-parts.js";
+import { ClosedError } from "../../errors.js";
 import type { RedisClient } from "./driver.js";
 import { RedisCommandError } from "./errors.js";
 import { createGroup, RedisEventReceiver } from "./event-receiver.js";
@@ -78,7 +79,7 @@ export class RedisEventStreamer implements EventStreamer {
     let closed = false;
     return {
       send: async (foreignId: string, type: number, headers: Headers) => {
-        if (closed) throw new Error(`redis event sender for topic "${topic}" is closed: cannot send`);
+        if (closed) throw new ClosedError(`redis event sender for topic "${topic}"`, "send");
         const fields = eventFields(foreignId, type, headers, this.#clock.now());
         await this.#client.call("XADD", key, ...this.#trim, "*", ...fields).catch((err: unknown) => {
           throw new RedisCommandError("XADD", key, { cause: err });
