@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { Etcd3 } from "etcd3";
 import { InvalidOptionError } from "stepwise";
-import { roleSchedulerCases } from "stepwise/adaptertest";
+import { bundleCases, roleSchedulerCases } from "stepwise/adaptertest";
 import { etcd, EtcdRoleScheduler, type EtcdClient } from "stepwise/etcd";
 import { whenAborted, within } from "../../src/adaptertest/within.js";
 
@@ -30,6 +30,9 @@ async function holderLease(role: string): Promise<string | undefined> {
   return kvs[0]?.lease;
 }
 
+for (const c of bundleCases(async () => etcd({ client, prefix, ttl: 2 }), async () => void (await client.get(`${prefix}still-works`)))) {
+  test(`etcd: ${c.name}`, c.run);
+}
 for (const c of roleSchedulerCases(async () => new EtcdRoleScheduler({ client, prefix, ttl: 2 }), {
   // Revoking the holder's lease from another client is how etcd takes a role away; an expiry is
   // the same, only later.

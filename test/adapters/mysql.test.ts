@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { after, afterEach, test } from "node:test";
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from "mysql2/promise";
 import { Builder, InvalidOptionError, RunState, type Event } from "stepwise";
-import { eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
+import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   defaultMaxObjectBytes,
   migrate,
@@ -72,6 +72,7 @@ async function count(sql: string, values: unknown[] = []): Promise<number> {
 for (const c of recordStoreCases(async () => (await ready(), new MysqlRecordStore({ pool, prefix })))) test(`mysql: ${c.name}`, c.run);
 for (const c of timeoutStoreCases(async () => (await ready(), new MysqlTimeoutStore({ pool, prefix })))) test(`mysql: ${c.name}`, c.run);
 for (const c of eventStreamerCases(async () => (await ready(), streamer()))) test(`mysql: ${c.name}`, c.run);
+for (const c of bundleCases(async () => (await ready(), mysql({ pool, prefix })), async () => void (await pool.query("SELECT 1")))) test(`mysql: ${c.name}`, c.run);
 for (const c of roleSchedulerCases(async () => scheduler(), {
   // A lease is lost the way MySQL loses one: the session holding the lock ends.
   loseLease: async (s, role) => {

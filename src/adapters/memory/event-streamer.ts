@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from "../../clock.js";
 import type { Event, EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import { ClosedError, InvalidOptionError } from "../../errors.js";
+import { OpenParts } from "../../open-parts.js";
 import { LogReader } from "./event-receiver.js";
 import { TopicLog } from "./topic-log.js";
 
@@ -40,6 +41,7 @@ export class MemoryEventStreamer implements EventStreamer {
   private readonly topics = new Map<string, TopicLog<Event>>();
   private readonly clock: Clock;
   private readonly retainWithoutReceivers: number;
+  private readonly open = new OpenParts();
 
   constructor(options: MemoryEventStreamerOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -64,10 +66,17 @@ export class MemoryEventStreamer implements EventStreamer {
    */
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const log = this.log(topic);
-    return new LogReader(log, name, log.open(name, options.streamFromLatest ?? false), {
-      label: `memory event receiver "${name}" on topic "${topic}"`,
-      keepAbortListener: true,
-    });
+    return this.open.receiver(
+      new LogReader(log, name, log.open(name, options.streamFromLatest ?? false), {
+        label: `memory event receiver "${name}" on topic "${topic}"`,
+        keepAbortListener: true,
+      }),
+    );
+  }
+
+  /** Closes every receiver this streamer opened that is still open. Idempotent. */
+  close(): Promise<void> {
+    return this.open.close();
   }
 
   /** How many events `topic` holds in memory right now; for tests and monitoring. */

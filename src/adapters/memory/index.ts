@@ -13,8 +13,7 @@ export { MemoryConnector } from "./connector.js";
 
 /**
  * The adapters {@link memory} returns, typed as the memory classes so their extras stay in reach.
- * `close()` has nothing to end (everything lives in this process's memory) and is there so every
- * bundle can be shut down alike.
+ * `close()` closes the receivers still open; everything else lives in this process's memory.
  */
 export interface MemoryAdapters extends Adapters {
   eventStreamer: MemoryEventStreamer;
@@ -43,11 +42,12 @@ export interface MemoryOptions {
  */
 export function memory(options: MemoryOptions = {}): MemoryAdapters {
   const { clock } = options;
+  const eventStreamer = new MemoryEventStreamer({ clock });
   return {
-    eventStreamer: new MemoryEventStreamer({ clock }),
+    eventStreamer,
     recordStore: new MemoryRecordStore({ clock }),
     timeoutStore: new MemoryTimeoutStore({ clock }),
     roleScheduler: new MemoryRoleScheduler(),
-    close: closeOnce(async () => {}),
+    close: closeOnce(() => eventStreamer.close()),
   };
 }
