@@ -33,7 +33,14 @@ async function postgresSchema(schema = `bench_${randomBytes(4).toString("hex")}`
 async function postgresBackend(): Promise<Backend> {
   const { postgres } = await import("stepwise/postgres");
   const { pool, schema, drop } = await postgresSchema();
-  return { config: postgres({ pool, schema }), close: drop };
+  const adapters = postgres({ pool, schema });
+  return {
+    config: adapters,
+    close: async () => {
+      await adapters.close();
+      await drop();
+    },
+  };
 }
 
 /** Each benchmark run gets its own table prefix, dropped afterwards. */
@@ -47,8 +54,7 @@ async function mysqlBackend(): Promise<Backend> {
   return {
     config: adapters,
     close: async () => {
-      await adapters.roleScheduler.close();
-      await adapters.eventStreamer.close();
+      await adapters.close();
       const [rows] = await pool.query(`SHOW TABLES LIKE '${prefix}%'`);
       for (const row of rows as { [column: string]: string }[]) await pool.query(`DROP TABLE \`${Object.values(row)[0]}\``);
       await pool.end();
@@ -85,13 +91,15 @@ async function redisBackend(): Promise<Backend> {
   const id = randomBytes(4).toString("hex");
   const { pool, schema, drop } = await postgresSchema(`bench_${id}`);
   const prefix = `bench:${id}:`;
+  const events = redis({ client, prefix });
   return {
     config: {
       recordStore: new PostgresRecordStore({ pool, schema }),
       timeoutStore: new PostgresTimeoutStore({ pool, schema }),
-      ...redis({ client, prefix }),
+      ...events,
     },
     close: async () => {
+      await events.close();
       const { deleteKeys } = await import("../test/support/redis.js");
       await deleteKeys(client, prefix);
       await client.quit();
@@ -114,13 +122,15 @@ async function natsBackend(): Promise<Backend> {
   const id = randomBytes(4).toString("hex");
   const { pool, schema, drop } = await postgresSchema(`bench_${id}`);
   const prefix = `bench-${id}`;
+  const events = nats({ connection, prefix });
   return {
     config: {
       recordStore: new PostgresRecordStore({ pool, schema }),
       timeoutStore: new PostgresTimeoutStore({ pool, schema }),
-      ...nats({ connection, prefix }),
+      ...events,
     },
     close: async () => {
+      await events.close();
       const jsm = await jetstreamManager(connection);
       const names: string[] = [];
       for await (const name of jsm.streams.names()) if (name.startsWith(`${prefix}_`) || name === `KV_${prefix}_roles`) names.push(name);
@@ -147,14 +157,16 @@ async function kafkaBackend(): Promise<Backend> {
   if (!process.env.KAFKA_BROKERS) buildKafkaMock();
   const cluster = await testCluster();
   const { pool, schema, drop } = await postgresSchema();
+  const events = kafka(cluster.mock ? { brokers: cluster.brokers, idempotent: false, maxWaitTimeMs: 10 } : { brokers: cluster.brokers });
   return {
     config: {
-      ...kafka(cluster.mock ? { brokers: cluster.brokers, idempotent: false, maxWaitTimeMs: 10 } : { brokers: cluster.brokers }),
+      ...events,
       recordStore: new PostgresRecordStore({ pool, schema }),
       timeoutStore: new PostgresTimeoutStore({ pool, schema }),
       roleScheduler: new PostgresRoleScheduler({ pool }),
     },
     close: async () => {
+      await events.close();
       await drop();
       await cluster.stop();
     },
@@ -162,7 +174,10 @@ async function kafkaBackend(): Promise<Backend> {
 }
 
 export const backends: { readonly [name: string]: () => Promise<Backend> } = {
-  memory: async () => ({ config: memory(), close: async () => {} }),
+  memory: async () => {
+    const adapters = memory();
+    return { config: adapters, close: adapters.close };
+  },
   postgres: postgresBackend,
   mysql: mysqlBackend,
   sqlite: sqliteBackend,

@@ -15,7 +15,8 @@ b.addCallback(Expense.AwaitingApproval, async (run, payload) => {
   return decision.approved === true ? Expense.Approved : Expense.Rejected;
 }, Expense.Approved, Expense.Rejected);
 
-const wf = b.build(memory());
+const adapters = memory();
+const wf = b.build(adapters);
 await wf.run();
 try {
   const runId = await wf.trigger("claim-7", { initialValue: { amount: 120 } });
@@ -27,4 +28,5 @@ try {
   console.log(`claim-7 is ${Expense[done.status]} by ${done.object.approver}`);
 } finally {
   await wf.stop();
+  await adapters.close();
 }

@@ -20,7 +20,8 @@ b.addConnector("payments", payments, async (api, event) => {
   await api.trigger(event.foreignId, { initialValue: { invoice: event.foreignId, amount: Number(event.headers.amount) } });
 });
 
-const wf = b.build(memory());
+const adapters = memory();
+const wf = b.build(adapters);
 await wf.run();
 try {
   for (const invoice of ["inv-1", "inv-3"]) {
@@ -30,5 +31,6 @@ try {
   }
 } finally {
   await wf.stop();
+  await adapters.close();
 }
 

@@ -20,7 +20,8 @@ b.addStep(OrderStatus.Created, async (run, ctx) => {
 
 b.addStep(OrderStatus.Paid, async () => OrderStatus.Shipped, OrderStatus.Shipped);
 
-const wf = b.build(memory());
+const adapters = memory();
+const wf = b.build(adapters);
 await wf.run();
 try {
   const runId = await wf.trigger("order-1", { initialValue: { id: "order-1", amount: 10 } });
@@ -28,4 +29,5 @@ try {
   console.log(`order ${done.object.id} is ${OrderStatus[done.status]} with ${done.object.receipt}`);
 } finally {
   await wf.stop();
+  await adapters.close();
 }

@@ -63,7 +63,8 @@ export function buildOrderProcessor(adapters: Adapters, options: { payWithinMs: 
 }
 
 async function main(): Promise<void> {
-  const { orders, shipments } = buildOrderProcessor(memory(), { payWithinMs: 300 });
+  const adapters = memory();
+  const { orders, shipments } = buildOrderProcessor(adapters, { payWithinMs: 300 });
   await Promise.all([orders.run(), shipments.run()]);
   try {
     const paid = await orders.trigger("order-1", { initialValue: { id: "order-1", items: 2 } });
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
     console.log(orders.diagram());
   } finally {
     await Promise.all([orders.stop(), shipments.stop()]);
+    await adapters.close();
   }
 }
 

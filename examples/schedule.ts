@@ -23,4 +23,5 @@ try {
   console.log(`scheduled runs so far: ${runs.length}, first sent at ${runs[0]?.createdAt.toISOString()}`);
 } finally {
   await wf.stop();
+  await adapters.close();
 }

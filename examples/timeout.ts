@@ -12,7 +12,8 @@ b.addTimeout(Booking.Held, durationTimer(200), async (run, now) => {
   return Booking.Expired;
 }, Booking.Expired).withOptions({ pollingFrequency: 50 });
 
-const wf = b.build(memory());
+const adapters = memory();
+const wf = b.build(adapters);
 await wf.run();
 try {
   const confirmed = await wf.trigger("seat-1A", { initialValue: { seat: "1A" } });
@@ -23,4 +24,5 @@ try {
   console.log(`1B: ${Booking[expired.status]} at ${expired.object.expiredAt}`);
 } finally {
   await wf.stop();
+  await adapters.close();
 }

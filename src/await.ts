@@ -97,7 +97,7 @@ export class RunWatcher<T> {
     const { graph } = this.#ctx;
     const { timeoutMs } = options;
     if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0)) {
-      throw new InvalidOptionError("await", "timeoutMs", `must be a non-negative number of milliseconds, got ${String(timeoutMs)}`);
+      throw new InvalidOptionError("timeoutMs", `await: option "timeoutMs" must be a non-negative number of milliseconds, got ${String(timeoutMs)}`);
     }
     const terminal = graph.isTerminal(status);
     // A run reaching a terminal status completes, and completion is announced on the run-state-change topic.

@@ -208,19 +208,6 @@ export class InvalidResultError extends StepwiseError {
   }
 }
 
-/** An option was given a value that cannot work; the message names the option and its owner. */
-export class InvalidOptionError extends StepwiseError {
-  readonly code = "INVALID_OPTION";
-  constructor(
-    readonly owner: string,
-    readonly option: string,
-    detail: string,
-    options?: ErrorOptions,
-  ) {
-    super(`${owner}: option "${option}" ${detail}`, options);
-  }
-}
-
 /** Whether `err` is a stepwise error with this code; works across copies of the package, unlike instanceof. */
 export function hasErrorCode(err: unknown, code: string): boolean {
   return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
@@ -270,5 +257,32 @@ export class MalformedRecordError extends StepwiseError {
     options?: ErrorOptions,
   ) {
     super(`the stored row of run "${runId}" is malformed: ${detail}`, options);
+  }
+}
+
+/**
+ * An adapter's part was used after it was closed: sending on a closed sender, receiving or acking
+ * on a closed receiver, awaiting a role on a closed scheduler. `what` names the part.
+ */
+export class ClosedError extends StepwiseError {
+  readonly code = "CLOSED";
+  constructor(
+    readonly what: string,
+    action: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${what} is closed: cannot ${action}`, options);
+  }
+}
+
+/** An adapter was given an option (or a name) it cannot work with; `option` names it, the message says why. */
+export class InvalidOptionError extends StepwiseError {
+  readonly code = "INVALID_OPTION";
+  constructor(
+    readonly option: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
   }
 }

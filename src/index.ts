@@ -28,6 +28,7 @@ export { copyRecord } from "./record.js";
 export type { ListQuery, OutboxEvent, Record, RecordFilter, RecordMeta, RecordStore } from "./record.js";
 export type { NewTimeout, TimeoutRecord, TimeoutStore } from "./timeout-store.js";
 export type { Lease, RoleScheduler } from "./rolescheduler.js";
+export type { Adapters } from "./adapters.js";
 export { jsonCodec } from "./codec.js";
 export type { Codec } from "./codec.js";
 export { systemClock } from "./clock.js";
@@ -39,6 +40,7 @@ export type { StatusEnum } from "./graph.js";
 export {
   AwaitTimeoutError,
   BuildError,
+  ClosedError,
   InvalidOptionError,
   InvalidResultError,
   InvalidScheduleError,

@@ -39,7 +39,7 @@ interface Cursor {
 export async function listRuns<T, S extends number>(ctx: WorkflowContext<T>, options: ListOptions<S>): Promise<RunPage<T, S>> {
   const limit = options.limit ?? defaultListLimit;
   if (!Number.isInteger(limit) || limit < 1 || limit > maxListLimit) {
-    throw new InvalidOptionError("list", "limit", `must be a whole number from 1 to ${maxListLimit}, got ${String(limit)}`);
+    throw new InvalidOptionError("limit", `list: option "limit" must be a whole number from 1 to ${maxListLimit}, got ${String(limit)}`);
   }
   const cursor = options.cursor === undefined ? undefined : parseCursor(options.cursor);
   const records = await ctx.recordStore.list({
@@ -86,5 +86,5 @@ function parseCursor(text: string): Cursor {
   if (Array.isArray(parsed) && parsed.length === 2 && parsed.every((n) => Number.isSafeInteger(n) && n >= 0)) {
     return { createdAt: parsed[0] as number, seen: parsed[1] as number };
   }
-  throw new InvalidOptionError("list", "cursor", "is not a cursor this workflow handed out");
+  throw new InvalidOptionError("cursor", 'list: option "cursor" is not a cursor this workflow handed out');
 }

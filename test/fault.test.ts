@@ -13,7 +13,8 @@ test("connections terminated by the server mid-run: steps are retried and every 
   // A terminated connection is reported on the pool too; the workflow already handles it.
   pool.on("error", () => {});
   const errors: unknown[] = [];
-  const { wf, calls } = lineWorkflowOn(postgres({ pool, schema: db.schema }), {
+  const adapters = postgres({ pool, schema: db.schema });
+  const { wf, calls } = lineWorkflowOn(adapters, {
     name: "fault",
     stepOptions: { errBackOff: 20 },
     config: { logger: { debug: () => {}, error: (err) => errors.push(err) } },
@@ -63,6 +64,7 @@ test("connections terminated by the server mid-run: steps are retried and every 
     assert.equal(calls.size, runs * 3);
   } finally {
     await wf.stop();
+    await adapters.close();
     await pool.end();
     await db.drop();
   }

@@ -4,4 +4,5 @@ export { connectorCases } from "./connector.js";
 export { recordStoreCases } from "./record-store.js";
 export { makeRecord, type RecordOverrides } from "./record-fixture.js";
 export { timeoutStoreCases } from "./timeout-store.js";
+export { bundleCases, type Bundle } from "./bundle.js";
 export { roleSchedulerCases, type RoleSchedulerCaseOptions } from "./role-scheduler.js";

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { Etcd3 } from "etcd3";
-import { roleSchedulerCases } from "stepwise/adaptertest";
+import { InvalidOptionError } from "stepwise";
+import { bundleCases, roleSchedulerCases } from "stepwise/adaptertest";
 import { etcd, EtcdRoleScheduler, type EtcdClient } from "stepwise/etcd";
 import { whenAborted, within } from "../../src/adaptertest/within.js";
 
@@ -29,6 +30,9 @@ async function holderLease(role: string): Promise<string | undefined> {
   return kvs[0]?.lease;
 }
 
+for (const c of bundleCases(async () => etcd({ client, prefix, ttl: 2 }), async () => void (await client.get(`${prefix}still-works`)))) {
+  test(`etcd: ${c.name}`, c.run);
+}
 for (const c of roleSchedulerCases(async () => new EtcdRoleScheduler({ client, prefix, ttl: 2 }), {
   // Revoking the holder's lease from another client is how etcd takes a role away; an expiry is
   // the same, only later.
@@ -121,5 +125,5 @@ test("etcd: nothing is left behind: no key for an abandoned wait, none after rel
 test("etcd: etcd() bundles the role scheduler, and a ttl that etcd cannot take is refused", () => {
   assert.ok(etcd({ client, prefix }).roleScheduler instanceof EtcdRoleScheduler);
   assert.throws(() => new EtcdRoleScheduler({ client, ttl: 0 }), /ttl must be a whole number of seconds, at least 1 \(got 0\)/);
-  assert.throws(() => new EtcdRoleScheduler({ client, ttl: 1.5 }), RangeError);
+  assert.throws(() => new EtcdRoleScheduler({ client, ttl: 1.5 }), InvalidOptionError);
 });

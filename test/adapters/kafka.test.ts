@@ -6,7 +6,7 @@ import { createServer, connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { Kafka, logLevel, type Producer } from "kafkajs";
 import { hasErrorCode, RunState } from "stepwise";
-import { connectorCases, eventStreamerCases } from "stepwise/adaptertest";
+import { bundleCases, connectorCases, eventStreamerCases } from "stepwise/adaptertest";
 import { kafka, KafkaConnector, KafkaEventStreamer, kafkaTopicName, type KafkaEventStreamerOptions } from "stepwise/kafka";
 import { PostgresRecordStore, PostgresRoleScheduler, PostgresTimeoutStore } from "stepwise/postgres";
 import { testCluster, type TestCluster } from "../support/kafka.js";
@@ -46,6 +46,9 @@ const unique = () => randomBytes(6).toString("hex");
 // group.initial.rebalance.delay.ms), and one after another they would take over a minute.
 describe("kafka conformance", { concurrency: true }, () => {
   for (const c of eventStreamerCases(async () => new KafkaEventStreamer(options()))) test(`kafka: ${c.name}`, c.run);
+  // kafka({ brokers }) makes its own client; the user's own producer must be left connected.
+  const publisherWorks = async () => void (await publisher.send({ topic: `bundle-${unique()}`, acks: -1, messages: [{ value: "still connected" }] }));
+  for (const c of bundleCases(async () => kafka(options()), publisherWorks)) test(`kafka: ${c.name}`, c.run);
 
   const connectorSuite = connectorCases(async (events) => {
     const topic = `connector-${unique()}`;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
+import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   memory,
   MemoryEventStreamer,
@@ -10,6 +10,8 @@ import {
 } from "stepwise/memory";
 
 for (const c of eventStreamerCases(async () => new MemoryEventStreamer())) test(`memory: ${c.name}`, c.run);
+// memory() is given no client of its own, so there is nothing of the user's to check.
+for (const c of bundleCases(async () => memory(), async () => {})) test(`memory: ${c.name}`, c.run);
 for (const c of recordStoreCases(async () => new MemoryRecordStore())) test(`memory: ${c.name}`, c.run);
 for (const c of timeoutStoreCases(async () => new MemoryTimeoutStore())) test(`memory: ${c.name}`, c.run);
 for (const c of roleSchedulerCases(async () => new MemoryRoleScheduler(), {

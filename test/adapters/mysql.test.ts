@@ -3,8 +3,8 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { after, afterEach, test } from "node:test";
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from "mysql2/promise";
-import { Builder, RunState, type Event } from "stepwise";
-import { eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
+import { Builder, InvalidOptionError, RunState, type Event } from "stepwise";
+import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   defaultMaxObjectBytes,
   migrate,
@@ -72,6 +72,7 @@ async function count(sql: string, values: unknown[] = []): Promise<number> {
 for (const c of recordStoreCases(async () => (await ready(), new MysqlRecordStore({ pool, prefix })))) test(`mysql: ${c.name}`, c.run);
 for (const c of timeoutStoreCases(async () => (await ready(), new MysqlTimeoutStore({ pool, prefix })))) test(`mysql: ${c.name}`, c.run);
 for (const c of eventStreamerCases(async () => (await ready(), streamer()))) test(`mysql: ${c.name}`, c.run);
+for (const c of bundleCases(async () => (await ready(), mysql({ pool, prefix })), async () => void (await pool.query("SELECT 1")))) test(`mysql: ${c.name}`, c.run);
 for (const c of roleSchedulerCases(async () => scheduler(), {
   // A lease is lost the way MySQL loses one: the session holding the lock ends.
   loseLease: async (s, role) => {
@@ -96,7 +97,7 @@ test("mysql: migrate is idempotent and safe to run concurrently; sql/mysql.sql i
   const shipped = await readFile(new URL("../../sql/mysql.sql", import.meta.url), "utf8");
   assert.equal(shipped, schemaSql(), "sql/mysql.sql is schemaSql() for the default prefix");
   assert.ok(schemaSql(prefix).includes(`\`${prefix}records\``));
-  assert.throws(() => schemaSql("bad-prefix;"), RangeError);
+  assert.throws(() => schemaSql("bad-prefix;"), InvalidOptionError);
 });
 
 test("mysql: adapters on a prefix without tables throw SchemaMissingError naming the table and migrate", async () => {
@@ -349,7 +350,7 @@ test("mysql: a workflow on mysql() runs 200 runs through three steps with parall
     ).withOptions({ parallelCount: 2 });
   }
   const adapters = mysql({ pool, prefix });
-  opened.push(adapters.roleScheduler, adapters.eventStreamer);
+  opened.push(adapters);
   const wf = b.build(adapters);
   await wf.run();
   try {

@@ -4,7 +4,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { RunState } from "stepwise";
-import { eventStreamerCases, roleSchedulerCases } from "stepwise/adaptertest";
+import { bundleCases, eventStreamerCases, roleSchedulerCases } from "stepwise/adaptertest";
 import { JetStreamUnavailableError, nats, NatsEventStreamer, NatsRoleScheduler } from "stepwise/nats";
 import { PostgresRecordStore, PostgresTimeoutStore } from "stepwise/postgres";
 import { connectNats, uniquePrefix } from "../support/nats.js";
@@ -27,6 +27,12 @@ after(async () => {
 const streamer = (ackWaitMs = 30_000) => new NatsEventStreamer({ connection, prefix, ackWaitMs });
 
 for (const c of eventStreamerCases(async () => streamer())) test(`nats: ${c.name}`, c.run);
+for (const c of bundleCases(async () => nats({ connection, prefix, roles: { bucket, ttlMs: 1_000 } }), async () => {
+  assert.equal(connection.isClosed(), false);
+  await connection.flush();
+})) {
+  test(`nats: ${c.name}`, c.run);
+}
 for (const c of roleSchedulerCases(async () => new NatsRoleScheduler({ connection, bucket, ttlMs: 1_000 }), {
   // Another client deleting the key is how a lease is lost here (as when it expired): the holder's
   // next renewal finds another revision.

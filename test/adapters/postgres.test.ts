@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { MalformedRecordError, ObjectTooLargeError} from "stepwise";
 import { RunState, SchemaMissingError } from "stepwise";
-import { eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
+import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   migrate,
   postgres,
@@ -30,6 +30,7 @@ const options = () => ({ pool: db.pool, schema: db.schema });
 for (const c of recordStoreCases(async () => new PostgresRecordStore(options()))) test(`postgres: ${c.name}`, c.run);
 for (const c of timeoutStoreCases(async () => new PostgresTimeoutStore(options()))) test(`postgres: ${c.name}`, c.run);
 for (const c of eventStreamerCases(async () => new PostgresEventStreamer(options()))) test(`postgres: ${c.name}`, c.run);
+for (const c of bundleCases(async () => postgres(options()), async () => void (await db.pool.query("SELECT 1")))) test(`postgres: ${c.name}`, c.run);
 for (const c of roleSchedulerCases(async () => new PostgresRoleScheduler({ pool: db.pool, retryMs: 10 }), {
   // Ending the session that holds the lock is how a lease is lost in PostgreSQL.
   loseLease: async (_scheduler, role) => {

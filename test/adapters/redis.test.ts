@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { RunState } from "stepwise";
-import { eventStreamerCases, roleSchedulerCases } from "stepwise/adaptertest";
+import { bundleCases, eventStreamerCases, roleSchedulerCases } from "stepwise/adaptertest";
 import { PostgresRecordStore, PostgresTimeoutStore } from "stepwise/postgres";
 import { redis, RedisCommandError, RedisEventStreamer, RedisRoleScheduler } from "stepwise/redis";
 import { freshSchema } from "../support/postgres.js";
@@ -24,6 +24,7 @@ after(async () => {
 const waitMs = 10_000;
 
 for (const c of eventStreamerCases(async () => new RedisEventStreamer({ client, prefix }))) test(`redis: ${c.name}`, c.run);
+for (const c of bundleCases(async () => redis({ client, prefix }), async () => assert.equal(await client.ping(), "PONG"))) test(`redis: ${c.name}`, c.run);
 for (const c of roleSchedulerCases(async () => new RedisRoleScheduler({ client, prefix, ttlMs: 1000 }), {
   // A lease is lost when its key goes away (evicted, expired during a stall, deleted by hand).
   loseLease: async (scheduler, role) => {

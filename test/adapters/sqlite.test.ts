@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import Database from "better-sqlite3";
-import { RunState } from "stepwise";
-import { eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
+import { InvalidOptionError, RunState } from "stepwise";
+import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   migrate,
   schemaSql,
@@ -87,6 +87,12 @@ for (const c of recordStoreCases(async () => {
 }
 for (const c of timeoutStoreCases(async () => new SqliteTimeoutStore({ db: freshDb() }))) test(`sqlite: ${c.name}`, c.run);
 for (const c of eventStreamerCases(async () => streamer(freshDb()))) test(`sqlite: ${c.name}`, c.run);
+{
+  // One Database of the user's, shared by every bundle the cases make: close() must leave it open.
+  const userDb = connect();
+  const userDbWorks = async () => assert.equal((userDb.prepare("SELECT 1 AS one").get() as { one: number }).one, 1);
+  for (const c of bundleCases(async () => sqlite(userDb), userDbWorks)) test(`sqlite: ${c.name}`, c.run);
+}
 
 /** Which file each scheduler made by the role-scheduler cases works on, for loseLease. */
 const schedulerFiles = new Map<SqliteRoleScheduler, string>();
@@ -141,7 +147,7 @@ test("sqlite: migrate is idempotent, and sql/sqlite.sql is its DDL for the defau
   assert.equal(count(db, "SELECT count(*) AS n FROM sqlite_master WHERE name = 'other_records'"), 1, "another prefix gets its own tables");
   const shipped = readFileSync(new URL("../../sql/sqlite.sql", import.meta.url), "utf8");
   assert.equal(shipped, schemaSql(), "sql/sqlite.sql is schemaSql() for the default prefix");
-  assert.throws(() => schemaSql("bad-prefix;"), RangeError);
+  assert.throws(() => schemaSql("bad-prefix;"), InvalidOptionError);
 });
 
 test("sqlite: adapters on a database without tables throw SchemaMissingError naming the table and migrate", async () => {

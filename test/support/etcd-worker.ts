@@ -10,8 +10,10 @@ import { lineWorkflowOn } from "./workflows.js";
 const [schema = "", triggerCount = "0", prefix = "", ttl = "1"] = process.argv.slice(2);
 const pool = new pg.Pool({ host: process.env.PGHOST ?? "127.0.0.1", user: "postgres", database: "test", max: 10 });
 const client = new Etcd3({ hosts: process.env.ETCD_HOSTS ?? "127.0.0.1:2379" });
+const records = postgres({ pool, schema });
+const roles = etcd({ client, prefix, ttl: Number(ttl) });
 const { wf } = lineWorkflowOn(
-  { ...postgres({ pool, schema }), ...etcd({ client, prefix, ttl: Number(ttl) }) },
+  { ...records, roleScheduler: roles.roleScheduler },
   {
     name: "multi-etcd",
     stepOptions: { parallelCount: 3, errBackOff: 50 },
@@ -27,6 +29,7 @@ if (Number(triggerCount) > 0) process.stdout.write("triggered\n");
 process.on("SIGTERM", () => {
   void wf
     .stop()
+    .then(() => Promise.all([roles.close(), records.close()]))
     .then(() => pool.end())
     .then(() => client.close())
     .then(() => process.exit(0));

@@ -21,7 +21,7 @@ const reportingRoles: RoleScheduler = {
     return lease;
   },
 };
-const { eventStreamer } = kafka({
+const events = kafka({
   brokers: brokers.split(","),
   // librdkafka's mock cluster cannot hand out producer ids (see test/adapters/kafka.test.ts).
   idempotent: mock !== "true",
@@ -29,9 +29,9 @@ const { eventStreamer } = kafka({
   maxWaitTimeMs: mock === "true" ? 50 : 500,
 });
 const reportingStreamer: EventStreamer = {
-  newSender: (topic) => eventStreamer.newSender(topic),
+  newSender: (topic) => events.eventStreamer.newSender(topic),
   newReceiver: async (topic, receiver, options) => {
-    const opened = await eventStreamer.newReceiver(topic, receiver, options);
+    const opened = await events.eventStreamer.newReceiver(topic, receiver, options);
     say(`receiving ${topic} ${receiver}`);
     return opened;
   },
@@ -61,5 +61,9 @@ for (let i = 0; i < Number(triggerCount); i++) {
 }
 if (Number(triggerCount) > 0) say("triggered");
 process.on("SIGTERM", () => {
-  void wf.stop().then(() => pool.end()).then(() => process.exit(0));
+  void wf
+    .stop()
+    .then(() => events.close())
+    .then(() => pool.end())
+    .then(() => process.exit(0));
 });

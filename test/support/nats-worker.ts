@@ -10,9 +10,10 @@ import { lineWorkflowOn } from "./workflows.js";
 const [schema = "", prefix = "", triggerCount = "0", ttlMs = "1000"] = process.argv.slice(2);
 const pool = new pg.Pool({ host: process.env.PGHOST ?? "127.0.0.1", user: "postgres", database: "test", max: 10 });
 const connection = await connectNats();
+const events = nats({ connection, prefix, events: { ackWaitMs: 2_000 }, roles: { ttlMs: Number(ttlMs) } });
 const { wf } = lineWorkflowOn(
   {
-    ...nats({ connection, prefix, events: { ackWaitMs: 2_000 }, roles: { ttlMs: Number(ttlMs) } }),
+    ...events,
     recordStore: new PostgresRecordStore({ pool, schema }),
     timeoutStore: new PostgresTimeoutStore({ pool, schema }),
   },
@@ -42,6 +43,7 @@ if (Number(triggerCount) > 0) process.stdout.write("triggered\n");
 process.on("SIGTERM", () => {
   void wf
     .stop()
+    .then(() => events.close())
     .then(() => Promise.all([pool.end(), connection.close()]))
     .then(() => process.exit(0));
 });

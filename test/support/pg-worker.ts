@@ -6,7 +6,8 @@ import { lineWorkflowOn } from "./workflows.js";
 
 const [schema = "", triggerCount = "0"] = process.argv.slice(2);
 const pool = new pg.Pool({ host: process.env.PGHOST ?? "127.0.0.1", user: "postgres", database: "test", max: 10 });
-const { wf } = lineWorkflowOn(postgres({ pool, schema }), {
+const adapters = postgres({ pool, schema });
+const { wf } = lineWorkflowOn(adapters, {
   name: "multi",
   stepOptions: { parallelCount: 3, errBackOff: 50 },
   config: { logger: { debug: () => {}, error: () => {} } },
@@ -18,5 +19,9 @@ for (let i = 0; i < Number(triggerCount); i++) {
 }
 if (Number(triggerCount) > 0) process.stdout.write("triggered\n");
 process.on("SIGTERM", () => {
-  void wf.stop().then(() => pool.end()).then(() => process.exit(0));
+  void wf
+    .stop()
+    .then(() => adapters.close())
+    .then(() => pool.end())
+    .then(() => process.exit(0));
 });

@@ -11,11 +11,12 @@ const [schema = "", prefix = "", triggerCount = "0", ttlMs = "1000"] = process.a
 const pool = new pg.Pool({ host: process.env.PGHOST ?? "127.0.0.1", user: "postgres", database: "test", max: 10 });
 const client = new Redis({ host: process.env.REDIS_HOST ?? "127.0.0.1", port: Number(process.env.REDIS_PORT ?? 6379) });
 client.on("error", () => {});
+const events = redis({ client, prefix, ttlMs: Number(ttlMs) });
 const { wf } = lineWorkflowOn(
   {
     recordStore: new PostgresRecordStore({ pool, schema }),
     timeoutStore: new PostgresTimeoutStore({ pool, schema }),
-    ...redis({ client, prefix, ttlMs: Number(ttlMs) }),
+    ...events,
   },
   {
     name: "multi",
@@ -32,6 +33,7 @@ if (Number(triggerCount) > 0) process.stdout.write("triggered\n");
 process.on("SIGTERM", () => {
   void wf
     .stop()
+    .then(() => events.close())
     .then(() => Promise.all([pool.end(), client.quit()]))
     .then(() => process.exit(0));
 });

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { throwIfAborted } from "../../clock.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
+import { InvalidOptionError } from "../../errors.js";
 import type { EtcdClient } from "./driver.js";
 import { KeyWatch } from "./key-watch.js";
 import { Session } from "./session.js";
@@ -49,7 +50,7 @@ export class EtcdRoleScheduler implements RoleScheduler {
 
   constructor(options: EtcdRoleSchedulerOptions) {
     const ttl = options.ttl ?? 5;
-    if (!Number.isInteger(ttl) || ttl < 1) throw new RangeError(`EtcdRoleScheduler: ttl must be a whole number of seconds, at least 1 (got ${ttl})`);
+    if (!Number.isInteger(ttl) || ttl < 1) throw new InvalidOptionError("ttl", `EtcdRoleScheduler: ttl must be a whole number of seconds, at least 1 (got ${ttl})`);
     this.#client = options.client;
     this.#ttl = ttl;
     this.#prefix = options.prefix ?? "stepwise/roles/";

@@ -1,9 +1,9 @@
 import type { ConnectorConstructor, ConnectorConsumer, ConnectorEvent } from "../../connector.js";
 import type { Delivery } from "../../event.js";
-import { clientOf } from "./client.js";
-import type { KafkaClient, KafkaConnection, KafkaConsumerOptions } from "./driver.js";
+import { InvalidOptionError } from "../../errors.js";
+import { clientOf, type KafkaClient, type KafkaConnection, type KafkaConsumerOptions } from "./driver.js";
 import { messageHeaders, messageId, messageKey, messageTime, type ReceivedMessage } from "./message.js";
-import { TopicConsumer } from "./topic-consumer.js";
+import { TopicConsumer } from "./event-receiver.js";
 
 /** Options of {@link KafkaConnector}. */
 export type KafkaConnectorOptions = KafkaConnection &
@@ -50,7 +50,7 @@ export class KafkaConnector implements ConnectorConstructor {
   readonly #idHeader: string | undefined;
 
   constructor(options: KafkaConnectorOptions) {
-    if (!options.topic) throw new Error("KafkaConnector needs the topic to read");
+    if (!options.topic) throw new InvalidOptionError("topic", "KafkaConnector needs the topic to read");
     this.#client = clientOf(options);
     this.#options = options;
     this.#typeHeader = options.typeHeader ?? "type";

@@ -1,11 +1,11 @@
-import type { Delivery, Event, EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
-import { clientOf } from "./client.js";
-import type { KafkaClient, KafkaConnection, KafkaConsumerOptions } from "./driver.js";
+import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
+import { OpenParts } from "../../open-parts.js";
+import { ClosedError } from "../../errors.js";
+import { clientOf, type KafkaClient, type KafkaConnection, type KafkaConsumerOptions } from "./driver.js";
 import { kafkaError } from "./errors.js";
-import { messageHeaders, messageId, messageKey, messageTime, messageValue, type ReceivedMessage } from "./message.js";
 import { kafkaTopicName, receiverGroupId } from "./names.js";
 import { SharedProducer } from "./shared-producer.js";
-import { TopicConsumer } from "./topic-consumer.js";
+import { eventReceiver, TopicConsumer } from "./event-receiver.js";
 
 /** Options of {@link KafkaEventStreamer}: how to reach the cluster, plus optional tuning. */
 export type KafkaEventStreamerOptions = KafkaConnection &
@@ -53,6 +53,7 @@ export class KafkaEventStreamer implements EventStreamer {
   readonly #options: KafkaEventStreamerOptions;
   readonly #producer: SharedProducer;
   readonly #groupId: (kafkaTopic: string, name: string) => string;
+  readonly #open = new OpenParts();
 
   constructor(options: KafkaEventStreamerOptions) {
     this.#client = clientOf(options);
@@ -65,9 +66,9 @@ export class KafkaEventStreamer implements EventStreamer {
     const kafkaTopic = kafkaTopicName(topic);
     const producer = await this.#producer.acquire();
     let closed = false;
-    return {
+    return this.#open.sender({
       send: async (foreignId: string, type: number, headers: Headers) => {
-        if (closed) throw new Error(`kafka: sender for topic "${kafkaTopic}" is closed: cannot send`);
+        if (closed) throw new ClosedError(`kafka: sender for topic "${kafkaTopic}"`, "send");
         try {
           await producer.send(kafkaTopic, { key: foreignId, value: String(type), partition: 0, headers: { ...headers } });
         } catch (err) {
@@ -79,7 +80,7 @@ export class KafkaEventStreamer implements EventStreamer {
         closed = true;
         await this.#producer.release();
       },
-    };
+    });
   }
 
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
@@ -94,24 +95,15 @@ export class KafkaEventStreamer implements EventStreamer {
       heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       maxWaitTimeMs: this.#options.maxWaitTimeMs,
     });
-    return {
-      recv: async (signal: AbortSignal): Promise<Delivery<Event>> => {
-        const { event: received, ack } = await consumer.recv(signal);
-        return { event: toEvent(received), ack };
-      },
-      close: () => consumer.close(),
-    };
+    return this.#open.receiver(eventReceiver(consumer));
+  }
+
+  /**
+   * Closes every sender and receiver this streamer opened that is still open, which disconnects
+   * the producer and consumers it made. Never disconnects the user's client. Idempotent.
+   */
+  close(): Promise<void> {
+    return this.#open.close();
   }
 }
 
-/** A message that is not stepwise's (its value no integer) arrives with type 0, a status no step has. */
-function toEvent(received: ReceivedMessage): Event {
-  const type = Number(messageValue(received));
-  return {
-    id: messageId(received),
-    foreignId: messageKey(received),
-    type: Number.isSafeInteger(type) ? type : 0,
-    headers: messageHeaders(received),
-    createdAt: messageTime(received),
-  };
-}

@@ -1,3 +1,4 @@
+import { closeOnce, type Adapters } from "../../adapters.js";
 import { KafkaEventStreamer, type KafkaEventStreamerOptions } from "./event-streamer.js";
 
 export type {
@@ -20,8 +21,12 @@ export { KafkaConnector, type KafkaConnectorOptions } from "./connector.js";
 export { KafkaUnavailableError } from "./errors.js";
 export { kafkaTopicName, receiverGroupId } from "./names.js";
 
-/** What {@link kafka} returns: the event streamer. Records, timeouts and roles come from another store. */
-export interface KafkaAdapters {
+/**
+ * What {@link kafka} returns: the event streamer, and `close()`, which closes the senders and
+ * receivers it opened (and with them the producer and consumers it made), never the user's
+ * client. Records, timeouts and roles come from another store.
+ */
+export interface KafkaAdapters extends Adapters {
   eventStreamer: KafkaEventStreamer;
 }
 
@@ -46,16 +51,18 @@ export interface KafkaAdapters {
  *
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
  * await migrate(pool);
+ * const events = kafka({ brokers: ["kafka-1:9092", "kafka-2:9092"] });
  * const wf = b.build({
- *   ...kafka({ brokers: ["kafka-1:9092", "kafka-2:9092"] }),
+ *   ...events,
  *   recordStore: new PostgresRecordStore({ pool }),
  *   timeoutStore: new PostgresTimeoutStore({ pool }),
  *   roleScheduler: new PostgresRoleScheduler({ pool }),
  * });
  * await wf.run();
- * // … and on shutdown: await wf.stop(); await pool.end();
+ * // … and on shutdown: await wf.stop(); await events.close(); await pool.end();
  * ```
  */
 export function kafka(options: KafkaEventStreamerOptions): KafkaAdapters {
-  return { eventStreamer: new KafkaEventStreamer(options) };
+  const eventStreamer = new KafkaEventStreamer(options);
+  return { eventStreamer, close: closeOnce(() => eventStreamer.close()) };
 }

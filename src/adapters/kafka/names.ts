@@ -1,3 +1,4 @@
+import { InvalidOptionError } from "../../errors.js";
 import { createHash } from "node:crypto";
 
 /** Kafka's longest topic name. */
@@ -11,7 +12,7 @@ const maxTopicLength = 249;
  * Kafka topic. A longer result keeps its head and ends with `.z` and a hash of the whole.
  */
 export function kafkaTopicName(topic: string): string {
-  if (topic === "") throw new Error("kafka: a topic name cannot be empty");
+  if (topic === "") throw new InvalidOptionError("topic", "kafka: a topic name cannot be empty");
   let name = "";
   for (const char of topic) {
     if (/^[A-Za-z0-9_-]$/.test(char)) name += char;

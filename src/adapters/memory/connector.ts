@@ -1,5 +1,5 @@
 import type { ConnectorConstructor, ConnectorConsumer, ConnectorEvent } from "../../connector.js";
-import { LogReader } from "./log-reader.js";
+import { LogReader } from "./event-receiver.js";
 import { TopicLog } from "./topic-log.js";
 
 /**

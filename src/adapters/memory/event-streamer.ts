@@ -1,7 +1,8 @@
 import { adoptClock, FollowingClock, type Clock, type ClockAdopter } from "../../clock.js";
-import type { Event, EventReceiver, EventSender, EventStreamer, ReceiverOptions } from "../../event.js";
-import { LogReader } from "./log-reader.js";
-import { MemoryEventSender } from "./event-sender.js";
+import type { Event, EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
+import { ClosedError, InvalidOptionError } from "../../errors.js";
+import { OpenParts } from "../../open-parts.js";
+import { LogReader } from "./event-receiver.js";
 import { TopicLog } from "./topic-log.js";
 
 /** Options of {@link MemoryEventStreamer}. */
@@ -40,12 +41,14 @@ export class MemoryEventStreamer implements EventStreamer, ClockAdopter {
   private readonly topics = new Map<string, TopicLog<Event>>();
   private readonly clock: Clock;
   private readonly retainWithoutReceivers: number;
+  private readonly open = new OpenParts();
 
   constructor(options: MemoryEventStreamerOptions = {}) {
     this.clock = options.clock ?? new FollowingClock();
     this.retainWithoutReceivers = options.retainWithoutReceivers ?? 10_000;
     if (!Number.isInteger(this.retainWithoutReceivers) || this.retainWithoutReceivers < 0) {
-      throw new RangeError(
+      throw new InvalidOptionError(
+        "retainWithoutReceivers",
         `MemoryEventStreamer: retainWithoutReceivers must be a whole number of at least 0, got ${String(options.retainWithoutReceivers)}`,
       );
     }
@@ -68,10 +71,17 @@ export class MemoryEventStreamer implements EventStreamer, ClockAdopter {
    */
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const log = this.log(topic);
-    return new LogReader(log, name, log.open(name, options.streamFromLatest ?? false), {
-      label: `memory event receiver "${name}" on topic "${topic}"`,
-      keepAbortListener: true,
-    });
+    return this.open.receiver(
+      new LogReader(log, name, log.open(name, options.streamFromLatest ?? false), {
+        label: `memory event receiver "${name}" on topic "${topic}"`,
+        keepAbortListener: true,
+      }),
+    );
+  }
+
+  /** Closes every receiver this streamer opened that is still open. Idempotent. */
+  close(): Promise<void> {
+    return this.open.close();
   }
 
   /** How many events `topic` holds in memory right now; for tests and monitoring. */
@@ -86,5 +96,31 @@ export class MemoryEventStreamer implements EventStreamer, ClockAdopter {
       this.topics.set(topic, log);
     }
     return log;
+  }
+}
+
+/** Publishes on one topic of a {@link MemoryEventStreamer}. Made by `newSender`. */
+export class MemoryEventSender implements EventSender {
+  private closed = false;
+
+  constructor(
+    private readonly log: TopicLog<Event>,
+    private readonly topic: string,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Appends the event to the topic. The headers object is kept as given and shared by every
+   * receiver, so treat it as read-only after sending. Rejects once the sender is closed.
+   */
+  async send(foreignId: string, type: number, headers: Headers): Promise<void> {
+    if (this.closed) throw new ClosedError(`memory event sender for topic "${this.topic}"`, "send");
+    // The id is the event's offset in the topic (see MemoryEventStreamer).
+    this.log.append({ id: String(this.log.end), foreignId, type, headers, createdAt: this.clock.now() });
+  }
+
+  /** Refuses later sends. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
   }
 }

@@ -1,3 +1,4 @@
+import { closeOnce, type Adapters } from "../../adapters.js";
 import type { Clock } from "../../clock.js";
 import { MemoryEventStreamer } from "./event-streamer.js";
 import { MemoryRecordStore } from "./record-store.js";
@@ -10,8 +11,11 @@ export { MemoryTimeoutStore, type MemoryTimeoutStoreOptions } from "./timeout-st
 export { MemoryRoleScheduler } from "./role-scheduler.js";
 export { MemoryConnector } from "./connector.js";
 
-/** The adapters {@link memory} returns, typed as the memory classes so their extras stay in reach. */
-export interface MemoryAdapters {
+/**
+ * The adapters {@link memory} returns, typed as the memory classes so their extras stay in reach.
+ * `close()` closes the receivers still open; everything else lives in this process's memory.
+ */
+export interface MemoryAdapters extends Adapters {
   eventStreamer: MemoryEventStreamer;
   recordStore: MemoryRecordStore;
   timeoutStore: MemoryTimeoutStore;
@@ -38,10 +42,12 @@ export interface MemoryOptions {
  */
 export function memory(options: MemoryOptions = {}): MemoryAdapters {
   const { clock } = options;
+  const eventStreamer = new MemoryEventStreamer({ clock });
   return {
-    eventStreamer: new MemoryEventStreamer({ clock }),
+    eventStreamer,
     recordStore: new MemoryRecordStore({ clock }),
     timeoutStore: new MemoryTimeoutStore({ clock }),
     roleScheduler: new MemoryRoleScheduler(),
+    close: closeOnce(() => eventStreamer.close()),
   };
 }

@@ -1,5 +1,6 @@
 import { systemClock, throwIfAborted, type Clock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
+import { ClosedError } from "../../errors.js";
 import type { MysqlQueryable } from "./driver.js";
 import { readEvents, writeCursor } from "./event-log.js";
 import type { Notifier } from "./notifier.js";
@@ -159,7 +160,7 @@ export class MysqlEventReceiver implements EventReceiver {
 
   private throwIfClosed(): void {
     if (this.closing !== undefined) {
-      throw new Error(`mysql event receiver "${this.name}" on topic "${this.topic}" is closed: cannot recv`);
+      throw new ClosedError(`mysql event receiver "${this.name}" on topic "${this.topic}"`, "recv");
     }
   }
 }

@@ -1,9 +1,9 @@
 import { systemClock, type Clock } from "../../clock.js";
-import type { EventReceiver, EventSender, EventStreamer, ReceiverOptions } from "../../event.js";
-import type { MysqlPool } from "./driver.js";
-import { latestEventId, readCursor } from "./event-log.js";
+import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
+import { ClosedError, InvalidOptionError } from "../../errors.js";
+import { inTransaction, type MysqlPool } from "./driver.js";
+import { appendEvent, latestEventId, readCursor } from "./event-log.js";
 import { MysqlEventReceiver, type ReceiverContext } from "./event-receiver.js";
-import { MysqlEventSender } from "./event-sender.js";
 import { Notifier } from "./notifier.js";
 import { defaultPrefix, mysqlTables, type MysqlTables } from "./schema.js";
 
@@ -119,6 +119,35 @@ export class MysqlEventStreamer implements EventStreamer {
 }
 
 function positiveWhole(value: number, what: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`MysqlEventStreamer: ${what} must be a whole number of at least 1, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidOptionError(what, `MysqlEventStreamer: ${what} must be a whole number of at least 1, got ${String(value)}`);
   return value;
+}
+
+/** Publishes on one topic of a {@link MysqlEventStreamer}. Made by `newSender`. */
+export class MysqlEventSender implements EventSender {
+  private closed = false;
+
+  constructor(
+    private readonly pool: MysqlPool,
+    private readonly tables: MysqlTables,
+    private readonly notifier: Notifier,
+    private readonly clock: Clock,
+    private readonly topic: string,
+  ) {}
+
+  /**
+   * Appends the event to the events table in a transaction of its own (holding the events lock
+   * for its INSERT and COMMIT, see `event-log.ts`). Rejects once the sender is closed.
+   */
+  async send(foreignId: string, type: number, headers: Headers): Promise<void> {
+    if (this.closed) throw new ClosedError(`mysql event sender for topic "${this.topic}"`, "send");
+    const event = { topic: this.topic, foreignId, type, headers, createdAt: this.clock.now() };
+    await inTransaction(this.pool, (connection) => appendEvent(connection, this.tables, event));
+    this.notifier.notify(this.topic);
+  }
+
+  /** Refuses later sends. Holds no connection between sends, so there is nothing else to release. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+  }
 }

@@ -1,3 +1,4 @@
+import { closeOnce, type Adapters } from "../../adapters.js";
 import type { Clock } from "../../clock.js";
 import type { MysqlPool } from "./driver.js";
 import { MysqlEventStreamer } from "./event-streamer.js";
@@ -26,16 +27,21 @@ export interface MysqlOptions {
 }
 
 /**
- * The adapters {@link mysql} returns, typed as the MySQL classes so `close()` stays in reach, plus
- * `outbox: false` for `build()`.
+ * The adapters {@link mysql} returns, typed as the MySQL classes so their extras stay in reach,
+ * plus `outbox: false` for `build()` and `close()`.
  */
-export interface MysqlAdapters {
+export interface MysqlAdapters extends Adapters {
   eventStreamer: MysqlEventStreamer;
   recordStore: MysqlRecordStore;
   timeoutStore: MysqlTimeoutStore;
   roleScheduler: MysqlRoleScheduler;
   /** The record store writes each event into the events table in the record's transaction: no outbox hop. */
   outbox: false;
+  /**
+   * Ends every role lease and gives the role scheduler's connection back to the pool, and closes
+   * every receiver still open, storing its position. The pool is never ended. Idempotent.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -46,8 +52,8 @@ export interface MysqlAdapters {
  * commits, and poll for the others.
  *
  * Run `migrate(pool)` once first (or apply `sql/mysql.sql`). The role scheduler keeps one pool
- * connection for its locks: after `wf.stop()`, call `roleScheduler.close()` and
- * `eventStreamer.close()`. The pool itself is yours to end.
+ * connection for its locks: after `wf.stop()`, call `close()`, which gives it back. The pool
+ * itself is yours to end.
  *
  * @example
  * ```ts
@@ -61,19 +67,20 @@ export interface MysqlAdapters {
  * await wf.run();
  * // …
  * await wf.stop();
- * await adapters.roleScheduler.close();
- * await adapters.eventStreamer.close();
+ * await adapters.close();
  * await pool.end();
  * ```
  */
 export function mysql(options: MysqlOptions): MysqlAdapters {
   const { pool, prefix, maxObjectBytes, clock } = options;
   const eventStreamer = new MysqlEventStreamer({ pool, prefix, clock });
+  const roleScheduler = new MysqlRoleScheduler({ pool, prefix });
   return {
     eventStreamer,
     recordStore: new MysqlRecordStore({ pool, prefix, maxObjectBytes, clock, events: "table", onEventCommitted: eventStreamer.notify }),
     timeoutStore: new MysqlTimeoutStore({ pool, prefix, clock }),
-    roleScheduler: new MysqlRoleScheduler({ pool, prefix }),
+    roleScheduler,
     outbox: false,
+    close: closeOnce(() => Promise.all([roleScheduler.close(), eventStreamer.close()])),
   };
 }

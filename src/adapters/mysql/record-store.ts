@@ -1,12 +1,5 @@
 import { systemClock, type Clock } from "../../clock.js";
-import {
-  MalformedRecordError,
-  ObjectTooLargeError,
-  OutboxRecordNotFoundError,
-  RecordNotFoundError,
-  VersionConflictError,
-  WorkflowInProgressError,
-} from "../../errors.js";
+import { InvalidOptionError, MalformedRecordError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
 import { HeaderKey } from "../../event.js";
 import { outboxEventData } from "../../outbox-event.js";
 import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
@@ -95,7 +88,7 @@ export class MysqlRecordStore implements RecordStore {
     this.events = options.events ?? "outbox";
     this.maxObjectBytes = options.maxObjectBytes ?? defaultMaxObjectBytes;
     if (!Number.isSafeInteger(this.maxObjectBytes) || this.maxObjectBytes < 0) {
-      throw new RangeError(`MysqlRecordStore: maxObjectBytes must be a whole number of bytes, got ${String(options.maxObjectBytes)}`);
+      throw new InvalidOptionError("maxObjectBytes", `MysqlRecordStore: maxObjectBytes must be a whole number of bytes, got ${String(options.maxObjectBytes)}`);
     }
     this.clock = options.clock ?? systemClock;
     this.onEventCommitted = options.onEventCommitted;
@@ -312,6 +305,6 @@ export class MysqlRecordStore implements RecordStore {
 
 /** Checks a page size or offset before it is written into SQL. */
 function wholeNumber(value: number, what: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`MysqlRecordStore.${what} must be a whole number of at least 0, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidOptionError(what, `MysqlRecordStore.${what} must be a whole number of at least 0, got ${String(value)}`);
   return value;
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { throwIfAborted, wallInterval } from "../../clock.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
+import { ClosedError, InvalidOptionError } from "../../errors.js";
 import { select, type MysqlPool, type MysqlPoolConnection } from "./driver.js";
 import { defaultPrefix, mysqlTables } from "./schema.js";
 
@@ -98,7 +99,7 @@ export class MysqlRoleScheduler implements RoleScheduler {
     mysqlTables(this.prefix); // the same rules as for table prefixes
     this.pollingFrequencyMs = options.pollingFrequency ?? 500;
     if (!Number.isFinite(this.pollingFrequencyMs) || this.pollingFrequencyMs <= 0) {
-      throw new RangeError(`MysqlRoleScheduler: pollingFrequency must be a positive number of ms, got ${String(options.pollingFrequency)}`);
+      throw new InvalidOptionError("pollingFrequency", `MysqlRoleScheduler: pollingFrequency must be a positive number of ms, got ${String(options.pollingFrequency)}`);
     }
   }
 
@@ -110,7 +111,7 @@ export class MysqlRoleScheduler implements RoleScheduler {
   await(role: string, signal: AbortSignal): Promise<Lease> {
     return new Promise<Lease>((resolve, reject) => {
       throwIfAborted(signal);
-      if (this.closed) throw new Error(`the MysqlRoleScheduler is closed: cannot await role "${role}"`);
+      if (this.closed) throw new ClosedError("the MysqlRoleScheduler", `await role "${role}"`);
       let entry = this.roles.get(role);
       if (entry === undefined) {
         entry = { role, holder: undefined, waiting: [], busy: false };
@@ -280,7 +281,7 @@ export class MysqlRoleScheduler implements RoleScheduler {
         if (this.closed) {
           this.forget(session);
           connection.release();
-          throw new Error("the MysqlRoleScheduler was closed");
+          throw new ClosedError("the MysqlRoleScheduler", "open its lock connection");
         }
         this.session = session;
         return session;

@@ -1,3 +1,4 @@
+import { InvalidOptionError } from "../../errors.js";
 /** The table prefix used when none is given. */
 export const defaultPrefix = "stepwise_";
 
@@ -25,7 +26,8 @@ const longestSuffix = "schema_version".length;
  */
 export function mysqlTables(prefix: string = defaultPrefix): MysqlTables {
   if (!/^[A-Za-z0-9_]*$/.test(prefix) || prefix.length + longestSuffix > 64) {
-    throw new RangeError(
+    throw new InvalidOptionError(
+      "prefix",
       `mysql: the table prefix must be letters, digits and underscores, at most ${64 - longestSuffix} characters; got ${JSON.stringify(prefix)}`,
     );
   }

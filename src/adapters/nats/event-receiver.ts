@@ -1,6 +1,7 @@
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { wallInterval } from "../../clock.js";
 import type { Delivery, Event, EventReceiver, Headers } from "../../event.js";
+import { ClosedError } from "../../errors.js";
 import { ApiCode, hasApiCode, JetStreamUnavailableError, translateError, type NatsConnection } from "./driver.js";
 
 /**
@@ -77,7 +78,7 @@ export class NatsEventReceiver implements EventReceiver {
 
   async recv(signal: AbortSignal): Promise<Delivery<Event>> {
     for (;;) {
-      if (this.#closed) throw new Error(`NATS event receiver "${this.#setup.name}" on topic "${this.#setup.topic}" is closed: cannot recv`);
+      if (this.#closed) throw new ClosedError(`NATS event receiver "${this.#setup.name}" on topic "${this.#setup.topic}"`, "recv");
       signal.throwIfAborted();
       const msg = this.#queue.shift();
       if (msg) {

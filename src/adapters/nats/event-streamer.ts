@@ -14,6 +14,8 @@ import {
 } from "@nats-io/jetstream";
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import { HeaderKey } from "../../event.js";
+import { OpenParts } from "../../open-parts.js";
+import { ClosedError, InvalidOptionError } from "../../errors.js";
 import { ApiCode, checkOpen, hasApiCode, translateError, type NatsConnection } from "./driver.js";
 import { NatsEventReceiver, type WireEvent } from "./event-receiver.js";
 import { checkPrefix, durableName, topicAddress, type TopicAddress } from "./names.js";
@@ -106,6 +108,7 @@ export class NatsEventStreamer implements EventStreamer {
   #jsm: Promise<JetStreamManager> | undefined;
   /** Streams made sure of by this streamer; an entry goes when its stream turns out to be missing. */
   readonly #streams = new Map<string, Promise<void>>();
+  readonly #open = new OpenParts();
 
   constructor(options: NatsEventStreamerOptions) {
     this.#connection = options.connection;
@@ -115,7 +118,7 @@ export class NatsEventStreamer implements EventStreamer {
     this.#inactiveMs = options.consumerInactiveMs ?? this.#maxAgeMs;
     this.#replicas = options.replicas ?? 1;
     this.#timeoutMs = options.timeoutMs ?? 5_000;
-    if (!(this.#ackWaitMs >= 1_000)) throw new Error(`ackWaitMs must be at least 1000, got ${options.ackWaitMs}`);
+    if (!(this.#ackWaitMs >= 1_000)) throw new InvalidOptionError("ackWaitMs", `ackWaitMs must be at least 1000, got ${options.ackWaitMs}`);
     this.#js = jetstream(this.#connection, { timeout: this.#timeoutMs });
   }
 
@@ -130,7 +133,7 @@ export class NatsEventStreamer implements EventStreamer {
     let closed = false;
     return {
       send: async (foreignId: string, type: number, headers: Headers) => {
-        if (closed) throw new Error(`NATS event sender for topic "${topic}" is closed: cannot send`);
+        if (closed) throw new ClosedError(`NATS event sender for topic "${topic}"`, "send");
         const payload: WireEvent = { foreignId, type, headers };
         const runId = headers[HeaderKey.runId];
         const version = headers[HeaderKey.recordVersion];
@@ -167,7 +170,7 @@ export class NatsEventStreamer implements EventStreamer {
         throw translateError(again, `open consumer "${durable}"`, this.#connection);
       });
     }
-    return NatsEventReceiver.open({
+    return this.#open.receiver(await NatsEventReceiver.open({
       consumer: this.#js.consumers.getConsumerFromInfo(info),
       connection: this.#connection,
       topic,
@@ -177,7 +180,7 @@ export class NatsEventStreamer implements EventStreamer {
       ackWaitMs: this.#ackWaitMs,
       timeoutMs: this.#timeoutMs,
       onMissingStream: () => this.#streams.delete(address.stream),
-    });
+    }));
   }
 
   #manager(): Promise<JetStreamManager> {
@@ -263,5 +266,10 @@ export class NatsEventStreamer implements EventStreamer {
         throw err;
       });
     }
+  }
+
+  /** Closes every receiver this streamer opened that is still open. Never closes the user's connection. Idempotent. */
+  close(): Promise<void> {
+    return this.#open.close();
   }
 }

@@ -1,3 +1,4 @@
+import { closeOnce, type Adapters } from "../../adapters.js";
 import type { NatsConnection } from "./driver.js";
 import { NatsEventStreamer, type NatsEventStreamerOptions } from "./event-streamer.js";
 import { NatsRoleScheduler, type NatsRoleSchedulerOptions } from "./role-scheduler.js";
@@ -19,8 +20,11 @@ export interface NatsOptions {
   roles?: Omit<NatsRoleSchedulerOptions, "connection">;
 }
 
-/** What {@link nats} returns: the adapters NATS provides. Records and timeouts come from another store. */
-export interface NatsAdapters {
+/**
+ * What {@link nats} returns: the adapters NATS provides, and `close()`, which closes the receivers
+ * the streamer opened, never the user's connection. Records and timeouts come from another store.
+ */
+export interface NatsAdapters extends Adapters {
   eventStreamer: NatsEventStreamer;
   roleScheduler: NatsRoleScheduler;
 }
@@ -44,19 +48,22 @@ export interface NatsAdapters {
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
  * await migrate(pool);
  * const connection = await connect({ servers: "127.0.0.1:4222", maxReconnectAttempts: -1 });
+ * const events = nats({ connection });
  * const wf = b.build({
- *   ...nats({ connection }),
+ *   ...events,
  *   recordStore: new PostgresRecordStore({ pool }),
  *   timeoutStore: new PostgresTimeoutStore({ pool }),
  * });
  * await wf.run();
- * // … and on shutdown: await wf.stop(); await connection.drain(); await pool.end();
+ * // … and on shutdown: await wf.stop(); await events.close(); await connection.drain(); await pool.end();
  * ```
  */
 export function nats(options: NatsOptions): NatsAdapters {
   const prefix = options.prefix ?? "stepwise";
+  const eventStreamer = new NatsEventStreamer({ ...options.events, connection: options.connection, prefix });
   return {
-    eventStreamer: new NatsEventStreamer({ ...options.events, connection: options.connection, prefix }),
+    eventStreamer,
     roleScheduler: new NatsRoleScheduler({ bucket: `${prefix}_roles`, ...options.roles, connection: options.connection }),
+    close: closeOnce(() => eventStreamer.close()),
   };
 }

@@ -1,3 +1,4 @@
+import { InvalidOptionError } from "../../errors.js";
 import { createHash } from "node:crypto";
 
 /**
@@ -53,7 +54,7 @@ export interface TopicAddress {
 /** Checks a user's subject prefix: it is put verbatim before every subject and stream name. */
 export function checkPrefix(prefix: string): string {
   if (!/^[A-Za-z0-9-]+$/.test(prefix)) {
-    throw new Error(`NATS prefix "${prefix}" must be letters, digits and "-" only: it starts every subject and stream name`);
+    throw new InvalidOptionError("prefix", `NATS prefix "${prefix}" must be letters, digits and "-" only: it starts every subject and stream name`);
   }
   return prefix;
 }
@@ -103,6 +104,6 @@ export function roleKey(role: string): string {
 
 /** Checks a bucket name: KV bucket names allow letters, digits, `_` and `-`. */
 export function checkBucket(bucket: string): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(bucket)) throw new Error(`NATS KV bucket name "${bucket}" must be letters, digits, "_" and "-" only`);
+  if (!/^[A-Za-z0-9_-]+$/.test(bucket)) throw new InvalidOptionError("bucket", `NATS KV bucket name "${bucket}" must be letters, digits, "_" and "-" only`);
   return bucket;
 }

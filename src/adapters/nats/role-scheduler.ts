@@ -4,6 +4,7 @@ import { jetstream, StorageType, type JetStreamClient } from "@nats-io/jetstream
 import { Kvm, type KV } from "@nats-io/kv";
 import { aborted, systemClock } from "../../clock.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
+import { InvalidOptionError } from "../../errors.js";
 import { ApiCode, checkOpen, hasApiCode, translateError, type NatsConnection } from "./driver.js";
 import { checkBucket, roleKey } from "./names.js";
 
@@ -75,7 +76,7 @@ export class NatsRoleScheduler implements RoleScheduler {
     this.#bucketName = checkBucket(options.bucket ?? "stepwise_roles");
     this.#ttlMs = options.ttlMs ?? 5_000;
     this.#replicas = options.replicas ?? 1;
-    if (!(this.#ttlMs >= 100)) throw new Error(`ttlMs must be at least 100, got ${options.ttlMs}`);
+    if (!(this.#ttlMs >= 100)) throw new InvalidOptionError("ttlMs", `ttlMs must be at least 100, got ${options.ttlMs}`);
     // A renewal that takes longer than TTL/3 has failed: its lease must end before the key expires.
     this.#js = jetstream(this.#connection, { timeout: Math.max(50, Math.floor(this.#ttlMs / 3)) });
   }
@@ -196,7 +197,7 @@ export class NatsRoleScheduler implements RoleScheduler {
       });
       const { ttl } = await kv.status();
       if (!(ttl > 0)) {
-        throw new Error(`key-value bucket "${this.#bucketName}" has no TTL, so a crashed holder's roles would never be freed: delete it, or name another bucket`);
+        throw new InvalidOptionError("bucket", `key-value bucket "${this.#bucketName}" has no TTL, so a crashed holder's roles would never be freed: delete it, or name another bucket`);
       }
       return { kv, ttlMs: ttl };
     } catch (err) {

@@ -1,5 +1,6 @@
 import { systemClock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver, Headers } from "../../event.js";
+import { ClosedError } from "../../errors.js";
 import type { PgPool } from "./driver.js";
 import { translateError } from "./errors.js";
 import type { Notifier } from "./notifier.js";
@@ -99,7 +100,7 @@ export class PostgresEventReceiver implements EventReceiver {
 
   async recv(signal: AbortSignal): Promise<Delivery<Event>> {
     for (;;) {
-      if (this.#closed) throw new Error(`postgres event receiver "${this.#name}" on topic "${this.#topic}" is closed: cannot recv`);
+      if (this.#closed) throw new ClosedError(`postgres event receiver "${this.#name}" on topic "${this.#topic}"`, "recv");
       signal.throwIfAborted();
       const next = this.#buffer.shift();
       if (next) {

@@ -1,5 +1,7 @@
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import type { Logger } from "../../logger.js";
+import { OpenParts } from "../../open-parts.js";
+import { ClosedError } from "../../errors.js";
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { translateError } from "./errors.js";
 import { PostgresEventReceiver } from "./event-receiver.js";
@@ -28,6 +30,7 @@ export class PostgresEventStreamer implements EventStreamer {
   readonly #t: Tables;
   readonly #notifier: Notifier;
   readonly #sendSql: string;
+  readonly #open = new OpenParts();
 
   constructor(options: PostgresEventStreamerOptions) {
     this.#pool = options.pool;
@@ -40,7 +43,7 @@ export class PostgresEventStreamer implements EventStreamer {
     let closed = false;
     return {
       send: async (foreignId: string, type: number, headers: Headers) => {
-        if (closed) throw new Error(`postgres event sender for topic "${topic}" is closed: cannot send`);
+        if (closed) throw new ClosedError(`postgres event sender for topic "${topic}"`, "send");
         await this.#pool.query(this.#sendSql, [topic, foreignId, type, JSON.stringify(headers)]).catch((err: unknown) => {
           throw translateError(err, this.#t, "events");
         });
@@ -69,7 +72,7 @@ export class PostgresEventStreamer implements EventStreamer {
         throw translateError(err, t, "cursors");
       });
     const position = result.rows[0] ?? { tx: "0", id: "0" };
-    return new PostgresEventReceiver({
+    return this.#open.receiver(new PostgresEventReceiver({
       pool: this.#pool,
       tables: t,
       notifier: this.#notifier,
@@ -77,6 +80,11 @@ export class PostgresEventStreamer implements EventStreamer {
       name,
       position,
       pollingFrequencyMs: options.pollingFrequency ?? 500,
-    });
+    }));
+  }
+
+  /** Closes every receiver this streamer opened that is still open. Never closes the user's pool. Idempotent. */
+  close(): Promise<void> {
+    return this.#open.close();
   }
 }

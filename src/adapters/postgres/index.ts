@@ -1,3 +1,4 @@
+import { closeOnce, type Adapters } from "../../adapters.js";
 import type { Logger } from "../../logger.js";
 import type { PgPool } from "./driver.js";
 import { PostgresEventStreamer } from "./event-streamer.js";
@@ -16,8 +17,12 @@ export { schemaSql, schemaVersion } from "./schema.js";
 import { tables } from "./tables.js";
 export { tables };
 
-/** What {@link postgres} returns: every adapter `build()` needs, on one database. */
-export interface PostgresAdapters {
+/**
+ * What {@link postgres} returns: every adapter `build()` needs, on one database, and `close()`,
+ * which closes the receivers still open (so the LISTEN connection goes back to the pool). Role
+ * locks go back with their leases, which `wf.stop()` releases. The pool is never ended.
+ */
+export interface PostgresAdapters extends Adapters {
   eventStreamer: PostgresEventStreamer;
   recordStore: PostgresRecordStore;
   timeoutStore: PostgresTimeoutStore;
@@ -36,16 +41,21 @@ export interface PostgresAdapters {
  * import { migrate, postgres } from "stepwise/postgres";
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
  * await migrate(pool);
- * const wf = b.build(postgres({ pool }));
+ * const adapters = postgres({ pool });
+ * const wf = b.build(adapters);
+ * await wf.run();
+ * // … and on shutdown: await wf.stop(); await adapters.close(); await pool.end();
  * ```
  */
 export function postgres(options: { pool: PgPool; schema?: string; prefix?: string; logger?: Logger; maxObjectBytes?: number }): PostgresAdapters {
   const notifier = new Notifier(options.pool, tables(options).channel, options.logger);
+  const eventStreamer = new PostgresEventStreamer({ ...options, notifier });
   return {
-    eventStreamer: new PostgresEventStreamer({ ...options, notifier }),
+    eventStreamer,
     recordStore: new PostgresRecordStore({ ...options, events: "table", notifier }),
     timeoutStore: new PostgresTimeoutStore(options),
     roleScheduler: new PostgresRoleScheduler({ pool: options.pool }),
     outbox: false,
+    close: closeOnce(() => eventStreamer.close()),
   };
 }

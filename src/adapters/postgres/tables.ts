@@ -1,3 +1,4 @@
+import { InvalidOptionError } from "../../errors.js";
 import type { PostgresOptions } from "./driver.js";
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -21,8 +22,8 @@ export interface Tables {
 export function tables(options: Pick<PostgresOptions, "schema" | "prefix">): Tables {
   const schema = options.schema ?? "public";
   const prefix = options.prefix ?? "stepwise_";
-  if (!identifier.test(schema)) throw new TypeError(`postgres: schema "${schema}" must be a plain identifier (letters, digits, _)`);
-  if (prefix !== "" && !/^[A-Za-z0-9_]+$/.test(prefix)) throw new TypeError(`postgres: prefix "${prefix}" may hold only letters, digits and _`);
+  if (!identifier.test(schema)) throw new InvalidOptionError("schema", `postgres: schema "${schema}" must be a plain identifier (letters, digits, _)`);
+  if (prefix !== "" && !/^[A-Za-z0-9_]+$/.test(prefix)) throw new InvalidOptionError("prefix", `postgres: prefix "${prefix}" may hold only letters, digits and _`);
   const bare = {
     records: `${prefix}records`,
     outbox: `${prefix}outbox`,

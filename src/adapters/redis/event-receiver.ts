@@ -1,4 +1,5 @@
 import type { Delivery, Event, EventReceiver } from "../../event.js";
+import { ClosedError } from "../../errors.js";
 import type { RedisClient, RedisConnection } from "./driver.js";
 import { isReplyError, isReplyErrorWith, RedisCommandError } from "./errors.js";
 import { readReplyEntries, toEvent, type StreamEntry } from "./stream-entry.js";
@@ -232,7 +233,7 @@ export class RedisEventReceiver implements EventReceiver {
   }
 
   #closedError(): Error {
-    return new Error(`redis event receiver "${this.#group}" on topic "${this.#topic}" is closed: cannot recv`);
+    return new ClosedError(`redis event receiver "${this.#group}" on topic "${this.#topic}"`, "recv");
   }
 }
 

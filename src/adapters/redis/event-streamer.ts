@@ -1,5 +1,7 @@
 import { systemClock, type Clock } from "../../clock.js";
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
+import { OpenParts } from "../../open-parts.js";
+import { ClosedError } from "../../errors.js";
 import type { RedisClient } from "./driver.js";
 import { RedisCommandError } from "./errors.js";
 import { createGroup, RedisEventReceiver } from "./event-receiver.js";
@@ -56,6 +58,7 @@ export class RedisEventStreamer implements EventStreamer {
   readonly #blockMs: number;
   readonly #batchSize: number;
   readonly #clock: Clock;
+  readonly #open = new OpenParts();
 
   constructor(options: RedisEventStreamerOptions) {
     this.#client = options.client;
@@ -76,7 +79,7 @@ export class RedisEventStreamer implements EventStreamer {
     let closed = false;
     return {
       send: async (foreignId: string, type: number, headers: Headers) => {
-        if (closed) throw new Error(`redis event sender for topic "${topic}" is closed: cannot send`);
+        if (closed) throw new ClosedError(`redis event sender for topic "${topic}"`, "send");
         const fields = eventFields(foreignId, type, headers, this.#clock.now());
         await this.#client.call("XADD", key, ...this.#trim, "*", ...fields).catch((err: unknown) => {
           throw new RedisCommandError("XADD", key, { cause: err });
@@ -92,6 +95,11 @@ export class RedisEventStreamer implements EventStreamer {
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const key = this.streamKey(topic);
     await createGroup(this.#client, key, name, options.streamFromLatest ? "$" : "0");
-    return new RedisEventReceiver({ client: this.#client, key, topic, group: name, blockMs: this.#blockMs, batchSize: this.#batchSize });
+    return this.#open.receiver(new RedisEventReceiver({ client: this.#client, key, topic, group: name, blockMs: this.#blockMs, batchSize: this.#batchSize }));
+  }
+
+  /** Closes every receiver this streamer opened that is still open. Never closes the user's client. Idempotent. */
+  close(): Promise<void> {
+    return this.#open.close();
   }
 }

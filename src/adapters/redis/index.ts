@@ -1,3 +1,4 @@
+import { closeOnce, type Adapters } from "../../adapters.js";
 import type { RedisClient } from "./driver.js";
 import { RedisEventStreamer } from "./event-streamer.js";
 import { RedisRoleScheduler } from "./role-scheduler.js";
@@ -20,8 +21,12 @@ export interface RedisAdapterOptions {
   ttlMs?: number;
 }
 
-/** What {@link redis} returns: events and roles on Redis, to combine with a record store. */
-export interface RedisAdapters {
+/**
+ * What {@link redis} returns: events and roles on Redis, to combine with a record store, and
+ * `close()`, which closes the receivers the streamer opened (and the connections they duplicated),
+ * never the user's client.
+ */
+export interface RedisAdapters extends Adapters {
   eventStreamer: RedisEventStreamer;
   roleScheduler: RedisRoleScheduler;
 }
@@ -46,17 +51,21 @@ export interface RedisAdapters {
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
  * const client = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
  * await migrate(pool);
+ * const events = redis({ client });
  * const wf = b.build({
  *   recordStore: new PostgresRecordStore({ pool }), // outbox mode, the default
  *   timeoutStore: new PostgresTimeoutStore({ pool }),
- *   ...redis({ client }),
+ *   ...events,
  * });
+ * // … and on shutdown: await wf.stop(); await events.close(); client.disconnect(); await pool.end();
  * ```
  */
 export function redis(options: RedisAdapterOptions): RedisAdapters {
   const { client, prefix, maxLen, ttlMs } = options;
+  const eventStreamer = new RedisEventStreamer({ client, prefix, maxLen });
   return {
-    eventStreamer: new RedisEventStreamer({ client, prefix, maxLen }),
+    eventStreamer,
     roleScheduler: new RedisRoleScheduler({ client, prefix, ttlMs }),
+    close: closeOnce(() => eventStreamer.close()),
   };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { systemClock } from "../../clock.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
+import { InvalidOptionError } from "../../errors.js";
 import type { RedisClient, RedisConnection } from "./driver.js";
 import { RedisCommandError } from "./errors.js";
 import { atMost, untilAborted } from "./waits.js";
@@ -75,7 +76,7 @@ export class RedisRoleScheduler implements RoleScheduler {
   constructor(options: RedisRoleSchedulerOptions) {
     this.#client = options.client;
     this.#ttlMs = options.ttlMs ?? 5000;
-    if (!(this.#ttlMs >= 30)) throw new RangeError(`redis role scheduler: ttlMs must be at least 30, got ${options.ttlMs}`);
+    if (!(this.#ttlMs >= 30)) throw new InvalidOptionError("ttlMs", `redis role scheduler: ttlMs must be at least 30, got ${options.ttlMs}`);
     this.#prefix = options.prefix ?? "stepwise:";
     this.#channel = `${this.#prefix}role-released`;
   }

@@ -1,5 +1,6 @@
 import { systemClock, throwIfAborted } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
+import { ClosedError } from "../../errors.js";
 import { readEvents, writeCursor } from "./event-log.js";
 import type { Notifier } from "./notifier.js";
 import type { SqliteTables } from "./schema.js";
@@ -225,6 +226,6 @@ export class SqliteEventReceiver implements EventReceiver {
   }
 
   #throwIfClosed(): void {
-    if (this.#closed) throw new Error(`sqlite event receiver "${this.#name}" on topic "${this.#topic}" is closed: cannot recv`);
+    if (this.#closed) throw new ClosedError(`sqlite event receiver "${this.#name}" on topic "${this.#topic}"`, "recv");
   }
 }

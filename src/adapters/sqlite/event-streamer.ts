@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from "../../clock.js";
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
+import { ClosedError, InvalidOptionError } from "../../errors.js";
 import type { SqliteDatabase } from "./driver.js";
 import { appendEvent, openCursor } from "./event-log.js";
 import { SqliteEventReceiver, type ReceiverContext } from "./event-receiver.js";
@@ -89,7 +90,7 @@ export class SqliteEventStreamer implements EventStreamer {
     let closed = false;
     return {
       send: async (foreignId: string, type: number, headers: Headers) => {
-        if (closed) throw new Error(`sqlite event sender for topic "${topic}" is closed: cannot send`);
+        if (closed) throw new ClosedError(`sqlite event sender for topic "${topic}"`, "send");
         appendEvent(this.#sql, this.#t, topic, foreignId, type, headers, this.#clock.now().getTime());
         this.#notifier.notify(topic);
       },
@@ -108,7 +109,7 @@ export class SqliteEventStreamer implements EventStreamer {
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const pollingFrequencyMs = options.pollingFrequency ?? defaultPollingFrequencyMs;
     if (!Number.isFinite(pollingFrequencyMs) || pollingFrequencyMs <= 0) {
-      throw new RangeError(`SqliteEventStreamer: pollingFrequency must be a positive number of ms, got ${String(options.pollingFrequency)}`);
+      throw new InvalidOptionError("pollingFrequency", `SqliteEventStreamer: pollingFrequency must be a positive number of ms, got ${String(options.pollingFrequency)}`);
     }
     const start = openCursor(this.#sql, this.#t, topic, name, options.streamFromLatest === true, systemClock.now().getTime());
     const settings = { pollingFrequencyMs, batchSize: this.#batchSize, cursorWriteEvery: this.#cursorWriteEvery };
@@ -136,6 +137,6 @@ export class SqliteEventStreamer implements EventStreamer {
 }
 
 function positiveWhole(value: number, what: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`SqliteEventStreamer: ${what} must be a whole number of at least 1, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidOptionError(what, `SqliteEventStreamer: ${what} must be a whole number of at least 1, got ${String(value)}`);
   return value;
 }

@@ -1,3 +1,4 @@
+import { closeOnce, type Adapters } from "../../adapters.js";
 import type { Clock } from "../../clock.js";
 import type { SqliteDatabase } from "./driver.js";
 import { translateError } from "./errors.js";
@@ -40,7 +41,7 @@ export interface SqliteOptions {
  * What {@link sqlite} returns: every adapter `build()` needs, on one SQLite file, typed as the
  * SQLite classes; `outbox: false` for `build()`; the database; and `close()`.
  */
-export interface SqliteAdapters {
+export interface SqliteAdapters extends Adapters {
   eventStreamer: SqliteEventStreamer;
   recordStore: SqliteRecordStore;
   timeoutStore: SqliteTimeoutStore;
@@ -116,7 +117,6 @@ export function sqlite(pathOrDb: string | SqliteDatabase, options: SqliteOptions
   const { clock, maxObjectBytes } = options;
   const eventStreamer = new SqliteEventStreamer({ db, prefix, clock });
   const roleScheduler = new SqliteRoleScheduler({ db, prefix, leaseTtl: options.leaseTtl, pollingFrequency: options.rolePollingFrequency });
-  let closing: Promise<void> | undefined;
   return {
     eventStreamer,
     recordStore: new SqliteRecordStore({ db, prefix, maxObjectBytes, clock, events: "table", onEventCommitted: eventStreamer.notify }),
@@ -124,13 +124,11 @@ export function sqlite(pathOrDb: string | SqliteDatabase, options: SqliteOptions
     roleScheduler,
     outbox: false,
     db,
-    close: () => {
-      if (closing === undefined) {
-        const done = Promise.all([roleScheduler.close(), eventStreamer.close()]);
-        if (opened && db.open) db.close();
-        closing = done.then(() => undefined);
-      }
-      return closing;
-    },
+    close: closeOnce(() => {
+      const done = Promise.all([roleScheduler.close(), eventStreamer.close()]);
+      // Both closes do their work before they return (SQLite is synchronous), so the file can go now.
+      if (opened && db.open) db.close();
+      return done;
+    }),
   };
 }

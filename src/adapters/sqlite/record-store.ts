@@ -1,12 +1,5 @@
 import { systemClock, type Clock } from "../../clock.js";
-import {
-  MalformedRecordError,
-  ObjectTooLargeError,
-  OutboxRecordNotFoundError,
-  RecordNotFoundError,
-  VersionConflictError,
-  WorkflowInProgressError,
-} from "../../errors.js";
+import { InvalidOptionError, MalformedRecordError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
 import { HeaderKey } from "../../event.js";
 import { outboxEventData, outboxTopic } from "../../outbox-event.js";
 import { copyRecord, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
@@ -96,7 +89,7 @@ export class SqliteRecordStore implements RecordStore {
     this.#events = options.events ?? "outbox";
     this.#maxObjectBytes = options.maxObjectBytes ?? defaultMaxObjectBytes;
     if (!Number.isSafeInteger(this.#maxObjectBytes) || this.#maxObjectBytes < 0) {
-      throw new RangeError(`SqliteRecordStore: maxObjectBytes must be a whole number of bytes, got ${String(options.maxObjectBytes)}`);
+      throw new InvalidOptionError("maxObjectBytes", `SqliteRecordStore: maxObjectBytes must be a whole number of bytes, got ${String(options.maxObjectBytes)}`);
     }
     this.#clock = options.clock ?? systemClock;
     this.#onEventCommitted = options.onEventCommitted;
@@ -369,6 +362,6 @@ function text(value: unknown): string {
 
 /** Checks a page size or offset. */
 function wholeNumber(value: number, what: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`SqliteRecordStore.${what} must be a whole number of at least 0, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidOptionError(what, `SqliteRecordStore.${what} must be a whole number of at least 0, got ${String(value)}`);
   return value;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { systemClock, throwIfAborted, wallInterval } from "../../clock.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
+import { InvalidOptionError } from "../../errors.js";
 import type { SqliteDatabase } from "./driver.js";
 import { defaultPrefix, sqliteTables, type SqliteTables } from "./schema.js";
 import { integer, Statements } from "./statements.js";
@@ -207,6 +208,6 @@ function pause(ms: number | undefined, until: Promise<void> | undefined, signals
 }
 
 function positive(value: number, what: string): number {
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`SqliteRoleScheduler: ${what} must be a positive number of ms, got ${String(value)}`);
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidOptionError(what, `SqliteRoleScheduler: ${what} must be a positive number of ms, got ${String(value)}`);
   return value;
 }

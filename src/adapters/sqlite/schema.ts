@@ -1,3 +1,4 @@
+import { InvalidOptionError } from "../../errors.js";
 /** The table prefix used when none is given. */
 export const defaultPrefix = "stepwise_";
 
@@ -25,7 +26,7 @@ export interface SqliteTables {
  */
 export function sqliteTables(prefix: string = defaultPrefix): SqliteTables {
   if (!/^[A-Za-z0-9_]*$/.test(prefix) || prefix.length > 64) {
-    throw new RangeError(`sqlite: the table prefix must be letters, digits and underscores, at most 64 characters; got ${JSON.stringify(prefix)}`);
+    throw new InvalidOptionError("prefix", `sqlite: the table prefix must be letters, digits and underscores, at most 64 characters; got ${JSON.stringify(prefix)}`);
   }
   return {
     prefix,

@@ -1,6 +1,7 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { throwIfAborted } from "../../clock.js";
 import type { Delivery } from "../../event.js";
+import { ClosedError } from "../../errors.js";
 import type { TopicLog } from "./topic-log.js";
 
 /**
@@ -128,6 +129,6 @@ export class LogReader<E extends object> {
   }
 
   private throwIfClosed(): void {
-    if (this.closed) throw new Error(`${this.label} is closed: cannot recv`);
+    if (this.closed) throw new ClosedError(this.label, "recv");
   }
 }

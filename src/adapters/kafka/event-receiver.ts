@@ -1,8 +1,9 @@
 import { systemClock } from "../../clock.js";
-import type { Delivery } from "../../event.js";
+import type { Delivery, Event, EventReceiver } from "../../event.js";
+import { ClosedError } from "../../errors.js";
 import type { KafkaClient, KafkaConsumer, KafkaConsumerOptions, KafkaEachMessagePayload } from "./driver.js";
 import { kafkaError } from "./errors.js";
-import type { ReceivedMessage } from "./message.js";
+import { messageHeaders, messageId, messageKey, messageTime, messageValue, type ReceivedMessage } from "./message.js";
 
 /** The consumer-group timing used where an option is not given. */
 export const consumerDefaults: Required<KafkaConsumerOptions> = {
@@ -99,7 +100,7 @@ export class TopicConsumer {
   /** Waits for the next message; rejects with the signal's reason when it aborts, taking nothing. */
   async recv(signal: AbortSignal): Promise<Delivery<ReceivedMessage>> {
     for (;;) {
-      if (this.#closed) throw new Error(`kafka: ${this.#options.label} is closed: cannot recv`);
+      if (this.#closed) throw new ClosedError(`kafka: ${this.#options.label}`, "recv");
       signal.throwIfAborted();
       if (this.#failure) throw this.#failure;
       const offered = this.#offered;
@@ -227,7 +228,7 @@ export class TopicConsumer {
   async #ack(taken: Taken): Promise<void> {
     if (taken.acked) return;
     // A closed member can commit nothing; the message goes to the group's next member.
-    if (this.#closed) throw new Error(`kafka: ${this.#options.label} is closed: cannot ack`);
+    if (this.#closed) throw new ClosedError(`kafka: ${this.#options.label}`, "ack");
     taken.acked = true;
     const queue = this.#taken.get(taken.partition);
     if (taken.generation !== this.#generation || !queue) return;
@@ -284,4 +285,27 @@ export class TopicConsumer {
       signal.addEventListener("abort", onAbort, { once: true });
     });
   }
+}
+
+/** The {@link EventReceiver} a `KafkaEventStreamer` hands out: `consumer`'s messages read as stepwise events. */
+export function eventReceiver(consumer: TopicConsumer): EventReceiver {
+  return {
+    recv: async (signal: AbortSignal): Promise<Delivery<Event>> => {
+      const { event: received, ack } = await consumer.recv(signal);
+      return { event: toEvent(received), ack };
+    },
+    close: () => consumer.close(),
+  };
+}
+
+/** A message that is not stepwise's (its value no integer) arrives with type 0, a status no step has. */
+function toEvent(received: ReceivedMessage): Event {
+  const type = Number(messageValue(received));
+  return {
+    id: messageId(received),
+    foreignId: messageKey(received),
+    type: Number.isSafeInteger(type) ? type : 0,
+    headers: messageHeaders(received),
+    createdAt: messageTime(received),
+  };
 }
