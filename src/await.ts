@@ -5,7 +5,7 @@ import { AwaitTimeoutError, InvalidOptionError, RecordNotFoundError, StatusNotRe
 import { HeaderKey, type EventReceiver } from "./event.js";
 import type { TypedRecord } from "./run.js";
 import { isFinished } from "./runstate.js";
-import { runStateChangeTopic, topic } from "./topic.js";
+import { encodedName, runStateChangeTopic, topic } from "./topic.js";
 import { decodeRecord } from "./update.js";
 
 /** Options of `Workflow.await`. */
@@ -86,7 +86,7 @@ export class RunWatcher<T> {
     lifetime.addEventListener("abort", () => {
       for (const subscription of this.#active) subscription.wake();
     });
-    this.#receiverName = `${ctx.name}-await-${randomUUID()}`.replaceAll(" ", "_");
+    this.#receiverName = `${encodedName(ctx.name)}-await-${randomUUID()}`;
   }
 
   /**

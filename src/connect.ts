@@ -10,7 +10,7 @@ import { ErrorCount } from "./error-count.js";
 import type { Run } from "./run.js";
 import type { SkipReason } from "./skip.js";
 import { isFinished, isStopped, RunState } from "./runstate.js";
-import { runStateChangeTopic, topic } from "./topic.js";
+import { encodedName, runStateChangeTopic, topic } from "./topic.js";
 import { decodeRun, resultRecord, writeUnlessSuperseded } from "./update.js";
 
 /**
@@ -52,7 +52,7 @@ export function connectionProcesses<T>(ctx: WorkflowContext<T>, connection: Conn
     topicConsumers(ctx, {
       topic: source === "status" ? topic(config.workflowName, config.status) : runStateChangeTopic(config.workflowName),
       name: `${other}-${config.status}${source === "completed" ? "-completed" : ""}-connector-to-${workflow}-consumer`,
-      role: roleName(ctx.name, "connection", config.workflowName, config.status, source, "consumer"),
+      role: roleName(ctx.name, "connection", encodedName(config.workflowName), config.status, source, "consumer"),
       options,
       sharded: true,
       streamer: config.streamer,

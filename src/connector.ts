@@ -1,3 +1,4 @@
+import { encodedName } from "./topic.js";
 import type { WorkflowContext } from "./context.js";
 import type { Delivery } from "./event.js";
 import { roleName } from "./graph.js";
@@ -48,7 +49,7 @@ export function connectorProcesses<T>(
   const connectorName = connector.name.toLowerCase().replaceAll(" ", "_");
   return Array.from({ length: count }, (_, i) => {
     const shard = `${i + 1}-of-${count}`;
-    const role = roleName(ctx.name, connector.name, "connector-consumer", shard);
+    const role = roleName(ctx.name, encodedName(connector.name), "connector-consumer", shard);
     return {
       name: `${connectorName}-connector-to-${workflow}-consumer-${shard}`,
       role,

@@ -1,3 +1,5 @@
+import { encodedName } from "./topic.js";
+
 /** The enum object a Builder may be given: TypeScript numeric enums map names to numbers and back. */
 export type StatusEnum = { readonly [name: string]: string | number };
 
@@ -70,7 +72,11 @@ export function snakeCase(name: string): string {
     .toLowerCase();
 }
 
-/** Roles are shared by every workflow on a RoleScheduler: prefix with the workflow, lower case, no spaces. */
+/**
+ * Roles are shared by every workflow on a RoleScheduler: the encoded workflow name, then the parts
+ * (status numbers, the engine's own lower-case words, and names users chose passed through
+ * `encodedName`), joined by `-`. Encoding keeps two workflows from ever sharing a role.
+ */
 export function roleName(workflowName: string, ...parts: (string | number)[]): string {
-  return [workflowName, ...parts].join("-").toLowerCase().replaceAll(" ", "_");
+  return [encodedName(workflowName), ...parts].join("-");
 }

@@ -1,3 +1,4 @@
+import { encodedName } from "./topic.js";
 import { Cron } from "croner";
 import type { WorkflowContext } from "./context.js";
 import { hasErrorCode, InvalidScheduleError } from "./errors.js";
@@ -54,7 +55,7 @@ export function scheduleProcess<T>(
   };
   return {
     name: `${foreignId}-scheduler-${spec}`,
-    role: roleName(ctx.name, foreignId, "scheduler", spec),
+    role: roleName(ctx.name, encodedName(foreignId), "scheduler", encodedName(spec)),
     options: resolved,
     open: async (signal) => {
       signal.throwIfAborted();
