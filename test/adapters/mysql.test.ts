@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { after, afterEach, test } from "node:test";
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from "mysql2/promise";
-import { Builder, InvalidOptionError, RunState, type Event } from "stepwise";
+import { Builder, InvalidOptionError, RunState, topic as topicOf, type Event } from "stepwise";
 import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   defaultMaxObjectBytes,
@@ -174,7 +174,7 @@ test("mysql: in events table mode the event is written in the record's transacti
   await ready();
   const store = new MysqlRecordStore({ pool, prefix, events: "table" });
   const record = makeRecord({ workflowName: `wf-${randomBytes(6).toString("hex")}` });
-  const topic = `${record.workflowName}-1`;
+  const topic = topicOf(record.workflowName, 1);
   const s = streamer();
   const receiver = await s.newReceiver(topic, "reader");
   await store.store(record);

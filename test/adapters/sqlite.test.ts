@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import Database from "better-sqlite3";
-import { InvalidOptionError, RunState } from "stepwise";
+import { InvalidOptionError, RunState, topic as topicOf } from "stepwise";
 import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   migrate,
@@ -284,7 +284,7 @@ test("sqlite: a store in events-table mode wakes a waiting receiver at once, wit
   const s = streamer(db);
   const store = new SqliteRecordStore({ db, events: "table", onEventCommitted: s.notify });
   const record = makeRecord();
-  const topic = `${record.workflowName}-1`;
+  const topic = topicOf(record.workflowName, 1);
   // A poll this slow would fail the test's bound: only the push can deliver in time.
   const receiver = await s.newReceiver(topic, "pushed", { pollingFrequency: 600_000 });
   const waiting = receiver.recv(AbortSignal.timeout(5_000));
@@ -307,7 +307,7 @@ test("sqlite: receivers see events written by another connection to the file, an
   // A store on the same connection that was not given onEventCommitted: found by the poll too.
   const unwired = new SqliteRecordStore({ db, events: "table" });
   const record = makeRecord();
-  const onTopic = await s.newReceiver(`${record.workflowName}-1`, "poller", { pollingFrequency: 20 });
+  const onTopic = await s.newReceiver(topicOf(record.workflowName, 1), "poller", { pollingFrequency: 20 });
   const next = onTopic.recv(AbortSignal.timeout(5_000));
   await unwired.store(record);
   assert.equal((await next).event.headers.run_id, record.runId);
