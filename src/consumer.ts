@@ -40,6 +40,8 @@ export function topicConsumers<T>(ctx: WorkflowContext<T>, consumer: TopicConsum
       },
       handle: consumer.handle,
       describe: describeEvent,
+      key: runIdOf,
+      identity: eventIdOf,
     };
   });
 }
@@ -54,4 +56,8 @@ function createdAtOf(event: Event): Date {
 
 function describeEvent(event: Event): { eventId: string; runId: string; status: number } {
   return { eventId: event.id, runId: runIdOf(event), status: event.type };
+}
+
+function eventIdOf(event: Event): string {
+  return event.id;
 }

@@ -1,3 +1,4 @@
+import type { Record } from "./record.js";
 import type { TypedRecord } from "./run.js";
 import { runStateName } from "./runstate.js";
 
@@ -251,12 +252,18 @@ export class ObjectTooLargeError extends StepwiseError {
 /** A stored row could not be read back as a record; the message names the field. */
 export class MalformedRecordError extends StepwiseError {
   readonly code = "MALFORMED_RECORD";
+  /**
+   * What could be read of the row, when its ids, status and version could: the unreadable run state
+   * as Unknown, an unreadable object as no bytes. It lets an operator cancel or delete the run.
+   */
+  readonly salvage?: Record;
   constructor(
     readonly runId: string,
     detail: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { salvage?: Record },
   ) {
     super(`the stored row of run "${runId}" is malformed: ${detail}`, options);
+    if (options?.salvage) this.salvage = options.salvage;
   }
 }
 

@@ -3,7 +3,7 @@ import { hasErrorCode, StaleReadError } from "./errors.js";
 import { HeaderKey, type Event } from "./event.js";
 import type { Record } from "./record.js";
 import { isFinished, isStopped, type RunState } from "./runstate.js";
-import type { SkipReason } from "./skip.js";
+import { isSkip, type SkipReason } from "./skip.js";
 
 /**
  * The record an event on a status topic speaks of, if the event is still the run's latest word:
@@ -14,8 +14,8 @@ import type { SkipReason } from "./skip.js";
 export async function currentRecordFor<T>(ctx: WorkflowContext<T>, event: Event): Promise<Record | SkipReason> {
   const runId = event.headers[HeaderKey.runId] ?? "";
   const version = Number(event.headers[HeaderKey.recordVersion]);
-  const record = await lookupOrUndefined(ctx, runId);
-  if (!record) return "record_not_found";
+  const record = await lookupOrSkip(ctx, runId);
+  if (isSkip(record)) return record;
   if (record.workflowName !== ctx.name) return "other_workflow";
   if (record.meta.version > version) return "event_superseded";
   if (record.meta.version < version) throw new StaleReadError(runId, version, record.meta.version);
@@ -28,17 +28,26 @@ export async function currentRecordFor<T>(ctx: WorkflowContext<T>, event: Event)
  * `runState`; the reason to skip when it is gone or has changed state again since.
  */
 export async function lookupInState<T>(ctx: WorkflowContext<T>, event: Event, runState: RunState): Promise<Record | SkipReason> {
-  const record = await lookupOrUndefined(ctx, event.headers[HeaderKey.runId] ?? "");
-  if (!record) return "record_not_found";
+  const record = await lookupOrSkip(ctx, event.headers[HeaderKey.runId] ?? "");
+  if (isSkip(record)) return record;
   if (record.workflowName !== ctx.name) return "other_workflow";
   return record.runState === runState ? record : "status_mismatch";
 }
 
-async function lookupOrUndefined<T>(ctx: WorkflowContext<T>, runId: string): Promise<Record | undefined> {
+/**
+ * The run, or why to let its event go: a missing run, or a stored row that cannot be read. Retrying
+ * a malformed row would never succeed and would hold its process's acks back for good, so it is
+ * logged as an error of the run and skipped; an operator cancels or deletes it (`wf.cancel`).
+ */
+export async function lookupOrSkip<T>(ctx: WorkflowContext<T>, runId: string): Promise<Record | SkipReason> {
   try {
     return await ctx.recordStore.lookup(runId);
   } catch (err) {
-    if (hasErrorCode(err, "RECORD_NOT_FOUND")) return undefined;
+    if (hasErrorCode(err, "RECORD_NOT_FOUND")) return "record_not_found";
+    if (hasErrorCode(err, "MALFORMED_RECORD")) {
+      ctx.logger.error(err, { runId, skipped: "record_malformed" });
+      return "record_malformed";
+    }
     throw err;
   }
 }

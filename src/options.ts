@@ -12,7 +12,11 @@ export interface ProcessOptions {
   lag?: number;
   /** How far behind a consumer may fall before it is reported as lagging. Default 30 minutes. */
   lagAlert?: number;
-  /** Pause a run after this many errors in a row for it in one process; 0 retries forever. Default 0. */
+  /**
+   * Pause a run after this many errors in a row for it in one process; 0 retries forever. Default
+   * 10: a run that keeps failing is set aside where an operator sees it (and the paused-run retry
+   * tries it again an hour later) instead of failing in a loop and holding back its process's acks.
+   */
   pauseAfterErrCount?: number;
 }
 
@@ -24,7 +28,7 @@ export const defaultProcessOptions: ResolvedOptions = {
   errBackOff: 1000,
   lag: 0,
   lagAlert: 30 * 60_000,
-  pauseAfterErrCount: 0,
+  pauseAfterErrCount: 10,
 };
 
 /**

@@ -7,6 +7,8 @@ export type SkipReason =
   | "record_not_found"
   /** The run was written again since the event: a later event speaks for it. */
   | "event_superseded"
+  /** The stored row cannot be read (logged as an error): cancel or delete the run to clear it. */
+  | "record_malformed"
   /** The run is paused, cancelled, finished or its data deleted. */
   | "record_stopped"
   /** The run is no longer in the status (or run state) the process acts on. */

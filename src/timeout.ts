@@ -1,6 +1,6 @@
 import { topicConsumers } from "./consumer.js";
 import type { WorkflowContext } from "./context.js";
-import { BuildError, hasErrorCode } from "./errors.js";
+import { BuildError } from "./errors.js";
 import { roleName } from "./graph.js";
 import { resolveOptions, type ProcessOptions } from "./options.js";
 import type { ProcessSpec } from "./process.js";
@@ -8,7 +8,7 @@ import type { Record } from "./record.js";
 import type { Control, Run, StepContext, TypedRecord } from "./run.js";
 import { isFinished, isStopped } from "./runstate.js";
 import { ErrorCount } from "./error-count.js";
-import { currentRecordFor } from "./lookup.js";
+import { currentRecordFor, lookupOrSkip } from "./lookup.js";
 import { isSkip, type SkipReason } from "./skip.js";
 import type { TimeoutRecord, TimeoutStore } from "./timeout-store.js";
 import { topic } from "./topic.js";
@@ -97,6 +97,8 @@ export function timeoutProcesses<T>(ctx: WorkflowContext<T>, from: number, timeo
       };
     },
     handle: (expired, signal) => fireTimeout(ctx, store, timeouts, expired, signal, errors),
+    key: (expired) => expired.runId,
+    identity: (expired) => expired.id,
     describe: (expired) => ({ timeoutId: expired.id, runId: expired.runId, status: expired.status, index: expired.index ?? 0 }),
   };
   return [...(inserter as ProcessSpec<never>[]), poller as ProcessSpec<never>];
@@ -111,14 +113,9 @@ async function fireTimeout<T>(
   errors: ErrorCount<T>,
 ): Promise<SkipReason | undefined> {
   const timeout = timeouts[expired.index ?? 0];
-  let record: Record;
-  try {
-    record = await ctx.recordStore.lookup(expired.runId);
-  } catch (err) {
-    if (!hasErrorCode(err, "RECORD_NOT_FOUND")) throw err;
-    await store.cancel(expired.id);
-    return "record_not_found";
-  }
+  const record = await lookupOrSkip(ctx, expired.runId);
+  if (record === "record_not_found") await store.cancel(expired.id);
+  if (isSkip(record)) return record;
   // A timeout whose definition is gone (a deploy removed it) or whose run moved on is no longer wanted.
   if (!timeout || isFinished(record.runState) || record.status !== expired.status) {
     await store.cancel(expired.id);

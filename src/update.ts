@@ -1,4 +1,6 @@
+import type { Clock } from "./clock.js";
 import type { WorkflowContext } from "./context.js";
+import type { Graph } from "./graph.js";
 import { hasErrorCode, InvalidResultError, InvalidTransitionError, ObjectDecodeError } from "./errors.js";
 import type { Record } from "./record.js";
 import { isControl, makeRun, type Run, type TypedRecord } from "./run.js";
@@ -56,12 +58,18 @@ export function resultRecord<T>(
   return changedRecord(ctx, current, { runState, status: result, object: ctx.codec.encode(object) });
 }
 
+/** What changing a record needs: a clock, and the graph to name a new status (absent where the status never changes). */
+export interface RecordChanger {
+  readonly clock: Clock;
+  readonly graph?: Pick<Graph, "statusName">;
+}
+
 /**
  * The next version of a record. The engine moves an Initiated run through Running on its first
  * change, so a first step may complete, pause or cancel it in one write.
  */
-export function changedRecord<T>(
-  ctx: WorkflowContext<T>,
+export function changedRecord(
+  ctx: RecordChanger,
   current: Record,
   change: { runState: RunState; status?: number; object?: Uint8Array; reason?: string | undefined },
 ): Record {
@@ -79,7 +87,7 @@ export function changedRecord<T>(
     meta: {
       ...current.meta,
       version: current.meta.version + 1,
-      statusDescription: ctx.graph.statusName(status),
+      statusDescription: change.status === undefined || !ctx.graph ? current.meta.statusDescription : ctx.graph.statusName(status),
       runStateReason: change.reason ?? (change.runState === current.runState ? current.meta.runStateReason : ""),
     },
   };

@@ -9,7 +9,6 @@ import {
   hasErrorCode,
   InvalidScheduleError,
   InvalidStatusError,
-  InvalidTransitionError,
   RecordNotFoundError,
   WorkflowConflictError,
   WorkflowNotRunningError,
@@ -18,12 +17,12 @@ import type { Graph } from "./graph.js";
 import { workflowLogger } from "./logger.js";
 import { outboxProcess, Wake } from "./outbox.js";
 import { ProcessState, runProcess, type ProcessSpec } from "./process.js";
-import type { Record } from "./record.js";
 import { makeRun, type Run } from "./run.js";
-import { canChangeRunState, RunState, runStateName } from "./runstate.js";
+import { RunState, runStateName } from "./runstate.js";
 import { stepProcesses, type StepDefinition } from "./step.js";
 import { runCallbacks, type CallbackDefinition, type CallbackResult } from "./callback.js";
 import { listRuns, type ListOptions, type RunPage } from "./list.js";
+import { runControl, type RunControl } from "./run-control.js";
 import { connectionProcesses, type ConnectionDefinition } from "./connect.js";
 import { connectorProcesses, type ConnectorDefinition } from "./connector.js";
 import { deleteProcess } from "./delete.js";
@@ -32,7 +31,7 @@ import { hookProcess, type HookedRunState, type RunStateHook } from "./hook.js";
 import { defaultResumeAfterMs, pauseRetryProcess } from "./pause-retry.js";
 import { scheduleProcess, type ScheduleOptions } from "./schedule.js";
 import { timeoutProcesses, type TimeoutDefinition } from "./timeout.js";
-import { changedRecord, decodeRun } from "./update.js";
+import { decodeRun } from "./update.js";
 
 /** Options of `Workflow.trigger`. */
 export interface TriggerOptions<T, S extends number> {
@@ -80,6 +79,7 @@ export class Workflow<T, S extends number> {
   readonly #stop = new AbortController();
   readonly #watcher: RunWatcher<T>;
   readonly #callbacks: readonly CallbackDefinition<T>[];
+  readonly #control: RunControl;
   #loops: Promise<void>[] | undefined;
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
@@ -122,6 +122,8 @@ export class Workflow<T, S extends number> {
     setMaxListeners(0, this.#stop.signal);
     this.#watcher = new RunWatcher(ctx, this.#stop.signal);
     this.#callbacks = definition.callbacks;
+    // Through write(), so this process's outbox hears of the change at once.
+    this.#control = runControl({ lookup: (runId) => config.recordStore.lookup(runId), store: ctx.write }, definition.name, { clock: ctx.clock });
     const api = this as unknown as Workflow<T, number>;
     const processes: ProcessSpec<never>[] = [
       ...definition.steps.flatMap((step) => stepProcesses(ctx, step)),
@@ -273,23 +275,23 @@ export class Workflow<T, S extends number> {
   }
 
   /** Pauses a run: its steps, callbacks and timeouts leave it alone until it is resumed. */
-  pause(runId: string, reason: string): Promise<void> {
-    return this.#changeRunState(runId, RunState.Paused, reason);
+  async pause(runId: string, reason: string): Promise<void> {
+    await this.#control.pause(runId, reason);
   }
 
   /** Resumes a paused run where it stopped. */
-  resume(runId: string): Promise<void> {
-    return this.#changeRunState(runId, RunState.Running, "resumed");
+  async resume(runId: string): Promise<void> {
+    await this.#control.resume(runId);
   }
 
-  /** Cancels a running or paused run. */
-  cancel(runId: string, reason: string): Promise<void> {
-    return this.#changeRunState(runId, RunState.Cancelled, reason);
+  /** Cancels a run that has not finished (also one whose stored row is malformed). */
+  async cancel(runId: string, reason: string): Promise<void> {
+    await this.#control.cancel(runId, reason);
   }
 
   /** Asks for a finished run's object to be deleted; the delete process does it. */
-  deleteData(runId: string, reason: string): Promise<void> {
-    return this.#changeRunState(runId, RunState.RequestedDataDeleted, reason);
+  async deleteData(runId: string, reason: string): Promise<void> {
+    await this.#control.deleteData(runId, reason);
   }
 
   /** The state of every process, by process name. */
@@ -297,21 +299,6 @@ export class Workflow<T, S extends number> {
     return Object.fromEntries(this.#states);
   }
 
-  async #changeRunState(runId: string, to: RunState, reason: string): Promise<void> {
-    for (;;) {
-      const record: Record = await this.#ctx.recordStore.lookup(runId);
-      if (!canChangeRunState(record.runState, to)) {
-        throw new InvalidTransitionError(runStateName(record.runState), runStateName(to), `run "${runId}" cannot make this run-state change`);
-      }
-      try {
-        await this.#ctx.write(changedRecord(this.#ctx, record, { runState: to, reason }));
-        return;
-      } catch (err) {
-        // Someone changed the run meanwhile: decide again on its new state.
-        if (!hasErrorCode(err, "VERSION_CONFLICT")) throw err;
-      }
-    }
-  }
 }
 
 /** Where the run was triggered from: the file, line and function of whoever called `fn`. */

@@ -323,3 +323,32 @@ test("lag holds events back until they are old enough", async () => {
   assert.equal(done.runState, RunState.Completed);
   await wf.stop();
 });
+
+test("a run whose step keeps failing backs off alone: the runs behind it go on", { timeout: 10_000 }, async () => {
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const attempts = new Map<string, number>();
+  const b = new Builder<Item, Status>("head-of-line", Status);
+  b.addStep(
+    Status.Created,
+    async (run) => {
+      attempts.set(run.foreignId, (attempts.get(run.foreignId) ?? 0) + 1);
+      if (run.foreignId === "bad") throw new Error("always fails");
+      return Status.Done;
+    },
+    Status.Done,
+  ).withOptions({ errBackOff: 60_000, pauseAfterErrCount: 0 });
+  const wf = b.build({ ...memory(), clock, logger: { debug: () => {}, error: () => {} } });
+  try {
+    await wf.run();
+    await wf.trigger("bad", { initialValue: item("bad") });
+    const good: string[] = [];
+    for (let i = 0; i < 5; i++) good.push(await wf.trigger(`good-${i}`, { initialValue: item(`good-${i}`) }));
+    // The clock stands still, so the failing run cannot have been retried meanwhile.
+    for (const [i, runId] of good.entries()) assert.equal((await wf.await(`good-${i}`, runId, Status.Done)).status, Status.Done);
+    assert.equal(attempts.get("bad"), 1);
+    clock.advance(60_000);
+    await until("the failing run's retry", () => attempts.get("bad") === 2);
+  } finally {
+    await wf.stop();
+  }
+});

@@ -21,6 +21,7 @@ import {
 // but hold their transactions open for a random while before committing.
 import { appendEvent } from "../../src/adapters/mysql/event-log.js";
 import { mysqlTables } from "../../src/adapters/mysql/schema.js";
+import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 
 const pool: Pool = createPool({
   host: "127.0.0.1",
@@ -380,3 +381,15 @@ async function until(what: string, condition: () => Promise<boolean>, timeoutMs 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
   }
 }
+
+test("mysql: a run with a malformed row is skipped, never blocks its status, and can be cancelled", async () => {
+  await ready();
+  const bundle = mysql({ pool, prefix });
+  try {
+    await malformedRunIsSkippedAndCancellable(bundle, `mysql-malformed-${randomBytes(4).toString("hex")}`, async (runId) => {
+      await pool.query(`UPDATE \`${prefix}records\` SET run_state = 99 WHERE run_id = ?`, [runId]);
+    });
+  } finally {
+    await bundle.close();
+  }
+});

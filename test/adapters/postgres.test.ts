@@ -14,6 +14,7 @@ import {
   tables,
 } from "stepwise/postgres";
 import { readFile } from "node:fs/promises";
+import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 import { freshSchema } from "../support/postgres.js";
 import { lineWorkflowOn, Status } from "../support/workflows.js";
 
@@ -152,4 +153,15 @@ test("postgres: a three-step workflow on postgres() completes 200 runs over two 
   assert.ok([...calls.values()].every((n) => n === 1));
   assert.equal(calls.size, 600);
   await wf.stop();
+});
+
+test("postgres: a run with a malformed row is skipped, never blocks its status, and can be cancelled", async () => {
+  const bundle = postgres(options());
+  try {
+    await malformedRunIsSkippedAndCancellable(bundle, "pg-malformed", async (runId) => {
+      await db.pool.query(`UPDATE "${db.schema}".stepwise_records SET run_state = 99 WHERE run_id = $1`, [runId]);
+    });
+  } finally {
+    await bundle.close();
+  }
 });

@@ -18,6 +18,7 @@ import {
   SqliteTimeoutStore,
   type SqliteDatabase,
 } from "stepwise/sqlite";
+import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 import { lineWorkflowOn, Status } from "../support/workflows.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stepwise-sqlite-test-"));
@@ -357,4 +358,15 @@ test("sqlite: a three-step workflow on sqlite(path) completes 500 runs over two 
   await wf.stop();
   assert.equal(count(adapters.db, "SELECT count(*) AS n FROM stepwise_events"), 4 * runs, "one event per stored version");
   await adapters.close();
+});
+
+test("sqlite: a run with a malformed row is skipped, never blocks its status, and can be cancelled", async () => {
+  const bundle = sqlite(freshPath());
+  try {
+    await malformedRunIsSkippedAndCancellable(bundle, "sqlite-malformed", async (runId) => {
+      bundle.db.prepare("UPDATE stepwise_records SET run_state = 99 WHERE run_id = ?").run(runId);
+    });
+  } finally {
+    await bundle.close();
+  }
 });

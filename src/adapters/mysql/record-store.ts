@@ -270,12 +270,14 @@ export class MysqlRecordStore implements RecordStore {
     return err;
   }
 
+  /**
+   * A row as a Record, refusing one that no store could have written. A row whose ids, status,
+   * version and times read but whose run state or object does not is refused with a salvage, so an
+   * operator can still cancel or delete the run.
+   */
   private toRecord(row: Row): Record {
     const runId = toText(row.run_id) ?? "";
-    const malformed = (detail: string) => new MalformedRecordError(runId, `${detail} (table ${this.tables.records})`);
-    const runState = row.run_state;
-    if (typeof runState !== "number" || RunState[runState] === undefined) throw malformed(`run_state ${String(runState)} is not a RunState`);
-    if (!Buffer.isBuffer(row.object)) throw malformed("object is missing");
+    const malformed = (detail: string, salvage?: Record) => new MalformedRecordError(runId, `${detail} (table ${this.tables.records})`, { salvage });
     const createdAt = fromDatetime(row.created_at);
     const updatedAt = fromDatetime(row.updated_at);
     if (createdAt === undefined || updatedAt === undefined) throw malformed("created_at or updated_at is not a time");
@@ -283,14 +285,16 @@ export class MysqlRecordStore implements RecordStore {
     const foreignId = toText(row.foreign_id);
     if (workflowName === undefined || foreignId === undefined) throw malformed("workflow_name or foreign_id is missing");
     if (typeof row.status !== "number" || typeof row.version !== "number") throw malformed("status or version is not a number");
-    return {
+    const runState = row.run_state;
+    const readable = typeof runState === "number" && RunState[runState] !== undefined && runState !== RunState.Unknown;
+    const record: Record = {
       workflowName,
       foreignId,
       runId,
-      runState: runState as RunState,
+      runState: readable ? (runState as RunState) : RunState.Unknown,
       status: row.status,
       // A plain copy: the driver's Buffer may be a view into a larger packet buffer.
-      object: new Uint8Array(row.object),
+      object: Buffer.isBuffer(row.object) ? new Uint8Array(row.object) : new Uint8Array(),
       createdAt,
       updatedAt,
       meta: {
@@ -300,6 +304,9 @@ export class MysqlRecordStore implements RecordStore {
         traceOrigin: toText(row.trace_origin) ?? "",
       },
     };
+    if (!readable) throw malformed(`run_state ${String(runState)} is not a RunState`, record);
+    if (!Buffer.isBuffer(row.object)) throw malformed("object is missing", record);
+    return record;
   }
 }
 

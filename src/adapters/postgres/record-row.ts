@@ -22,22 +22,23 @@ export interface RecordRow {
 export const columns =
   "run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin";
 
-export /** A row as a Record, refusing one that could not have been written by a store. */
-function toRecord(row: RecordRow): Record {
+/**
+ * A row as a Record, refusing one that could not have been written by a store. A row whose ids,
+ * status and version read but whose run state or object does not is refused with a salvage, so an
+ * operator can still cancel or delete the run.
+ */
+export function toRecord(row: RecordRow): Record {
   const runId = String(row.run_id);
-  if (!Number.isInteger(row.run_state) || RunState[row.run_state] === undefined || row.run_state === RunState.Unknown) {
-    throw new MalformedRecordError(runId, `run_state ${String(row.run_state)} is not a run state`);
-  }
-  if (!(row.object instanceof Uint8Array)) throw new MalformedRecordError(runId, "object is missing");
   if (!Number.isInteger(row.version) || row.version < 1) throw new MalformedRecordError(runId, `version ${String(row.version)} is not positive`);
-  return {
+  const readable = Number.isInteger(row.run_state) && RunState[row.run_state] !== undefined && row.run_state !== RunState.Unknown;
+  const record: Record = {
     workflowName: row.workflow_name,
     foreignId: row.foreign_id,
     runId,
-    runState: row.run_state as RunState,
+    runState: readable ? (row.run_state as RunState) : RunState.Unknown,
     status: row.status,
     // pg hands out Buffers; a plain Uint8Array copy keeps records alike across stores.
-    object: new Uint8Array(row.object),
+    object: row.object instanceof Uint8Array ? new Uint8Array(row.object) : new Uint8Array(),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     meta: {
@@ -47,4 +48,7 @@ function toRecord(row: RecordRow): Record {
       traceOrigin: row.trace_origin,
     },
   };
+  if (!readable) throw new MalformedRecordError(runId, `run_state ${String(row.run_state)} is not a run state`, { salvage: record });
+  if (!(row.object instanceof Uint8Array)) throw new MalformedRecordError(runId, "object is missing", { salvage: record });
+  return record;
 }

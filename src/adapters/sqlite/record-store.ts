@@ -320,15 +320,14 @@ interface PendingWrite {
 /** At most this many stores share one transaction, keeping each short. */
 const maxBatch = 500;
 
-/** A records row as a Record, refusing one that no store could have written. */
+/**
+ * A records row as a Record, refusing one that no store could have written. A row whose ids,
+ * status, version and times read but whose run state or object does not is refused with a salvage,
+ * so an operator can still cancel or delete the run.
+ */
 function toRecord(row: Row): Record {
   const runId = typeof row.run_id === "string" ? row.run_id : String(row.run_id);
-  const malformed = (detail: string) => new MalformedRecordError(runId, detail);
-  const runState = integer(row.run_state);
-  if (runState === undefined || RunState[runState] === undefined || runState === RunState.Unknown) {
-    throw malformed(`run_state ${String(row.run_state)} is not a run state`);
-  }
-  if (!(row.object instanceof Uint8Array)) throw malformed("object is missing or not a BLOB");
+  const malformed = (detail: string, salvage?: Record) => new MalformedRecordError(runId, detail, { salvage });
   const status = integer(row.status);
   if (status === undefined) throw malformed(`status ${String(row.status)} is not an integer`);
   const version = integer(row.version);
@@ -337,14 +336,16 @@ function toRecord(row: Row): Record {
   const updatedAtMs = integer(row.updated_at);
   if (createdAtMs === undefined || updatedAtMs === undefined) throw malformed("created_at or updated_at is not a time in ms");
   if (typeof row.workflow_name !== "string" || typeof row.foreign_id !== "string") throw malformed("workflow_name or foreign_id is not text");
-  return {
+  const runState = integer(row.run_state);
+  const readable = runState !== undefined && RunState[runState] !== undefined && runState !== RunState.Unknown;
+  const record: Record = {
     workflowName: row.workflow_name,
     foreignId: row.foreign_id,
     runId,
-    runState: runState as RunState,
+    runState: readable ? (runState as RunState) : RunState.Unknown,
     status,
     // A plain copy: records look alike across stores, and nobody shares the driver's Buffer.
-    object: new Uint8Array(row.object),
+    object: row.object instanceof Uint8Array ? new Uint8Array(row.object) : new Uint8Array(),
     createdAt: new Date(createdAtMs),
     updatedAt: new Date(updatedAtMs),
     meta: {
@@ -354,6 +355,9 @@ function toRecord(row: Row): Record {
       traceOrigin: text(row.trace_origin),
     },
   };
+  if (!readable) throw malformed(`run_state ${String(row.run_state)} is not a run state`, record);
+  if (!(row.object instanceof Uint8Array)) throw malformed("object is missing or not a BLOB", record);
+  return record;
 }
 
 function text(value: unknown): string {
