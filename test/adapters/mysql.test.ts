@@ -22,6 +22,7 @@ import {
 // but hold their transactions open for a random while before committing.
 import { appendEvent } from "../../src/adapters/mysql/event-log.js";
 import { mysqlTables } from "../../src/adapters/mysql/schema.js";
+import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
 
 const pool: Pool = createPool({
   host: "127.0.0.1",
@@ -118,6 +119,15 @@ test("mysql: migrate brings a timeouts table of layout 1 to the current layout, 
   await store.create({ workflowName: "w", foreignId: "f-1", runId: "r-1", status: 1, index: 1, expireAt: new Date(1) });
   const listed = await store.listValid("w", 1, new Date(1));
   assert.deepEqual(listed.map((t) => [t.runId, t.index]), [["r-1", 0], ["r-1", 1]]);
+});
+
+test("mysql: a status's reminder and expiry each fire once", async () => {
+  await ready();
+  await reminderThenExpiry((clock) => {
+    const adapters = mysql({ pool, prefix, clock });
+    opened.push(adapters.roleScheduler, adapters.eventStreamer);
+    return adapters;
+  });
 });
 
 test("mysql: adapters on a prefix without tables throw SchemaMissingError naming the table and migrate", async () => {

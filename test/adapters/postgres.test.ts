@@ -16,6 +16,7 @@ import {
 } from "stepwise/postgres";
 import { readFile } from "node:fs/promises";
 import { freshSchema } from "../support/postgres.js";
+import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
 import { lineWorkflowOn, Status } from "../support/workflows.js";
 
 let db: Awaited<ReturnType<typeof freshSchema>>;
@@ -75,6 +76,10 @@ test("postgres: migrate brings a timeouts table of layout 1 to the current layou
   } finally {
     await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   }
+});
+
+test("postgres: a status's reminder and expiry each fire once", async () => {
+  await reminderThenExpiry(() => postgres(options()));
 });
 
 test("postgres: a store on a schema without tables says to run migrate", async () => {

@@ -18,6 +18,7 @@ import {
   SqliteTimeoutStore,
   type SqliteDatabase,
 } from "stepwise/sqlite";
+import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
 import { lineWorkflowOn, Status } from "../support/workflows.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stepwise-sqlite-test-"));
@@ -160,6 +161,15 @@ test("sqlite: migrate brings a timeouts table of layout 1 to the current layout,
   await store.create({ workflowName: "w", foreignId: "f-1", runId: "r-1", status: 1, index: 1, expireAt: new Date(1) });
   const listed = await store.listValid("w", 1, new Date(1));
   assert.deepEqual(listed.map((t) => [t.runId, t.index]), [["r-1", 0], ["r-1", 1]]);
+});
+
+test("sqlite: a status's reminder and expiry each fire once", async () => {
+  let adapters: ReturnType<typeof sqlite> | undefined;
+  try {
+    await reminderThenExpiry((clock) => (adapters = sqlite(freshPath(), { clock })));
+  } finally {
+    await adapters?.close();
+  }
 });
 
 test("sqlite: adapters on a database without tables throw SchemaMissingError naming the table and migrate", async () => {
