@@ -14,6 +14,7 @@ import {
   MysqlRoleScheduler,
   MysqlTimeoutStore,
   schemaSql,
+  schemaVersion,
   type MysqlEventStreamerOptions,
   type MysqlRoleSchedulerOptions,
 } from "stepwise/mysql";
@@ -22,6 +23,7 @@ import {
 import { appendEvent } from "../../src/adapters/mysql/event-log.js";
 import { mysqlTables } from "../../src/adapters/mysql/schema.js";
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
+import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
 
 const pool: Pool = createPool({
   host: "127.0.0.1",
@@ -93,12 +95,41 @@ test("mysql: migrate is idempotent and safe to run concurrently; sql/mysql.sql i
   await migrate(pool, { prefix });
   await Promise.all([migrate(pool, { prefix }), migrate(pool, { prefix })]);
   assert.equal(await count(`SELECT COUNT(*) AS n FROM \`${prefix}schema_version\``), 1, "one schema version row");
-  assert.equal(await count(`SELECT MAX(version) AS n FROM \`${prefix}schema_version\``), 1, "layout version 1");
+  assert.equal(await count(`SELECT MAX(version) AS n FROM \`${prefix}schema_version\``), schemaVersion, "the current layout version");
   assert.equal(await count(`SELECT COUNT(*) AS n FROM \`${prefix}events_lock\``), 1, "one events lock row");
   const shipped = await readFile(new URL("../../sql/mysql.sql", import.meta.url), "utf8");
   assert.equal(shipped, schemaSql(), "sql/mysql.sql is schemaSql() for the default prefix");
   assert.ok(schemaSql(prefix).includes(`\`${prefix}records\``));
   assert.throws(() => schemaSql("bad-prefix;"), InvalidOptionError);
+});
+
+test("mysql: migrate brings a timeouts table of layout 1 to the current layout, keeping its rows as their status's first timeout", async () => {
+  const old = `${prefix}v1_`;
+  prefixes.push(old);
+  // The timeouts table as layout 1 made it, with one timeout in it.
+  await pool.query(`CREATE TABLE \`${old}timeouts\` (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, workflow_name VARBINARY(255) NOT NULL, foreign_id VARBINARY(512) NOT NULL,
+    run_id VARBINARY(255) NOT NULL, status INT NOT NULL, expire_at DATETIME(3) NOT NULL, created_at DATETIME(3) NOT NULL,
+    PRIMARY KEY (id)) ENGINE=InnoDB`);
+  await pool.query(`CREATE TABLE \`${old}schema_version\` (version INT UNSIGNED NOT NULL, applied_at DATETIME(3) NOT NULL, PRIMARY KEY (version)) ENGINE=InnoDB`);
+  await pool.query(`INSERT INTO \`${old}schema_version\` VALUES (1, UTC_TIMESTAMP(3))`);
+  await pool.query(`INSERT INTO \`${old}timeouts\` (workflow_name, foreign_id, run_id, status, expire_at, created_at) VALUES ('w', 'f-1', 'r-1', 1, '1970-01-01 00:00:00.000', UTC_TIMESTAMP(3))`);
+  await Promise.all([migrate(pool, { prefix: old }), migrate(pool, { prefix: old })]);
+  await migrate(pool, { prefix: old });
+  assert.equal(await count(`SELECT MAX(version) AS n FROM \`${old}schema_version\``), schemaVersion);
+  const store = new MysqlTimeoutStore({ pool, prefix: old });
+  await store.create({ workflowName: "w", foreignId: "f-1", runId: "r-1", status: 1, index: 1, expireAt: new Date(1) });
+  const listed = await store.listValid("w", 1, new Date(1));
+  assert.deepEqual(listed.map((t) => [t.runId, t.index]), [["r-1", 0], ["r-1", 1]]);
+});
+
+test("mysql: a status's reminder and expiry each fire once", async () => {
+  await ready();
+  await reminderThenExpiry((clock) => {
+    const adapters = mysql({ pool, prefix, clock });
+    opened.push(adapters.roleScheduler, adapters.eventStreamer);
+    return adapters;
+  });
 });
 
 test("mysql: adapters on a prefix without tables throw SchemaMissingError naming the table and migrate", async () => {

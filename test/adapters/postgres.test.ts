@@ -11,11 +11,13 @@ import {
   PostgresRoleScheduler,
   PostgresTimeoutStore,
   schemaSql,
+  schemaVersion,
   tables,
 } from "stepwise/postgres";
 import { readFile } from "node:fs/promises";
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 import { freshSchema } from "../support/postgres.js";
+import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
 import { lineWorkflowOn, Status } from "../support/workflows.js";
 
 let db: Awaited<ReturnType<typeof freshSchema>>;
@@ -51,6 +53,35 @@ test("postgres: migrate is idempotent, and sql/postgres.sql is its DDL for the d
   await migrate(db.pool, { schema: db.schema });
   const shipped = await readFile(new URL("../../sql/postgres.sql", import.meta.url), "utf8");
   assert.equal(shipped, schemaSql(tables({})));
+});
+
+test("postgres: migrate brings a timeouts table of layout 1 to the current layout, keeping its rows as their status's first timeout", async () => {
+  const schema = `${db.schema}_v1`;
+  try {
+    // The timeouts table as layout 1 made it, with one timeout in it.
+    await db.pool.query(`CREATE SCHEMA "${schema}";
+      CREATE TABLE "${schema}".stepwise_timeouts (
+        id bigserial PRIMARY KEY, workflow_name text NOT NULL, foreign_id text NOT NULL, run_id text NOT NULL, status integer NOT NULL,
+        completed boolean NOT NULL DEFAULT false, cancelled boolean NOT NULL DEFAULT false,
+        expire_at timestamptz NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+      CREATE TABLE "${schema}".stepwise_schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO "${schema}".stepwise_schema_version (version) VALUES (1);
+      INSERT INTO "${schema}".stepwise_timeouts (workflow_name, foreign_id, run_id, status, expire_at) VALUES ('w', 'f-1', 'r-1', 1, 'epoch');`);
+    await migrate(db.pool, { schema });
+    await migrate(db.pool, { schema });
+    const { rows } = await db.pool.query(`SELECT max(version) AS version FROM "${schema}".stepwise_schema_version`);
+    assert.equal(rows[0].version, schemaVersion);
+    const store = new PostgresTimeoutStore({ pool: db.pool, schema });
+    await store.create({ workflowName: "w", foreignId: "f-1", runId: "r-1", status: 1, index: 1, expireAt: new Date(1) });
+    const listed = await store.listValid("w", 1, new Date(1));
+    assert.deepEqual(listed.map((t) => [t.runId, t.index]), [["r-1", 0], ["r-1", 1]]);
+  } finally {
+    await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  }
+});
+
+test("postgres: a status's reminder and expiry each fire once", async () => {
+  await reminderThenExpiry(() => postgres(options()));
 });
 
 test("postgres: a store on a schema without tables says to run migrate", async () => {

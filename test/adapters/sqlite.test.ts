@@ -19,6 +19,7 @@ import {
   type SqliteDatabase,
 } from "stepwise/sqlite";
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
+import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
 import { lineWorkflowOn, Status } from "../support/workflows.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stepwise-sqlite-test-"));
@@ -149,6 +150,33 @@ test("sqlite: migrate is idempotent, and sql/sqlite.sql is its DDL for the defau
   const shipped = readFileSync(new URL("../../sql/sqlite.sql", import.meta.url), "utf8");
   assert.equal(shipped, schemaSql(), "sql/sqlite.sql is schemaSql() for the default prefix");
   assert.throws(() => schemaSql("bad-prefix;"), InvalidOptionError);
+});
+
+test("sqlite: migrate brings a timeouts table of layout 1 to the current layout, keeping its rows as their status's first timeout", async () => {
+  const db = connect();
+  // The timeouts table as layout 1 made it, with one timeout in it.
+  db.exec(`CREATE TABLE stepwise_timeouts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, workflow_name TEXT NOT NULL, foreign_id TEXT NOT NULL, run_id TEXT NOT NULL,
+    status INTEGER NOT NULL, expire_at INTEGER NOT NULL, created_at INTEGER NOT NULL);
+  CREATE TABLE stepwise_schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL);
+  INSERT INTO stepwise_schema_version VALUES (1, 0);
+  INSERT INTO stepwise_timeouts (workflow_name, foreign_id, run_id, status, expire_at, created_at) VALUES ('w', 'f-1', 'r-1', 1, 0, 0);`);
+  migrate(db);
+  migrate(db);
+  assert.equal(count(db, "SELECT max(version) AS n FROM stepwise_schema_version"), schemaVersion);
+  const store = new SqliteTimeoutStore({ db });
+  await store.create({ workflowName: "w", foreignId: "f-1", runId: "r-1", status: 1, index: 1, expireAt: new Date(1) });
+  const listed = await store.listValid("w", 1, new Date(1));
+  assert.deepEqual(listed.map((t) => [t.runId, t.index]), [["r-1", 0], ["r-1", 1]]);
+});
+
+test("sqlite: a status's reminder and expiry each fire once", async () => {
+  let adapters: ReturnType<typeof sqlite> | undefined;
+  try {
+    await reminderThenExpiry((clock) => (adapters = sqlite(freshPath(), { clock })));
+  } finally {
+    await adapters?.close();
+  }
 });
 
 test("sqlite: adapters on a database without tables throw SchemaMissingError naming the table and migrate", async () => {
