@@ -8,6 +8,7 @@ import {
   MemoryRoleScheduler,
   MemoryTimeoutStore,
 } from "stepwise/memory";
+import { lineRunsComplete } from "../support/end-to-end.js";
 
 for (const c of eventStreamerCases(async () => new MemoryEventStreamer())) test(`memory: ${c.name}`, c.run);
 for (const c of recordStoreCases(async () => new MemoryRecordStore())) test(`memory: ${c.name}`, c.run);
@@ -134,4 +135,8 @@ test("memory: memory() bundles fresh adapters", () => {
   assert.ok(adapters.timeoutStore instanceof MemoryTimeoutStore);
   assert.ok(adapters.roleScheduler instanceof MemoryRoleScheduler);
   assert.notEqual(memory().recordStore, adapters.recordStore);
+});
+
+test("memory: 300 runs of a three-step workflow on memory() over two shards each complete, each transition stored once", async () => {
+  await lineRunsComplete(memory(), { runs: 300, name: "memory-line", outbox: true });
 });

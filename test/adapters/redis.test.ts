@@ -11,6 +11,7 @@ import { redis, RedisCommandError, RedisEventStreamer, RedisRoleScheduler } from
 import { freshSchema } from "../support/postgres.js";
 import { deleteKeys, freePort, freshPrefix, killConnections, privateRedisServer, redisClient } from "../support/redis.js";
 import { until } from "../support/until.js";
+import { lineRunsComplete } from "../support/end-to-end.js";
 import { lineWorkflowOn, Status } from "../support/workflows.js";
 
 const client = redisClient();
@@ -267,27 +268,12 @@ test("redis: while the server is down, an await rejects as soon as its signal ab
 test("redis: 300 runs of a three-step workflow with records in PostgreSQL and events and roles on Redis all complete, each step once", { timeout: 60_000 }, async () => {
   const db = await freshSchema({ max: 10 });
   try {
-    const { wf, calls } = lineWorkflowOn(
-      {
-        recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }),
-        timeoutStore: new PostgresTimeoutStore({ pool: db.pool, schema: db.schema }),
-        ...redis({ client, prefix }),
-      },
-      { name: "redis-line", stepOptions: { parallelCount: 2 } },
-    );
-    await wf.run();
-    assert.ok("outbox-consumer" in wf.states(), "an outbox process moves the events to Redis");
-    const runs = 300;
-    const runIds = await Promise.all(Array.from({ length: runs }, (_, i) => wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } })));
-    const done = await Promise.all(runIds.map((runId, i) => wf.await(`item-${i}`, runId, Status.Done, { timeoutMs: 50_000 })));
-    for (const run of done) {
-      assert.equal(run.runState, RunState.Completed);
-      assert.equal(run.meta.version, 4);
-      assert.equal(run.object.count, 3);
-    }
-    assert.equal(calls.size, runs * 3);
-    assert.ok([...calls.values()].every((n) => n === 1), "each step ran once per run");
-    await wf.stop();
+    const adapters = {
+      recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }),
+      timeoutStore: new PostgresTimeoutStore({ pool: db.pool, schema: db.schema }),
+      ...redis({ client, prefix }),
+    };
+    await lineRunsComplete(adapters, { runs: 300, name: "redis-line", outbox: true, timeoutMs: 50_000 });
   } finally {
     await db.drop();
   }
