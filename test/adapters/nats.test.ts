@@ -66,11 +66,9 @@ test("nats: an event held by a receiver whose process died comes back once the a
   await doomed.close();
 
   const survivor = await streamer(ackWaitMs).newReceiver(topic, "worker");
-  const startedMs = Date.now();
   const again = await survivor.recv(AbortSignal.timeout(10 * ackWaitMs));
   assert.equal(again.event.id, held.event.id);
   assert.equal(again.event.foreignId, "held");
-  assert.ok(Date.now() - startedMs < 10 * ackWaitMs);
   await again.ack();
   await survivor.close();
 });
