@@ -92,12 +92,15 @@ test("nats: a message on a topic's subject that is not a stepwise event is skipp
   const s = streamer();
   const topic = "foreign-1";
   const receiver = await s.newReceiver(topic, "reader");
-  await jetstream(connection).publish(s.address(topic).subject, "not json");
-  await (await s.newSender(topic)).send("real", 1, {});
-  const { event, ack } = await receiver.recv(AbortSignal.timeout(5_000));
-  assert.equal(event.foreignId, "real");
-  await ack();
-  await receiver.close();
+  try {
+    await jetstream(connection).publish(s.address(topic).subject, "not json");
+    await (await s.newSender(topic)).send("real", 1, {});
+    const { event, ack } = await receiver.recv(AbortSignal.timeout(5_000));
+    assert.equal(event.foreignId, "real");
+    await ack();
+  } finally {
+    await receiver.close();
+  }
 });
 
 test("nats: a closed connection gives JetStreamUnavailableError from the streamer and the scheduler", async () => {

@@ -116,13 +116,16 @@ test("redis: a receiver whose stream was deleted (a restart without data) makes 
   const streamer = new RedisEventStreamer({ client, prefix, blockMs: 200 });
   const topic = `lost-${Date.now()}`;
   const receiver = await streamer.newReceiver(topic, "group", { streamFromLatest: true });
-  const waiting = receiver.recv(AbortSignal.timeout(waitMs));
-  await client.del(streamer.streamKey(topic));
-  await (await streamer.newSender(topic)).send("after-loss", 1, {});
-  const { event, ack } = await waiting;
-  assert.equal(event.foreignId, "after-loss");
-  await ack();
-  await receiver.close();
+  try {
+    const waiting = receiver.recv(AbortSignal.timeout(waitMs));
+    await client.del(streamer.streamKey(topic));
+    await (await streamer.newSender(topic)).send("after-loss", 1, {});
+    const { event, ack } = await waiting;
+    assert.equal(event.foreignId, "after-loss");
+    await ack();
+  } finally {
+    await receiver.close();
+  }
 });
 
 test("redis: the streamer reads every reply shape ioredis gives: RESP2, and RESP3 with either reply mapping", async () => {

@@ -280,12 +280,15 @@ test("sqlite: a store in events-table mode wakes a waiting receiver at once, wit
   const topic = `${record.workflowName}-1`;
   // A poll this slow would fail the test's bound: only the push can deliver in time.
   const receiver = await s.newReceiver(topic, "pushed", { pollingFrequency: 600_000 });
-  const waiting = receiver.recv(AbortSignal.timeout(5_000));
-  await store.store(record);
-  const { event, ack } = await waiting;
-  assert.equal(event.headers.run_id, record.runId);
-  await ack();
-  await receiver.close();
+  try {
+    const waiting = receiver.recv(AbortSignal.timeout(5_000));
+    await store.store(record);
+    const { event, ack } = await waiting;
+    assert.equal(event.headers.run_id, record.runId);
+    await ack();
+  } finally {
+    await receiver.close();
+  }
 });
 
 test("sqlite: receivers see events written by another connection to the file, and by an unwired store on their own", async () => {
