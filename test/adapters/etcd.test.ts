@@ -5,7 +5,10 @@ import { Etcd3 } from "etcd3";
 import { InvalidOptionError } from "stepwise";
 import { bundleCases, roleSchedulerCases } from "stepwise/adaptertest";
 import { etcd, EtcdRoleScheduler, type EtcdClient } from "stepwise/etcd";
+import { postgres } from "stepwise/postgres";
 import { whenAborted, within } from "../../src/adaptertest/within.js";
+import { lineRunsComplete } from "../support/end-to-end.js";
+import { freshSchema } from "../support/postgres.js";
 
 const hosts = process.env.ETCD_HOSTS ?? "127.0.0.1:2379";
 /** Every key of this file lives under it, so runs (and other files) never meet. */
@@ -126,4 +129,14 @@ test("etcd: etcd() bundles the role scheduler, and a ttl that etcd cannot take i
   assert.ok(etcd({ client, prefix }).roleScheduler instanceof EtcdRoleScheduler);
   assert.throws(() => new EtcdRoleScheduler({ client, ttl: 0 }), /ttl must be a whole number of seconds, at least 1 \(got 0\)/);
   assert.throws(() => new EtcdRoleScheduler({ client, ttl: 1.5 }), InvalidOptionError);
+});
+
+test("etcd: 200 runs of a three-step workflow with roles on etcd and the rest on PostgreSQL each complete, each transition stored once", { timeout: 60_000 }, async () => {
+  const db = await freshSchema();
+  try {
+    const adapters = { ...postgres({ pool: db.pool, schema: db.schema }), ...etcd({ client, prefix, ttl: 2 }) };
+    await lineRunsComplete(adapters, { runs: 200, name: "etcd-line", outbox: false });
+  } finally {
+    await db.drop();
+  }
 });

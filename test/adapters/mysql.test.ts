@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { after, afterEach, test } from "node:test";
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from "mysql2/promise";
-import { Builder, InvalidOptionError, RunState, topic as topicOf, type Event } from "stepwise";
+import { InvalidOptionError, RunState, topic as topicOf, type Event } from "stepwise";
 import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   defaultMaxObjectBytes,
@@ -24,6 +24,7 @@ import { appendEvent } from "../../src/adapters/mysql/event-log.js";
 import { mysqlTables } from "../../src/adapters/mysql/schema.js";
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
+import { lineRunsComplete } from "../support/end-to-end.js";
 
 const pool: Pool = createPool({
   host: "127.0.0.1",
@@ -355,54 +356,11 @@ test("mysql: a role is exclusive across schedulers and passes to another schedul
   controller.abort();
 });
 
-test("mysql: a workflow on mysql() runs 200 runs through three steps with parallelCount 2", async () => {
+test("mysql: 200 runs of a three-step workflow on mysql() over two shards each complete, each transition stored once", async () => {
   await ready();
-  enum Status {
-    Unknown = 0,
-    Created = 1,
-    Processed = 2,
-    Shipped = 3,
-    Done = 4,
-  }
-  const b = new Builder<{ count: number }, Status>(`line-${randomBytes(4).toString("hex")}`, Status);
-  const calls = new Map<string, number>();
-  for (const [from, to] of [
-    [Status.Created, Status.Processed],
-    [Status.Processed, Status.Shipped],
-    [Status.Shipped, Status.Done],
-  ] as const) {
-    b.addStep(
-      from,
-      async (run) => {
-        calls.set(`${run.runId}:${from}`, (calls.get(`${run.runId}:${from}`) ?? 0) + 1);
-        run.object.count++;
-        return to;
-      },
-      to,
-    ).withOptions({ parallelCount: 2 });
-  }
   const adapters = mysql({ pool, prefix });
   opened.push(adapters);
-  const wf = b.build(adapters);
-  await wf.run();
-  try {
-    const runs = await Promise.all(
-      Array.from({ length: 200 }, async (_, i) => {
-        const foreignId = `item-${i}`;
-        return { foreignId, runId: await wf.trigger(foreignId, { initialValue: { count: 0 } }) };
-      }),
-    );
-    const done = await Promise.all(runs.map((r) => wf.await(r.foreignId, r.runId, Status.Done, { timeoutMs: 30_000 })));
-    for (const run of done) {
-      assert.equal(run.meta.version, 4, `run ${run.runId} stored four versions`);
-      assert.equal(run.runState, RunState.Completed);
-      assert.equal(run.object.count, 3);
-    }
-    assert.equal(calls.size, 600, "every step ran for every run");
-    assert.ok([...calls.values()].every((n) => n === 1), "and only once");
-  } finally {
-    await wf.stop();
-  }
+  await lineRunsComplete(adapters, { runs: 200, name: `line-${randomBytes(4).toString("hex")}`, outbox: false });
 });
 
 /** Checks `condition` until it holds, each check a query's round trip apart, failing after `timeoutMs`. */

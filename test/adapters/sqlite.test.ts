@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import Database from "better-sqlite3";
-import { InvalidOptionError, RunState, topic as topicOf } from "stepwise";
+import { InvalidOptionError, topic as topicOf } from "stepwise";
 import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   migrate,
@@ -20,7 +20,7 @@ import {
 } from "stepwise/sqlite";
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
-import { lineWorkflowOn, Status } from "../support/workflows.js";
+import { lineRunsComplete } from "../support/end-to-end.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stepwise-sqlite-test-"));
 let fileCount = 0;
@@ -316,12 +316,15 @@ test("sqlite: a store in events-table mode wakes a waiting receiver at once, wit
   const topic = topicOf(record.workflowName, 1);
   // A poll this slow would fail the test's bound: only the push can deliver in time.
   const receiver = await s.newReceiver(topic, "pushed", { pollingFrequency: 600_000 });
-  const waiting = receiver.recv(AbortSignal.timeout(5_000));
-  await store.store(record);
-  const { event, ack } = await waiting;
-  assert.equal(event.headers.run_id, record.runId);
-  await ack();
-  await receiver.close();
+  try {
+    const waiting = receiver.recv(AbortSignal.timeout(5_000));
+    await store.store(record);
+    const { event, ack } = await waiting;
+    assert.equal(event.headers.run_id, record.runId);
+    await ack();
+  } finally {
+    await receiver.close();
+  }
 });
 
 test("sqlite: receivers see events written by another connection to the file, and by an unwired store on their own", async () => {
@@ -368,24 +371,18 @@ test("sqlite: close() leaves a Database the user passed open", async () => {
   assert.equal(count(db, "SELECT count(*) AS n FROM stepwise_records"), 0, "and migrated it");
 });
 
-test("sqlite: a three-step workflow on sqlite(path) completes 500 runs over two shards, each transition stored once", async () => {
+test("sqlite: 500 runs of a three-step workflow on sqlite(path) over two shards each complete, each transition and its event stored once", async () => {
   const adapters = sqlite(freshPath());
-  const { wf, calls } = lineWorkflowOn(adapters, { stepOptions: { parallelCount: 2 }, name: "sqlite-line" });
-  assert.equal(wf.states()["outbox-consumer"], undefined, "no outbox process");
-  await wf.run();
-  const runs = 500;
-  const runIds = await Promise.all(Array.from({ length: runs }, (_, i) => wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } })));
-  const done = await Promise.all(runIds.map((runId, i) => wf.await(`item-${i}`, runId, Status.Done, { timeoutMs: 30_000 })));
-  for (const run of done) {
-    assert.equal(run.runState, RunState.Completed);
-    assert.equal(run.meta.version, 4);
-    assert.equal(run.object.count, 3);
+  try {
+    const runIds = await lineRunsComplete(adapters, { runs: 500, name: "sqlite-line", outbox: false });
+    const perRun = adapters.db
+      .prepare("SELECT json_extract(headers, '$.run_id') AS run_id, count(*) AS events FROM stepwise_events GROUP BY 1")
+      .all() as { run_id: string; events: number }[];
+    assert.deepEqual(perRun.map((row) => row.run_id).sort(), [...runIds].sort(), "every run has events");
+    assert.ok(perRun.every((row) => row.events === 4), "one event per stored version");
+  } finally {
+    await adapters.close();
   }
-  assert.equal(calls.size, 3 * runs, "every step ran for every run");
-  assert.ok([...calls.values()].every((n) => n === 1), "no step ran twice");
-  await wf.stop();
-  assert.equal(count(adapters.db, "SELECT count(*) AS n FROM stepwise_events"), 4 * runs, "one event per stored version");
-  await adapters.close();
 });
 
 test("sqlite: a run with a malformed row is skipped, never blocks its status, and can be cancelled", async () => {
