@@ -7,7 +7,7 @@ import { bundleCases, roleSchedulerCases } from "stepwise/adaptertest";
 import { etcd, EtcdRoleScheduler, type EtcdClient } from "stepwise/etcd";
 import { postgres } from "stepwise/postgres";
 import { whenAborted, within } from "../../src/adaptertest/within.js";
-import { lineRunsComplete } from "../support/end-to-end.js";
+import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
 import { freshSchema } from "../support/postgres.js";
 
 const hosts = process.env.ETCD_HOSTS ?? "127.0.0.1:2379";
@@ -136,6 +136,7 @@ test("etcd: 200 runs of a three-step workflow with roles on etcd and the rest on
   try {
     const adapters = { ...postgres({ pool: db.pool, schema: db.schema }), ...etcd({ client, prefix, ttl: 2 }) };
     await lineRunsComplete(adapters, { runs: 200, name: "etcd-line", outbox: false });
+    await failingRunDoesNotBlock(adapters, "etcd-head-of-line");
   } finally {
     await db.drop();
   }

@@ -12,7 +12,7 @@ import { PostgresRecordStore, PostgresRoleScheduler, PostgresTimeoutStore } from
 import { testCluster, type TestCluster } from "../support/kafka.js";
 import { freshSchema } from "../support/postgres.js";
 import { until } from "../support/until.js";
-import { lineRunsComplete } from "../support/end-to-end.js";
+import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
 import { lineWorkflowOn, Status } from "../support/workflows.js";
 
 let cluster: TestCluster;
@@ -122,6 +122,7 @@ test("kafka: 200 runs of a three-step workflow on Postgres records and roles wit
   const db = await freshSchema();
   try {
     await lineRunsComplete(lineOnKafkaAdapters(db, options()), { runs: 200, name: `kafka-line-${unique()}`, outbox: true, timeoutMs: 45_000, config: kafkaConfig });
+    await failingRunDoesNotBlock({ ...lineOnKafkaAdapters(db, options()), ...kafkaConfig }, `kafka-head-of-line-${unique()}`);
   } finally {
     await db.drop();
   }

@@ -8,7 +8,7 @@ import {
   MemoryRoleScheduler,
   MemoryTimeoutStore,
 } from "stepwise/memory";
-import { lineRunsComplete } from "../support/end-to-end.js";
+import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
 
 for (const c of eventStreamerCases(async () => new MemoryEventStreamer())) test(`memory: ${c.name}`, c.run);
 // memory() is given no client of its own, so there is nothing of the user's to check.
@@ -154,4 +154,5 @@ test("memory: memory() bundles fresh adapters", () => {
 
 test("memory: 300 runs of a three-step workflow on memory() over two shards each complete, each transition stored once", async () => {
   await lineRunsComplete(memory(), { runs: 300, name: "memory-line", outbox: true });
+  await failingRunDoesNotBlock(memory(), "memory-head-of-line");
 });

@@ -24,7 +24,7 @@ import { appendEvent } from "../../src/adapters/mysql/event-log.js";
 import { mysqlTables } from "../../src/adapters/mysql/schema.js";
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
-import { lineRunsComplete } from "../support/end-to-end.js";
+import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
 
 const pool: Pool = createPool({
   host: "127.0.0.1",
@@ -361,6 +361,7 @@ test("mysql: 200 runs of a three-step workflow on mysql() over two shards each c
   const adapters = mysql({ pool, prefix });
   opened.push(adapters);
   await lineRunsComplete(adapters, { runs: 200, name: `line-${randomBytes(4).toString("hex")}`, outbox: false });
+  await failingRunDoesNotBlock(adapters, `head-of-line-${randomBytes(4).toString("hex")}`);
 });
 
 /** Checks `condition` until it holds, each check a query's round trip apart, failing after `timeoutMs`. */

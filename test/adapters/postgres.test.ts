@@ -18,7 +18,7 @@ import { readFile } from "node:fs/promises";
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 import { freshSchema } from "../support/postgres.js";
 import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
-import { lineRunsComplete } from "../support/end-to-end.js";
+import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
 
 let db: Awaited<ReturnType<typeof freshSchema>>;
 before(async () => {
@@ -178,6 +178,12 @@ test("postgres: 200 runs of a three-step workflow on postgres() over two shards 
   );
   assert.equal(rows.length, runIds.length, "every run has events");
   assert.ok(rows.every((row) => row.events === 4), "one event per stored version");
+  const bundle = postgres(options());
+  try {
+    await failingRunDoesNotBlock(bundle, "pg-head-of-line");
+  } finally {
+    await bundle.close();
+  }
 });
 
 test("postgres: a run with a malformed row is skipped, never blocks its status, and can be cancelled", async () => {

@@ -11,7 +11,7 @@ import { redis, RedisCommandError, RedisEventStreamer, RedisRoleScheduler } from
 import { freshSchema } from "../support/postgres.js";
 import { deleteKeys, freePort, freshPrefix, killConnections, privateRedisServer, redisClient } from "../support/redis.js";
 import { until } from "../support/until.js";
-import { lineRunsComplete } from "../support/end-to-end.js";
+import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
 import { lineWorkflowOn, Status } from "../support/workflows.js";
 
 const client = redisClient();
@@ -277,6 +277,7 @@ test("redis: 300 runs of a three-step workflow with records in PostgreSQL and ev
       ...redis({ client, prefix }),
     };
     await lineRunsComplete(adapters, { runs: 300, name: "redis-line", outbox: true, timeoutMs: 50_000 });
+    await failingRunDoesNotBlock(adapters, "redis-head-of-line");
   } finally {
     await db.drop();
   }

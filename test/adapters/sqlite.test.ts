@@ -20,7 +20,7 @@ import {
 } from "stepwise/sqlite";
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
-import { lineRunsComplete } from "../support/end-to-end.js";
+import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stepwise-sqlite-test-"));
 let fileCount = 0;
@@ -380,6 +380,7 @@ test("sqlite: 500 runs of a three-step workflow on sqlite(path) over two shards 
       .all() as { run_id: string; events: number }[];
     assert.deepEqual(perRun.map((row) => row.run_id).sort(), [...runIds].sort(), "every run has events");
     assert.ok(perRun.every((row) => row.events === 4), "one event per stored version");
+    await failingRunDoesNotBlock(adapters, "sqlite-head-of-line");
   } finally {
     await adapters.close();
   }

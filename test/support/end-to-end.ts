@@ -1,7 +1,7 @@
 // The end-to-end case every backend's test file runs: the same workflow, the same load and the
 // same checks, so that backends differ only in the adapters they are given.
 import assert from "node:assert/strict";
-import { RunState, type BuildConfig } from "stepwise";
+import { Builder, RunState, type BuildConfig } from "stepwise";
 import { lineWorkflowOn, Status, type Item } from "./workflows.js";
 
 /** The load of the end-to-end case, and what it expects of the backend. */
@@ -48,6 +48,39 @@ export async function lineRunsComplete(adapters: BuildConfig<Item>, options: End
     assert.ok([...calls.values()].every((n) => n === 1), "and only once");
     assert.deepEqual(errors, [], "no process logged an error");
     return runIds;
+  } finally {
+    await wf.stop();
+  }
+}
+
+/**
+ * One run whose first step always throws, triggered before twenty others: the others all complete
+ * while it backs off (errBackOff is a minute, so it is not retried meanwhile) and it stays where it
+ * was, unchanged. Checks that a failing run never holds up its status on the backend.
+ */
+export async function failingRunDoesNotBlock(adapters: BuildConfig<Item>, name: string): Promise<void> {
+  const b = new Builder<Item, Status>(name, Status);
+  b.addStep(
+    Status.Created,
+    async (run) => {
+      if (run.foreignId === "bad") throw new Error("this run always fails");
+      return Status.Done;
+    },
+    Status.Done,
+  ).withOptions({ errBackOff: 60_000, pauseAfterErrCount: 0 });
+  const wf = b.build({ ...adapters, logger: { debug: () => {}, error: () => {} } });
+  try {
+    await wf.run();
+    const bad = await wf.trigger("bad", { initialValue: { id: "bad", count: 0 } });
+    const ids = Array.from({ length: 20 }, (_, i) => `good-${i}`);
+    const runIds: string[] = [];
+    for (const id of ids) runIds.push(await wf.trigger(id, { initialValue: { id, count: 0 } }));
+    for (const [i, runId] of runIds.entries()) {
+      assert.equal((await wf.await(ids[i] ?? "", runId, Status.Done, { timeoutMs: 30_000 })).status, Status.Done);
+    }
+    const stuck = await wf.get(bad);
+    assert.equal(stuck.status, Status.Created);
+    assert.equal(stuck.meta.version, 1);
   } finally {
     await wf.stop();
   }
