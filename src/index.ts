@@ -9,6 +9,8 @@ export type { Control, ControlKind, Run, RunControlHooks, StepContext, TypedReco
 export type { StepFn } from "./step.js";
 export type { CallbackFn, CallbackResult } from "./callback.js";
 export type { ListOptions, RunPage } from "./list.js";
+export { runControl } from "./run-control.js";
+export type { RunControl, RunControlOptions } from "./run-control.js";
 export { durationTimer, timeTimer } from "./timeout.js";
 export type { TimerFn, TimeoutFn } from "./timeout.js";
 export type { ConnectorConstructor, ConnectorConsumer, ConnectorEvent, ConnectorFn } from "./connector.js";
