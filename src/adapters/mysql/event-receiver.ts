@@ -1,4 +1,5 @@
-import { systemClock, throwIfAborted, type Clock } from "../../clock.js";
+import { throwIfAborted, untilAborted } from "../../abort.js";
+import { systemClock, type Clock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
 import type { MysqlQueryable } from "./driver.js";
 import { readEvents, writeCursor } from "./event-log.js";
@@ -162,21 +163,4 @@ export class MysqlEventReceiver implements EventReceiver {
       throw new Error(`mysql event receiver "${this.name}" on topic "${this.topic}" is closed: cannot recv`);
     }
   }
-}
-
-/**
- * Settles with `work`, or rejects with the signal's reason as soon as it aborts; `work` then goes
- * on alone (a read still fills the buffer for the next recv). The listener is removed either way,
- * since a consumer passes one long-lived signal to every recv.
- */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) {
-      work.catch(() => undefined);
-      return reject(signal.reason);
-    }
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

@@ -1,4 +1,5 @@
-import { systemClock, throwIfAborted } from "../../clock.js";
+import { throwIfAborted } from "../../abort.js";
+import { systemClock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
 import { readEvents, writeCursor } from "./event-log.js";
 import type { Notifier } from "./notifier.js";
