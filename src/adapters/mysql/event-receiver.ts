@@ -1,4 +1,4 @@
-import { throwIfAborted, untilAborted } from "../../abort.js";
+import { throwIfAborted, untilAborted, untilWoken } from "../../abort.js";
 import { systemClock, type Clock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
 import type { MysqlQueryable } from "./driver.js";
@@ -138,24 +138,17 @@ export class MysqlEventReceiver implements EventReceiver {
 
   /** Waits `pollingFrequency`, or until this process commits on the topic, the receiver closes or the signal aborts. */
   private idle(signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
+    return untilWoken((wake) => {
       const timer = new AbortController();
-      const finish = (err?: unknown) => {
-        timer.abort();
-        signal.removeEventListener("abort", onAbort);
-        this.context.notifier.unwait(this.topic, wake);
-        this.wakers.delete(wake);
-        if (err === undefined) resolve();
-        else reject(err);
-      };
-      const wake = () => finish();
-      const onAbort = () => finish(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
       this.context.notifier.wait(this.topic, wake);
       this.wakers.add(wake);
       systemClock.sleep(this.settings.pollingFrequencyMs, timer.signal).then(wake, () => undefined);
-    });
+      return () => {
+        timer.abort();
+        this.context.notifier.unwait(this.topic, wake);
+        this.wakers.delete(wake);
+      };
+    }, signal);
   }
 
   private throwIfClosed(): void {
