@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { untilWoken } from "./abort.js";
 import type { WorkflowContext } from "./context.js";
 import { systemClock } from "./clock.js";
 import { AwaitTimeoutError, InvalidOptionError, RecordNotFoundError, StatusNotReachedError } from "./errors.js";
@@ -39,23 +40,11 @@ class Subscription {
   /** Resolves once more than `seen` events have arrived; rejects when any of the signals aborts. */
   async waitBeyond(seen: number, signals: readonly AbortSignal[]): Promise<void> {
     if (this.seen > seen) return;
-    throwIfAnyAborted(signals);
-    let wake!: () => void;
-    const arrived = new Promise<void>((resolve) => (wake = resolve));
-    this.#wakers.add(wake);
-    for (const signal of signals) signal.addEventListener("abort", wake, { once: true });
-    try {
-      await arrived;
-    } finally {
-      this.#wakers.delete(wake);
-      for (const signal of signals) signal.removeEventListener("abort", wake);
-    }
-    throwIfAnyAborted(signals);
+    await untilWoken((wake) => {
+      this.#wakers.add(wake);
+      return () => this.#wakers.delete(wake);
+    }, ...signals);
   }
-}
-
-function throwIfAnyAborted(signals: readonly AbortSignal[]): void {
-  for (const signal of signals) signal.throwIfAborted();
 }
 
 /** Ends the timeout's sleep once the await is settled; a reason of our own avoids building a DOMException. */

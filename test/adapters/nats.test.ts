@@ -39,6 +39,8 @@ for (const c of roleSchedulerCases(async () => new NatsRoleScheduler({ connectio
     const kv = await new Kvm(other).open(bucket);
     await kv.purge(role);
   },
+  // Enough rounds for a leak to show, few enough that a server round trip per await stays cheap.
+  leakRounds: 200,
 })) {
   test(`nats: ${c.name}`, c.run);
 }

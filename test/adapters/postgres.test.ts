@@ -44,6 +44,8 @@ for (const c of roleSchedulerCases(async () => new PostgresRoleScheduler({ pool:
       [role],
     );
   },
+  // Enough rounds for a leak to show, few enough that a server round trip per await stays cheap.
+  leakRounds: 200,
 })) {
   test(`postgres: ${c.name}`, c.run);
 }

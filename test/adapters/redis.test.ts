@@ -31,6 +31,8 @@ for (const c of roleSchedulerCases(async () => new RedisRoleScheduler({ client, 
   loseLease: async (scheduler, role) => {
     await client.del(scheduler.roleKey(role));
   },
+  // Enough rounds for a leak to show, few enough that a server round trip per await stays cheap.
+  leakRounds: 200,
 })) {
   test(`redis: ${c.name}`, c.run);
 }

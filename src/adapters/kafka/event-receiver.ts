@@ -1,3 +1,4 @@
+import { untilWoken } from "../../abort.js";
 import { systemClock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
 import { ClosedError } from "../../errors.js";
@@ -272,18 +273,10 @@ export class TopicConsumer {
 
   /** Resolves at the next offer, failure or close; rejects with the signal's reason if it aborts first. */
   #changed(signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        this.#wakers.delete(wake);
-        reject(signal.reason);
-      };
-      const wake = () => {
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      };
+    return untilWoken((wake) => {
       this.#wakers.add(wake);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
+      return () => this.#wakers.delete(wake);
+    }, signal);
   }
 }
 

@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { throwIfAborted } from "../../clock.js";
+import { throwIfAborted } from "../../abort.js";
 import type { Delivery } from "../../event.js";
 import { ClosedError } from "../../errors.js";
 import type { TopicLog } from "./topic-log.js";

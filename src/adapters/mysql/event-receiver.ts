@@ -1,4 +1,5 @@
-import { systemClock, throwIfAborted, type Clock } from "../../clock.js";
+import { throwIfAborted, untilAborted, untilWoken } from "../../abort.js";
+import { systemClock, type Clock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
 import { ClosedError } from "../../errors.js";
 import type { MysqlQueryable } from "./driver.js";
@@ -138,24 +139,17 @@ export class MysqlEventReceiver implements EventReceiver {
 
   /** Waits `pollingFrequency`, or until this process commits on the topic, the receiver closes or the signal aborts. */
   private idle(signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
+    return untilWoken((wake) => {
       const timer = new AbortController();
-      const finish = (err?: unknown) => {
-        timer.abort();
-        signal.removeEventListener("abort", onAbort);
-        this.context.notifier.unwait(this.topic, wake);
-        this.wakers.delete(wake);
-        if (err === undefined) resolve();
-        else reject(err);
-      };
-      const wake = () => finish();
-      const onAbort = () => finish(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
       this.context.notifier.wait(this.topic, wake);
       this.wakers.add(wake);
       systemClock.sleep(this.settings.pollingFrequencyMs, timer.signal).then(wake, () => undefined);
-    });
+      return () => {
+        timer.abort();
+        this.context.notifier.unwait(this.topic, wake);
+        this.wakers.delete(wake);
+      };
+    }, signal);
   }
 
   private throwIfClosed(): void {
@@ -163,21 +157,4 @@ export class MysqlEventReceiver implements EventReceiver {
       throw new ClosedError(`mysql event receiver "${this.name}" on topic "${this.topic}"`, "recv");
     }
   }
-}
-
-/**
- * Settles with `work`, or rejects with the signal's reason as soon as it aborts; `work` then goes
- * on alone (a read still fills the buffer for the next recv). The listener is removed either way,
- * since a consumer passes one long-lived signal to every recv.
- */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) {
-      work.catch(() => undefined);
-      return reject(signal.reason);
-    }
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

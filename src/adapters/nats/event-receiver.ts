@@ -1,4 +1,5 @@
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import { untilWoken } from "../../abort.js";
 import { wallInterval } from "../../clock.js";
 import type { Delivery, Event, EventReceiver, Headers } from "../../event.js";
 import { ClosedError } from "../../errors.js";
@@ -165,19 +166,10 @@ export class NatsEventReceiver implements EventReceiver {
 
   /** Resolves when something arrives (or fails, or close is called); rejects with the signal's reason on abort. */
   #arrival(signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        this.#wakers.delete(wake);
-        reject(signal.reason);
-      };
-      const wake = () => {
-        this.#wakers.delete(wake);
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      };
+    return untilWoken((wake) => {
       this.#wakers.add(wake);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
+      return () => this.#wakers.delete(wake);
+    }, signal);
   }
 }
 

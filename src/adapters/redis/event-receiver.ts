@@ -1,3 +1,4 @@
+import { untilAborted } from "../../abort.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
 import { ClosedError } from "../../errors.js";
 import type { RedisClient, RedisConnection } from "./driver.js";
@@ -112,7 +113,12 @@ export class RedisEventReceiver implements EventReceiver {
         filling.catch(ignore);
         this.#filling = filling;
       }
-      await untilAbortedOrClosed(this.#filling, signal, this.#closing.signal);
+      try {
+        await untilAborted(this.#filling, signal, this.#closing.signal);
+      } catch (err) {
+        // A close ends the wait quietly: the loop turns it into the closed error.
+        if (!this.#closing.signal.aborted || signal.aborted) throw err;
+      }
     }
   }
 
@@ -238,23 +244,3 @@ export class RedisEventReceiver implements EventReceiver {
 }
 
 function ignore(): void {}
-
-/** Awaits `work`, rejecting with `signal`'s reason once it aborts; resolves early once `closing` aborts. */
-function untilAbortedOrClosed(work: Promise<void>, signal: AbortSignal, closing: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const finish = (settle: () => void) => {
-      signal.removeEventListener("abort", onAbort);
-      closing.removeEventListener("abort", onClosing);
-      settle();
-    };
-    const onAbort = () => finish(() => reject(signal.reason));
-    // The loop in recv turns an abort of `closing` into its closed error.
-    const onClosing = () => finish(resolve);
-    signal.addEventListener("abort", onAbort, { once: true });
-    closing.addEventListener("abort", onClosing, { once: true });
-    work.then(
-      () => finish(resolve),
-      (err: unknown) => finish(() => reject(err)),
-    );
-  });
-}

@@ -1,4 +1,5 @@
-import { systemClock, throwIfAborted } from "../../clock.js";
+import { throwIfAborted, untilWoken } from "../../abort.js";
+import { systemClock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
 import { ClosedError } from "../../errors.js";
 import { readEvents, writeCursor } from "./event-log.js";
@@ -176,33 +177,24 @@ export class SqliteEventReceiver implements EventReceiver {
    * Waits for a commit on the topic by this process (resolving true), for the next poll (false),
    * or for the receiver to close (true: the loop then rejects); rejects when the signal aborts.
    */
-  #idle(signal: AbortSignal): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const cleanUp = () => {
-        signal.removeEventListener("abort", onAbort);
-        stopWaiting();
-        this.#wakers.delete(wake);
-        this.#pollers.delete(poll);
-      };
+  async #idle(signal: AbortSignal): Promise<boolean> {
+    let notified = false;
+    await untilWoken((wakeUp) => {
       const wake = () => {
-        cleanUp();
-        resolve(true);
+        notified = true;
+        wakeUp();
       };
-      const poll = () => {
-        cleanUp();
-        resolve(false);
-      };
-      const onAbort = () => {
-        cleanUp();
-        reject(signal.reason);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
       const stopWaiting = this.#context.notifier.wait(this.#topic, wake);
       this.#wakers.add(wake);
-      this.#pollers.add(poll);
+      this.#pollers.add(wakeUp);
       if (!this.#ticking) void this.#tick();
-    });
+      return () => {
+        stopWaiting();
+        this.#wakers.delete(wake);
+        this.#pollers.delete(wakeUp);
+      };
+    }, signal);
+    return notified;
   }
 
   /**
