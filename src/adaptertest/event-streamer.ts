@@ -143,6 +143,59 @@ export function eventStreamerCases(make: () => Promise<EventStreamer>): Conforma
         }),
     },
     {
+      name: "event streamer: an ephemeral receiver leaves nothing behind once closed: a new receiver of the same name starts afresh",
+      run: () =>
+        withScope(async (defer) => {
+          const s = await open(defer);
+          const topic = uniqueName("topic");
+          const name = uniqueName("ephemeral");
+          const sender = await s.sender(topic);
+          for (const id of ["a", "b"]) await sender.send(id, 1, {});
+
+          const first = await s.receiver(topic, name, { ephemeral: true });
+          for (const want of ["a", "b"]) {
+            const { event, ack } = await next(first, `event "${want}" on the first ephemeral receiver`);
+            assert.equal(event.foreignId, want);
+            await ack();
+          }
+          await first.close();
+
+          const again = await s.receiver(topic, name, { ephemeral: true });
+          const a = await next(again, "the first event on a second ephemeral receiver of the same name");
+          assert.equal(a.event.foreignId, "a", "an ephemeral receiver does not resume where the last one of its name left off");
+          await again.close();
+
+          const durable = await s.receiver(topic, name);
+          const fromStart = await next(durable, "the first event on a durable receiver of the same name");
+          assert.equal(fromStart.event.foreignId, "a", "an ephemeral receiver stores no position for its name");
+          await fromStart.ack();
+        }),
+    },
+    {
+      name: "event streamer: ephemeral receivers of one name open at once each get every event",
+      run: () =>
+        withScope(async (defer) => {
+          const s = await open(defer);
+          const topic = uniqueName("topic");
+          const name = uniqueName("ephemeral");
+          const sender = await s.sender(topic);
+          await sender.send("early", 1, {});
+          const first = await s.receiver(topic, name, { ephemeral: true, streamFromLatest: true });
+          const second = await s.receiver(topic, name, { ephemeral: true, streamFromLatest: true });
+          for (const id of ["a", "b"]) await sender.send(id, 1, {});
+
+          for (const [label, receiver] of [["first", first], ["second", second]] as const) {
+            const got: string[] = [];
+            for (let i = 0; i < 2; i++) {
+              const { event, ack } = await next(receiver, `event ${i + 1} on the ${label} ephemeral receiver`);
+              got.push(event.foreignId);
+              await ack();
+            }
+            assert.deepEqual(got, ["a", "b"], `the ${label} ephemeral receiver starts at the end and gets every later event`);
+          }
+        }),
+    },
+    {
       name: "event streamer: a new name without streamFromLatest reads events sent before it",
       run: () =>
         withScope(async (defer) => {

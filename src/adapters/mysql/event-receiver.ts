@@ -20,6 +20,8 @@ export interface ReceiverSettings {
   pollingFrequencyMs: number;
   batchSize: number;
   cursorWriteEvery: number;
+  /** Whether the position is stored for the name; false for an ephemeral receiver. */
+  durable: boolean;
 }
 
 /**
@@ -125,7 +127,7 @@ export class MysqlEventReceiver implements EventReceiver {
     this.acksSinceWrite = 0;
     const write = async () => {
       const position = this.ackedPosition;
-      if (position <= this.storedPosition) return;
+      if (!this.settings.durable || position <= this.storedPosition) return;
       const { db, tables, clock } = this.context;
       await writeCursor(db, tables, this.topic, this.name, position, clock.now());
       if (position > this.storedPosition) this.storedPosition = position;

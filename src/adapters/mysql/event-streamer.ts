@@ -92,13 +92,15 @@ export class MysqlEventStreamer implements EventStreamer {
    * A receiver for `topic` under the durable name `name`: it resumes after the last event that
    * name acked; a name without a stored position starts at the oldest event, or with
    * `streamFromLatest` after the newest one. `pollingFrequency` (ms, default 500) is how long an
-   * idle receiver waits between reads.
+   * idle receiver waits between reads. An `ephemeral` receiver keeps its position in memory only:
+   * it writes no cursor row, so nothing of it is left once it closes or its process dies.
    */
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const pollingFrequencyMs = options.pollingFrequency ?? defaultPollingFrequencyMs;
-    const stored = await readCursor(this.pool, this.tables, topic, name);
+    const durable = options.ephemeral !== true;
+    const stored = durable ? await readCursor(this.pool, this.tables, topic, name) : undefined;
     const start = stored ?? (options.streamFromLatest ? await latestEventId(this.pool, this.tables, topic) : 0n);
-    const settings = { pollingFrequencyMs, batchSize: this.batchSize, cursorWriteEvery: this.cursorWriteEvery };
+    const settings = { pollingFrequencyMs, batchSize: this.batchSize, cursorWriteEvery: this.cursorWriteEvery, durable };
     const receiver = new MysqlEventReceiver(this.context, settings, topic, name, start, stored);
     this.receivers.add(receiver);
     return receiver;

@@ -47,6 +47,8 @@ export class PostgresEventReceiver implements EventReceiver {
   readonly #topic: string;
   readonly #name: string;
   readonly #pollingFrequencyMs: number;
+  /** Whether the position is stored for the name; false for an ephemeral receiver. */
+  readonly #durable: boolean;
   readonly #read: Statement;
   readonly #flushCursor: Statement;
   /** Where the next read starts: moves on recv. */
@@ -67,6 +69,7 @@ export class PostgresEventReceiver implements EventReceiver {
     name: string;
     position: Position;
     pollingFrequencyMs: number;
+    durable: boolean;
   }) {
     this.#pool = options.pool;
     this.#t = options.tables;
@@ -74,6 +77,7 @@ export class PostgresEventReceiver implements EventReceiver {
     this.#topic = options.topic;
     this.#name = options.name;
     this.#pollingFrequencyMs = options.pollingFrequencyMs;
+    this.#durable = options.durable;
     this.#position = options.position;
     this.#acked = options.position;
     this.#flushed = options.position;
@@ -139,7 +143,7 @@ export class PostgresEventReceiver implements EventReceiver {
 
   async #flush(): Promise<void> {
     const acked = this.#acked;
-    if (!isAfter(acked, this.#flushed)) return;
+    if (!this.#durable || !isAfter(acked, this.#flushed)) return;
     await this.#query(this.#flushCursor, [
       this.#topic,
       this.#name,

@@ -2,7 +2,7 @@ import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOption
 import type { Logger } from "../../logger.js";
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { translateError } from "./errors.js";
-import { PostgresEventReceiver } from "./event-receiver.js";
+import { PostgresEventReceiver, type Position } from "./event-receiver.js";
 import { Notifier } from "./notifier.js";
 import { tables, type Tables } from "./tables.js";
 
@@ -52,10 +52,38 @@ export class PostgresEventStreamer implements EventStreamer {
     };
   }
 
+  /**
+   * A receiver for `topic` under the durable name `name`, or with `ephemeral` one whose position
+   * lives in memory only: it writes no cursor row, so nothing of it is left once it closes or its
+   * process dies.
+   */
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const t = this.#t;
-    // The name's position is stored at once, so streamFromLatest decides only for a name never seen.
     const latest = options.streamFromLatest ? "pg_snapshot_xmin(pg_current_snapshot())" : "'0'::xid8";
+    const durable = options.ephemeral !== true;
+    const position = durable ? await this.#openCursor(topic, name, latest) : await this.#start(latest);
+    return new PostgresEventReceiver({
+      pool: this.#pool,
+      tables: t,
+      notifier: this.#notifier,
+      topic,
+      name,
+      position,
+      pollingFrequencyMs: options.pollingFrequency ?? 500,
+      durable,
+    });
+  }
+
+  async #start(latest: string): Promise<Position> {
+    const result = await this.#pool.query<Position>(`SELECT ${latest}::text AS tx, '0' AS id`).catch((err: unknown) => {
+      throw translateError(err, this.#t, "events");
+    });
+    return result.rows[0] ?? { tx: "0", id: "0" };
+  }
+
+  /** The name's stored position, stored at once when new, so streamFromLatest decides only for a name never seen. */
+  async #openCursor(topic: string, name: string, latest: string): Promise<Position> {
+    const t = this.#t;
     const result = await this.#pool
       .query<{ tx: string; id: string }>(
         `WITH created AS (
@@ -68,15 +96,6 @@ export class PostgresEventStreamer implements EventStreamer {
       .catch((err: unknown) => {
         throw translateError(err, t, "cursors");
       });
-    const position = result.rows[0] ?? { tx: "0", id: "0" };
-    return new PostgresEventReceiver({
-      pool: this.#pool,
-      tables: t,
-      notifier: this.#notifier,
-      topic,
-      name,
-      position,
-      pollingFrequencyMs: options.pollingFrequency ?? 500,
-    });
+    return result.rows[0] ?? { tx: "0", id: "0" };
   }
 }

@@ -54,7 +54,7 @@ function toEvent(row: Row, t: SqliteTables): Event {
  * `streamFromLatest` decides only the first time a name is used.
  */
 export function openCursor(sql: Statements, t: SqliteTables, topic: string, name: string, fromLatest: boolean, nowMs: number): number {
-  const start = fromLatest ? `(SELECT COALESCE(MAX(id), 0) FROM ${t.events})` : "0";
+  const start = fromLatest ? newestEventId(t) : "0";
   sql.run(
     `INSERT INTO ${t.cursors} (topic, name, event_id, updated_at) VALUES (?, ?, ${start}, ?) ON CONFLICT (topic, name) DO NOTHING`,
     topic,
@@ -63,6 +63,15 @@ export function openCursor(sql: Statements, t: SqliteTables, topic: string, name
   );
   const row = sql.get(`SELECT event_id FROM ${t.cursors} WHERE topic = ? AND name = ?`, topic, name);
   return integer(row?.event_id) ?? 0;
+}
+
+/** Where an ephemeral receiver starts, stored nowhere: 0 (the start), or with `fromLatest` the newest event id. */
+export function ephemeralStart(sql: Statements, t: SqliteTables, fromLatest: boolean): number {
+  return fromLatest ? (integer(sql.get(`SELECT ${newestEventId(t)} AS id`)?.id) ?? 0) : 0;
+}
+
+function newestEventId(t: SqliteTables): string {
+  return `(SELECT COALESCE(MAX(id), 0) FROM ${t.events})`;
 }
 
 /** Stores `position` for receiver `name` on `topic`; a position never moves back. */

@@ -21,6 +21,8 @@ export interface ReceiverSettings {
   pollingFrequencyMs: number;
   batchSize: number;
   cursorWriteEvery: number;
+  /** Whether the position is stored for the name; false for an ephemeral receiver. */
+  durable: boolean;
 }
 
 /**
@@ -166,7 +168,7 @@ export class SqliteEventReceiver implements EventReceiver {
     const nowMs = systemClock.now().getTime();
     this.#writtenAtMs = nowMs;
     const position = this.#acked;
-    if (position <= this.#stored) return;
+    if (!this.#settings.durable || position <= this.#stored) return;
     writeCursor(this.#context.sql, this.#context.tables, this.#topic, this.#name, position, nowMs);
     this.#stored = position;
   }

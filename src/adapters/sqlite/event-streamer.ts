@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from "../../clock.js";
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import type { SqliteDatabase } from "./driver.js";
-import { appendEvent, openCursor } from "./event-log.js";
+import { appendEvent, ephemeralStart, openCursor } from "./event-log.js";
 import { SqliteEventReceiver, type ReceiverContext } from "./event-receiver.js";
 import { Notifier } from "./notifier.js";
 import { defaultPrefix, sqliteTables, type SqliteTables } from "./schema.js";
@@ -103,15 +103,19 @@ export class SqliteEventStreamer implements EventStreamer {
    * A receiver for `topic` under the durable name `name`: it resumes after the last event that
    * name acked; a name without a stored position starts at the oldest event, or with
    * `streamFromLatest` after the newest one. `pollingFrequency` (ms, default 500) is how often an
-   * idle receiver checks for events written by other processes.
+   * idle receiver checks for events written by other processes. An `ephemeral` receiver keeps its
+   * position in memory only: it writes no cursor row, so nothing of it is left once it closes or its
+   * process dies.
    */
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const pollingFrequencyMs = options.pollingFrequency ?? defaultPollingFrequencyMs;
     if (!Number.isFinite(pollingFrequencyMs) || pollingFrequencyMs <= 0) {
       throw new RangeError(`SqliteEventStreamer: pollingFrequency must be a positive number of ms, got ${String(options.pollingFrequency)}`);
     }
-    const start = openCursor(this.#sql, this.#t, topic, name, options.streamFromLatest === true, systemClock.now().getTime());
-    const settings = { pollingFrequencyMs, batchSize: this.#batchSize, cursorWriteEvery: this.#cursorWriteEvery };
+    const fromLatest = options.streamFromLatest === true;
+    const durable = options.ephemeral !== true;
+    const start = durable ? openCursor(this.#sql, this.#t, topic, name, fromLatest, systemClock.now().getTime()) : ephemeralStart(this.#sql, this.#t, fromLatest);
+    const settings = { pollingFrequencyMs, batchSize: this.#batchSize, cursorWriteEvery: this.#cursorWriteEvery, durable };
     const receiver = new SqliteEventReceiver(this.#context, settings, topic, name, start);
     this.#receivers.add(receiver);
     return receiver;
