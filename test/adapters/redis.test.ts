@@ -66,6 +66,19 @@ test("redis: un-acked events come again, in order and with their ids, to the nex
   assert.equal(Number(pending[0]), 0, "every event is acked once the receiver closed");
 });
 
+test("redis: an ephemeral receiver's consumer group is destroyed when it closes", async () => {
+  const streamer = new RedisEventStreamer({ client, prefix });
+  const topic = `ephemeral-${Date.now()}`;
+  const key = streamer.streamKey(topic);
+  const durable = await streamer.newReceiver(topic, "durable");
+  const receiver = await streamer.newReceiver(topic, "await", { ephemeral: true, streamFromLatest: true });
+  const groups = async () => ((await client.call("XINFO", "GROUPS", key)) as unknown[][]).length;
+  assert.equal(await groups(), 2, "an open ephemeral receiver has a group of its own");
+  await receiver.close();
+  assert.equal(await groups(), 1, "only the durable receiver's group remains once the ephemeral one closed");
+  await durable.close();
+});
+
 test("redis: after a crash (the receiver's connections die un-closed) the next receiver of the name gets the un-acked events", async () => {
   const name = `crashing-${Date.now()}`;
   // No reconnecting: once killed, this client and its duplicates are gone, as with a dead process.

@@ -12,6 +12,12 @@ import { atMost } from "./waits.js";
  */
 export const consumerName = "stepwise";
 
+/**
+ * Starts the group of every ephemeral receiver, so that retention tells them from the durable
+ * groups: they hold no events back, and one whose process died is destroyed once idle.
+ */
+export const ephemeralGroupPrefix = "~ephemeral~";
+
 /** How long `close` waits for its last acks to reach the server. */
 const closeAckWaitMs = 2000;
 
@@ -39,6 +45,8 @@ export interface RedisEventReceiverOptions {
   blockMs: number;
   /** How many entries one read takes. */
   batchSize: number;
+  /** Destroy the group on close: the receiver is ephemeral and the group its own. */
+  destroyOnClose?: boolean;
 }
 
 /**
@@ -66,6 +74,7 @@ export class RedisEventReceiver implements EventReceiver {
   readonly #group: string;
   readonly #blockMs: number;
   readonly #batchSize: number;
+  readonly #destroyOnClose: boolean;
   /** Aborts on close, ending any `recv` that waits. */
   readonly #closing = new AbortController();
   #buffer: Event[] = [];
@@ -85,6 +94,7 @@ export class RedisEventReceiver implements EventReceiver {
     this.#group = options.group;
     this.#blockMs = options.blockMs;
     this.#batchSize = options.batchSize;
+    this.#destroyOnClose = options.destroyOnClose ?? false;
     this.#connection = options.client.duplicate({
       // Commands wait for the server to come back (recv still ends on abort) and a read in flight
       // when the connection broke is sent again after it reconnects.
@@ -119,8 +129,9 @@ export class RedisEventReceiver implements EventReceiver {
     if (this.#closing.signal.aborted) return;
     this.#closing.abort();
     try {
-      // Not waited for long when the server is down: lost acks only mean their events come again.
-      await atMost(closeAckWaitMs, this.#flushAcks());
+      // Not waited for long when the server is down: lost acks only mean their events come again;
+      // an ephemeral group left behind is destroyed by a later trim once it has been idle.
+      await atMost(closeAckWaitMs, this.#destroyOnClose ? this.#destroyGroup() : this.#flushAcks());
     } finally {
       // Not QUIT: it would wait behind a blocking read. What a read in flight was handed stays
       // pending for the group and is read again by the next receiver.
@@ -128,7 +139,16 @@ export class RedisEventReceiver implements EventReceiver {
     }
   }
 
+  async #destroyGroup(): Promise<void> {
+    this.#acks = [];
+    await this.#client.call("XGROUP", "DESTROY", this.#key, this.#group).catch((err: unknown) => {
+      throw new RedisCommandError("XGROUP DESTROY", this.#key, { cause: err });
+    });
+  }
+
   async #ack(id: string): Promise<void> {
+    // An ephemeral group is gone once closed: nobody is left to read the event again.
+    if (this.#closing.signal.aborted && this.#destroyOnClose) return;
     if (this.#closing.signal.aborted) {
       await this.#client.call("XACK", this.#key, this.#group, id).catch((err: unknown) => {
         throw new RedisCommandError("XACK", this.#key, { cause: err });

@@ -1,8 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { systemClock, type Clock } from "../../clock.js";
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import type { RedisClient } from "./driver.js";
 import { RedisCommandError } from "./errors.js";
-import { createGroup, RedisEventReceiver } from "./event-receiver.js";
+import { createGroup, ephemeralGroupPrefix, RedisEventReceiver } from "./event-receiver.js";
 import { eventFields } from "./stream-entry.js";
 
 /** Options of {@link RedisEventStreamer}. */
@@ -88,10 +89,16 @@ export class RedisEventStreamer implements EventStreamer {
     };
   }
 
-  /** Creates the group `name` if needed and opens a receiver on it; `pollingFrequency` is not used, reads block. */
+  /**
+   * Creates the group `name` if needed and opens a receiver on it; `pollingFrequency` is not used,
+   * reads block. An `ephemeral` receiver reads as a group of its own (`<name>` after
+   * {@link ephemeralGroupPrefix}, plus a random id), destroyed when the receiver closes.
+   */
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const key = this.streamKey(topic);
-    await createGroup(this.#client, key, name, options.streamFromLatest ? "$" : "0");
-    return new RedisEventReceiver({ client: this.#client, key, topic, group: name, blockMs: this.#blockMs, batchSize: this.#batchSize });
+    const ephemeral = options.ephemeral === true;
+    const group = ephemeral ? `${ephemeralGroupPrefix}${name}:${randomUUID()}` : name;
+    await createGroup(this.#client, key, group, options.streamFromLatest ? "$" : "0");
+    return new RedisEventReceiver({ client: this.#client, key, topic, group, blockMs: this.#blockMs, batchSize: this.#batchSize, destroyOnClose: ephemeral });
   }
 }
