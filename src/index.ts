@@ -26,6 +26,7 @@ export { copyRecord } from "./record.js";
 export type { ListQuery, OutboxEvent, Record, RecordFilter, RecordMeta, RecordStore } from "./record.js";
 export type { NewTimeout, TimeoutRecord, TimeoutStore } from "./timeout.js";
 export type { Lease, RoleScheduler } from "./rolescheduler.js";
+export type { Retention, RetentionOptions } from "./retention.js";
 export { jsonCodec } from "./codec.js";
 export type { Codec } from "./codec.js";
 export { systemClock } from "./clock.js";

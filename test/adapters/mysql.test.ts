@@ -17,6 +17,7 @@ import {
   type MysqlEventStreamerOptions,
   type MysqlRoleSchedulerOptions,
 } from "stepwise/mysql";
+import { FakeClock } from "stepwise/testing";
 // White-box, for the gap test only: writers append exactly as the record store and senders do,
 // but hold their transactions open for a random while before committing.
 import { appendEvent } from "../../src/adapters/mysql/event-log.js";
@@ -72,6 +73,44 @@ async function count(sql: string, values: unknown[] = []): Promise<number> {
 for (const c of recordStoreCases(async () => (await ready(), new MysqlRecordStore({ pool, prefix })))) test(`mysql: ${c.name}`, c.run);
 for (const c of timeoutStoreCases(async () => (await ready(), new MysqlTimeoutStore({ pool, prefix })))) test(`mysql: ${c.name}`, c.run);
 for (const c of eventStreamerCases(async () => (await ready(), streamer()))) test(`mysql: ${c.name}`, c.run);
+test("mysql: retention deletes the events every receiver passed and keeps those one has not reached", async () => {
+  await ready();
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const s = streamer({ clock, cursorWriteEvery: 1, retention: { intervalMs: 1_000 } });
+  const topic = `retention-${randomBytes(4).toString("hex")}`;
+  const fast = await s.newReceiver(topic, "fast");
+  const slow = await s.newReceiver(topic, "slow");
+  const ephemeral = await s.newReceiver(topic, "await", { ephemeral: true });
+  const sender = await s.newSender(topic);
+  for (const id of ["a", "b", "c"]) await sender.send(id, 1, {});
+  const signal = AbortSignal.timeout(5_000);
+  for (let i = 0; i < 3; i++) await (await fast.recv(signal)).ack();
+  await (await slow.recv(signal)).ack();
+
+  clock.advance(1_001);
+  await sender.send("d", 1, {});
+  await (await fast.recv(signal)).ack();
+  const [rows] = await pool.query<({ f: string } & RowDataPacket)[]>(`SELECT CAST(foreign_id AS CHAR) AS f FROM \`${prefix}events\` WHERE topic = ? ORDER BY id`, [topic]);
+  assert.deepEqual(rows.map((r) => r.f), ["b", "c", "d"], "a went once both names passed it; the rest waits for slow; the ephemeral receiver holds nothing");
+  await ephemeral.close();
+});
+
+test("mysql: retention deletes events older than maxAgeMs, read or not", async () => {
+  await ready();
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const s = streamer({ clock, cursorWriteEvery: 1, retention: { maxAgeMs: 60_000, intervalMs: 1_000 } });
+  const topic = `retention-${randomBytes(4).toString("hex")}`;
+  const reader = await s.newReceiver(topic, "reader");
+  await s.newReceiver(topic, "idle"); // never reads: only the age limit removes what it has not read
+  const sender = await s.newSender(topic);
+  await sender.send("old", 1, {});
+  clock.advance(60_001);
+  await sender.send("new", 1, {});
+  await (await reader.recv(AbortSignal.timeout(5_000))).ack();
+  const [rows] = await pool.query<({ f: string } & RowDataPacket)[]>(`SELECT CAST(foreign_id AS CHAR) AS f FROM \`${prefix}events\` WHERE topic = ?`, [topic]);
+  assert.deepEqual(rows.map((r) => r.f), ["new"], "the event older than maxAgeMs went although idle never read it");
+});
+
 for (const c of roleSchedulerCases(async () => scheduler(), {
   // A lease is lost the way MySQL loses one: the session holding the lock ends.
   loseLease: async (s, role) => {

@@ -30,6 +30,49 @@ const options = () => ({ pool: db.pool, schema: db.schema });
 for (const c of recordStoreCases(async () => new PostgresRecordStore(options()))) test(`postgres: ${c.name}`, c.run);
 for (const c of timeoutStoreCases(async () => new PostgresTimeoutStore(options()))) test(`postgres: ${c.name}`, c.run);
 for (const c of eventStreamerCases(async () => new PostgresEventStreamer(options()))) test(`postgres: ${c.name}`, c.run);
+/** The foreign ids of the events left on `topic`, oldest first. */
+async function eventsLeft(topic: string): Promise<string[]> {
+  const { rows } = await db.pool.query<{ foreign_id: string }>(`SELECT foreign_id FROM ${db.schema}.stepwise_events WHERE topic = $1 ORDER BY id`, [topic]);
+  return rows.map((r) => r.foreign_id);
+}
+
+test("postgres: retention deletes the events every receiver passed and keeps those one has not reached", async () => {
+  const s = new PostgresEventStreamer({ ...options(), retention: { intervalMs: 0 } });
+  const topic = "retention-passed";
+  const fast = await s.newReceiver(topic, "fast");
+  const slow = await s.newReceiver(topic, "slow");
+  const ephemeral = await s.newReceiver(topic, "await", { ephemeral: true });
+  try {
+    const sender = await s.newSender(topic);
+    for (const id of ["a", "b", "c"]) await sender.send(id, 1, {});
+    const signal = AbortSignal.timeout(5_000);
+    for (let i = 0; i < 3; i++) await (await fast.recv(signal)).ack();
+    await fast.close(); // stores its position, then trims: slow has passed nothing yet
+    assert.deepEqual(await eventsLeft(topic), ["a", "b", "c"], "slow has not reached any");
+    await (await slow.recv(signal)).ack();
+    await slow.close();
+    assert.deepEqual(await eventsLeft(topic), ["b", "c"], "a went once both names passed it; the ephemeral receiver holds nothing");
+  } finally {
+    await Promise.all([fast.close(), slow.close(), ephemeral.close()]);
+  }
+});
+
+test("postgres: retention deletes events older than maxAgeMs (7 days by default), read or not", async () => {
+  const s = new PostgresEventStreamer(options());
+  const topic = "retention-age";
+  const reader = await s.newReceiver(topic, "reader");
+  const idle = await s.newReceiver(topic, "idle"); // never reads: only the age limit removes what it has not read
+  try {
+    const sender = await s.newSender(topic);
+    for (const id of ["old", "new"]) await sender.send(id, 1, {});
+    await db.pool.query(`UPDATE ${db.schema}.stepwise_events SET created_at = now() - interval '7 days 1 minute' WHERE topic = $1 AND foreign_id = 'old'`, [topic]);
+    await (await reader.recv(AbortSignal.timeout(5_000))).ack();
+  } finally {
+    await Promise.all([reader.close(), idle.close()]);
+  }
+  assert.deepEqual(await eventsLeft(topic), ["new"], "the event older than 7 days went although idle never read it");
+});
+
 for (const c of roleSchedulerCases(async () => new PostgresRoleScheduler({ pool: db.pool, retryMs: 10 }), {
   // Ending the session that holds the lock is how a lease is lost in PostgreSQL.
   loseLease: async (_scheduler, role) => {

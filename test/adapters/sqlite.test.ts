@@ -13,11 +13,13 @@ import {
   schemaVersion,
   sqlite,
   SqliteEventStreamer,
+  type SqliteEventStreamerOptions,
   SqliteRecordStore,
   SqliteRoleScheduler,
   SqliteTimeoutStore,
   type SqliteDatabase,
 } from "stepwise/sqlite";
+import { FakeClock } from "stepwise/testing";
 import { lineWorkflowOn, Status } from "../support/workflows.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stepwise-sqlite-test-"));
@@ -51,7 +53,7 @@ function freshDb(): Database.Database {
   return db;
 }
 
-function streamer(db: Database.Database, options: { cursorWriteEvery?: number } = {}): SqliteEventStreamer {
+function streamer(db: Database.Database, options: Omit<SqliteEventStreamerOptions, "db"> = {}): SqliteEventStreamer {
   const s = new SqliteEventStreamer({ db, ...options });
   streamers.push(s);
   return s;
@@ -87,6 +89,50 @@ for (const c of recordStoreCases(async () => {
 }
 for (const c of timeoutStoreCases(async () => new SqliteTimeoutStore({ db: freshDb() }))) test(`sqlite: ${c.name}`, c.run);
 for (const c of eventStreamerCases(async () => streamer(freshDb()))) test(`sqlite: ${c.name}`, c.run);
+
+test("sqlite: retention deletes the events every receiver passed and keeps those one has not reached", async () => {
+  const db = freshDb();
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const s = streamer(db, { clock, cursorWriteEvery: 1, retention: { intervalMs: 1_000 } });
+  const fast = await s.newReceiver("t", "fast");
+  const slow = await s.newReceiver("t", "slow");
+  const ephemeral = await s.newReceiver("t", "await", { ephemeral: true });
+  const sender = await s.newSender("t");
+  for (const id of ["a", "b", "c"]) await sender.send(id, 1, {});
+  const signal = AbortSignal.timeout(5_000);
+  for (let i = 0; i < 3; i++) await (await fast.recv(signal)).ack();
+  await (await slow.recv(signal)).ack();
+
+  clock.advance(1_001);
+  await sender.send("d", 1, {});
+  await (await fast.recv(signal)).ack();
+  const left = db.prepare("SELECT foreign_id FROM stepwise_events WHERE topic = 't' ORDER BY id").pluck().all();
+  assert.deepEqual(left, ["b", "c", "d"], "a went once both names passed it; the rest waits for slow; the ephemeral receiver holds nothing");
+  await ephemeral.close();
+});
+
+test("sqlite: retention deletes events older than maxAgeMs, read or not, and is off with retention: false", async () => {
+  const db = freshDb();
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const s = streamer(db, { clock, cursorWriteEvery: 1, retention: { maxAgeMs: 60_000, intervalMs: 1_000 } });
+  const kept = streamer(db, { clock, cursorWriteEvery: 1, retention: false });
+  const reader = await s.newReceiver("t", "reader");
+  await s.newReceiver("t", "idle"); // never reads: only the age limit removes what it has not read
+  const sender = await s.newSender("t");
+  await sender.send("old", 1, {});
+  const signal = AbortSignal.timeout(5_000);
+  const count = () => db.prepare("SELECT count(*) FROM stepwise_events WHERE topic = 't'").pluck().get();
+
+  clock.advance(60_001);
+  await sender.send("new", 1, {});
+  const keeper = await kept.newReceiver("t", "keeper");
+  await (await keeper.recv(signal)).ack();
+  assert.equal(count(), 2, "a streamer with retention: false deletes nothing");
+
+  await (await reader.recv(signal)).ack();
+  const left = db.prepare("SELECT foreign_id FROM stepwise_events WHERE topic = 't'").pluck().all();
+  assert.deepEqual(left, ["new"], "the event older than maxAgeMs went although idle never read it");
+});
 
 /** Which file each scheduler made by the role-scheduler cases works on, for loseLease. */
 const schedulerFiles = new Map<SqliteRoleScheduler, string>();

@@ -1,5 +1,6 @@
 import { systemClock, throwIfAborted, type Clock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
+import type { Trimmer } from "../../retention.js";
 import type { MysqlQueryable } from "./driver.js";
 import { readEvents, writeCursor } from "./event-log.js";
 import type { Notifier } from "./notifier.js";
@@ -13,6 +14,8 @@ export interface ReceiverContext {
   clock: Clock;
   /** Called once when the receiver closes, so the streamer forgets it. */
   closed(receiver: MysqlEventReceiver): void;
+  /** Trims the events table now and then, after durable receivers' acks. */
+  trimmer: Trimmer;
 }
 
 /** How a receiver reads and stores its position. */
@@ -104,6 +107,7 @@ export class MysqlEventReceiver implements EventReceiver {
     // An ack can arrive late or out of order (a re-delivered event acked twice); never move back.
     if (position > this.ackedPosition) this.ackedPosition = position;
     if (this.closing !== undefined || ++this.acksSinceWrite >= this.settings.cursorWriteEvery) await this.writeCursor();
+    if (this.settings.durable) await this.context.trimmer.afterAck(this.topic);
   }
 
   /** Reads the next batch into the buffer; one read at a time, shared by callers. Resolves with how many it found. */

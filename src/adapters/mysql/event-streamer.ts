@@ -1,7 +1,8 @@
 import { systemClock, type Clock } from "../../clock.js";
 import type { EventReceiver, EventSender, EventStreamer, ReceiverOptions } from "../../event.js";
 import type { MysqlPool } from "./driver.js";
-import { latestEventId, readCursor } from "./event-log.js";
+import { Trimmer, type Retention } from "../../retention.js";
+import { latestEventId, readCursor, trimEvents } from "./event-log.js";
 import { MysqlEventReceiver, type ReceiverContext } from "./event-receiver.js";
 import { MysqlEventSender } from "./event-sender.js";
 import { Notifier } from "./notifier.js";
@@ -23,6 +24,12 @@ export interface MysqlEventStreamerOptions {
    * delivered again.
    */
   cursorWriteEvery?: number;
+  /**
+   * How the events table is trimmed: after an ack, at most once a minute per topic, a receiver
+   * deletes the topic's events every receiver name has passed and those older than 7 days (see
+   * `RetentionOptions` in "stepwise"). `false` keeps every event. Default `{}`, the defaults.
+   */
+  retention?: Retention;
 }
 
 /** The default `pollingFrequency` of receivers, in ms. */
@@ -42,8 +49,8 @@ const defaultPollingFrequencyMs = 500;
  * takes one lock row before inserting, so events commit in id order (see `event-log.ts`).
  * Receivers batch their position writes (see `cursorWriteEvery`).
  *
- * Events stay in the table after every name has read them; delete old rows yourself when the
- * history is no longer needed (`DELETE FROM stepwise_events WHERE created_at < …`).
+ * The table is trimmed by `retention` (on by default): events every receiver name of a topic has
+ * passed, and events older than 7 days, are deleted by the receivers as they ack.
  *
  * Senders and receivers borrow pool connections per query and hold none. `close()` closes the
  * receivers this streamer opened, storing their positions; call it after `wf.stop()`.
@@ -80,6 +87,7 @@ export class MysqlEventStreamer implements EventStreamer {
       notifier: this.notifier,
       clock: this.clock,
       closed: (receiver) => this.receivers.delete(receiver),
+      trimmer: new Trimmer(options.retention, (topic, cutoffs) => trimEvents(this.pool, this.tables, topic, cutoffs), () => this.clock.now().getTime()),
     };
   }
 

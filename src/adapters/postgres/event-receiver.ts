@@ -1,5 +1,6 @@
 import { systemClock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver, Headers } from "../../event.js";
+import type { Trimmer } from "../../retention.js";
 import type { PgPool } from "./driver.js";
 import { translateError } from "./errors.js";
 import type { Notifier } from "./notifier.js";
@@ -49,6 +50,7 @@ export class PostgresEventReceiver implements EventReceiver {
   readonly #pollingFrequencyMs: number;
   /** Whether the position is stored for the name; false for an ephemeral receiver. */
   readonly #durable: boolean;
+  readonly #trimmer: Trimmer;
   readonly #read: Statement;
   readonly #flushCursor: Statement;
   /** Where the next read starts: moves on recv. */
@@ -70,6 +72,8 @@ export class PostgresEventReceiver implements EventReceiver {
     position: Position;
     pollingFrequencyMs: number;
     durable: boolean;
+    /** Trims the events table now and then, after a durable receiver stored its position. */
+    trimmer: Trimmer;
   }) {
     this.#pool = options.pool;
     this.#t = options.tables;
@@ -78,6 +82,7 @@ export class PostgresEventReceiver implements EventReceiver {
     this.#name = options.name;
     this.#pollingFrequencyMs = options.pollingFrequencyMs;
     this.#durable = options.durable;
+    this.#trimmer = options.trimmer;
     this.#position = options.position;
     this.#acked = options.position;
     this.#flushed = options.position;
@@ -153,6 +158,8 @@ export class PostgresEventReceiver implements EventReceiver {
     this.#flushed = acked;
     this.#acksSinceFlush = 0;
     this.#flushedAtMs = Date.now();
+    // Trimming reads the stored cursors, so it follows a write of this one.
+    await this.#trimmer.afterAck(this.#topic);
   }
 
   /**

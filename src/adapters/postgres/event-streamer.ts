@@ -1,5 +1,7 @@
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import type { Logger } from "../../logger.js";
+import { Trimmer, type Retention, type TrimCutoffs } from "../../retention.js";
+import { systemClock } from "../../clock.js";
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { translateError } from "./errors.js";
 import { PostgresEventReceiver, type Position } from "./event-receiver.js";
@@ -12,6 +14,13 @@ export interface PostgresEventStreamerOptions extends PostgresOptions {
   logger?: Logger;
   /** Wakes receivers; `postgres()` shares one with the record store. */
   notifier?: Notifier;
+  /**
+   * How the events table is trimmed: after an ack, at most once a minute per topic, a receiver
+   * deletes the topic's events every receiver name has passed and those older than 7 days (see
+   * `RetentionOptions` in "stepwise"; ages compare this process's clock with the server's
+   * `created_at`). `false` keeps every event. Default `{}`, the defaults.
+   */
+  retention?: Retention;
 }
 
 /**
@@ -22,17 +31,23 @@ export interface PostgresEventStreamerOptions extends PostgresOptions {
  *
  * With {@link PostgresRecordStore} in `events: "table"` mode, a record and its event are written
  * in one transaction and no outbox process is needed; `postgres({ pool })` sets that up.
+ *
+ * The table is trimmed by `retention` (on by default): events every receiver name of a topic has
+ * passed, and events older than 7 days, are deleted by the receivers as they ack. An `ephemeral`
+ * receiver stores no cursor, so it holds nothing back.
  */
 export class PostgresEventStreamer implements EventStreamer {
   readonly #pool: PgPool;
   readonly #t: Tables;
   readonly #notifier: Notifier;
   readonly #sendSql: string;
+  readonly #trimmer: Trimmer;
 
   constructor(options: PostgresEventStreamerOptions) {
     this.#pool = options.pool;
     this.#t = tables(options);
     this.#notifier = options.notifier ?? new Notifier(options.pool, this.#t.channel, options.logger);
+    this.#trimmer = new Trimmer(options.retention, (topic, cutoffs) => this.#trim(topic, cutoffs), () => systemClock.now().getTime());
     this.#sendSql = `INSERT INTO ${this.#t.events} (topic, foreign_id, type, headers) VALUES ($1, $2, $3, $4::jsonb)`;
   }
 
@@ -71,7 +86,24 @@ export class PostgresEventStreamer implements EventStreamer {
       position,
       pollingFrequencyMs: options.pollingFrequency ?? 500,
       durable,
+      trimmer: this.#trimmer,
     });
+  }
+
+  /** Deletes what `cutoffs` allow on `topic`: see {@link Trimmer}. A topic without cursors loses only what is too old. */
+  async #trim(topic: string, cutoffs: TrimCutoffs): Promise<void> {
+    const t = this.#t;
+    await this.#pool
+      .query(
+        `DELETE FROM ${t.events} e WHERE e.topic = $1 AND (e.created_at < to_timestamp($2::float8 / 1000)
+           OR (e.created_at < to_timestamp($3::float8 / 1000)
+               AND EXISTS (SELECT 1 FROM ${t.cursors} c WHERE c.topic = $1)
+               AND NOT EXISTS (SELECT 1 FROM ${t.cursors} c WHERE c.topic = $1 AND (e.tx, e.id) > (c.tx, c.id))))`,
+        [topic, cutoffs.olderThanMs, cutoffs.passedOlderThanMs],
+      )
+      .catch((err: unknown) => {
+        throw translateError(err, t, "events");
+      });
   }
 
   async #start(latest: string): Promise<Position> {

@@ -1,5 +1,6 @@
 import { MalformedRecordError } from "../../errors.js";
 import type { Event, Headers } from "../../event.js";
+import type { TrimCutoffs } from "../../retention.js";
 import type { SqliteTables } from "./schema.js";
 import { integer, type Row, type Statements } from "./statements.js";
 
@@ -83,5 +84,21 @@ export function writeCursor(sql: Statements, t: SqliteTables, topic: string, nam
     name,
     position,
     nowMs,
+  );
+}
+
+/**
+ * Deletes the events of `topic` created before `olderThanMs`, and those every stored cursor of the
+ * topic has passed that were created before `passedOlderThanMs`. A topic without cursors loses
+ * only what is too old. Ephemeral receivers store no cursor, so they hold nothing back.
+ */
+export function trimEvents(sql: Statements, t: SqliteTables, topic: string, cutoffs: TrimCutoffs): void {
+  sql.run(
+    `DELETE FROM ${t.events} WHERE topic = ? AND (created_at < ?
+       OR (created_at < ? AND id <= (SELECT MIN(event_id) FROM ${t.cursors} WHERE topic = ?)))`,
+    topic,
+    cutoffs.olderThanMs,
+    cutoffs.passedOlderThanMs,
+    topic,
   );
 }

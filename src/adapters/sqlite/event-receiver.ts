@@ -1,5 +1,6 @@
 import { systemClock, throwIfAborted } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
+import type { Trimmer } from "../../retention.js";
 import { readEvents, writeCursor } from "./event-log.js";
 import type { Notifier } from "./notifier.js";
 import type { SqliteTables } from "./schema.js";
@@ -14,6 +15,8 @@ export interface ReceiverContext {
   changeMark(): string;
   /** Called once when the receiver closes, so the streamer forgets it. */
   closed(receiver: SqliteEventReceiver): void;
+  /** Trims the events table now and then, after durable receivers' acks. */
+  trimmer: Trimmer;
 }
 
 /** How a receiver reads and stores its position. */
@@ -142,6 +145,7 @@ export class SqliteEventReceiver implements EventReceiver {
     // An ack can arrive late or twice (a re-delivered event): never move back.
     if (position > this.#acked) this.#acked = position;
     if (this.#closed || ++this.#acksSinceWrite >= this.#settings.cursorWriteEvery) this.#writeCursor();
+    if (this.#settings.durable) await this.#context.trimmer.afterAck(this.#topic);
   }
 
   #read(): void {

@@ -1,7 +1,8 @@
 import { systemClock, type Clock } from "../../clock.js";
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import type { SqliteDatabase } from "./driver.js";
-import { appendEvent, ephemeralStart, openCursor } from "./event-log.js";
+import { Trimmer, type Retention } from "../../retention.js";
+import { appendEvent, ephemeralStart, openCursor, trimEvents } from "./event-log.js";
 import { SqliteEventReceiver, type ReceiverContext } from "./event-receiver.js";
 import { Notifier } from "./notifier.js";
 import { defaultPrefix, sqliteTables, type SqliteTables } from "./schema.js";
@@ -23,6 +24,12 @@ export interface SqliteEventStreamerOptions {
    * events may be delivered again, which the engine's version checks make harmless.
    */
   cursorWriteEvery?: number;
+  /**
+   * How the events table is trimmed: after an ack, at most once a minute per topic, a receiver
+   * deletes the topic's events every receiver name has passed and those older than 7 days (see
+   * `RetentionOptions` in "stepwise"). `false` keeps every event. Default `{}`, the defaults.
+   */
+  retention?: Retention;
 }
 
 /** The default `pollingFrequency` of receivers, in ms. */
@@ -40,8 +47,8 @@ const defaultPollingFrequencyMs = 500;
  * the file unchanged costs one `PRAGMA data_version`.
  *
  * SQLite admits one writer at a time, so events commit in id order and no reader ever skips one.
- * Events stay in the table after every name has read them; delete old rows yourself when the
- * history is no longer needed (`DELETE FROM stepwise_events WHERE created_at < …`).
+ * The table is trimmed by `retention` (on by default): events every receiver name of a topic has
+ * passed, and events older than 7 days, are deleted by the receivers as they ack.
  *
  * @example
  * ```ts
@@ -81,6 +88,7 @@ export class SqliteEventStreamer implements EventStreamer {
         return `${String(row?.v)}:${String(row?.c)}`;
       },
       closed: (receiver) => this.#receivers.delete(receiver),
+      trimmer: new Trimmer(options.retention, (topic, cutoffs) => trimEvents(sql, this.#t, topic, cutoffs), () => this.#clock.now().getTime()),
     };
   }
 
