@@ -79,6 +79,50 @@ test("redis: an ephemeral receiver's consumer group is destroyed when it closes"
   await durable.close();
 });
 
+test("redis: retention trims the entries every durable group passed and keeps those one has not reached", async () => {
+  const streamer = new RedisEventStreamer({ client, prefix, retention: { intervalMs: 0 } });
+  const topic = `retention-${Date.now()}`;
+  const key = streamer.streamKey(topic);
+  const fast = await streamer.newReceiver(topic, "fast");
+  const slow = await streamer.newReceiver(topic, "slow");
+  const ephemeral = await streamer.newReceiver(topic, "await", { ephemeral: true });
+  try {
+    const sender = await streamer.newSender(topic);
+    for (const id of ["a", "b", "c"]) await sender.send(id, 1, {});
+    const signal = AbortSignal.timeout(waitMs);
+    for (let i = 0; i < 3; i++) await (await fast.recv(signal)).ack();
+    await fast.close(); // sends its acks, then trims: slow has passed nothing yet
+    assert.equal(await client.xlen(key), 3, "slow has not reached any");
+    const a = await slow.recv(signal);
+    await a.ack();
+    await slow.close();
+    const left = (await client.xrange(key, "-", "+")).map(([, fields]) => fields[1]);
+    assert.deepEqual(left, ["b", "c"], "a went once both groups passed it; the ephemeral group holds nothing");
+  } finally {
+    await Promise.all([fast.close(), slow.close(), ephemeral.close()]);
+  }
+});
+
+test("redis: retention trims entries older than maxAgeMs (7 days by default), read or not", async () => {
+  const streamer = new RedisEventStreamer({ client, prefix });
+  const topic = `retention-age-${Date.now()}`;
+  const key = streamer.streamKey(topic);
+  // An entry stored long ago: its id is the time the server stored it.
+  await client.call("XADD", key, "1-1", "foreign_id", "old", "type", "1", "headers", "{}", "created_at", "1");
+  const reader = await streamer.newReceiver(topic, "reader");
+  const idle = await streamer.newReceiver(topic, "idle"); // never reads: only the age limit trims what it has not read
+  try {
+    await (await streamer.newSender(topic)).send("new", 1, {});
+    const signal = AbortSignal.timeout(waitMs);
+    for (let i = 0; i < 2; i++) await (await reader.recv(signal)).ack();
+    await reader.close();
+    const left = (await client.xrange(key, "-", "+")).map(([, fields]) => fields[1]);
+    assert.deepEqual(left, ["new"], "the entry older than 7 days went although idle never read it");
+  } finally {
+    await Promise.all([reader.close(), idle.close()]);
+  }
+});
+
 test("redis: after a crash (the receiver's connections die un-closed) the next receiver of the name gets the un-acked events", async () => {
   const name = `crashing-${Date.now()}`;
   // No reconnecting: once killed, this client and its duplicates are gone, as with a dead process.

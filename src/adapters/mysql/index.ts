@@ -1,4 +1,5 @@
 import type { Clock } from "../../clock.js";
+import type { Retention } from "../../retention.js";
 import type { MysqlPool } from "./driver.js";
 import { MysqlEventStreamer } from "./event-streamer.js";
 import { MysqlRecordStore } from "./record-store.js";
@@ -23,6 +24,8 @@ export interface MysqlOptions {
   maxObjectBytes?: number;
   /** Stamps event and timeout creation times. Default: the system clock. */
   clock?: Clock;
+  /** How the events table is trimmed; see {@link MysqlEventStreamerOptions.retention}. Default: on, 7 days. */
+  retention?: Retention;
 }
 
 /**
@@ -68,7 +71,7 @@ export interface MysqlAdapters {
  */
 export function mysql(options: MysqlOptions): MysqlAdapters {
   const { pool, prefix, maxObjectBytes, clock } = options;
-  const eventStreamer = new MysqlEventStreamer({ pool, prefix, clock });
+  const eventStreamer = new MysqlEventStreamer({ pool, prefix, clock, retention: options.retention });
   return {
     eventStreamer,
     recordStore: new MysqlRecordStore({ pool, prefix, maxObjectBytes, clock, events: "table", onEventCommitted: eventStreamer.notify }),

@@ -1,4 +1,5 @@
 import type { Logger } from "../../logger.js";
+import type { Retention } from "../../retention.js";
 import type { PgPool } from "./driver.js";
 import { PostgresEventStreamer } from "./event-streamer.js";
 import { PostgresRecordStore } from "./record-store.js";
@@ -39,7 +40,7 @@ export interface PostgresAdapters {
  * const wf = b.build(postgres({ pool }));
  * ```
  */
-export function postgres(options: { pool: PgPool; schema?: string; prefix?: string; logger?: Logger; maxObjectBytes?: number }): PostgresAdapters {
+export function postgres(options: { pool: PgPool; schema?: string; prefix?: string; logger?: Logger; maxObjectBytes?: number; retention?: Retention }): PostgresAdapters {
   const notifier = new Notifier(options.pool, tables(options).channel, options.logger);
   return {
     eventStreamer: new PostgresEventStreamer({ ...options, notifier }),

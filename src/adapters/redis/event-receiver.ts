@@ -12,12 +12,6 @@ import { atMost } from "./waits.js";
  */
 export const consumerName = "stepwise";
 
-/**
- * Starts the group of every ephemeral receiver, so that retention tells them from the durable
- * groups: they hold no events back, and one whose process died is destroyed once idle.
- */
-export const ephemeralGroupPrefix = "~ephemeral~";
-
 /** How long `close` waits for its last acks to reach the server. */
 const closeAckWaitMs = 2000;
 
@@ -45,8 +39,13 @@ export interface RedisEventReceiverOptions {
   blockMs: number;
   /** How many entries one read takes. */
   batchSize: number;
-  /** Destroy the group on close: the receiver is ephemeral and the group its own. */
+  /**
+   * Destroy the group on close: the receiver is ephemeral and the group its own. Such a group,
+   * should it vanish, is made again at the end of the stream, not its start.
+   */
   destroyOnClose?: boolean;
+  /** Called once acks reached the server: the streamer's trim of the stream, at most once per interval. Never rejects. */
+  afterAck?: () => Promise<void>;
 }
 
 /**
@@ -75,6 +74,7 @@ export class RedisEventReceiver implements EventReceiver {
   readonly #blockMs: number;
   readonly #batchSize: number;
   readonly #destroyOnClose: boolean;
+  readonly #afterAck: (() => Promise<void>) | undefined;
   /** Aborts on close, ending any `recv` that waits. */
   readonly #closing = new AbortController();
   #buffer: Event[] = [];
@@ -95,6 +95,7 @@ export class RedisEventReceiver implements EventReceiver {
     this.#blockMs = options.blockMs;
     this.#batchSize = options.batchSize;
     this.#destroyOnClose = options.destroyOnClose ?? false;
+    this.#afterAck = options.afterAck;
     this.#connection = options.client.duplicate({
       // Commands wait for the server to come back (recv still ends on abort) and a read in flight
       // when the connection broke is sent again after it reconnects.
@@ -131,7 +132,7 @@ export class RedisEventReceiver implements EventReceiver {
     try {
       // Not waited for long when the server is down: lost acks only mean their events come again;
       // an ephemeral group left behind is destroyed by a later trim once it has been idle.
-      await atMost(closeAckWaitMs, this.#destroyOnClose ? this.#destroyGroup() : this.#flushAcks());
+      await atMost(closeAckWaitMs, this.#destroyOnClose ? this.#destroyGroup() : this.#flushAcks().then(() => this.#afterAck?.()));
     } finally {
       // Not QUIT: it would wait behind a blocking read. What a read in flight was handed stays
       // pending for the group and is read again by the next receiver.
@@ -197,6 +198,8 @@ export class RedisEventReceiver implements EventReceiver {
             ? await this.#connection.call("XREADGROUP", "GROUP", this.#group, consumerName, "COUNT", this.#batchSize, "BLOCK", this.#blockMs, "STREAMS", this.#key, ">")
             : await this.#connection.call("XREADGROUP", "GROUP", this.#group, consumerName, "COUNT", this.#batchSize, "STREAMS", this.#key, pendingFrom);
         await acking;
+        // Trimming reads the groups' positions, so it follows acks that reached the server.
+        if (acking !== undefined) await this.#afterAck?.();
         if (this.#breaks !== breaks) {
           // The connection broke during the read: what the server handed out before is pending
           // with its reply lost. Start again from the pending entries, which include this reply's.
@@ -236,7 +239,7 @@ export class RedisEventReceiver implements EventReceiver {
       // The stream or the group is gone. Start the new group at the stream's beginning: whatever
       // was sent since it went missing is there.
       try {
-        await createGroup(this.#connection, this.#key, this.#group, "0");
+        await createGroup(this.#connection, this.#key, this.#group, this.#destroyOnClose ? "$" : "0");
       } catch (createErr) {
         if (isReplyError((createErr as RedisCommandError).cause)) throw createErr;
         // The connection broke again: the next read tries once more.

@@ -1,9 +1,11 @@
-import { randomUUID } from "node:crypto";
 import { systemClock, type Clock } from "../../clock.js";
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import type { RedisClient } from "./driver.js";
 import { RedisCommandError } from "./errors.js";
-import { createGroup, ephemeralGroupPrefix, RedisEventReceiver } from "./event-receiver.js";
+import { Trimmer, type Retention } from "../../retention.js";
+import { newEphemeralGroup } from "./ephemeral-group.js";
+import { createGroup, RedisEventReceiver } from "./event-receiver.js";
+import { trimStream } from "./stream-trim.js";
 import { eventFields } from "./stream-entry.js";
 
 /** Options of {@link RedisEventStreamer}. */
@@ -24,6 +26,13 @@ export interface RedisEventStreamerOptions {
   batchSize?: number;
   /** Stamps `createdAt` on sent events. Default: the system clock. */
   clock?: Clock;
+  /**
+   * How each stream is trimmed: after an ack, at most once a minute per topic, a receiver trims
+   * (XTRIM MINID) the entries every durable group has passed and those older than 7 days, aged by
+   * their ids (the server's time), and destroys ephemeral groups left by processes that died (see
+   * `RetentionOptions` in "stepwise"). `false` keeps every entry. Default `{}`, the defaults.
+   */
+  retention?: Retention;
 }
 
 /**
@@ -57,6 +66,7 @@ export class RedisEventStreamer implements EventStreamer {
   readonly #blockMs: number;
   readonly #batchSize: number;
   readonly #clock: Clock;
+  readonly #trimmer: Trimmer;
 
   constructor(options: RedisEventStreamerOptions) {
     this.#client = options.client;
@@ -65,6 +75,11 @@ export class RedisEventStreamer implements EventStreamer {
     this.#blockMs = options.blockMs ?? 5000;
     this.#batchSize = options.batchSize ?? 100;
     this.#clock = options.clock ?? systemClock;
+    this.#trimmer = new Trimmer(
+      options.retention,
+      (topic, cutoffs) => trimStream(this.#client, this.streamKey(topic), cutoffs, systemClock.now().getTime()),
+      () => systemClock.now().getTime(),
+    );
   }
 
   /** The stream key that holds `topic`. */
@@ -91,14 +106,16 @@ export class RedisEventStreamer implements EventStreamer {
 
   /**
    * Creates the group `name` if needed and opens a receiver on it; `pollingFrequency` is not used,
-   * reads block. An `ephemeral` receiver reads as a group of its own (`<name>` after
-   * {@link ephemeralGroupPrefix}, plus a random id), destroyed when the receiver closes.
+   * reads block. An `ephemeral` receiver reads as a group of its own (`~ephemeral~<time>:<random
+   * id>:<name>`), destroyed when the receiver closes, or by a later trim once it sat unread for ten
+   * minutes (its process died).
    */
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const key = this.streamKey(topic);
     const ephemeral = options.ephemeral === true;
-    const group = ephemeral ? `${ephemeralGroupPrefix}${name}:${randomUUID()}` : name;
+    const group = ephemeral ? newEphemeralGroup(name, systemClock.now().getTime()) : name;
     await createGroup(this.#client, key, group, options.streamFromLatest ? "$" : "0");
-    return new RedisEventReceiver({ client: this.#client, key, topic, group, blockMs: this.#blockMs, batchSize: this.#batchSize, destroyOnClose: ephemeral });
+    const afterAck = ephemeral ? undefined : () => this.#trimmer.afterAck(topic);
+    return new RedisEventReceiver({ client: this.#client, key, topic, group, blockMs: this.#blockMs, batchSize: this.#batchSize, destroyOnClose: ephemeral, afterAck });
   }
 }

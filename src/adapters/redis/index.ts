@@ -1,3 +1,4 @@
+import type { Retention } from "../../retention.js";
 import type { RedisClient } from "./driver.js";
 import { RedisEventStreamer } from "./event-streamer.js";
 import { RedisRoleScheduler } from "./role-scheduler.js";
@@ -16,6 +17,8 @@ export interface RedisAdapterOptions {
   prefix?: string;
   /** Trims each stream to about this many entries; see {@link RedisEventStreamerOptions.maxLen}. Default: no trim. */
   maxLen?: number;
+  /** How each stream is trimmed; see {@link RedisEventStreamerOptions.retention}. Default: on, 7 days. */
+  retention?: Retention;
   /** Lease length of the role scheduler, in ms; see {@link RedisRoleSchedulerOptions.ttlMs}. Default 5000. */
   ttlMs?: number;
 }
@@ -56,7 +59,7 @@ export interface RedisAdapters {
 export function redis(options: RedisAdapterOptions): RedisAdapters {
   const { client, prefix, maxLen, ttlMs } = options;
   return {
-    eventStreamer: new RedisEventStreamer({ client, prefix, maxLen }),
+    eventStreamer: new RedisEventStreamer({ client, prefix, maxLen, retention: options.retention }),
     roleScheduler: new RedisRoleScheduler({ client, prefix, ttlMs }),
   };
 }
