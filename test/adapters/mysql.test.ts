@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { after, afterEach, test } from "node:test";
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from "mysql2/promise";
-import { Builder, RunState, type Event } from "stepwise";
+import { Builder, RunState, type Event, type Headers, type OutboxEvent } from "stepwise";
 import { eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   defaultMaxObjectBytes,
@@ -73,6 +73,26 @@ async function count(sql: string, values: unknown[] = []): Promise<number> {
 for (const c of recordStoreCases(async () => (await ready(), new MysqlRecordStore({ pool, prefix })))) test(`mysql: ${c.name}`, c.run);
 for (const c of timeoutStoreCases(async () => (await ready(), new MysqlTimeoutStore({ pool, prefix })))) test(`mysql: ${c.name}`, c.run);
 for (const c of eventStreamerCases(async () => (await ready(), streamer()))) test(`mysql: ${c.name}`, c.run);
+
+// The mode the mysql() bundle runs in: the record store writes each event into the events table,
+// in the record's transaction, and wakes the bundle's streamer.
+const eventsTableRows = async (workflowName: string): Promise<OutboxEvent[]> => {
+  const [rows] = await pool.query<({ id: string; foreign_id: string; type: number; headers: string; created_at: Date } & RowDataPacket)[]>(
+    // Ordered by the column, not the text alias, which would put "10" before "9".
+    `SELECT CAST(e.id AS CHAR) AS id, CAST(e.foreign_id AS CHAR) AS foreign_id, e.type, e.headers, e.created_at FROM \`${prefix}events\` e
+      WHERE JSON_UNQUOTE(JSON_EXTRACT(e.headers, '$.workflow_name')) = ? ORDER BY e.id`,
+    [workflowName],
+  );
+  return rows.map((r) => ({ id: r.id, workflowName, foreignId: r.foreign_id, type: r.type, headers: JSON.parse(r.headers) as Headers, createdAt: r.created_at }));
+};
+const bundle = async () => {
+  await ready();
+  const adapters = mysql({ pool, prefix });
+  opened.push(adapters.eventStreamer, adapters.roleScheduler);
+  return adapters;
+};
+for (const c of recordStoreCases(async () => (await bundle()).recordStore, { writtenEvents: eventsTableRows })) test(`mysql (events table): ${c.name}`, c.run);
+for (const c of eventStreamerCases(async () => (await bundle()).eventStreamer)) test(`mysql (events table): ${c.name}`, c.run);
 test("mysql: retention deletes the events every receiver passed and keeps those one has not reached", async () => {
   await ready();
   const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { MalformedRecordError, ObjectTooLargeError} from "stepwise";
-import { RunState, SchemaMissingError } from "stepwise";
+import { RunState, SchemaMissingError, type Headers, type OutboxEvent } from "stepwise";
 import { eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   migrate,
@@ -30,6 +30,18 @@ const options = () => ({ pool: db.pool, schema: db.schema });
 for (const c of recordStoreCases(async () => new PostgresRecordStore(options()))) test(`postgres: ${c.name}`, c.run);
 for (const c of timeoutStoreCases(async () => new PostgresTimeoutStore(options()))) test(`postgres: ${c.name}`, c.run);
 for (const c of eventStreamerCases(async () => new PostgresEventStreamer(options()))) test(`postgres: ${c.name}`, c.run);
+
+// The mode the postgres() bundle runs in: the record store writes each event into the events table,
+// in the record's transaction, and shares its notifier with the bundle's streamer.
+const eventsTableRows = async (workflowName: string): Promise<OutboxEvent[]> => {
+  const { rows } = await db.pool.query<{ id: string; foreign_id: string; type: number; headers: Headers; created_at: Date }>(
+    `SELECT id::text, foreign_id, type, headers, created_at FROM ${db.schema}.stepwise_events WHERE headers->>'workflow_name' = $1 ORDER BY tx, id`,
+    [workflowName],
+  );
+  return rows.map((r) => ({ id: r.id, workflowName, foreignId: r.foreign_id, type: r.type, headers: r.headers, createdAt: r.created_at }));
+};
+for (const c of recordStoreCases(async () => postgres(options()).recordStore, { writtenEvents: eventsTableRows })) test(`postgres (events table): ${c.name}`, c.run);
+for (const c of eventStreamerCases(async () => postgres(options()).eventStreamer)) test(`postgres (events table): ${c.name}`, c.run);
 /** The foreign ids of the events left on `topic`, oldest first. */
 async function eventsLeft(topic: string): Promise<string[]> {
   const { rows } = await db.pool.query<{ foreign_id: string }>(`SELECT foreign_id FROM ${db.schema}.stepwise_events WHERE topic = $1 ORDER BY id`, [topic]);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import Database from "better-sqlite3";
-import { RunState } from "stepwise";
+import { RunState, type Headers, type OutboxEvent } from "stepwise";
 import { eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   migrate,
@@ -89,6 +89,20 @@ for (const c of recordStoreCases(async () => {
 }
 for (const c of timeoutStoreCases(async () => new SqliteTimeoutStore({ db: freshDb() }))) test(`sqlite: ${c.name}`, c.run);
 for (const c of eventStreamerCases(async () => streamer(freshDb()))) test(`sqlite: ${c.name}`, c.run);
+
+// The mode the sqlite() bundle runs in: the record store writes each event into the events table,
+// in the record's transaction, and wakes the bundle's streamer.
+const bundleDb = freshDb();
+const bundle = sqlite(bundleDb);
+after(() => bundle.close());
+const eventsTableRows = async (workflowName: string): Promise<OutboxEvent[]> => {
+  const rows = bundleDb
+    .prepare("SELECT id, foreign_id, type, headers, created_at FROM stepwise_events WHERE json_extract(headers, '$.workflow_name') = ? ORDER BY id")
+    .all(workflowName) as { id: number; foreign_id: string; type: number; headers: string; created_at: number }[];
+  return rows.map((r) => ({ id: String(r.id), workflowName, foreignId: r.foreign_id, type: r.type, headers: JSON.parse(r.headers) as Headers, createdAt: new Date(r.created_at) }));
+};
+for (const c of recordStoreCases(async () => bundle.recordStore, { writtenEvents: eventsTableRows })) test(`sqlite (events table): ${c.name}`, c.run);
+for (const c of eventStreamerCases(async () => bundle.eventStreamer)) test(`sqlite (events table): ${c.name}`, c.run);
 
 test("sqlite: retention deletes the events every receiver passed and keeps those one has not reached", async () => {
   const db = freshDb();
