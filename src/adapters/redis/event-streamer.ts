@@ -15,8 +15,8 @@ export interface RedisEventStreamerOptions {
   /** Put before every stream key: topic "orders-1" lives in "stepwise:orders-1". Default "stepwise:". */
   prefix?: string;
   /**
-   * Trims each stream to about this many entries on every send (XADD MAXLEN ~). Default: no trim,
-   * and streams grow until you trim them. An entry trimmed before a receiver read it is never
+   * Trims each stream to about this many entries on every send (XADD MAXLEN ~), besides `retention`.
+   * Default: no length cap. An entry trimmed before a receiver read it is never
    * delivered to that receiver, so keep this well above the largest backlog you expect.
    */
   maxLen?: number;
