@@ -75,12 +75,7 @@ export function eventStreamerCases(make: () => Promise<EventStreamer>): Conforma
           for (const id of ["a", "b", "c"]) await sender.send(id, 1, {});
 
           for (const [label, receiver] of [["first", first], ["second", second]] as const) {
-            const got: string[] = [];
-            for (let i = 0; i < 3; i++) {
-              const { event, ack } = await next(receiver, `event ${i + 1} on the ${label} receiver`);
-              got.push(event.foreignId);
-              await ack();
-            }
+            const got = await takeForeignIds(receiver, 3, `the ${label} receiver`);
             assert.deepEqual(got, ["a", "b", "c"], `the ${label} receiver gets every event in order`);
           }
         }),
@@ -153,11 +148,7 @@ export function eventStreamerCases(make: () => Promise<EventStreamer>): Conforma
           for (const id of ["a", "b"]) await sender.send(id, 1, {});
 
           const first = await s.receiver(topic, name, { ephemeral: true });
-          for (const want of ["a", "b"]) {
-            const { event, ack } = await next(first, `event "${want}" on the first ephemeral receiver`);
-            assert.equal(event.foreignId, want);
-            await ack();
-          }
+          assert.deepEqual(await takeForeignIds(first, 2, "the first ephemeral receiver"), ["a", "b"]);
           await first.close();
 
           const again = await s.receiver(topic, name, { ephemeral: true });
@@ -185,12 +176,7 @@ export function eventStreamerCases(make: () => Promise<EventStreamer>): Conforma
           for (const id of ["a", "b"]) await sender.send(id, 1, {});
 
           for (const [label, receiver] of [["first", first], ["second", second]] as const) {
-            const got: string[] = [];
-            for (let i = 0; i < 2; i++) {
-              const { event, ack } = await next(receiver, `event ${i + 1} on the ${label} ephemeral receiver`);
-              got.push(event.foreignId);
-              await ack();
-            }
+            const got = await takeForeignIds(receiver, 2, `the ${label} ephemeral receiver`);
             assert.deepEqual(got, ["a", "b"], `the ${label} ephemeral receiver starts at the end and gets every later event`);
           }
         }),
@@ -319,6 +305,17 @@ export function eventStreamerCases(make: () => Promise<EventStreamer>): Conforma
         }),
     },
   ];
+}
+
+/** Receives and acks `count` events, returning their foreign ids in the order they came. */
+async function takeForeignIds(receiver: EventReceiver, count: number, label: string): Promise<string[]> {
+  const got: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const { event, ack } = await next(receiver, `event ${i + 1} of ${count} on ${label}`);
+    got.push(event.foreignId);
+    await ack();
+  }
+  return got;
 }
 
 function next(receiver: EventReceiver, what: string): Promise<{ event: Event; ack: () => Promise<void> }> {

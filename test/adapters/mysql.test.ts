@@ -18,6 +18,7 @@ import {
   type MysqlRoleSchedulerOptions,
 } from "stepwise/mysql";
 import { FakeClock } from "stepwise/testing";
+import { trimAfterAcks } from "../support/retention.js";
 // White-box, for the gap test only: writers append exactly as the record store and senders do,
 // but hold their transactions open for a random while before committing.
 import { appendEvent } from "../../src/adapters/mysql/event-log.js";
@@ -98,21 +99,20 @@ test("mysql: retention deletes the events every receiver passed and keeps those 
   const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
   const s = streamer({ clock, cursorWriteEvery: 1, retention: { intervalMs: 1_000 } });
   const topic = `retention-${randomBytes(4).toString("hex")}`;
-  const fast = await s.newReceiver(topic, "fast");
-  const slow = await s.newReceiver(topic, "slow");
-  const ephemeral = await s.newReceiver(topic, "await", { ephemeral: true });
-  const sender = await s.newSender(topic);
-  for (const id of ["a", "b", "c"]) await sender.send(id, 1, {});
-  const signal = AbortSignal.timeout(5_000);
-  for (let i = 0; i < 3; i++) await (await fast.recv(signal)).ack();
-  await (await slow.recv(signal)).ack();
-
-  clock.advance(1_001);
-  await sender.send("d", 1, {});
-  await (await fast.recv(signal)).ack();
-  const [rows] = await pool.query<({ f: string } & RowDataPacket)[]>(`SELECT CAST(foreign_id AS CHAR) AS f FROM \`${prefix}events\` WHERE topic = ? ORDER BY id`, [topic]);
-  assert.deepEqual(rows.map((r) => r.f), ["b", "c", "d"], "a went once both names passed it; the rest waits for slow; the ephemeral receiver holds nothing");
-  await ephemeral.close();
+  const left = await trimAfterAcks(
+    s,
+    topic,
+    async ({ fast, sender, signal }) => {
+      clock.advance(1_001); // past the interval since the first trim, and a to c older than it
+      await sender.send("d", 1, {});
+      await (await fast.recv(signal)).ack();
+    },
+    async () => {
+      const [rows] = await pool.query<({ f: string } & RowDataPacket)[]>(`SELECT CAST(foreign_id AS CHAR) AS f FROM \`${prefix}events\` WHERE topic = ? ORDER BY id`, [topic]);
+      return rows.map((r) => r.f);
+    },
+  );
+  assert.deepEqual(left, ["b", "c", "d"], "a went once both names passed it; the rest waits for slow; the ephemeral receiver holds nothing");
 });
 
 test("mysql: retention deletes events older than maxAgeMs, read or not", async () => {

@@ -20,6 +20,7 @@ import {
   type SqliteDatabase,
 } from "stepwise/sqlite";
 import { FakeClock } from "stepwise/testing";
+import { trimAfterAcks } from "../support/retention.js";
 import { lineWorkflowOn, Status } from "../support/workflows.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stepwise-sqlite-test-"));
@@ -108,21 +109,17 @@ test("sqlite: retention deletes the events every receiver passed and keeps those
   const db = freshDb();
   const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
   const s = streamer(db, { clock, cursorWriteEvery: 1, retention: { intervalMs: 1_000 } });
-  const fast = await s.newReceiver("t", "fast");
-  const slow = await s.newReceiver("t", "slow");
-  const ephemeral = await s.newReceiver("t", "await", { ephemeral: true });
-  const sender = await s.newSender("t");
-  for (const id of ["a", "b", "c"]) await sender.send(id, 1, {});
-  const signal = AbortSignal.timeout(5_000);
-  for (let i = 0; i < 3; i++) await (await fast.recv(signal)).ack();
-  await (await slow.recv(signal)).ack();
-
-  clock.advance(1_001);
-  await sender.send("d", 1, {});
-  await (await fast.recv(signal)).ack();
-  const left = db.prepare("SELECT foreign_id FROM stepwise_events WHERE topic = 't' ORDER BY id").pluck().all();
+  const left = await trimAfterAcks(
+    s,
+    "t",
+    async ({ fast, sender, signal }) => {
+      clock.advance(1_001); // past the interval since the first trim, and a to c older than it
+      await sender.send("d", 1, {});
+      await (await fast.recv(signal)).ack();
+    },
+    async () => db.prepare("SELECT foreign_id FROM stepwise_events WHERE topic = 't' ORDER BY id").pluck().all() as string[],
+  );
   assert.deepEqual(left, ["b", "c", "d"], "a went once both names passed it; the rest waits for slow; the ephemeral receiver holds nothing");
-  await ephemeral.close();
 });
 
 test("sqlite: retention deletes events older than maxAgeMs, read or not, and is off with retention: false", async () => {
