@@ -59,7 +59,8 @@ interface WatchedTopic {
 
 /**
  * Watches topics for the runs being awaited. One receiver per topic serves every waiter in this
- * workflow instance and keeps reading until the workflow stops, so its position never holds events back.
+ * workflow instance and keeps reading until the workflow stops, so its position never holds events back;
+ * it is ephemeral, so nothing of it outlives the workflow instance (no cursor row, consumer or group per start).
  */
 export class RunWatcher<T> {
   readonly #ctx: WorkflowContext<T>;
@@ -136,7 +137,7 @@ export class RunWatcher<T> {
   async #subscribe(topicName: string, runId: string, subscription: Subscription): Promise<() => void> {
     let watched = this.#topics.get(topicName);
     if (!watched) {
-      const receiver = this.#ctx.eventStreamer.newReceiver(topicName, this.#receiverName, { streamFromLatest: true });
+      const receiver = this.#ctx.eventStreamer.newReceiver(topicName, this.#receiverName, { streamFromLatest: true, ephemeral: true });
       const created: WatchedTopic = { ready: receiver.then(() => void (created.open = true)), open: false, subscriptions: new Map() };
       watched = created;
       this.#topics.set(topicName, created);

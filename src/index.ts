@@ -31,6 +31,7 @@ export type { ListQuery, OutboxEvent, Record, RecordFilter, RecordMeta, RecordSt
 export type { NewTimeout, TimeoutRecord, TimeoutStore } from "./timeout-store.js";
 export type { Lease, RoleScheduler } from "./rolescheduler.js";
 export type { Adapters } from "./adapters.js";
+export type { Retention, RetentionOptions } from "./retention.js";
 export { jsonCodec } from "./codec.js";
 export type { Codec } from "./codec.js";
 export { systemClock } from "./clock.js";

@@ -87,6 +87,20 @@ test("memory: a topic no receiver has opened keeps at most retainWithoutReceiver
   }
 });
 
+test("memory: a closed ephemeral receiver holds back no event of its topic", async () => {
+  const streamer = new MemoryEventStreamer();
+  const durable = await streamer.newReceiver("t", "durable");
+  const ephemeral = await streamer.newReceiver("t", "await", { ephemeral: true });
+  const sender = await streamer.newSender("t");
+  for (let i = 0; i < 3; i++) await sender.send(`f-${i}`, 1, {});
+  const signal = AbortSignal.timeout(5_000);
+  for (let i = 0; i < 3; i++) await (await durable.recv(signal)).ack();
+  assert.equal(streamer.retainedEvents("t"), 3, "an open ephemeral receiver keeps what it has not read");
+
+  await ephemeral.close();
+  assert.equal(streamer.retainedEvents("t"), 0, "once it closed, what the durable receiver passed is dropped");
+});
+
 test("memory: retainWithoutReceivers must be a whole number", () => {
   assert.throws(() => new MemoryEventStreamer({ retainWithoutReceivers: -1 }), /retainWithoutReceivers/);
   assert.throws(() => new MemoryEventStreamer({ retainWithoutReceivers: 1.5 }), /retainWithoutReceivers/);

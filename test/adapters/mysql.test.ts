@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { after, afterEach, test } from "node:test";
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from "mysql2/promise";
-import { InvalidOptionError, RunState, topic as topicOf, type Event } from "stepwise";
+import { InvalidOptionError, RunState, topic as topicOf, type Event, type Headers, type OutboxEvent } from "stepwise";
 import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   defaultMaxObjectBytes,
@@ -18,6 +18,8 @@ import {
   type MysqlEventStreamerOptions,
   type MysqlRoleSchedulerOptions,
 } from "stepwise/mysql";
+import { FakeClock } from "stepwise/testing";
+import { trimAfterAcks } from "../support/retention.js";
 // White-box, for the gap test only: writers append exactly as the record store and senders do,
 // but hold their transactions open for a random while before committing.
 import { appendEvent } from "../../src/adapters/mysql/event-log.js";
@@ -77,6 +79,63 @@ for (const c of recordStoreCases(async () => (await ready(), new MysqlRecordStor
 for (const c of timeoutStoreCases(async () => (await ready(), new MysqlTimeoutStore({ pool, prefix })))) test(`mysql: ${c.name}`, c.run);
 for (const c of eventStreamerCases(async () => (await ready(), streamer()))) test(`mysql: ${c.name}`, c.run);
 for (const c of bundleCases(async () => (await ready(), mysql({ pool, prefix })), async () => void (await pool.query("SELECT 1")))) test(`mysql: ${c.name}`, c.run);
+
+// The mode the mysql() bundle runs in: the record store writes each event into the events table,
+// in the record's transaction, and wakes the bundle's streamer.
+const eventsTableRows = async (workflowName: string): Promise<OutboxEvent[]> => {
+  const [rows] = await pool.query<({ id: string; foreign_id: string; type: number; headers: string; created_at: Date } & RowDataPacket)[]>(
+    // Ordered by the column, not the text alias, which would put "10" before "9".
+    `SELECT CAST(e.id AS CHAR) AS id, CAST(e.foreign_id AS CHAR) AS foreign_id, e.type, e.headers, e.created_at FROM \`${prefix}events\` e
+      WHERE JSON_UNQUOTE(JSON_EXTRACT(e.headers, '$.workflow_name')) = ? ORDER BY e.id`,
+    [workflowName],
+  );
+  return rows.map((r) => ({ id: r.id, workflowName, foreignId: r.foreign_id, type: r.type, headers: JSON.parse(r.headers) as Headers, createdAt: r.created_at }));
+};
+const bundle = async () => {
+  await ready();
+  const adapters = mysql({ pool, prefix });
+  opened.push(adapters.eventStreamer, adapters.roleScheduler);
+  return adapters;
+};
+for (const c of recordStoreCases(async () => (await bundle()).recordStore, { writtenEvents: eventsTableRows })) test(`mysql (events table): ${c.name}`, c.run);
+for (const c of eventStreamerCases(async () => (await bundle()).eventStreamer)) test(`mysql (events table): ${c.name}`, c.run);
+test("mysql: retention deletes the events every receiver passed and keeps those one has not reached", async () => {
+  await ready();
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const s = streamer({ clock, cursorWriteEvery: 1, retention: { intervalMs: 1_000 } });
+  const topic = `retention-${randomBytes(4).toString("hex")}`;
+  const left = await trimAfterAcks(
+    s,
+    topic,
+    async ({ fast, sender, signal }) => {
+      clock.advance(1_001); // past the interval since the first trim, and a to c older than it
+      await sender.send("d", 1, {});
+      await (await fast.recv(signal)).ack();
+    },
+    async () => {
+      const [rows] = await pool.query<({ f: string } & RowDataPacket)[]>(`SELECT CAST(foreign_id AS CHAR) AS f FROM \`${prefix}events\` WHERE topic = ? ORDER BY id`, [topic]);
+      return rows.map((r) => r.f);
+    },
+  );
+  assert.deepEqual(left, ["b", "c", "d"], "a went once both names passed it; the rest waits for slow; the ephemeral receiver holds nothing");
+});
+
+test("mysql: retention deletes events older than maxAgeMs, read or not", async () => {
+  await ready();
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const s = streamer({ clock, cursorWriteEvery: 1, retention: { maxAgeMs: 60_000, intervalMs: 1_000 } });
+  const topic = `retention-${randomBytes(4).toString("hex")}`;
+  const reader = await s.newReceiver(topic, "reader");
+  await s.newReceiver(topic, "idle"); // never reads: only the age limit removes what it has not read
+  const sender = await s.newSender(topic);
+  await sender.send("old", 1, {});
+  clock.advance(60_001);
+  await sender.send("new", 1, {});
+  await (await reader.recv(AbortSignal.timeout(5_000))).ack();
+  const [rows] = await pool.query<({ f: string } & RowDataPacket)[]>(`SELECT CAST(foreign_id AS CHAR) AS f FROM \`${prefix}events\` WHERE topic = ?`, [topic]);
+  assert.deepEqual(rows.map((r) => r.f), ["new"], "the event older than maxAgeMs went although idle never read it");
+});
+
 for (const c of roleSchedulerCases(async () => scheduler(), {
   // A lease is lost the way MySQL loses one: the session holding the lock ends.
   loseLease: async (s, role) => {

@@ -62,6 +62,23 @@ test("nats: an event left un-acked by a closed receiver comes back to the next r
   await second.close();
 });
 
+test("nats: an ephemeral receiver's consumer is deleted when it closes", async () => {
+  const s = streamer();
+  const topic = "ephemeral-1";
+  const { stream } = s.address(topic);
+  const jsm = await jetstreamManager(connection);
+  const consumerNames = async () => (await jsm.consumers.list(stream).next()).map((c) => c.name);
+  const receiver = await s.newReceiver(topic, "await", { ephemeral: true, streamFromLatest: true });
+  const during = await consumerNames();
+  assert.equal(during.length, 1, "an open ephemeral receiver has one consumer");
+  const [consumer] = during;
+  const info = await jsm.consumers.info(stream, consumer ?? "");
+  assert.equal(info.config.durable_name, undefined, "it is not durable");
+  assert.ok((info.config.inactive_threshold ?? 0) > 0, "the server deletes it if its process dies");
+  await receiver.close();
+  assert.deepEqual(await consumerNames(), [], "no consumer remains once it closed");
+});
+
 test("nats: an event held by a receiver whose process died comes back once the ack wait is over", async () => {
   const ackWaitMs = 1_000;
   const doomed = await connectNats();

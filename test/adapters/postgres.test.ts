@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { MalformedRecordError, ObjectTooLargeError} from "stepwise";
-import { SchemaMissingError } from "stepwise";
+import { SchemaMissingError, type Headers, type OutboxEvent } from "stepwise";
 import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   migrate,
@@ -19,6 +19,7 @@ import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 import { freshSchema } from "../support/postgres.js";
 import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
 import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
+import { trimAfterAcks } from "../support/retention.js";
 
 let db: Awaited<ReturnType<typeof freshSchema>>;
 before(async () => {
@@ -34,6 +35,48 @@ for (const c of recordStoreCases(async () => new PostgresRecordStore(options()))
 for (const c of timeoutStoreCases(async () => new PostgresTimeoutStore(options()))) test(`postgres: ${c.name}`, c.run);
 for (const c of eventStreamerCases(async () => new PostgresEventStreamer(options()))) test(`postgres: ${c.name}`, c.run);
 for (const c of bundleCases(async () => postgres(options()), async () => void (await db.pool.query("SELECT 1")))) test(`postgres: ${c.name}`, c.run);
+
+// The mode the postgres() bundle runs in: the record store writes each event into the events table,
+// in the record's transaction, and shares its notifier with the bundle's streamer.
+const eventsTableRows = async (workflowName: string): Promise<OutboxEvent[]> => {
+  const { rows } = await db.pool.query<{ id: string; foreign_id: string; type: number; headers: Headers; created_at: Date }>(
+    `SELECT id::text, foreign_id, type, headers, created_at FROM ${db.schema}.stepwise_events WHERE headers->>'workflow_name' = $1 ORDER BY tx, id`,
+    [workflowName],
+  );
+  return rows.map((r) => ({ id: r.id, workflowName, foreignId: r.foreign_id, type: r.type, headers: r.headers, createdAt: r.created_at }));
+};
+for (const c of recordStoreCases(async () => postgres(options()).recordStore, { writtenEvents: eventsTableRows })) test(`postgres (events table): ${c.name}`, c.run);
+for (const c of eventStreamerCases(async () => postgres(options()).eventStreamer)) test(`postgres (events table): ${c.name}`, c.run);
+/** The foreign ids of the events left on `topic`, oldest first. */
+async function eventsLeft(topic: string): Promise<string[]> {
+  const { rows } = await db.pool.query<{ foreign_id: string }>(`SELECT foreign_id FROM ${db.schema}.stepwise_events WHERE topic = $1 ORDER BY id`, [topic]);
+  return rows.map((r) => r.foreign_id);
+}
+
+test("postgres: retention deletes the events every receiver passed and keeps those one has not reached", async () => {
+  const s = new PostgresEventStreamer({ ...options(), retention: { intervalMs: 0 } });
+  const topic = "retention-passed";
+  // Closing stores a receiver's position, then trims: fast's trim finds slow at the start.
+  const left = await trimAfterAcks(s, topic, async ({ fast, slow }) => (await fast.close(), await slow.close()), () => eventsLeft(topic));
+  assert.deepEqual(left, ["b", "c"], "a went once both names passed it; the rest waits for slow; the ephemeral receiver holds nothing");
+});
+
+test("postgres: retention deletes events older than maxAgeMs (7 days by default), read or not", async () => {
+  const s = new PostgresEventStreamer(options());
+  const topic = "retention-age";
+  const reader = await s.newReceiver(topic, "reader");
+  const idle = await s.newReceiver(topic, "idle"); // never reads: only the age limit removes what it has not read
+  try {
+    const sender = await s.newSender(topic);
+    for (const id of ["old", "new"]) await sender.send(id, 1, {});
+    await db.pool.query(`UPDATE ${db.schema}.stepwise_events SET created_at = now() - interval '7 days 1 minute' WHERE topic = $1 AND foreign_id = 'old'`, [topic]);
+    await (await reader.recv(AbortSignal.timeout(5_000))).ack();
+  } finally {
+    await Promise.all([reader.close(), idle.close()]);
+  }
+  assert.deepEqual(await eventsLeft(topic), ["new"], "the event older than 7 days went although idle never read it");
+});
+
 for (const c of roleSchedulerCases(async () => new PostgresRoleScheduler({ pool: db.pool, retryMs: 10 }), {
   // Ending the session that holds the lock is how a lease is lost in PostgreSQL.
   loseLease: async (_scheduler, role) => {

@@ -9,6 +9,7 @@ import { bundleCases, eventStreamerCases, roleSchedulerCases } from "stepwise/ad
 import { PostgresRecordStore, PostgresTimeoutStore } from "stepwise/postgres";
 import { redis, RedisCommandError, RedisEventStreamer, RedisRoleScheduler } from "stepwise/redis";
 import { freshSchema } from "../support/postgres.js";
+import { trimAfterAcks } from "../support/retention.js";
 import { deleteKeys, freePort, freshPrefix, killConnections, privateRedisServer, redisClient } from "../support/redis.js";
 import { until } from "../support/until.js";
 import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
@@ -68,6 +69,53 @@ test("redis: un-acked events come again, in order and with their ids, to the nex
   await second.close();
   const pending = (await client.call("XPENDING", streamer.streamKey(topic), "group")) as [number, ...unknown[]];
   assert.equal(Number(pending[0]), 0, "every event is acked once the receiver closed");
+});
+
+test("redis: an ephemeral receiver's consumer group is destroyed when it closes", async () => {
+  const streamer = new RedisEventStreamer({ client, prefix });
+  const topic = `ephemeral-${Date.now()}`;
+  const key = streamer.streamKey(topic);
+  const durable = await streamer.newReceiver(topic, "durable");
+  const receiver = await streamer.newReceiver(topic, "await", { ephemeral: true, streamFromLatest: true });
+  const groups = async () => ((await client.call("XINFO", "GROUPS", key)) as unknown[][]).length;
+  assert.equal(await groups(), 2, "an open ephemeral receiver has a group of its own");
+  await receiver.close();
+  assert.equal(await groups(), 1, "only the durable receiver's group remains once the ephemeral one closed");
+  await durable.close();
+});
+
+test("redis: retention trims the entries every durable group passed and keeps those one has not reached", async () => {
+  const streamer = new RedisEventStreamer({ client, prefix, retention: { intervalMs: 0 } });
+  const topic = `retention-${Date.now()}`;
+  const key = streamer.streamKey(topic);
+  // Closing sends a receiver's acks, then trims: fast's trim finds slow's group at the start.
+  const left = await trimAfterAcks(
+    streamer,
+    topic,
+    async ({ fast, slow }) => (await fast.close(), await slow.close()),
+    async () => (await client.xrange(key, "-", "+")).map(([, fields]) => fields[1] ?? ""),
+  );
+  assert.deepEqual(left, ["b", "c"], "a went once both groups passed it; the rest waits for slow; the ephemeral group holds nothing");
+});
+
+test("redis: retention trims entries older than maxAgeMs (7 days by default), read or not", async () => {
+  const streamer = new RedisEventStreamer({ client, prefix });
+  const topic = `retention-age-${Date.now()}`;
+  const key = streamer.streamKey(topic);
+  // An entry stored long ago: its id is the time the server stored it.
+  await client.call("XADD", key, "1-1", "foreign_id", "old", "type", "1", "headers", "{}", "created_at", "1");
+  const reader = await streamer.newReceiver(topic, "reader");
+  const idle = await streamer.newReceiver(topic, "idle"); // never reads: only the age limit trims what it has not read
+  try {
+    await (await streamer.newSender(topic)).send("new", 1, {});
+    const signal = AbortSignal.timeout(waitMs);
+    for (let i = 0; i < 2; i++) await (await reader.recv(signal)).ack();
+    await reader.close();
+    const left = (await client.xrange(key, "-", "+")).map(([, fields]) => fields[1]);
+    assert.deepEqual(left, ["new"], "the entry older than 7 days went although idle never read it");
+  } finally {
+    await Promise.all([reader.close(), idle.close()]);
+  }
 });
 
 test("redis: after a crash (the receiver's connections die un-closed) the next receiver of the name gets the un-acked events", async () => {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import Database from "better-sqlite3";
-import { hasErrorCode, InvalidOptionError, topic as topicOf } from "stepwise";
+import { hasErrorCode, InvalidOptionError, topic as topicOf, type Headers, type OutboxEvent } from "stepwise";
 import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   migrate,
@@ -13,6 +13,7 @@ import {
   schemaVersion,
   sqlite,
   SqliteEventStreamer,
+  type SqliteEventStreamerOptions,
   SqliteRecordStore,
   SqliteRoleScheduler,
   SqliteTimeoutStore,
@@ -21,6 +22,8 @@ import {
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
 import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
+import { FakeClock } from "stepwise/testing";
+import { trimAfterAcks } from "../support/retention.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stepwise-sqlite-test-"));
 let fileCount = 0;
@@ -53,7 +56,7 @@ function freshDb(): Database.Database {
   return db;
 }
 
-function streamer(db: Database.Database, options: { cursorWriteEvery?: number } = {}): SqliteEventStreamer {
+function streamer(db: Database.Database, options: Omit<SqliteEventStreamerOptions, "db"> = {}): SqliteEventStreamer {
   const s = new SqliteEventStreamer({ db, ...options });
   streamers.push(s);
   return s;
@@ -95,6 +98,60 @@ for (const c of eventStreamerCases(async () => streamer(freshDb()))) test(`sqlit
   const userDbWorks = async () => assert.equal((userDb.prepare("SELECT 1 AS one").get() as { one: number }).one, 1);
   for (const c of bundleCases(async () => sqlite(userDb), userDbWorks)) test(`sqlite: ${c.name}`, c.run);
 }
+
+// The mode the sqlite() bundle runs in: the record store writes each event into the events table,
+// in the record's transaction, and wakes the bundle's streamer.
+const bundleDb = freshDb();
+const bundle = sqlite(bundleDb);
+after(() => bundle.close());
+const eventsTableRows = async (workflowName: string): Promise<OutboxEvent[]> => {
+  const rows = bundleDb
+    .prepare("SELECT id, foreign_id, type, headers, created_at FROM stepwise_events WHERE json_extract(headers, '$.workflow_name') = ? ORDER BY id")
+    .all(workflowName) as { id: number; foreign_id: string; type: number; headers: string; created_at: number }[];
+  return rows.map((r) => ({ id: String(r.id), workflowName, foreignId: r.foreign_id, type: r.type, headers: JSON.parse(r.headers) as Headers, createdAt: new Date(r.created_at) }));
+};
+for (const c of recordStoreCases(async () => bundle.recordStore, { writtenEvents: eventsTableRows })) test(`sqlite (events table): ${c.name}`, c.run);
+for (const c of eventStreamerCases(async () => bundle.eventStreamer)) test(`sqlite (events table): ${c.name}`, c.run);
+
+test("sqlite: retention deletes the events every receiver passed and keeps those one has not reached", async () => {
+  const db = freshDb();
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const s = streamer(db, { clock, cursorWriteEvery: 1, retention: { intervalMs: 1_000 } });
+  const left = await trimAfterAcks(
+    s,
+    "t",
+    async ({ fast, sender, signal }) => {
+      clock.advance(1_001); // past the interval since the first trim, and a to c older than it
+      await sender.send("d", 1, {});
+      await (await fast.recv(signal)).ack();
+    },
+    async () => db.prepare("SELECT foreign_id FROM stepwise_events WHERE topic = 't' ORDER BY id").pluck().all() as string[],
+  );
+  assert.deepEqual(left, ["b", "c", "d"], "a went once both names passed it; the rest waits for slow; the ephemeral receiver holds nothing");
+});
+
+test("sqlite: retention deletes events older than maxAgeMs, read or not, and is off with retention: false", async () => {
+  const db = freshDb();
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const s = streamer(db, { clock, cursorWriteEvery: 1, retention: { maxAgeMs: 60_000, intervalMs: 1_000 } });
+  const kept = streamer(db, { clock, cursorWriteEvery: 1, retention: false });
+  const reader = await s.newReceiver("t", "reader");
+  await s.newReceiver("t", "idle"); // never reads: only the age limit removes what it has not read
+  const sender = await s.newSender("t");
+  await sender.send("old", 1, {});
+  const signal = AbortSignal.timeout(5_000);
+  const count = () => db.prepare("SELECT count(*) FROM stepwise_events WHERE topic = 't'").pluck().get();
+
+  clock.advance(60_001);
+  await sender.send("new", 1, {});
+  const keeper = await kept.newReceiver("t", "keeper");
+  await (await keeper.recv(signal)).ack();
+  assert.equal(count(), 2, "a streamer with retention: false deletes nothing");
+
+  await (await reader.recv(signal)).ack();
+  const left = db.prepare("SELECT foreign_id FROM stepwise_events WHERE topic = 't'").pluck().all();
+  assert.deepEqual(left, ["new"], "the event older than maxAgeMs went although idle never read it");
+});
 
 /** Which file each scheduler made by the role-scheduler cases works on, for loseLease. */
 const schedulerFiles = new Map<SqliteRoleScheduler, string>();

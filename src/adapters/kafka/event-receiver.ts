@@ -23,6 +23,8 @@ export interface TopicConsumerOptions extends KafkaConsumerOptions {
   fromLatest: boolean;
   /** Names the reader in error messages: `receiver "x" on topic "y"`. */
   label: string;
+  /** Delete the group once this member left: the receiver is ephemeral and the group its own. */
+  deleteGroupOnClose?: boolean;
 }
 
 /** A message the client handed to eachMessage, waiting there for recv to take it. */
@@ -136,6 +138,23 @@ export class TopicConsumer {
     this.#offered = undefined;
     for (const remove of this.#removeListeners.splice(0)) remove();
     await stopping;
+    if (this.#options.deleteGroupOnClose) await this.#deleteGroup();
+  }
+
+  /**
+   * Deletes the group, which is empty now that this member left. If that fails (the broker is
+   * away), the broker removes the empty group once its offsets expire (`offsets.retention.minutes`).
+   */
+  async #deleteGroup(): Promise<void> {
+    const admin = this.#options.client.admin();
+    try {
+      await admin.connect();
+      await admin.deleteGroups([this.#options.groupId]);
+    } catch {
+      // Left for the broker's offset retention to clear away.
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
   }
 
   async #start(): Promise<void> {

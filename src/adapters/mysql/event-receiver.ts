@@ -2,6 +2,7 @@ import { throwIfAborted, untilAborted, untilWoken } from "../../abort.js";
 import { systemClock, type Clock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
 import { ClosedError } from "../../errors.js";
+import type { Trimmer } from "../../retention.js";
 import type { MysqlQueryable } from "./driver.js";
 import { readEvents, writeCursor } from "./event-log.js";
 import type { Notifier } from "./notifier.js";
@@ -15,6 +16,8 @@ export interface ReceiverContext {
   clock: Clock;
   /** Called once when the receiver closes, so the streamer forgets it. */
   closed(receiver: MysqlEventReceiver): void;
+  /** Trims the events table now and then, after durable receivers' acks. */
+  trimmer: Trimmer;
 }
 
 /** How a receiver reads and stores its position. */
@@ -22,6 +25,8 @@ export interface ReceiverSettings {
   pollingFrequencyMs: number;
   batchSize: number;
   cursorWriteEvery: number;
+  /** Whether the position is stored for the name; false for an ephemeral receiver. */
+  durable: boolean;
 }
 
 /**
@@ -104,6 +109,7 @@ export class MysqlEventReceiver implements EventReceiver {
     // An ack can arrive late or out of order (a re-delivered event acked twice); never move back.
     if (position > this.ackedPosition) this.ackedPosition = position;
     if (this.closing !== undefined || ++this.acksSinceWrite >= this.settings.cursorWriteEvery) await this.writeCursor();
+    if (this.settings.durable) await this.context.trimmer.afterAck(this.topic);
   }
 
   /** Reads the next batch into the buffer; one read at a time, shared by callers. Resolves with how many it found. */
@@ -127,7 +133,7 @@ export class MysqlEventReceiver implements EventReceiver {
     this.acksSinceWrite = 0;
     const write = async () => {
       const position = this.ackedPosition;
-      if (position <= this.storedPosition) return;
+      if (!this.settings.durable || position <= this.storedPosition) return;
       const { db, tables, clock } = this.context;
       await writeCursor(db, tables, this.topic, this.name, position, clock.now());
       if (position > this.storedPosition) this.storedPosition = position;

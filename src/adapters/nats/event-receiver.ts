@@ -29,6 +29,8 @@ interface ReceiverSetup {
   timeoutMs: number;
   /** Called when the server says the stream is gone, so the streamer makes it again. */
   onMissingStream(): void;
+  /** Called at the end of close: deletes an ephemeral receiver's consumer. Never rejects. */
+  onClosed?: () => Promise<void>;
 }
 
 /** Reads one topic of a `NatsEventStreamer` as a durable consumer. Made by `newReceiver`. */
@@ -108,6 +110,7 @@ export class NatsEventReceiver implements EventReceiver {
       // Sent before anyone opens the name again; a lost connection loses them, and ackWaitMs brings them back.
       await this.#setup.connection.flush().catch(() => undefined);
     }
+    await this.#setup.onClosed?.();
   }
 
   #arrived(msg: JsMsg): void {
