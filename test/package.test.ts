@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("..", import.meta.url));
-const stepLimitMs = 60_000;
+const stepLimitMs = 180_000;
 
 interface Manifest {
   name: string;

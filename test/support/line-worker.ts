@@ -3,6 +3,7 @@
 //   "ready" once the workflow runs, "triggered" once its runs are triggered, "halfway" once its
 //   steps ran --halfway times, "held <role>" when it takes a role, "receiving <topic> <name>" once
 //   a receiver is open, and "error <message>" for each error the workflow logs.
+//   Events are kept (retention: false): the tests count every event each run wrote.
 // Started with an IPC channel, it answers "states" (its processes' states, and its role-lease
 // owner where the backend has one) and "trigger" (triggers more runs).
 //   line-worker.ts <backend> [--schema S] [--prefix P] [--path F] [--brokers B] [--mock]
@@ -69,7 +70,7 @@ async function open(): Promise<Backend> {
   switch (backend) {
     case "postgres": {
       const pool = postgresPool();
-      return { adapters: postgres({ pool, schema: values.schema }), close: () => pool.end() };
+      return { adapters: postgres({ pool, schema: values.schema, retention: false }), close: () => pool.end() };
     }
     case "nats": {
       const pool = postgresPool();
@@ -107,7 +108,7 @@ async function open(): Promise<Backend> {
       const client = new Etcd3({ hosts: process.env.ETCD_HOSTS ?? "127.0.0.1:2379" });
       return {
         // etcd counts leases in whole seconds.
-        adapters: { ...postgres({ pool, schema: values.schema }), ...etcd({ client, prefix: values.prefix, ttl: Math.ceil(ttlMs / 1000) }) },
+        adapters: { ...postgres({ pool, schema: values.schema, retention: false }), ...etcd({ client, prefix: values.prefix, ttl: Math.ceil(ttlMs / 1000) }) },
         close: async () => {
           await pool.end();
           client.close();
@@ -115,7 +116,7 @@ async function open(): Promise<Backend> {
       };
     }
     case "sqlite": {
-      const adapters = sqlite(values.path, { leaseTtl: ttlMs, rolePollingFrequency: 50 });
+      const adapters = sqlite(values.path, { leaseTtl: ttlMs, rolePollingFrequency: 50, retention: false });
       return { adapters, close: () => adapters.close(), owner: adapters.roleScheduler.owner };
     }
     default:

@@ -62,6 +62,8 @@ export class Notifier {
     const listening = await pending;
     if (!listening || listening.isLost()) return;
     await listening.client.query(`UNLISTEN "${this.#channel}"`).catch(() => {});
+    // The connection may have broken during UNLISTEN: then it went back to the pool with its error.
+    if (listening.isLost()) return;
     // Our listeners go before the client goes back: the pool hands it to someone else next.
     listening.detach();
     listening.client.release();
