@@ -14,9 +14,10 @@ client.on("error", () => {});
 const events = redis({ client, prefix, ttlMs: Number(ttlMs) });
 const { wf } = lineWorkflowOn(
   {
+    ...events,
     recordStore: new PostgresRecordStore({ pool, schema }),
     timeoutStore: new PostgresTimeoutStore({ pool, schema }),
-    ...events,
+    outbox: true,
   },
   {
     name: "multi",
