@@ -11,7 +11,7 @@ import { redis, RedisCommandError, RedisEventStreamer, RedisRecordStore, RedisRo
 import { freshSchema } from "../support/postgres.js";
 import { deleteKeys, freePort, freshPrefix, killConnections, privateRedisServer, redisClient } from "../support/redis.js";
 import { until } from "../support/until.js";
-import { lineWorkflowOn, Status } from "../support/workflows.js";
+import { lineWorkflowOn, runLineToCompletion, Status } from "../support/workflows.js";
 
 const client = redisClient();
 const prefix = freshPrefix("adapter");
@@ -87,6 +87,16 @@ test("redis: list pages and filters correctly across many runs with tied creatio
     want(running3, "desc", 20, 50),
     "a window, a status and a run state, desc",
   );
+  // Foreign ids chosen out of creation order, some with tied creation times.
+  const picked = [runs[900], runs[3], runs[41], runs[40], runs[42], runs[600]] as Record[];
+  const byForeignId = runs.filter((r) => picked.includes(r));
+  const foreignId = picked.map((r) => r.foreignId);
+  assert.deepEqual(ids(await store.list({ workflowName, limit: 10, filter: { foreignId } })), want(byForeignId, "asc", 0, 10), "by foreign id");
+  assert.deepEqual(
+    ids(await store.list({ workflowName, limit: 2, offset: 1, order: "desc", filter: { foreignId, runState: [RunState.Running], ...window } })),
+    want(byForeignId.filter((r) => r.runState === RunState.Running && r.createdAt > window.createdAfter && r.createdAt < window.createdBefore), "desc", 1, 2),
+    "by foreign id, run state and window, desc",
+  );
 });
 
 test("redis: the timeout store keeps the index of the status's timeout", async () => {
@@ -101,20 +111,13 @@ test("redis: the timeout store keeps the index of the status's timeout", async (
 
 test("redis: 200 runs of a three-step workflow on redis({ client }) alone all complete at version 4, each step once", { timeout: 60_000 }, async () => {
   const adapters = redis({ client, prefix });
-  const { wf, calls } = lineWorkflowOn(adapters, { name: "redis-all", stepOptions: { parallelCount: 2 } });
+  const line = lineWorkflowOn(adapters, { name: "redis-all", stepOptions: { parallelCount: 2 } });
+  const { wf } = line;
   assert.equal(wf.states()["outbox-consumer"], undefined, "no outbox process");
   try {
     await wf.run();
     const runs = 200;
-    const runIds = await Promise.all(Array.from({ length: runs }, (_, i) => wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } })));
-    const done = await Promise.all(runIds.map((runId, i) => wf.await(`item-${i}`, runId, Status.Done, { timeoutMs: 50_000 })));
-    for (const run of done) {
-      assert.equal(run.runState, RunState.Completed);
-      assert.equal(run.meta.version, 4);
-      assert.equal(run.object.count, 3);
-    }
-    assert.equal(calls.size, runs * 3);
-    assert.ok([...calls.values()].every((n) => n === 1), "each step ran once per run");
+    await runLineToCompletion(line, runs);
     const stored = await adapters.recordStore.list({ workflowName: "redis-all", limit: 1000, filter: { runState: [RunState.Completed] } });
     assert.equal(stored.length, runs, "the record store lists every completed run");
   } finally {
@@ -374,7 +377,7 @@ test("redis: while the server is down, an await rejects as soon as its signal ab
 test("redis: 300 runs of a three-step workflow with records in PostgreSQL and events and roles on Redis all complete, each step once", { timeout: 60_000 }, async () => {
   const db = await freshSchema({ max: 10 });
   try {
-    const { wf, calls } = lineWorkflowOn(
+    const line = lineWorkflowOn(
       {
         ...redis({ client, prefix }),
         recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }),
@@ -383,18 +386,10 @@ test("redis: 300 runs of a three-step workflow with records in PostgreSQL and ev
       },
       { name: "redis-line", stepOptions: { parallelCount: 2 } },
     );
+    const { wf } = line;
     await wf.run();
     assert.ok("outbox-consumer" in wf.states(), "an outbox process moves the events to Redis");
-    const runs = 300;
-    const runIds = await Promise.all(Array.from({ length: runs }, (_, i) => wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } })));
-    const done = await Promise.all(runIds.map((runId, i) => wf.await(`item-${i}`, runId, Status.Done, { timeoutMs: 50_000 })));
-    for (const run of done) {
-      assert.equal(run.runState, RunState.Completed);
-      assert.equal(run.meta.version, 4);
-      assert.equal(run.object.count, 3);
-    }
-    assert.equal(calls.size, runs * 3);
-    assert.ok([...calls.values()].every((n) => n === 1), "each step ran once per run");
+    await runLineToCompletion(line, 300);
     await wf.stop();
   } finally {
     await db.drop();

@@ -145,3 +145,19 @@ out[3] = skip
 return out
 `);
 
+
+/**
+ * The runs of the foreign-id indexes KEYS created after ARGV[2] and before ARGV[3] (exclusive,
+ * "-inf" and "+inf" for none), each as `{ score, member, run… }`, for a listing by foreign id
+ * that need not walk the workflow's index. ARGV[1] is the prefix.
+ */
+export const listForeignScript = new RedisScript(`${fetchRun}
+local out = {}
+for _, key in ipairs(KEYS) do
+  local entries = redis.call('ZRANGEBYSCORE', key, ARGV[2], ARGV[3], 'WITHSCORES')
+  for i = 1, #entries, 2 do
+    table.insert(out, { entries[i + 1], entries[i], fetchRun(ARGV[1], entries[i]) })
+  end
+end
+return out
+`);

@@ -6,7 +6,7 @@ import { isFinished, RunState } from "../../runstate.js";
 import { encodedName } from "../../topic.js";
 import type { RedisClient } from "./driver.js";
 import { RedisCommandError } from "./errors.js";
-import { latestScript, listScript, recordFields, storeScript, StoreOutcome } from "./record-scripts.js";
+import { latestScript, listForeignScript, listScript, recordFields, storeScript, StoreOutcome } from "./record-scripts.js";
 import { replyInteger, replyText } from "./reply.js";
 import { eventFields, toEvent } from "./stream-entry.js";
 
@@ -155,14 +155,16 @@ export class RedisRecordStore implements RecordStore {
    * `order: "desc"`. Each filter given narrows the result; an empty array filters nothing.
    * `createdAfter` and `createdBefore` are exclusive.
    *
-   * A time window and an offset are found through the index at once. Other filters are checked
-   * on the server, 500 index entries per round trip, so a filter few runs pass costs a walk over
-   * the workflow's runs in the window.
+   * A time window and an offset are found through the index at once. With a workflow name, a
+   * foreign-id filter reads only those foreign ids' runs. Other filters are checked on the server,
+   * 500 index entries per round trip, so a filter few runs pass costs a walk over the workflow's
+   * runs in the window.
    */
   async list(query: ListQuery): Promise<Record[]> {
     let need = wholeNumber(query.limit, "list: limit");
     let skip = wholeNumber(query.offset ?? 0, "list: offset");
     const { filter = {} } = query;
+    if (query.workflowName !== undefined && filter.foreignId?.length) return this.#listForeign(query, query.workflowName, filter.foreignId, skip, need);
     const index = query.workflowName === undefined ? `${this.#prefix}index:runs` : `${this.#prefix}index:runs:${encodedName(query.workflowName)}`;
     const asJson = (values: readonly (string | number)[] | undefined) => (values?.length ? JSON.stringify(values.map(String)) : "");
     const records: Record[] = [];
@@ -194,6 +196,29 @@ export class RedisRecordStore implements RecordStore {
       skip = Number(skipLeft);
     }
     return records;
+  }
+
+  /** `list` by foreign id within one workflow: those foreign ids' runs, merged, filtered and paged here. */
+  async #listForeign(query: ListQuery, workflowName: string, foreignIds: readonly string[], offset: number, limit: number): Promise<Record[]> {
+    const { filter = {} } = query;
+    const name = encodedName(workflowName);
+    const keys = [...new Set(foreignIds)].map((foreignId) => `${this.#prefix}index:foreign:${name}:${foreignId}`);
+    const reply = await listForeignScript.run(this.#client, keys, [
+      this.#prefix,
+      filter.createdAfter === undefined ? "-inf" : `(${filter.createdAfter.getTime()}`,
+      filter.createdBefore === undefined ? "+inf" : `(${filter.createdBefore.getTime()}`,
+    ]);
+    if (!Array.isArray(reply)) throw new TypeError(`redis: unexpected list reply ${String(reply)}`);
+    const entries = (reply as [Buffer, Buffer, unknown[]][]).map(([score, member, run]) => ({ createdAtMs: Number(String(score)), member: String(member), record: toRecord(run) }));
+    // Members of one creation time sort by their sequence, as in the sorted sets.
+    entries.sort((a, b) => a.createdAtMs - b.createdAtMs || (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
+    if (query.order === "desc") entries.reverse();
+    const statuses = filter.status?.length ? new Set(filter.status) : undefined;
+    const runStates = filter.runState?.length ? new Set(filter.runState) : undefined;
+    return entries
+      .map((e) => e.record)
+      .filter((r) => (!statuses || statuses.has(r.status)) && (!runStates || runStates.has(r.runState)))
+      .slice(offset, offset + limit);
   }
 
   /** Up to `limit` outbox events of the workflow, oldest first; none with `events: "stream"`. */
