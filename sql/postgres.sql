@@ -1,4 +1,4 @@
--- stepwise PostgreSQL schema, version 1
+-- stepwise PostgreSQL schema, version 2
 CREATE TABLE IF NOT EXISTS "public"."stepwise_records" (
   run_id             text PRIMARY KEY,
   workflow_name      text NOT NULL,
@@ -38,11 +38,14 @@ CREATE TABLE IF NOT EXISTS "public"."stepwise_timeouts" (
   foreign_id    text NOT NULL,
   run_id        text NOT NULL,
   status        integer NOT NULL,
+  timeout_index integer NOT NULL DEFAULT 0,
   completed     boolean NOT NULL DEFAULT false,
   cancelled     boolean NOT NULL DEFAULT false,
   expire_at     timestamptz NOT NULL,
   created_at    timestamptz NOT NULL DEFAULT now()
 );
+-- Tables of layout 1 lack timeout_index: every row in them was its status's only timeout, index 0.
+ALTER TABLE "public"."stepwise_timeouts" ADD COLUMN IF NOT EXISTS timeout_index integer NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS stepwise_timeouts_active ON "public"."stepwise_timeouts" (workflow_name, status, expire_at)
   WHERE NOT completed AND NOT cancelled;
 
@@ -71,4 +74,4 @@ CREATE TABLE IF NOT EXISTS "public"."stepwise_schema_version" (
   version    integer PRIMARY KEY,
   applied_at timestamptz NOT NULL DEFAULT now()
 );
-INSERT INTO "public"."stepwise_schema_version" (version) VALUES (1) ON CONFLICT DO NOTHING;
+INSERT INTO "public"."stepwise_schema_version" (version) VALUES (2) ON CONFLICT DO NOTHING;

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { untilWoken } from "./abort.js";
 import type { WorkflowContext } from "./context.js";
 import { systemClock } from "./clock.js";
 import { AwaitTimeoutError, InvalidOptionError, RecordNotFoundError, StatusNotReachedError } from "./errors.js";
@@ -39,23 +40,11 @@ class Subscription {
   /** Resolves once more than `seen` events have arrived; rejects when any of the signals aborts. */
   async waitBeyond(seen: number, signals: readonly AbortSignal[]): Promise<void> {
     if (this.seen > seen) return;
-    throwIfAnyAborted(signals);
-    let wake!: () => void;
-    const arrived = new Promise<void>((resolve) => (wake = resolve));
-    this.#wakers.add(wake);
-    for (const signal of signals) signal.addEventListener("abort", wake, { once: true });
-    try {
-      await arrived;
-    } finally {
-      this.#wakers.delete(wake);
-      for (const signal of signals) signal.removeEventListener("abort", wake);
-    }
-    throwIfAnyAborted(signals);
+    await untilWoken((wake) => {
+      this.#wakers.add(wake);
+      return () => this.#wakers.delete(wake);
+    }, ...signals);
   }
-}
-
-function throwIfAnyAborted(signals: readonly AbortSignal[]): void {
-  for (const signal of signals) signal.throwIfAborted();
 }
 
 /** Ends the timeout's sleep once the await is settled; a reason of our own avoids building a DOMException. */
@@ -70,7 +59,8 @@ interface WatchedTopic {
 
 /**
  * Watches topics for the runs being awaited. One receiver per topic serves every waiter in this
- * workflow instance and keeps reading until the workflow stops, so its position never holds events back.
+ * workflow instance and keeps reading until the workflow stops, so its position never holds events back;
+ * it is ephemeral, so nothing of it outlives the workflow instance (no cursor row, consumer or group per start).
  */
 export class RunWatcher<T> {
   readonly #ctx: WorkflowContext<T>;
@@ -147,7 +137,7 @@ export class RunWatcher<T> {
   async #subscribe(topicName: string, runId: string, subscription: Subscription): Promise<() => void> {
     let watched = this.#topics.get(topicName);
     if (!watched) {
-      const receiver = this.#ctx.eventStreamer.newReceiver(topicName, this.#receiverName, { streamFromLatest: true });
+      const receiver = this.#ctx.eventStreamer.newReceiver(topicName, this.#receiverName, { streamFromLatest: true, ephemeral: true });
       const created: WatchedTopic = { ready: receiver.then(() => void (created.open = true)), open: false, subscriptions: new Map() };
       watched = created;
       this.#topics.set(topicName, created);

@@ -1,12 +1,10 @@
+import { abortReason } from "./abort.js";
+
 /** Where the workflow reads time and waits. Inject a FakeClock in tests to drive time by hand. */
 export interface Clock {
   now(): Date;
   /** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException("This operation was aborted", "AbortError");
 }
 
 /** The longest delay a Node.js timer takes; a longer one would fire at once. */
@@ -39,19 +37,6 @@ function timerSleep(ms: number, signal: AbortSignal | undefined): Promise<void> 
     }, Math.max(0, ms));
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-/** Resolves once the signal aborts, rejecting with its reason; for waits that only end by abort. */
-export function aborted(signal: AbortSignal): Promise<never> {
-  return new Promise<never>((_, reject) => {
-    if (signal.aborted) return reject(abortReason(signal));
-    signal.addEventListener("abort", () => reject(abortReason(signal)), { once: true });
-  });
-}
-
-/** Rejects with the signal's reason if it has aborted. */
-export function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw abortReason(signal);
 }
 
 /** Calls `fire` every `ms` of wall-clock time until the returned function is called. */

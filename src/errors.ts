@@ -293,3 +293,41 @@ export class InvalidOptionError extends StepwiseError {
     super(message, options);
   }
 }
+
+/** A role scheduler was used after its `close()`: an await of a role, or one that was waiting then. */
+export class RoleSchedulerClosedError extends StepwiseError {
+  readonly code = "ROLE_SCHEDULER_CLOSED";
+  constructor(
+    readonly scheduler: string,
+    readonly role?: string,
+    options?: ErrorOptions,
+  ) {
+    super(role === undefined ? `the ${scheduler} was closed` : `the ${scheduler} is closed: cannot await role "${role}"`, options);
+  }
+}
+
+/**
+ * A lease's role was taken away: the engine's lease expired or was not renewed in time, its lock
+ * went with a lost connection, or someone else removed it. The reason of the lease's signal.
+ */
+export class RoleLostError extends StepwiseError {
+  readonly code = "ROLE_LOST";
+  constructor(
+    readonly role: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`the lease on role "${role}" was lost: ${detail}`, options);
+  }
+}
+
+/** The reason of a lease's signal once its holder released it. */
+export class RoleReleasedError extends StepwiseError {
+  readonly code = "ROLE_RELEASED";
+  constructor(
+    readonly role: string,
+    options?: ErrorOptions,
+  ) {
+    super(`the lease on role "${role}" was released`, options);
+  }
+}

@@ -32,6 +32,16 @@ export interface ReceiverOptions {
   pollingFrequency?: number;
   /** Start at the end of the topic, but only when `name` has no stored position yet. */
   streamFromLatest?: boolean;
+  /**
+   * The receiver's position is not kept for a later receiver of the same name: each ephemeral
+   * receiver starts afresh, and two open at once each read on their own. Whatever the engine keeps
+   * for it (a cursor, a consumer, a group) is removed when the receiver closes, and goes on its
+   * own after a process died without closing it. It never holds back a streamer's retention of
+   * its durable history, so an ephemeral receiver that falls far behind may find events gone.
+   * Combine it with `streamFromLatest` to start at the end of the topic. The engine's `await`
+   * uses one per watched topic.
+   */
+  ephemeral?: boolean;
 }
 
 /** A received event and the function that records it as handled. */

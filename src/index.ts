@@ -9,6 +9,8 @@ export type { Control, ControlKind, Run, RunControlHooks, StepContext, TypedReco
 export type { StepFn } from "./step.js";
 export type { CallbackFn, CallbackResult } from "./callback.js";
 export type { ListOptions, RunPage } from "./list.js";
+export { runControl } from "./run-control.js";
+export type { RunControl, RunControlOptions } from "./run-control.js";
 export { durationTimer, timeTimer } from "./timeout.js";
 export type { TimerFn, TimeoutFn } from "./timeout.js";
 export type { ConnectorConstructor, ConnectorConsumer, ConnectorEvent, ConnectorFn } from "./connector.js";
@@ -29,6 +31,7 @@ export type { ListQuery, OutboxEvent, Record, RecordFilter, RecordMeta, RecordSt
 export type { NewTimeout, TimeoutRecord, TimeoutStore } from "./timeout-store.js";
 export type { Lease, RoleScheduler } from "./rolescheduler.js";
 export type { Adapters } from "./adapters.js";
+export type { Retention, RetentionOptions } from "./retention.js";
 export { jsonCodec } from "./codec.js";
 export type { Codec } from "./codec.js";
 export { systemClock } from "./clock.js";
@@ -52,6 +55,9 @@ export {
   ObjectDecodeError,
   OutboxRecordNotFoundError,
   RecordNotFoundError,
+  RoleLostError,
+  RoleReleasedError,
+  RoleSchedulerClosedError,
   StaleReadError,
   StatusNotReachedError,
   StepwiseError,

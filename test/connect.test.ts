@@ -49,32 +49,38 @@ function connected(consumer: (event: { foreignId: string }) => boolean = () => t
 
 test("a connected workflow moves only once the other workflow's run reaches the awaited status", async () => {
   const { paymentWf, orderWf, seen } = connected();
-  await Promise.all([paymentWf.run(), orderWf.run()]);
-  const orderRunId = await orderWf.trigger("o-1", { initialValue: { id: "o-1" } });
-  const paymentRunId = await paymentWf.trigger("payment-o-1", { initialValue: { orderId: "o-1", amount: 10 } });
-  await paymentWf.await("payment-o-1", paymentRunId, Payment.Authorised);
-  // Authorised is not what the order waits for: it must still be waiting.
-  assert.deepEqual(seen, []);
-  assert.equal((await waitFor(orderWf, "o-1", () => true)).status, Order.AwaitingPayment);
+  try {
+    await Promise.all([paymentWf.run(), orderWf.run()]);
+    const orderRunId = await orderWf.trigger("o-1", { initialValue: { id: "o-1" } });
+    const paymentRunId = await paymentWf.trigger("payment-o-1", { initialValue: { orderId: "o-1", amount: 10 } });
+    await paymentWf.await("payment-o-1", paymentRunId, Payment.Authorised);
+    // Authorised is not what the order waits for: it must still be waiting.
+    assert.deepEqual(seen, []);
+    assert.equal((await waitFor(orderWf, "o-1", () => true)).status, Order.AwaitingPayment);
 
-  await paymentWf.callback("payment-o-1", Payment.Authorised, null);
-  const shipped = await orderWf.await("o-1", orderRunId, Order.Shipped);
-  assert.equal(shipped.object.paidAmount, 10);
-  assert.deepEqual(seen, [paymentRunId]);
-  await Promise.all([paymentWf.stop(), orderWf.stop()]);
+    await paymentWf.callback("payment-o-1", Payment.Authorised, null);
+    const shipped = await orderWf.await("o-1", orderRunId, Order.Shipped);
+    assert.equal(shipped.object.paidAmount, 10);
+    assert.deepEqual(seen, [paymentRunId]);
+  } finally {
+    await Promise.all([paymentWf.stop(), orderWf.stop()]);
+  }
 });
 
 test("the consumer can decline an event, leaving the run where it waits", async () => {
   const { paymentWf, orderWf, seen } = connected(() => false);
-  await Promise.all([paymentWf.run(), orderWf.run()]);
-  await orderWf.trigger("o-2", { initialValue: { id: "o-2" } });
-  const paymentRunId = await paymentWf.trigger("payment-o-2", { initialValue: { orderId: "o-2", amount: 5 } });
-  await paymentWf.await("payment-o-2", paymentRunId, Payment.Authorised);
-  await paymentWf.callback("payment-o-2", Payment.Authorised, null);
-  await waitFor(paymentWf, "payment-o-2", (r) => r.runState === RunState.Completed);
-  await waitFor(orderWf, "o-2", () => seen.length === 1);
-  const order = await waitFor(orderWf, "o-2", () => true);
-  assert.equal(order.status, Order.AwaitingPayment);
-  assert.equal(order.meta.version, 1);
-  await Promise.all([paymentWf.stop(), orderWf.stop()]);
+  try {
+    await Promise.all([paymentWf.run(), orderWf.run()]);
+    await orderWf.trigger("o-2", { initialValue: { id: "o-2" } });
+    const paymentRunId = await paymentWf.trigger("payment-o-2", { initialValue: { orderId: "o-2", amount: 5 } });
+    await paymentWf.await("payment-o-2", paymentRunId, Payment.Authorised);
+    await paymentWf.callback("payment-o-2", Payment.Authorised, null);
+    await waitFor(paymentWf, "payment-o-2", (r) => r.runState === RunState.Completed);
+    await waitFor(orderWf, "o-2", () => seen.length === 1);
+    const order = await waitFor(orderWf, "o-2", () => true);
+    assert.equal(order.status, Order.AwaitingPayment);
+    assert.equal(order.meta.version, 1);
+  } finally {
+    await Promise.all([paymentWf.stop(), orderWf.stop()]);
+  }
 });

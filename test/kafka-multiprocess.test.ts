@@ -1,80 +1,45 @@
 // Three worker processes share one workflow: records, timeouts and roles on PostgreSQL, events on
 // Kafka (librdkafka's mock cluster started here, or the cluster named by KAFKA_BROKERS).
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { createInterface } from "node:readline";
 import { after, before, test } from "node:test";
 import { RunState } from "stepwise";
 import { testCluster, type TestCluster } from "./support/kafka.js";
 import { freshSchema } from "./support/postgres.js";
 import { until } from "./support/until.js";
+import { Workers, type Worker } from "./support/workers.js";
 import { Status } from "./support/workflows.js";
 
 let cluster: TestCluster;
-const workers: ChildProcess[] = [];
 before(async () => {
   cluster = await testCluster();
 });
 after(async () => {
-  for (const worker of workers) worker.kill("SIGKILL");
   await cluster?.stop();
 });
 
-interface Line {
-  text: string;
-  atMs: number;
-}
-
-interface Worker {
-  child: ChildProcess;
-  lines: Line[];
-  said(text: string): Promise<void>;
-}
-
-function startWorker(schema: string, name: string, triggers: number): Worker {
-  const child = spawn(
-    process.execPath,
-    [
-      "--conditions=source",
-      "--import",
-      "tsx",
-      new URL("./support/kafka-worker.ts", import.meta.url).pathname,
-      schema,
-      cluster.brokers.join(","),
-      name,
-      String(triggers),
-      String(cluster.mock),
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  workers.push(child);
-  const lines: Line[] = [];
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (text) => lines.push({ text, atMs: Date.now() }));
-  return { child, lines, said: (text) => until(`a worker to say "${text}"`, () => lines.some((l) => l.text === text), 60_000) };
-}
-
-/** What a worker's lines starting with `prefix` name (roles, or receivers as "<topic> <name>"). */
-function named(worker: Worker, prefix: string, afterMs = 0): Map<string, number> {
+/** What a worker's lines starting with `prefix` name (roles, or receivers as "<topic> <name>"), from line `from` on, with when each came. */
+function named(worker: Worker, prefix: string, from = 0): Map<string, number> {
   const found = new Map<string, number>();
-  for (const { text, atMs } of worker.lines) {
-    if (atMs >= afterMs && text.startsWith(prefix) && !found.has(text.slice(prefix.length))) found.set(text.slice(prefix.length), atMs);
+  for (const { text, atMs } of worker.lines.slice(from)) {
+    if (text.startsWith(prefix) && !found.has(text.slice(prefix.length))) found.set(text.slice(prefix.length), atMs);
   }
   return found;
 }
 
 test("three workers on Postgres records and roles with Kafka events finish 2,000 runs though one is SIGKILLed halfway", { timeout: 120_000 }, async (t) => {
   const db = await freshSchema();
+  const workers = new Workers();
   try {
     const runs = 2000;
     const name = `kafka-multi-${randomBytes(4).toString("hex")}`;
+    const args = ["--schema", db.schema, "--brokers", cluster.brokers.join(","), "--name", name, ...(cluster.mock ? ["--mock"] : [])];
     const startedMs = Date.now();
     // The two idle workers start first and take the roles between them (a worker takes every
     // role that is free); the third then triggers the runs and takes over roles as they come free.
-    const [second, third] = [startWorker(db.schema, name, 0), startWorker(db.schema, name, 0)];
+    const [second, third] = [workers.start("kafka", args), workers.start("kafka", args)];
     await Promise.all([second.said("ready"), third.said("ready")]);
-    const first = startWorker(db.schema, name, runs);
+    const first = workers.start("kafka", [...args, "--trigger", String(runs)]);
     await first.said("ready");
     const all = [first, second, third];
     const completed = async () =>
@@ -89,9 +54,10 @@ test("three workers on Postgres records and roles with Kafka events finish 2,000
     const victimRoles = named(victim, "held ");
     const victimReceivers = named(victim, "receiving ");
     assert.ok(victimRoles.size > 0, "the killed worker held roles");
+    // What the survivors say from here on is what they did after the kill.
+    const linesAtKill = new Map(survivors.map((w) => [w, w.lines.length]));
     const killedMs = Date.now();
-    victim.child.kill("SIGKILL");
-    await once(victim.child, "exit");
+    await victim.kill();
 
     await until("every run to complete", async () => (await completed()) === runs, 90_000);
     const doneMs = Date.now();
@@ -112,7 +78,7 @@ test("three workers on Postgres records and roles with Kafka events finish 2,000
 
     // Takeover: when a survivor took each of the killed worker's roles, and re-joined each of its receivers' groups.
     const firstAfterKill = (prefix: string, key: string) =>
-      Math.min(...survivors.map((w) => named(w, prefix, killedMs).get(key) ?? Number.POSITIVE_INFINITY));
+      Math.min(...survivors.map((w) => named(w, prefix, linesAtKill.get(w)).get(key) ?? Number.POSITIVE_INFINITY));
     const roleTakeoverMs = [...victimRoles.keys()].map((role) => firstAfterKill("held ", role) - killedMs);
     const receiverTakeoverMs = [...victimReceivers.keys()].map((receiver) => firstAfterKill("receiving ", receiver) - killedMs);
     assert.ok(roleTakeoverMs.every(Number.isFinite), "every role of the killed worker was taken over");
@@ -124,9 +90,9 @@ test("three workers on Postgres records and roles with Kafka events finish 2,000
     const errors = all.flatMap((w) => w.lines.filter((l) => l.text.startsWith("error ")).map((l) => l.text));
     t.diagnostic(`errors logged by the workers: ${errors.length}${errors.length ? `, e.g. ${errors[0]}` : ""}`);
 
-    for (const worker of survivors) worker.child.kill("SIGTERM");
-    await Promise.all(survivors.map((w) => once(w.child, "exit")));
+    await Promise.all(survivors.map((w) => w.stop()));
   } finally {
+    await workers.killAll();
     await db.drop();
   }
 });

@@ -1,60 +1,33 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { createInterface } from "node:readline";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { RunState } from "stepwise";
 import type { RoleHolder } from "stepwise/nats";
 import { connectNats, eventually, uniquePrefix } from "./support/nats.js";
 import { freshSchema } from "./support/postgres.js";
-import { until } from "./support/until.js";
+import { Workers } from "./support/workers.js";
 import { Status } from "./support/workflows.js";
-
-const workers: ChildProcess[] = [];
-after(() => {
-  for (const worker of workers) worker.kill("SIGKILL");
-});
 
 const ttlMs = 1_000;
 
-function startWorker(schema: string, prefix: string, triggers: number) {
-  const child = spawn(
-    process.execPath,
-    [
-      "--conditions=source",
-      "--import",
-      "tsx",
-      new URL("./support/nats-worker.ts", import.meta.url).pathname,
-      schema,
-      prefix,
-      String(triggers),
-      String(ttlMs),
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  workers.push(child);
-  const lines: string[] = [];
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => lines.push(line));
-  return { child, said: (line: string) => until(`a worker to say "${line}"`, () => lines.includes(line), 30_000) };
-}
-
-test("three workers on Postgres records and NATS events and roles finish 2,000 runs though one is SIGKILLed halfway", { timeout: 90_000 }, async (t) => {
+test("three workers on Postgres records and NATS events and roles finish 2,000 runs though one is SIGKILLed halfway", { timeout: 180_000 }, async (t) => {
   const db = await freshSchema();
   const { prefix, bucket, removeStreams } = uniquePrefix();
   const connection = await connectNats();
+  const workers = new Workers();
   try {
     const runs = 2000;
     const started = Date.now();
     // The workers that only consume start first, so the roles go to them and not to the one busy triggering.
-    const consumers = [startWorker(db.schema, prefix, 0), startWorker(db.schema, prefix, 0)];
+    const args = ["--schema", db.schema, "--prefix", prefix, "--ttl-ms", String(ttlMs)];
+    const consumers = [workers.start("nats", args), workers.start("nats", args)];
     await Promise.all(consumers.map((w) => w.said("ready")));
-    const trigger = startWorker(db.schema, prefix, runs);
+    const trigger = workers.start("nats", [...args, "--trigger", String(runs)]);
     const all = [...consumers, trigger];
     const sql = (text: string) => db.pool.query(text).then((r) => Number(r.rows[0].count));
     const completed = () => sql(`SELECT count(*) FROM "${db.schema}".stepwise_records WHERE run_state = ${RunState.Completed}`);
-    await eventually("half of the runs to complete", async () => (await completed()) >= runs / 2, 60_000);
+    await eventually("half of the runs to complete", async () => (await completed()) >= runs / 2, 90_000);
     const halfMs = Date.now() - started;
     await trigger.said("triggered");
 
@@ -65,18 +38,17 @@ test("three workers on Postgres records and NATS events and roles finish 2,000 r
       const entry = await kv.get(key);
       if (entry?.operation === "PUT") holders.set(key, (JSON.parse(entry.string()) as RoleHolder).pid);
     }
-    const held = (w: (typeof all)[number]) => [...holders].filter(([, pid]) => pid === w.child.pid).map(([key]) => key);
+    const held = (w: (typeof all)[number]) => [...holders].filter(([, pid]) => pid === w.pid).map(([key]) => key);
     const victim = all.reduce((most, w) => (held(w).length > held(most).length ? w : most));
     const roles = held(victim);
-    victim.child.kill("SIGKILL");
     const killedAt = Date.now();
-    await once(victim.child, "exit");
+    await victim.kill();
     await eventually(
       "a survivor to hold every role of the killed worker",
       async () => {
         for (const key of roles) {
           const entry = await kv.get(key);
-          if (entry?.operation !== "PUT" || (JSON.parse(entry.string()) as RoleHolder).pid === victim.child.pid) return false;
+          if (entry?.operation !== "PUT" || (JSON.parse(entry.string()) as RoleHolder).pid === victim.pid) return false;
         }
         return true;
       },
@@ -85,7 +57,7 @@ test("three workers on Postgres records and NATS events and roles finish 2,000 r
     );
     const takeoverMs = Date.now() - killedAt;
 
-    await eventually("every run to complete", async () => (await completed()) === runs, 60_000);
+    await eventually("every run to complete", async () => (await completed()) === runs, 90_000);
     const finishedMs = Date.now() - started;
     await eventually("the outbox to drain", async () => (await sql(`SELECT count(*) FROM "${db.schema}".stepwise_outbox`)) === 0, 10_000);
 
@@ -104,9 +76,9 @@ test("three workers on Postgres records and NATS events and roles finish 2,000 r
 
     t.diagnostic(`the killed worker held ${roles.length} of ${holders.size} roles; survivors held all of them ${takeoverMs} ms after SIGKILL (TTL ${ttlMs} ms)`);
     t.diagnostic(`2,000 runs on three (then two) workers took ${finishedMs} ms (half of them done after ${halfMs} ms)`);
-    for (const w of all.filter((w) => w !== victim)) w.child.kill("SIGTERM");
-    await Promise.all(all.filter((w) => w !== victim).map((w) => once(w.child, "exit")));
+    await Promise.all(all.filter((w) => w !== victim).map((w) => w.stop()));
   } finally {
+    await workers.killAll();
     await removeStreams(connection);
     await connection.close();
     await db.drop();

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Builder, RunState, type InvalidOptionError, type RecordNotFoundError } from "stepwise";
+import { Builder, RunState, runControl, type InvalidOptionError, type RecordNotFoundError } from "stepwise";
 import { memory } from "stepwise/memory";
+import { waitFor } from "stepwise/testing";
 import { lineWorkflow, Status, type Item } from "./support/workflows.js";
 
 test("get and latest hand back typed runs decoded with the workflow's codec", async () => {
@@ -81,6 +82,31 @@ test("callback answers whether it changed the run, and with the run after the ca
     await assert.rejects(wf.callback("nobody@x", Status.Created, 1), (err: RecordNotFoundError) => {
       return err.code === "RECORD_NOT_FOUND" && /foreign id "nobody@x"/.test(err.message);
     });
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("runControl changes runs without a built workflow, writing what the workflow writes", async () => {
+  const adapters = memory();
+  const b = new Builder<Item, Status>("controlled", Status);
+  b.addCallback(Status.Created, async () => Status.Done, Status.Done);
+  const wf = b.build(adapters);
+  try {
+    await wf.run();
+    const runId = await wf.trigger("rc-1", { initialValue: { id: "rc-1", count: 0 } });
+    const control = runControl(adapters.recordStore, "controlled");
+    const paused = await control.pause(runId, "by an operator");
+    assert.equal(paused.runState, RunState.Paused);
+    assert.equal((await wf.get(runId)).meta.runStateReason, "by an operator");
+    assert.equal((await control.resume(runId)).runState, RunState.Running);
+    const cancelled = await control.cancel(runId, "duplicate");
+    assert.equal(cancelled.meta.version, 4);
+    await assert.rejects(control.pause(runId, "too late"), { code: "INVALID_TRANSITION" });
+    await assert.rejects(runControl(adapters.recordStore, "another-workflow").cancel(runId, "x"), { code: "RECORD_NOT_FOUND" });
+    // Each change went out as an event, as a built workflow's would: the delete process finishes this one.
+    await control.deleteData(runId, "gdpr");
+    await waitFor(wf, "rc-1", (r) => r.runState === RunState.DataDeleted);
   } finally {
     await wf.stop();
   }

@@ -30,13 +30,16 @@ test("saveAndRepeat stores the object and hands the run back until it moves on",
     Status.Done,
   );
   const wf = b.build(memory());
-  await wf.run();
-  const runId = await wf.trigger("r-1", { initialValue: item("r-1") });
-  const done = await wf.await("r-1", runId, Status.Done);
-  assert.deepEqual(seen, [0, 1, 2, 3, 4]);
-  assert.equal(done.object.count, 5);
-  assert.equal(done.meta.version, 6);
-  await wf.stop();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("r-1", { initialValue: item("r-1") });
+    const done = await wf.await("r-1", runId, Status.Done);
+    assert.deepEqual(seen, [0, 1, 2, 3, 4]);
+    assert.equal(done.object.count, 5);
+    assert.equal(done.meta.version, 6);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("a step's pause and cancel store the run state with the reason", async () => {
@@ -44,15 +47,18 @@ test("a step's pause and cancel store the run state with the reason", async () =
   b.addStep(Status.Created, async (run) => (run.object.id === "p" ? run.pause("needs review") : run.cancel("not wanted")), Status.Done);
   const adapters = memory();
   const wf = b.build(adapters);
-  await wf.run();
-  await wf.trigger("p", { initialValue: item("p") });
-  await wf.trigger("c", { initialValue: item("c") });
-  const paused = await waitFor(wf, "p", (r) => r.runState === RunState.Paused);
-  assert.equal(paused.meta.runStateReason, "needs review");
-  assert.equal(paused.status, Status.Created);
-  const cancelled = await waitFor(wf, "c", (r) => r.runState === RunState.Cancelled);
-  assert.equal(cancelled.meta.runStateReason, "not wanted");
-  await wf.stop();
+  try {
+    await wf.run();
+    await wf.trigger("p", { initialValue: item("p") });
+    await wf.trigger("c", { initialValue: item("c") });
+    const paused = await waitFor(wf, "p", (r) => r.runState === RunState.Paused);
+    assert.equal(paused.meta.runStateReason, "needs review");
+    assert.equal(paused.status, Status.Created);
+    const cancelled = await waitFor(wf, "c", (r) => r.runState === RunState.Cancelled);
+    assert.equal(cancelled.meta.runStateReason, "not wanted");
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("skip leaves the run as it is", async () => {
@@ -68,16 +74,19 @@ test("skip leaves the run as it is", async () => {
   );
   const adapters = memory();
   const wf = b.build(adapters);
-  await wf.run();
-  const runId = await wf.trigger("s", { initialValue: item("s") });
-  await waitFor(wf, "s", () => calls === 1);
-  // A second run proves the consumer went past the skipped event rather than stalling on it.
-  await wf.trigger("s2", { initialValue: item("s2") });
-  await waitFor(wf, "s2", () => calls === 2);
-  const stored = await adapters.recordStore.lookup(runId);
-  assert.equal(stored.meta.version, 1);
-  assert.equal(stored.runState, RunState.Initiated);
-  await wf.stop();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("s", { initialValue: item("s") });
+    await waitFor(wf, "s", () => calls === 1);
+    // A second run proves the consumer went past the skipped event rather than stalling on it.
+    await wf.trigger("s2", { initialValue: item("s2") });
+    await waitFor(wf, "s2", () => calls === 2);
+    const stored = await adapters.recordStore.lookup(runId);
+    assert.equal(stored.meta.version, 1);
+    assert.equal(stored.runState, RunState.Initiated);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("a failing step is retried after errBackOff and then succeeds", async () => {
@@ -95,21 +104,24 @@ test("a failing step is retried after errBackOff and then succeeds", async () =>
   ).withOptions({ errBackOff: 5_000 });
   const errors: unknown[] = [];
   const wf = b.build({ ...memory({ clock }), clock, logger: { debug: () => {}, error: (err) => errors.push(err) } });
-  await wf.run();
-  const runId = await wf.trigger("f", { initialValue: item("f") });
-  for (let i = 1; i < 3; i++) {
-    await clock.blockUntil(1);
-    assert.equal(attempts, i);
-    clock.advance(5_000);
+  try {
+    await wf.run();
+    const runId = await wf.trigger("f", { initialValue: item("f") });
+    for (let i = 1; i < 3; i++) {
+      await clock.blockUntil(1);
+      assert.equal(attempts, i);
+      clock.advance(5_000);
+    }
+    const done = await wf.await("f", runId, Status.Done);
+    assert.equal(done.runState, RunState.Completed);
+    assert.equal(attempts, 3);
+    assert.deepEqual(
+      errors.map((e) => (e as Error).message),
+      ["flaky 1", "flaky 2"],
+    );
+  } finally {
+    await wf.stop();
   }
-  const done = await wf.await("f", runId, Status.Done);
-  assert.equal(done.runState, RunState.Completed);
-  assert.equal(attempts, 3);
-  assert.deepEqual(
-    errors.map((e) => (e as Error).message),
-    ["flaky 1", "flaky 2"],
-  );
-  await wf.stop();
 });
 
 test("pauseAfterErrCount pauses a run after that many errors and moves on to other runs", async () => {
@@ -125,19 +137,22 @@ test("pauseAfterErrCount pauses a run after that many errors and moves on to oth
     Status.Done,
   ).withOptions({ pauseAfterErrCount: 3, errBackOff: 1 });
   const wf = b.build({ ...memory(), logger: { debug: () => {}, error: () => {} } });
-  await wf.run();
-  const badId = await wf.trigger("bad", { initialValue: item("bad") });
-  const paused = await waitFor(wf, "bad", (r) => r.runState === RunState.Paused);
-  assert.equal(attempts.get("bad"), 3);
-  assert.match(paused.meta.runStateReason, /paused after 3 errors in step Created: card declined/);
-  const goodId = await wf.trigger("good", { initialValue: item("good") });
-  assert.equal((await wf.await("good", goodId, Status.Done)).runState, RunState.Completed);
-  assert.equal(attempts.get("bad"), 3);
-  // A resumed run gets a fresh count of errors.
-  await wf.resume(badId);
-  await waitFor(wf, "bad", (r) => r.runState === RunState.Paused && r.meta.version === 4);
-  assert.equal(attempts.get("bad"), 6);
-  await wf.stop();
+  try {
+    await wf.run();
+    const badId = await wf.trigger("bad", { initialValue: item("bad") });
+    const paused = await waitFor(wf, "bad", (r) => r.runState === RunState.Paused);
+    assert.equal(attempts.get("bad"), 3);
+    assert.match(paused.meta.runStateReason, /paused after 3 errors in step Created: card declined/);
+    const goodId = await wf.trigger("good", { initialValue: item("good") });
+    assert.equal((await wf.await("good", goodId, Status.Done)).runState, RunState.Completed);
+    assert.equal(attempts.get("bad"), 3);
+    // A resumed run gets a fresh count of errors.
+    await wf.resume(badId);
+    await waitFor(wf, "bad", (r) => r.runState === RunState.Paused && r.meta.version === 4);
+    assert.equal(attempts.get("bad"), 6);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("a status the step did not declare is refused at runtime with InvalidTransitionError", async () => {
@@ -148,14 +163,17 @@ test("a status the step did not declare is refused at runtime with InvalidTransi
   });
   const errors: unknown[] = [];
   const wf = b.build({ ...memory(), logger: { debug: () => {}, error: (err) => errors.push(err) } });
-  await wf.run();
-  await wf.trigger("u", { initialValue: item("u") });
-  const paused = await waitFor(wf, "u", (r) => r.runState === RunState.Paused);
-  assert.equal(paused.status, Status.Created);
-  assert.match(paused.meta.runStateReason, /invalid transition from Created to Failed: not declared \(declared: Done\)/);
-  assert.ok(errors[0] instanceof InvalidTransitionError);
-  assert.equal((errors[0] as InvalidTransitionError).code, "INVALID_TRANSITION");
-  await wf.stop();
+  try {
+    await wf.run();
+    await wf.trigger("u", { initialValue: item("u") });
+    const paused = await waitFor(wf, "u", (r) => r.runState === RunState.Paused);
+    assert.equal(paused.status, Status.Created);
+    assert.match(paused.meta.runStateReason, /invalid transition from Created to Failed: not declared \(declared: Done\)/);
+    assert.ok(errors[0] instanceof InvalidTransitionError);
+    assert.equal((errors[0] as InvalidTransitionError).code, "INVALID_TRANSITION");
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("an object that does not decode is an ObjectDecodeError and the stored run stays intact", async () => {
@@ -180,17 +198,20 @@ test("an object that does not decode is an ObjectDecodeError and the stored run 
   const adapters = memory();
   const errors: unknown[] = [];
   const wf = b.build({ ...adapters, codec: json, logger: { debug: () => {}, error: (err) => errors.push(err) } });
-  await wf.run();
-  const runId = await wf.trigger("d", { initialValue: { id: "d" } as unknown as Item });
-  await until("the undecodable run to pause", async () => (await adapters.recordStore.lookup(runId)).runState === RunState.Paused);
-  const stored = await adapters.recordStore.lookup(runId);
-  assert.equal(stored.runState, RunState.Paused);
-  assert.equal(new TextDecoder().decode(stored.object), '{"id":"d"}');
-  assert.equal(calls, 0);
-  assert.ok(errors[0] instanceof ObjectDecodeError);
-  assert.match((errors[0] as Error).message, new RegExp(`object of run "${runId}" could not be decoded`));
-  await assert.rejects(wf.await("d", runId, Status.Created), ObjectDecodeError);
-  await wf.stop();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("d", { initialValue: { id: "d" } as unknown as Item });
+    await until("the undecodable run to pause", async () => (await adapters.recordStore.lookup(runId)).runState === RunState.Paused);
+    const stored = await adapters.recordStore.lookup(runId);
+    assert.equal(stored.runState, RunState.Paused);
+    assert.equal(new TextDecoder().decode(stored.object), '{"id":"d"}');
+    assert.equal(calls, 0);
+    assert.ok(errors[0] instanceof ObjectDecodeError);
+    assert.match((errors[0] as Error).message, new RegExp(`object of run "${runId}" could not be decoded`));
+    await assert.rejects(wf.await("d", runId, Status.Created), ObjectDecodeError);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("events for a missing run, an older version or a stopped run do not reach the step", async () => {
@@ -206,23 +227,26 @@ test("events for a missing run, an older version or a stopped run do not reach t
   );
   const adapters = memory();
   const wf = b.build(adapters);
-  await wf.run();
-  const heldId = await wf.trigger("hold", { initialValue: item("hold") });
-  const held = await waitFor(wf, "hold", (r) => r.runState === RunState.Paused);
-  const sender = await adapters.eventStreamer.newSender(topic("skips", Status.Created));
-  const headers = (runId: string, version: number) => ({
-    [HeaderKey.workflowName]: "skips",
-    [HeaderKey.runId]: runId,
-    [HeaderKey.recordVersion]: String(version),
-  });
-  await sender.send("ghost", Status.Created, headers("00000000-0000-4000-8000-000000000000", 1)); // missing run
-  await sender.send("hold", Status.Created, headers(heldId, 1)); // older than the stored version 2
-  await sender.send("hold", Status.Created, headers(heldId, held.meta.version)); // current, but paused
-  // A last real run shows the consumer got through the three events before it.
-  const lastId = await wf.trigger("last", { initialValue: item("last") });
-  await wf.await("last", lastId, Status.Done);
-  assert.deepEqual(handled, ["hold", "last"]);
-  await wf.stop();
+  try {
+    await wf.run();
+    const heldId = await wf.trigger("hold", { initialValue: item("hold") });
+    const held = await waitFor(wf, "hold", (r) => r.runState === RunState.Paused);
+    const sender = await adapters.eventStreamer.newSender(topic("skips", Status.Created));
+    const headers = (runId: string, version: number) => ({
+      [HeaderKey.workflowName]: "skips",
+      [HeaderKey.runId]: runId,
+      [HeaderKey.recordVersion]: String(version),
+    });
+    await sender.send("ghost", Status.Created, headers("00000000-0000-4000-8000-000000000000", 1)); // missing run
+    await sender.send("hold", Status.Created, headers(heldId, 1)); // older than the stored version 2
+    await sender.send("hold", Status.Created, headers(heldId, held.meta.version)); // current, but paused
+    // A last real run shows the consumer got through the three events before it.
+    const lastId = await wf.trigger("last", { initialValue: item("last") });
+    await wf.await("last", lastId, Status.Done);
+    assert.deepEqual(handled, ["hold", "last"]);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("a stale read is retried until the store catches up, and the step runs once", async () => {
@@ -257,16 +281,19 @@ test("a stale read is retried until the store catches up, and the step runs once
   }
   const errors: unknown[] = [];
   const wf = b.build({ ...inner, recordStore: lagging, logger: { debug: () => {}, error: (err) => errors.push(err) } });
-  await wf.run();
-  const runId = await wf.trigger("st", { initialValue: item("st") });
-  await wf.await("st", runId, Status.Done);
-  assert.equal(staleReads, 0);
-  assert.equal((errors[0] as { code?: string }).code, "STALE_READ");
-  assert.deepEqual([...calls.entries()].sort(), [
-    [Status.Created, 1],
-    [Status.Processed, 1],
-  ]);
-  await wf.stop();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("st", { initialValue: item("st") });
+    await wf.await("st", runId, Status.Done);
+    assert.equal(staleReads, 0);
+    assert.equal((errors[0] as { code?: string }).code, "STALE_READ");
+    assert.deepEqual([...calls.entries()].sort(), [
+      [Status.Created, 1],
+      [Status.Processed, 1],
+    ]);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("stop() during a slow step leaves its event un-acked, and a new instance finishes the run", async () => {
@@ -291,20 +318,23 @@ test("stop() during a slow step leaves its event un-acked, and a new instance fi
     return b.build(adapters);
   };
   const first = build(true);
-  await first.run();
-  const runId = await first.trigger("slow", { initialValue: item("slow") });
-  await stepStarted;
-  await first.stop();
-  const intact = await adapters.recordStore.lookup(runId);
-  assert.equal(intact.meta.version, 1);
-  assert.equal(intact.runState, RunState.Initiated);
-
   const second = build(false);
-  await second.run();
-  const done = await second.await("slow", runId, Status.Done);
-  assert.equal(done.object.count, 1);
-  assert.equal(done.meta.version, 2);
-  await second.stop();
+  try {
+    await first.run();
+    const runId = await first.trigger("slow", { initialValue: item("slow") });
+    await stepStarted;
+    await first.stop();
+    const intact = await adapters.recordStore.lookup(runId);
+    assert.equal(intact.meta.version, 1);
+    assert.equal(intact.runState, RunState.Initiated);
+
+    await second.run();
+    const done = await second.await("slow", runId, Status.Done);
+    assert.equal(done.object.count, 1);
+    assert.equal(done.meta.version, 2);
+  } finally {
+    await Promise.all([first.stop(), second.stop()]);
+  }
 });
 
 test("lag holds events back until they are old enough", async () => {
@@ -313,15 +343,18 @@ test("lag holds events back until they are old enough", async () => {
   b.addStep(Status.Created, async () => Status.Done, Status.Done).withOptions({ lag: 60_000 });
   const adapters = memory({ clock });
   const wf = b.build({ ...adapters, clock });
-  await wf.run();
-  const runId = await wf.trigger("l", { initialValue: item("l") });
-  await clock.blockUntil(1);
-  clock.advance(59_999);
-  assert.equal((await adapters.recordStore.lookup(runId)).status, Status.Created);
-  clock.advance(1);
-  const done = await wf.await("l", runId, Status.Done);
-  assert.equal(done.runState, RunState.Completed);
-  await wf.stop();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("l", { initialValue: item("l") });
+    await clock.blockUntil(1);
+    clock.advance(59_999);
+    assert.equal((await adapters.recordStore.lookup(runId)).status, Status.Created);
+    clock.advance(1);
+    const done = await wf.await("l", runId, Status.Done);
+    assert.equal(done.runState, RunState.Completed);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("a run whose step keeps failing backs off alone: the runs behind it go on", { timeout: 10_000 }, async () => {

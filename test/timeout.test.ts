@@ -46,66 +46,78 @@ function orders(options: { timer?: TimerFn<Cart, Order> } = {}) {
 
 test("an order unpaid after an hour expires, exactly once and not before", async () => {
   const { wf, clock, fired, adapters } = orders();
-  await wf.run();
-  const runId = await wf.trigger("o-1", { initialValue: { id: "o-1" } });
-  const timeout = await awaitTimeoutInsert(wf, "o-1", runId, Order.Created);
-  assert.equal(timeout.expireAt.toISOString(), "2026-01-01T01:00:00.000Z");
+  try {
+    await wf.run();
+    const runId = await wf.trigger("o-1", { initialValue: { id: "o-1" } });
+    const timeout = await awaitTimeoutInsert(wf, "o-1", runId, Order.Created);
+    assert.equal(timeout.expireAt.toISOString(), "2026-01-01T01:00:00.000Z");
 
-  clock.advance(hour - 1);
-  await clock.blockUntil(1); // the poller looked and went back to sleep
-  assert.deepEqual(fired, []);
-  assert.equal((await adapters.recordStore.lookup(runId)).status, Order.Created);
+    clock.advance(hour - 1);
+    await clock.blockUntil(1); // the poller looked and went back to sleep
+    assert.deepEqual(fired, []);
+    assert.equal((await adapters.recordStore.lookup(runId)).status, Order.Created);
 
-  clock.advance(500);
-  await requireStatus(wf, "o-1", Order.Expired, { id: "o-1", expiredAt: "2026-01-01T01:00:00.499Z" });
-  await waitFor(wf, "o-1", (r) => r.runState === RunState.Completed);
-  assert.equal((await adapters.timeoutStore.list("timeout-orders")).length, 0);
+    clock.advance(500);
+    await requireStatus(wf, "o-1", Order.Expired, { id: "o-1", expiredAt: "2026-01-01T01:00:00.499Z" });
+    await waitFor(wf, "o-1", (r) => r.runState === RunState.Completed);
+    assert.equal((await adapters.timeoutStore.list("timeout-orders")).length, 0);
 
-  clock.advance(hour);
-  await clock.blockUntil(1);
-  assert.deepEqual(fired, ["o-1"]);
-  await wf.stop();
+    clock.advance(hour);
+    await clock.blockUntil(1);
+    assert.deepEqual(fired, ["o-1"]);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("a timeout never fires for a run that moved on, and is cancelled", async () => {
   const { wf, clock, fired, adapters } = orders();
-  await wf.run();
-  const runId = await wf.trigger("o-2", { initialValue: { id: "o-2" } });
-  await awaitTimeoutInsert(wf, "o-2", runId, Order.Created);
-  await wf.callback("o-2", Order.Created, "card");
-  await wf.await("o-2", runId, Order.Shipped);
-  clock.advance(hour);
-  await clock.blockUntil(1);
-  await waitFor(wf, "o-2", () => true);
-  assert.deepEqual(fired, []);
-  assert.deepEqual(await adapters.timeoutStore.list("timeout-orders"), []);
-  const run = await wf.await("o-2", runId, Order.Shipped);
-  assert.equal(run.object.paidWith, "card");
-  await wf.stop();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("o-2", { initialValue: { id: "o-2" } });
+    await awaitTimeoutInsert(wf, "o-2", runId, Order.Created);
+    await wf.callback("o-2", Order.Created, "card");
+    await wf.await("o-2", runId, Order.Shipped);
+    clock.advance(hour);
+    await clock.blockUntil(1);
+    await waitFor(wf, "o-2", () => true);
+    assert.deepEqual(fired, []);
+    assert.deepEqual(await adapters.timeoutStore.list("timeout-orders"), []);
+    const run = await wf.await("o-2", runId, Order.Shipped);
+    assert.equal(run.object.paidWith, "card");
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("a timer returning null inserts no timeout for that run", async () => {
   const { wf, adapters } = orders({ timer: (run, now) => (run.object.id === "free" ? null : new Date(now.getTime() + hour)) });
-  await wf.run();
-  await wf.trigger("free", { initialValue: { id: "free" } });
-  const paidRunId = await wf.trigger("o-3", { initialValue: { id: "o-3" } });
-  // The auto-inserter handles events in order, so once the second run's timeout exists the first was decided.
-  await awaitTimeoutInsert(wf, "o-3", paidRunId, Order.Created);
-  const timeouts = await adapters.timeoutStore.list("timeout-orders");
-  assert.deepEqual(
-    timeouts.map((t) => t.foreignId),
-    ["o-3"],
-  );
-  await wf.stop();
+  try {
+    await wf.run();
+    await wf.trigger("free", { initialValue: { id: "free" } });
+    const paidRunId = await wf.trigger("o-3", { initialValue: { id: "o-3" } });
+    // The auto-inserter handles events in order, so once the second run's timeout exists the first was decided.
+    await awaitTimeoutInsert(wf, "o-3", paidRunId, Order.Created);
+    const timeouts = await adapters.timeoutStore.list("timeout-orders");
+    assert.deepEqual(
+      timeouts.map((t) => t.foreignId),
+      ["o-3"],
+    );
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("a timeTimer expires at its fixed time", async () => {
   const { wf } = orders({ timer: timeTimer(new Date("2026-01-01T00:30:00Z")) });
-  await wf.run();
-  const runId = await wf.trigger("o-4", { initialValue: { id: "o-4" } });
-  const timeout = await awaitTimeoutInsert(wf, "o-4", runId, Order.Created);
-  assert.equal(timeout.expireAt.toISOString(), "2026-01-01T00:30:00.000Z");
-  await wf.stop();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("o-4", { initialValue: { id: "o-4" } });
+    const timeout = await awaitTimeoutInsert(wf, "o-4", runId, Order.Created);
+    assert.equal(timeout.expireAt.toISOString(), "2026-01-01T00:30:00.000Z");
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("a timer that throws is retried after errBackOff, and the run is untouched meanwhile", async () => {
@@ -124,15 +136,18 @@ test("a timer that throws is retried after errBackOff, and the run is untouched 
   ).withOptions({ errBackOff: 1_000 });
   const adapters = memory({ clock });
   const wf = b.build({ ...adapters, clock, logger: { debug: () => {}, error: (err) => errors.push(err) } });
-  await wf.run();
-  const runId = await wf.trigger("o-5", { initialValue: { id: "o-5" } });
-  await clock.blockUntil(2); // the poller and the inserter's back-off
-  assert.match((errors[0] as Error).message, /timer failed/);
-  assert.equal((await adapters.recordStore.lookup(runId)).meta.version, 1);
-  clock.advance(1_000);
-  await awaitTimeoutInsert(wf, "o-5", runId, Order.Created);
-  assert.equal(calls, 2);
-  await wf.stop();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("o-5", { initialValue: { id: "o-5" } });
+    await clock.blockUntil(2); // the poller and the inserter's back-off
+    assert.match((errors[0] as Error).message, /timer failed/);
+    assert.equal((await adapters.recordStore.lookup(runId)).meta.version, 1);
+    clock.advance(1_000);
+    await awaitTimeoutInsert(wf, "o-5", runId, Order.Created);
+    assert.equal(calls, 2);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("timeouts refuse parallelCount and lag, and need a timeout store", () => {

@@ -19,62 +19,78 @@ import { lineWorkflow, Status, type Item } from "./support/workflows.js";
 
 test("a run goes through every step to its terminal status and completes", async () => {
   const { wf } = lineWorkflow();
-  await wf.run();
-  const runId = await wf.trigger("item-1", { initialValue: { id: "item-1", count: 0 } });
-  const done = await wf.await("item-1", runId, Status.Done);
-  assert.equal(done.status, Status.Done);
-  assert.equal(done.runState, RunState.Completed);
-  assert.deepEqual(done.object, { id: "item-1", count: 3 });
-  assert.equal(done.meta.version, 4);
-  assert.equal(done.meta.statusDescription, "Done");
-  assert.match(done.meta.traceOrigin, /workflow\.test\.ts/);
-  await wf.stop();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("item-1", { initialValue: { id: "item-1", count: 0 } });
+    const done = await wf.await("item-1", runId, Status.Done);
+    assert.equal(done.status, Status.Done);
+    assert.equal(done.runState, RunState.Completed);
+    assert.deepEqual(done.object, { id: "item-1", count: 3 });
+    assert.equal(done.meta.version, 4);
+    assert.equal(done.meta.statusDescription, "Done");
+    assert.match(done.meta.traceOrigin, /workflow\.test\.ts/);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("trigger before run() and after stop() throws WorkflowNotRunningError", async () => {
   const { wf } = lineWorkflow();
   await assert.rejects(wf.trigger("a", { initialValue: { id: "a", count: 0 } }), WorkflowNotRunningError);
-  await wf.run();
-  await wf.stop();
-  await assert.rejects(wf.trigger("a", { initialValue: { id: "a", count: 0 } }), (err: WorkflowNotRunningError) => err.code === "WORKFLOW_NOT_RUNNING" && /run\(\)/.test(err.message));
+  try {
+    await wf.run();
+    await wf.stop();
+    await assert.rejects(wf.trigger("a", { initialValue: { id: "a", count: 0 } }), (err: WorkflowNotRunningError) => err.code === "WORKFLOW_NOT_RUNNING" && /run\(\)/.test(err.message));
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("trigger starts at startAt, and rejects a status outside the graph", async () => {
   const { wf, calls } = lineWorkflow();
-  await wf.run();
-  const runId = await wf.trigger("item-2", { initialValue: { id: "item-2", count: 10 }, startAt: Status.Shipped });
-  const done = await wf.await("item-2", runId, Status.Done);
-  assert.equal(done.object.count, 11);
-  assert.equal(calls.get(`${runId}:${Status.Created}`), undefined);
-  await assert.rejects(wf.trigger("item-3", { initialValue: { id: "item-3", count: 0 }, startAt: Status.Failed }), (err: InvalidStatusError) => {
-    return err instanceof InvalidStatusError && err.code === "INVALID_STATUS" && err.status === Status.Failed;
-  });
-  await wf.stop();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("item-2", { initialValue: { id: "item-2", count: 10 }, startAt: Status.Shipped });
+    const done = await wf.await("item-2", runId, Status.Done);
+    assert.equal(done.object.count, 11);
+    assert.equal(calls.get(`${runId}:${Status.Created}`), undefined);
+    await assert.rejects(wf.trigger("item-3", { initialValue: { id: "item-3", count: 0 }, startAt: Status.Failed }), (err: InvalidStatusError) => {
+      return err instanceof InvalidStatusError && err.code === "INVALID_STATUS" && err.status === Status.Failed;
+    });
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("concurrent triggers for one foreign id create exactly one run", async () => {
   const { wf, adapters } = lineWorkflow();
-  await wf.run();
-  const results = await Promise.allSettled(Array.from({ length: 20 }, () => wf.trigger("same", { initialValue: { id: "same", count: 0 } })));
-  const created = results.filter((r) => r.status === "fulfilled");
-  const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
-  assert.equal(created.length, 1);
-  assert.equal(refused.length, 19);
-  for (const r of refused) assert.ok(r.reason instanceof WorkflowInProgressError);
-  const runs = await adapters.recordStore.list({ workflowName: "line", limit: 100, filter: { foreignId: ["same"] } });
-  assert.equal(runs.length, 1);
-  await wf.stop();
+  try {
+    await wf.run();
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => wf.trigger("same", { initialValue: { id: "same", count: 0 } })));
+    const created = results.filter((r) => r.status === "fulfilled");
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    assert.equal(created.length, 1);
+    assert.equal(refused.length, 19);
+    for (const r of refused) assert.ok(r.reason instanceof WorkflowInProgressError);
+    const runs = await adapters.recordStore.list({ workflowName: "line", limit: 100, filter: { foreignId: ["same"] } });
+    assert.equal(runs.length, 1);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("a new run may start for a foreign id once its latest run finished", async () => {
   const { wf } = lineWorkflow();
-  await wf.run();
-  const first = await wf.trigger("again", { initialValue: { id: "again", count: 0 } });
-  await wf.await("again", first, Status.Done);
-  const second = await wf.trigger("again", { initialValue: { id: "again", count: 0 } });
-  assert.notEqual(first, second);
-  await wf.await("again", second, Status.Done);
-  await wf.stop();
+  try {
+    await wf.run();
+    const first = await wf.trigger("again", { initialValue: { id: "again", count: 0 } });
+    await wf.await("again", first, Status.Done);
+    const second = await wf.trigger("again", { initialValue: { id: "again", count: 0 } });
+    assert.notEqual(first, second);
+    await wf.await("again", second, Status.Done);
+  } finally {
+    await wf.stop();
+  }
 });
 
 function waitingWorkflow() {
@@ -90,51 +106,63 @@ function waitingWorkflow() {
 
 test("await resolves at once for a status the run reached before the call", async () => {
   const wf = waitingWorkflow();
-  await wf.run();
-  const runId = await wf.trigger("w-1", { initialValue: { id: "w-1", count: 0 } });
-  const waiting = await wf.await("w-1", runId, Status.Created);
-  assert.equal(waiting.status, Status.Created);
-  await wf.callback("w-1", Status.Created, 5);
-  await wf.await("w-1", runId, Status.Done);
-  const again = await wf.await("w-1", runId, Status.Done);
-  assert.equal(again.runState, RunState.Completed);
-  assert.equal(again.object.count, 5);
-  await wf.stop();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("w-1", { initialValue: { id: "w-1", count: 0 } });
+    const waiting = await wf.await("w-1", runId, Status.Created);
+    assert.equal(waiting.status, Status.Created);
+    await wf.callback("w-1", Status.Created, 5);
+    await wf.await("w-1", runId, Status.Done);
+    const again = await wf.await("w-1", runId, Status.Done);
+    assert.equal(again.runState, RunState.Completed);
+    assert.equal(again.object.count, 5);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("await of an unknown run, or of a run under another foreign id, throws RecordNotFoundError", async () => {
   const wf = waitingWorkflow();
-  await wf.run();
-  await assert.rejects(wf.await("nobody", "00000000-0000-4000-8000-000000000000", Status.Done), RecordNotFoundError);
-  const runId = await wf.trigger("w-2", { initialValue: { id: "w-2", count: 0 } });
-  await assert.rejects(wf.await("someone-else", runId, Status.Created), RecordNotFoundError);
-  await wf.stop();
+  try {
+    await wf.run();
+    await assert.rejects(wf.await("nobody", "00000000-0000-4000-8000-000000000000", Status.Done), RecordNotFoundError);
+    const runId = await wf.trigger("w-2", { initialValue: { id: "w-2", count: 0 } });
+    await assert.rejects(wf.await("someone-else", runId, Status.Created), RecordNotFoundError);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("await gives up after timeoutMs with AwaitTimeoutError, and when its signal aborts", async () => {
   const wf = waitingWorkflow();
-  await wf.run();
-  const runId = await wf.trigger("w-3", { initialValue: { id: "w-3", count: 0 } });
-  await assert.rejects(wf.await("w-3", runId, Status.Done, { timeoutMs: 20 }), (err: AwaitTimeoutError) => {
-    return err instanceof AwaitTimeoutError && err.code === "AWAIT_TIMEOUT" && /did not reach Done within 20 ms/.test(err.message);
-  });
-  const controller = new AbortController();
-  const waiting = wf.await("w-3", runId, Status.Done, { signal: controller.signal });
-  controller.abort(new Error("caller gave up"));
-  await assert.rejects(waiting, /caller gave up/);
-  await wf.stop();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("w-3", { initialValue: { id: "w-3", count: 0 } });
+    await assert.rejects(wf.await("w-3", runId, Status.Done, { timeoutMs: 20 }), (err: AwaitTimeoutError) => {
+      return err instanceof AwaitTimeoutError && err.code === "AWAIT_TIMEOUT" && /did not reach Done within 20 ms/.test(err.message);
+    });
+    const controller = new AbortController();
+    const waiting = wf.await("w-3", runId, Status.Done, { signal: controller.signal });
+    controller.abort(new Error("caller gave up"));
+    await assert.rejects(waiting, /caller gave up/);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("await sees a run that reaches the status after the call", async () => {
   const wf = waitingWorkflow();
-  await wf.run();
-  const runId = await wf.trigger("w-4", { initialValue: { id: "w-4", count: 0 } });
-  const done = wf.await("w-4", runId, Status.Done);
-  const processed = wf.await("w-4", runId, Status.Processed);
-  await wf.callback("w-4", Status.Created, 9);
-  assert.equal((await done).object.count, 9);
-  assert.ok([Status.Processed, Status.Done].includes((await processed).status));
-  await wf.stop();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("w-4", { initialValue: { id: "w-4", count: 0 } });
+    const done = wf.await("w-4", runId, Status.Done);
+    const processed = wf.await("w-4", runId, Status.Processed);
+    await wf.callback("w-4", Status.Created, 9);
+    assert.equal((await done).object.count, 9);
+    assert.ok([Status.Processed, Status.Done].includes((await processed).status));
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("states() names every process and follows run() and stop()", async () => {
@@ -151,24 +179,31 @@ test("states() names every process and follows run() and stop()", async () => {
     "shipped-consumer-2-of-2",
   ]);
   assert.ok(Object.values(wf.states()).every((s) => s === ProcessState.Unknown));
-  await wf.run();
-  const runId = await wf.trigger("s-1", { initialValue: { id: "s-1", count: 0 } });
-  await wf.await("s-1", runId, Status.Done);
-  assert.ok(Object.values(wf.states()).every((s) => s === ProcessState.Running));
-  const stopping = wf.stop();
-  assert.equal(wf.stop(), stopping);
-  await stopping;
-  assert.ok(Object.values(wf.states()).every((s) => s === ProcessState.Shutdown));
+  try {
+    await wf.run();
+    const runId = await wf.trigger("s-1", { initialValue: { id: "s-1", count: 0 } });
+    await wf.await("s-1", runId, Status.Done);
+    assert.ok(Object.values(wf.states()).every((s) => s === ProcessState.Running));
+    const stopping = wf.stop();
+    assert.equal(wf.stop(), stopping);
+    await stopping;
+    assert.ok(Object.values(wf.states()).every((s) => s === ProcessState.Shutdown));
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("outbox: false leaves events in the store's outbox", async () => {
   const { wf, adapters } = lineWorkflow({ config: { outbox: false } });
   assert.equal(wf.states()["outbox-consumer"], undefined);
-  await wf.run();
-  await wf.trigger("o-1", { initialValue: { id: "o-1", count: 0 } });
-  const pending = await adapters.recordStore.listOutboxEvents("line", 10);
-  assert.equal(pending.length, 1);
-  await wf.stop();
+  try {
+    await wf.run();
+    await wf.trigger("o-1", { initialValue: { id: "o-1", count: 0 } });
+    const pending = await adapters.recordStore.listOutboxEvents("line", 10);
+    assert.equal(pending.length, 1);
+  } finally {
+    await wf.stop();
+  }
 });
 
 test("await of a terminal status the run finished without reaching rejects with StatusNotReachedError", async () => {

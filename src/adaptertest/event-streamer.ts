@@ -75,12 +75,7 @@ export function eventStreamerCases(make: () => Promise<EventStreamer>): Conforma
           for (const id of ["a", "b", "c"]) await sender.send(id, 1, {});
 
           for (const [label, receiver] of [["first", first], ["second", second]] as const) {
-            const got: string[] = [];
-            for (let i = 0; i < 3; i++) {
-              const { event, ack } = await next(receiver, `event ${i + 1} on the ${label} receiver`);
-              got.push(event.foreignId);
-              await ack();
-            }
+            const got = await takeForeignIds(receiver, 3, `the ${label} receiver`);
             assert.deepEqual(got, ["a", "b", "c"], `the ${label} receiver gets every event in order`);
           }
         }),
@@ -140,6 +135,50 @@ export function eventStreamerCases(make: () => Promise<EventStreamer>): Conforma
           const b = await next(resumed, "the next event on a name that has a position");
           assert.equal(b.event.foreignId, "b", "a name with a position resumes there, ignoring streamFromLatest");
           await b.ack();
+        }),
+    },
+    {
+      name: "event streamer: an ephemeral receiver leaves nothing behind once closed: a new receiver of the same name starts afresh",
+      run: () =>
+        withScope(async (defer) => {
+          const s = await open(defer);
+          const topic = uniqueName("topic");
+          const name = uniqueName("ephemeral");
+          const sender = await s.sender(topic);
+          for (const id of ["a", "b"]) await sender.send(id, 1, {});
+
+          const first = await s.receiver(topic, name, { ephemeral: true });
+          assert.deepEqual(await takeForeignIds(first, 2, "the first ephemeral receiver"), ["a", "b"]);
+          await first.close();
+
+          const again = await s.receiver(topic, name, { ephemeral: true });
+          const a = await next(again, "the first event on a second ephemeral receiver of the same name");
+          assert.equal(a.event.foreignId, "a", "an ephemeral receiver does not resume where the last one of its name left off");
+          await again.close();
+
+          const durable = await s.receiver(topic, name);
+          const fromStart = await next(durable, "the first event on a durable receiver of the same name");
+          assert.equal(fromStart.event.foreignId, "a", "an ephemeral receiver stores no position for its name");
+          await fromStart.ack();
+        }),
+    },
+    {
+      name: "event streamer: ephemeral receivers of one name open at once each get every event",
+      run: () =>
+        withScope(async (defer) => {
+          const s = await open(defer);
+          const topic = uniqueName("topic");
+          const name = uniqueName("ephemeral");
+          const sender = await s.sender(topic);
+          await sender.send("early", 1, {});
+          const first = await s.receiver(topic, name, { ephemeral: true, streamFromLatest: true });
+          const second = await s.receiver(topic, name, { ephemeral: true, streamFromLatest: true });
+          for (const id of ["a", "b"]) await sender.send(id, 1, {});
+
+          for (const [label, receiver] of [["first", first], ["second", second]] as const) {
+            const got = await takeForeignIds(receiver, 2, `the ${label} ephemeral receiver`);
+            assert.deepEqual(got, ["a", "b"], `the ${label} ephemeral receiver starts at the end and gets every later event`);
+          }
         }),
     },
     {
@@ -295,6 +334,17 @@ export function eventStreamerCases(make: () => Promise<EventStreamer>): Conforma
         }),
     },
   ];
+}
+
+/** Receives and acks `count` events, returning their foreign ids in the order they came. */
+async function takeForeignIds(receiver: EventReceiver, count: number, label: string): Promise<string[]> {
+  const got: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const { event, ack } = await next(receiver, `event ${i + 1} of ${count} on ${label}`);
+    got.push(event.foreignId);
+    await ack();
+  }
+  return got;
 }
 
 function next(receiver: EventReceiver, what: string): Promise<{ event: Event; ack: () => Promise<void> }> {

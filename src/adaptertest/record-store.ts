@@ -26,8 +26,12 @@ const allEvents = 1_000;
  * for (const c of recordStoreCases(async () => new MyRecordStore(pool))) test(`mine: ${c.name}`, c.run);
  * ```
  */
-export function recordStoreCases(make: () => Promise<RecordStore>): ConformanceCase[] {
-  return [
+export function recordStoreCases(make: () => Promise<RecordStore>, options: RecordStoreCaseOptions = {}): ConformanceCase[] {
+  const { writtenEvents } = options;
+  /** The events the store wrote for a workflow, oldest first: its outbox, or where the options say. */
+  const written = (store: RecordStore, workflowName: string): Promise<OutboxEvent[]> =>
+    writtenEvents ? writtenEvents(workflowName) : store.listOutboxEvents(workflowName, allEvents);
+  const cases: ConformanceCase[] = [
     {
       name: "record store: store then lookup round-trips every field",
       run: async () => {
@@ -103,7 +107,7 @@ export function recordStoreCases(make: () => Promise<RecordStore>): ConformanceC
           }
           return topic(wf, r.status);
         };
-        const events = await store.listOutboxEvents(wf, allEvents);
+        const events = await written(store, wf);
         assert.equal(events.length, versions.length, "one outbox event per store");
         for (const [i, r] of versions.entries()) {
           const event = events[i] as OutboxEvent;
@@ -138,7 +142,7 @@ export function recordStoreCases(make: () => Promise<RecordStore>): ConformanceC
         const skipping = version(record, 3, { status: 3 });
         await assertRejectsWithCode(store.store(skipping), "VERSION_CONFLICT", "storing version 3 over version 1");
         assertSameRecord(await store.lookup(record.runId), record, "the stored record is unchanged");
-        assert.equal((await store.listOutboxEvents(record.workflowName, allEvents)).length, 1, "no outbox event for the refused write");
+        assert.equal((await written(store, record.workflowName)).length, 1, "no outbox event for the refused write");
 
         const unknown = makeRecord({ meta: { version: 2 } });
         await assertRejectsWithCode(store.store(unknown), "VERSION_CONFLICT", "storing version 2 of a run that does not exist");
@@ -156,7 +160,7 @@ export function recordStoreCases(make: () => Promise<RecordStore>): ConformanceC
         await store.store(winner);
         await assertRejectsWithCode(store.store(loser), "VERSION_CONFLICT", "storing version 2 a second time");
         assertSameRecord(await store.lookup(record.runId), winner, "the first write stays");
-        assert.equal((await store.listOutboxEvents(record.workflowName, allEvents)).length, 2, "no outbox event for the refused write");
+        assert.equal((await written(store, record.workflowName)).length, 2, "no outbox event for the refused write");
       },
     },
     {
@@ -186,7 +190,7 @@ export function recordStoreCases(make: () => Promise<RecordStore>): ConformanceC
           if (r.status === "rejected") assert.equal(codeOf(r.reason), "VERSION_CONFLICT", `a losing write: ${String(r.reason)}`);
         }
         assertSameRecord(await store.lookup(record.runId), won[0] as Record, "the winner is stored");
-        assert.equal((await store.listOutboxEvents(record.workflowName, allEvents)).length, 2, "one outbox event per successful write");
+        assert.equal((await written(store, record.workflowName)).length, 2, "one outbox event per successful write");
       },
     },
     {
@@ -199,7 +203,7 @@ export function recordStoreCases(make: () => Promise<RecordStore>): ConformanceC
         const second = makeRecord({ workflowName, foreignId, createdAt: at(1) });
         await assertRejectsWithCode(store.store(second), "WORKFLOW_IN_PROGRESS", "a second run while the first is Initiated");
         await assertRejectsWithCode(store.lookup(second.runId), "RECORD_NOT_FOUND", "the refused run");
-        assert.equal((await store.listOutboxEvents(workflowName, allEvents)).length, 1, "no outbox event for the refused run");
+        assert.equal((await written(store, workflowName)).length, 1, "no outbox event for the refused run");
 
         const paused = version(first, 2, { runState: RunState.Paused });
         await store.store(paused);
@@ -228,7 +232,7 @@ export function recordStoreCases(make: () => Promise<RecordStore>): ConformanceC
         }
         const runs = await store.list({ workflowName, limit: 100, filter: { foreignId: [foreignId] } });
         assert.deepEqual(runs.map((r) => r.runId), [(won[0] as Record).runId], "one run is stored");
-        assert.equal((await store.listOutboxEvents(workflowName, allEvents)).length, 1, "one outbox event");
+        assert.equal((await written(store, workflowName)).length, 1, "one outbox event");
       },
     },
     {
@@ -378,6 +382,31 @@ export function recordStoreCases(make: () => Promise<RecordStore>): ConformanceC
       },
     },
   ];
+  if (writtenEvents === undefined) return cases;
+  // Events written elsewhere: the outbox cases do not apply, and the outbox must stay empty.
+  return [
+    ...cases.filter((c) => !c.name.startsWith("record store: listOutboxEvents") && !c.name.startsWith("record store: deleteOutboxEvent")),
+    {
+      name: "record store: a store that writes its events elsewhere leaves the outbox empty",
+      run: async () => {
+        const store = await make();
+        const workflowName = uniqueName("workflow");
+        await store.store(makeRecord({ workflowName }));
+        assert.equal((await writtenEvents(workflowName)).length, 1, "the event is written where the options say");
+        assert.deepEqual(await store.listOutboxEvents(workflowName, allEvents), [], "and not to the outbox");
+      },
+    },
+  ];
+}
+
+/** Options of {@link recordStoreCases}. */
+export interface RecordStoreCaseOptions {
+  /**
+   * For a store that writes each record's event somewhere other than its outbox (the SQL stores
+   * with `events: "table"`): the events written for `workflowName`, oldest first, as the outbox
+   * would list them. The cases then check those, and that the outbox stays empty.
+   */
+  writtenEvents?: (workflowName: string) => Promise<OutboxEvent[]>;
 }
 
 /**

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import type { Lease, RoleScheduler } from "../rolescheduler.js";
 import type { ConformanceCase } from "./case.js";
 import { withScope, type Defer } from "./scope.js";
@@ -13,6 +14,11 @@ export interface RoleSchedulerCaseOptions<R extends RoleScheduler> {
    * lease's signal and that another holder gets the role.
    */
   loseLease?: (scheduler: R, role: string) => Promise<void>;
+  /**
+   * How many times the listener-leak case awaits and releases a role on one signal. Default 1000;
+   * lower it for an engine where a round trip is slow, as long as a leak would still show.
+   */
+  leakRounds?: number;
 }
 
 /**
@@ -139,6 +145,34 @@ export function roleSchedulerCases<R extends RoleScheduler>(
           assert.equal(again.signal.aborted, false, "the role can be held again");
           await lease.release(); // a stale lease's release must not free the role of its new holder
           assert.equal(again.signal.aborted, false, "a second release of the old lease leaves the new holder alone");
+        }),
+    },
+    {
+      name: "role scheduler: awaits repeated on one signal leave no more abort listeners on it than one await",
+      run: () =>
+        withScope(async (defer) => {
+          const scheduler = await make();
+          const role = uniqueName("role");
+          // One long-lived signal, as a workflow's stop signal is: each round holds the role once and
+          // waits for it once in this process, which is where a scheduler listens to the signal.
+          const signal = claimant(defer).signal;
+          const round = async () => {
+            const first = await scheduler.await(role, signal);
+            const second = scheduler.await(role, signal);
+            second.catch(() => undefined);
+            await settle();
+            await first.release();
+            const next = await second;
+            await next.release();
+          };
+          await within("the first round", round());
+          const afterOne = getEventListeners(signal, "abort").length;
+          const rounds = options.leakRounds ?? 1000;
+          for (let i = 1; i < rounds; i++) await within(`round ${i + 1}`, round());
+          assert.ok(
+            getEventListeners(signal, "abort").length <= afterOne,
+            `${getEventListeners(signal, "abort").length} abort listeners after ${rounds} rounds, ${afterOne} after one`,
+          );
         }),
     },
   ];

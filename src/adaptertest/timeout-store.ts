@@ -45,6 +45,24 @@ export function timeoutStoreCases(make: () => Promise<TimeoutStore>): Conformanc
       },
     },
     {
+      name: "timeout store: each of a status's timeouts keeps its index; one created without an index reads back as the first",
+      run: async () => {
+        const store = await make();
+        const workflowName = uniqueName("workflow");
+        const reminder = newTimeout(workflowName, { index: 0, expireAt: from(-2) });
+        // The same run and status: a reminder and an expiry, as the engine inserts them.
+        const expiry = { ...reminder, index: 1, expireAt: from(-1) };
+        const unindexed = newTimeout(workflowName, { expireAt: from(-3) });
+        for (const t of [reminder, expiry, unindexed]) await store.create(t);
+
+        // Absent reads as 0, as the engine reads it.
+        const indexes = (listed: TimeoutRecord[]) => listed.map((t) => [t.runId, t.index ?? 0]);
+        const want = [[unindexed.runId, 0], [reminder.runId, 0], [reminder.runId, 1]];
+        assert.deepEqual(indexes(await store.list(workflowName)), want, "list keeps both timeouts of the run, each with its index");
+        assert.deepEqual(indexes(await store.listValid(workflowName, 1, now)), want, "and so does listValid");
+      },
+    },
+    {
       name: "timeout store: listValid returns only the expired timeouts of the status",
       run: async () => {
         const store = await make();

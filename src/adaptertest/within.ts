@@ -37,11 +37,7 @@ export async function within<T>(what: string, work: Promise<T> | ((signal: Abort
   }
 }
 
-/** Resolves once `signal` aborts (at once if it already has). */
-export function whenAborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
-}
+export { whenAborted } from "../abort.js";
 
 /**
  * Lets pending I/O callbacks and microtasks run a few times, so an operation just started has

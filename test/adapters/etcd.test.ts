@@ -2,10 +2,13 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { Etcd3 } from "etcd3";
-import { InvalidOptionError } from "stepwise";
+import { hasErrorCode, InvalidOptionError } from "stepwise";
 import { bundleCases, roleSchedulerCases } from "stepwise/adaptertest";
 import { etcd, EtcdRoleScheduler, type EtcdClient } from "stepwise/etcd";
+import { postgres } from "stepwise/postgres";
 import { whenAborted, within } from "../../src/adaptertest/within.js";
+import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
+import { freshSchema } from "../support/postgres.js";
 
 const hosts = process.env.ETCD_HOSTS ?? "127.0.0.1:2379";
 /** Every key of this file lives under it, so runs (and other files) never meet. */
@@ -41,6 +44,8 @@ for (const c of roleSchedulerCases(async () => new EtcdRoleScheduler({ client, p
     assert.ok(lease, "the role's key exists while it is held");
     await other.leaseClient.leaseRevoke({ ID: lease });
   },
+  // Enough rounds for a leak to show, few enough that a server round trip per await stays cheap.
+  leakRounds: 50,
 })) {
   test(`etcd: ${c.name}`, c.run);
 }
@@ -98,7 +103,8 @@ test("etcd: a lease whose renewals stop aborts before etcd could expire it, and 
   const lease = await holderLease(role);
   const rival = new EtcdRoleScheduler({ client: other, prefix, ttl: 2 }).await(role, new AbortController().signal);
   await within("the unrenewed lease to abort", whenAborted(holder.signal));
-  assert.match(String((holder.signal.reason as Error).message), /lost with its etcd lease/);
+  assert.ok(hasErrorCode(holder.signal.reason, "ROLE_LOST"), String(holder.signal.reason));
+  assert.match((holder.signal.reason as Error).message, /its etcd lease ended/);
   const next = await within("the role for another scheduler", rival);
   assert.notEqual(await holderLease(role), lease, "the role is held on another lease");
   await Promise.all([holder.release(), next.release()]);
@@ -126,4 +132,15 @@ test("etcd: etcd() bundles the role scheduler, and a ttl that etcd cannot take i
   assert.ok(etcd({ client, prefix }).roleScheduler instanceof EtcdRoleScheduler);
   assert.throws(() => new EtcdRoleScheduler({ client, ttl: 0 }), /ttl must be a whole number of seconds, at least 1 \(got 0\)/);
   assert.throws(() => new EtcdRoleScheduler({ client, ttl: 1.5 }), InvalidOptionError);
+});
+
+test("etcd: 200 runs of a three-step workflow with roles on etcd and the rest on PostgreSQL each complete, each transition stored once", { timeout: 60_000 }, async () => {
+  const db = await freshSchema();
+  try {
+    const adapters = { ...postgres({ pool: db.pool, schema: db.schema }), ...etcd({ client, prefix, ttl: 2 }) };
+    await lineRunsComplete(adapters, { runs: 200, name: "etcd-line", outbox: false });
+    await failingRunDoesNotBlock(adapters, "etcd-head-of-line");
+  } finally {
+    await db.drop();
+  }
 });

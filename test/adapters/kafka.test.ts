@@ -5,13 +5,14 @@ import { randomBytes } from "node:crypto";
 import { createServer, connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { Kafka, logLevel, type Producer } from "kafkajs";
-import { hasErrorCode, RunState } from "stepwise";
+import { hasErrorCode } from "stepwise";
 import { bundleCases, connectorCases, eventStreamerCases } from "stepwise/adaptertest";
 import { kafka, KafkaConnector, KafkaEventStreamer, kafkaTopicName, type KafkaEventStreamerOptions } from "stepwise/kafka";
 import { PostgresRecordStore, PostgresRoleScheduler, PostgresTimeoutStore } from "stepwise/postgres";
 import { testCluster, type TestCluster } from "../support/kafka.js";
 import { freshSchema } from "../support/postgres.js";
 import { until } from "../support/until.js";
+import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
 import { lineWorkflowOn, Status } from "../support/workflows.js";
 
 let cluster: TestCluster;
@@ -95,42 +96,34 @@ test("kafka: topic names are made safe for Kafka without two topics sharing one"
   assert.notEqual(long, kafkaTopicName(`${"x".repeat(299)}y`));
 });
 
-/** The line workflow on Postgres records (outbox mode), timeouts and roles, with events on Kafka. */
-function lineOnKafka(db: Awaited<ReturnType<typeof freshSchema>>, streamer: KafkaEventStreamerOptions, errors: unknown[] = []) {
+/** Postgres records (outbox mode), timeouts and roles, with events on Kafka. */
+function lineOnKafkaAdapters(db: Awaited<ReturnType<typeof freshSchema>>, streamer: KafkaEventStreamerOptions) {
   const pg = { pool: db.pool, schema: db.schema };
-  return lineWorkflowOn(
-    {
-      ...kafka(streamer),
-      recordStore: new PostgresRecordStore(pg),
-      timeoutStore: new PostgresTimeoutStore(pg),
-      roleScheduler: new PostgresRoleScheduler({ pool: db.pool, retryMs: 50 }),
-    },
-    {
-      // Topics outlive a test on a real cluster: a new workflow name gives new topics.
-      name: `kafka-line-${unique()}`,
-      config: { defaultOptions: { pollingFrequency: 20, errBackOff: 100 }, logger: { debug: () => {}, error: (err) => errors.push(err) } },
-    },
-  );
+  return {
+    ...kafka(streamer),
+    recordStore: new PostgresRecordStore(pg),
+    timeoutStore: new PostgresTimeoutStore(pg),
+    roleScheduler: new PostgresRoleScheduler({ pool: db.pool, retryMs: 50 }),
+  };
+}
+
+const kafkaConfig = { defaultOptions: { pollingFrequency: 20, errBackOff: 100 } };
+
+/** The line workflow on lineOnKafkaAdapters, with the errors it logs collected in `errors`. */
+function lineOnKafka(db: Awaited<ReturnType<typeof freshSchema>>, streamer: KafkaEventStreamerOptions, errors: unknown[]) {
+  return lineWorkflowOn(lineOnKafkaAdapters(db, streamer), {
+    // Topics outlive a test on a real cluster: a new workflow name gives new topics.
+    name: `kafka-line-${unique()}`,
+    config: { ...kafkaConfig, logger: { debug: () => {}, error: (err) => errors.push(err) } },
+  });
 }
 
 test("kafka: 200 runs of a three-step workflow on Postgres records and roles with Kafka events each end at version 4", { timeout: 60_000 }, async () => {
   const db = await freshSchema();
-  const errors: unknown[] = [];
-  const { wf, calls } = lineOnKafka(db, options(), errors);
   try {
-    await wf.run();
-    const runIds = await Promise.all(Array.from({ length: 200 }, (_, i) => wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } })));
-    const done = await Promise.all(runIds.map((runId, i) => wf.await(`item-${i}`, runId, Status.Done, { timeoutMs: 45_000 })));
-    for (const run of done) {
-      assert.equal(run.runState, RunState.Completed);
-      assert.equal(run.meta.version, 4);
-      assert.equal(run.object.count, 3);
-    }
-    assert.equal(calls.size, 600);
-    assert.ok([...calls.values()].every((n) => n === 1), "each step ran once per run");
-    assert.deepEqual(errors, [], "no process failed");
+    await lineRunsComplete(lineOnKafkaAdapters(db, options()), { runs: 200, name: `kafka-line-${unique()}`, outbox: true, timeoutMs: 45_000, config: kafkaConfig });
+    await failingRunDoesNotBlock({ ...lineOnKafkaAdapters(db, options()), ...kafkaConfig }, `kafka-head-of-line-${unique()}`);
   } finally {
-    await wf.stop();
     await db.drop();
   }
 });

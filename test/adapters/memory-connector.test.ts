@@ -204,18 +204,22 @@ function countingAcks(inner: ConnectorConstructor) {
 test("memory connector: a workflow's connector triggers a run for each event, also those added while it runs", async () => {
   const connector = new MemoryConnector([event("e-1", { headers: { amount: "10" } }), event("e-2", { headers: { amount: "20" } })]);
   const { wf, calls } = paymentsWorkflow(connector);
-  await wf.run();
+  try {
+    await wf.run();
 
-  connector.add(event("e-3", { headers: { amount: "30" } }));
-  for (const [id, amount] of [["e-1", 10], ["e-2", 20], ["e-3", 30]] as const) {
-    const run = await waitFor(wf, `order-${id}`, (r) => r.status === PaymentStatus.Settled);
-    assert.deepEqual(run.object, { orderId: `order-${id}`, eventId: id, amount });
-    assert.equal(run.runState, RunState.Completed);
+    connector.add(event("e-3", { headers: { amount: "30" } }));
+    for (const [id, amount] of [["e-1", 10], ["e-2", 20], ["e-3", 30]] as const) {
+      const run = await waitFor(wf, `order-${id}`, (r) => r.status === PaymentStatus.Settled);
+      assert.deepEqual(run.object, { orderId: `order-${id}`, eventId: id, amount });
+      assert.equal(run.runState, RunState.Completed);
+    }
+    assert.deepEqual(Object.fromEntries(calls), { "e-1": 1, "e-2": 1, "e-3": 1 });
+    assert.equal(wf.states()["payments-connector-to-payment-intake-consumer-1-of-1"], ProcessState.Running);
+    await wf.stop();
+    assert.equal(wf.states()["payments-connector-to-payment-intake-consumer-1-of-1"], ProcessState.Shutdown);
+  } finally {
+    await wf.stop();
   }
-  assert.deepEqual(Object.fromEntries(calls), { "e-1": 1, "e-2": 1, "e-3": 1 });
-  assert.equal(wf.states()["payments-connector-to-payment-intake-consumer-1-of-1"], ProcessState.Running);
-  await wf.stop();
-  assert.equal(wf.states()["payments-connector-to-payment-intake-consumer-1-of-1"], ProcessState.Shutdown);
 });
 
 test("memory connector: with parallelCount 2 every event is handled exactly once", async () => {
@@ -223,42 +227,48 @@ test("memory connector: with parallelCount 2 every event is handled exactly once
   const memoryConnector = new MemoryConnector(ids.slice(0, 10).map((id) => event(id, { headers: { amount: "1" } })));
   const { connector, acks, acked } = countingAcks(memoryConnector);
   const { wf, adapters, calls } = paymentsWorkflow(connector, { parallelCount: 2 });
-  await wf.run();
-  memoryConnector.add(...ids.slice(10).map((id) => event(id, { headers: { amount: "1" } })));
+  try {
+    await wf.run();
+    memoryConnector.add(...ids.slice(10).map((id) => event(id, { headers: { amount: "1" } })));
 
-  // Each shard reads every event under its own name and acks the other shard's without handling them.
-  await acked(ids.length, 2);
-  assert.equal(acks.size, 2, "one consumer name per shard");
-  for (const count of acks.values()) assert.equal(count, ids.length, "each shard's consumer acks every event once");
-  for (const id of ids) {
-    await waitFor(wf, `order-${id}`, (r) => r.status === PaymentStatus.Settled);
-    const runs = await adapters.recordStore.list({ workflowName: "payment-intake", limit: 10, filter: { foreignId: [`order-${id}`] } });
-    assert.equal(runs.length, 1, `one run for ${id}`);
+    // Each shard reads every event under its own name and acks the other shard's without handling them.
+    await acked(ids.length, 2);
+    assert.equal(acks.size, 2, "one consumer name per shard");
+    for (const count of acks.values()) assert.equal(count, ids.length, "each shard's consumer acks every event once");
+    for (const id of ids) {
+      await waitFor(wf, `order-${id}`, (r) => r.status === PaymentStatus.Settled);
+      const runs = await adapters.recordStore.list({ workflowName: "payment-intake", limit: 10, filter: { foreignId: [`order-${id}`] } });
+      assert.equal(runs.length, 1, `one run for ${id}`);
+    }
+    assert.deepEqual(
+      Object.fromEntries(calls),
+      Object.fromEntries(ids.map((id) => [id, 1])),
+      "the handler ran once per event",
+    );
+
+    const states = wf.states();
+    const connectorProcesses = Object.keys(states).filter((name) => name.startsWith("payments-connector-"));
+    assert.deepEqual(connectorProcesses.sort(), [
+      "payments-connector-to-payment-intake-consumer-1-of-2",
+      "payments-connector-to-payment-intake-consumer-2-of-2",
+    ]);
+    for (const name of connectorProcesses) assert.equal(states[name], ProcessState.Running, `${name} is running`);
+  } finally {
+    await wf.stop();
   }
-  assert.deepEqual(
-    Object.fromEntries(calls),
-    Object.fromEntries(ids.map((id) => [id, 1])),
-    "the handler ran once per event",
-  );
-
-  const states = wf.states();
-  const connectorProcesses = Object.keys(states).filter((name) => name.startsWith("payments-connector-"));
-  assert.deepEqual(connectorProcesses.sort(), [
-    "payments-connector-to-payment-intake-consumer-1-of-2",
-    "payments-connector-to-payment-intake-consumer-2-of-2",
-  ]);
-  for (const name of connectorProcesses) assert.equal(states[name], ProcessState.Running, `${name} is running`);
-  await wf.stop();
 });
 
 test("memory connector: an event whose handler throws is delivered again and then handled", async () => {
   const connector = new MemoryConnector([event("f-1", { headers: { amount: "5" } }), event("f-2", { headers: { amount: "6" } })]);
   const { wf, calls } = paymentsWorkflow(connector, { errBackOff: 1, failFirstCallOf: "f-1" });
-  await wf.run();
+  try {
+    await wf.run();
 
-  const first = await waitFor(wf, "order-f-1", (r) => r.status === PaymentStatus.Settled);
-  assert.equal(first.object.amount, 5);
-  await waitFor(wf, "order-f-2", (r) => r.status === PaymentStatus.Settled);
-  assert.deepEqual(Object.fromEntries(calls), { "f-1": 2, "f-2": 1 }, "the failed event came back once; the next was not skipped");
-  await wf.stop();
+    const first = await waitFor(wf, "order-f-1", (r) => r.status === PaymentStatus.Settled);
+    assert.equal(first.object.amount, 5);
+    await waitFor(wf, "order-f-2", (r) => r.status === PaymentStatus.Settled);
+    assert.deepEqual(Object.fromEntries(calls), { "f-1": 2, "f-2": 1 }, "the failed event came back once; the next was not skipped");
+  } finally {
+    await wf.stop();
+  }
 });

@@ -8,6 +8,7 @@ import {
   MemoryRoleScheduler,
   MemoryTimeoutStore,
 } from "stepwise/memory";
+import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
 
 for (const c of eventStreamerCases(async () => new MemoryEventStreamer())) test(`memory: ${c.name}`, c.run);
 // memory() is given no client of its own, so there is nothing of the user's to check.
@@ -53,11 +54,14 @@ test("memory: the event streamer drops events every cursor of the topic has acke
 test("memory: a received but un-acked event is kept for its name", async () => {
   const streamer = new MemoryEventStreamer();
   const receiver = await streamer.newReceiver("t", "only");
-  const sender = await streamer.newSender("t");
-  await sender.send("a", 1, {});
-  await receiver.recv(AbortSignal.timeout(5_000));
-  assert.equal(streamer.retainedEvents("t"), 1, "recv alone does not let the event go");
-  await receiver.close();
+  try {
+    const sender = await streamer.newSender("t");
+    await sender.send("a", 1, {});
+    await receiver.recv(AbortSignal.timeout(5_000));
+    assert.equal(streamer.retainedEvents("t"), 1, "recv alone does not let the event go");
+  } finally {
+    await receiver.close();
+  }
 });
 
 test("memory: a topic no receiver has opened keeps at most retainWithoutReceivers events", async () => {
@@ -70,14 +74,31 @@ test("memory: a topic no receiver has opened keeps at most retainWithoutReceiver
   assert.equal(streamer.retainedEvents("t"), 10);
 
   const late = await streamer.newReceiver("t", "late");
+  try {
+    const signal = AbortSignal.timeout(5_000);
+    const { event, ack } = await late.recv(signal);
+    assert.equal(event.foreignId, "f-15", "a late receiver starts at the oldest event kept");
+    assert.equal(event.id, "15");
+    await ack();
+    for (let i = 25; i < 40; i++) await sender.send(`f-${i}`, 1, {});
+    assert.equal(streamer.retainedEvents("t"), 39 - 16 + 1, "with a cursor, events it has not acked are all kept");
+  } finally {
+    await late.close();
+  }
+});
+
+test("memory: a closed ephemeral receiver holds back no event of its topic", async () => {
+  const streamer = new MemoryEventStreamer();
+  const durable = await streamer.newReceiver("t", "durable");
+  const ephemeral = await streamer.newReceiver("t", "await", { ephemeral: true });
+  const sender = await streamer.newSender("t");
+  for (let i = 0; i < 3; i++) await sender.send(`f-${i}`, 1, {});
   const signal = AbortSignal.timeout(5_000);
-  const { event, ack } = await late.recv(signal);
-  assert.equal(event.foreignId, "f-15", "a late receiver starts at the oldest event kept");
-  assert.equal(event.id, "15");
-  await ack();
-  for (let i = 25; i < 40; i++) await sender.send(`f-${i}`, 1, {});
-  assert.equal(streamer.retainedEvents("t"), 39 - 16 + 1, "with a cursor, events it has not acked are all kept");
-  await late.close();
+  for (let i = 0; i < 3; i++) await (await durable.recv(signal)).ack();
+  assert.equal(streamer.retainedEvents("t"), 3, "an open ephemeral receiver keeps what it has not read");
+
+  await ephemeral.close();
+  assert.equal(streamer.retainedEvents("t"), 0, "once it closed, what the durable receiver passed is dropped");
 });
 
 test("memory: retainWithoutReceivers must be a whole number", () => {
@@ -88,12 +109,16 @@ test("memory: retainWithoutReceivers must be a whole number", () => {
 test("memory: a closed receiver rejects recv, also one already waiting", async () => {
   const streamer = new MemoryEventStreamer();
   const receiver = await streamer.newReceiver("t", "r");
-  const controller = new AbortController();
-  const waiting = receiver.recv(controller.signal);
-  await receiver.close();
-  await assert.rejects(waiting, /closed/);
-  await assert.rejects(receiver.recv(controller.signal), /closed/);
-  controller.abort();
+  try {
+    const controller = new AbortController();
+    const waiting = receiver.recv(controller.signal);
+    await receiver.close();
+    await assert.rejects(waiting, /closed/);
+    await assert.rejects(receiver.recv(controller.signal), /closed/);
+    controller.abort();
+  } finally {
+    await receiver.close();
+  }
 });
 
 test("memory: a closed sender rejects send", async () => {
@@ -108,10 +133,13 @@ test("memory: events carry the streamer clock's time", async () => {
   const fixed = new Date("2026-05-01T00:00:00.000Z");
   const streamer = new MemoryEventStreamer({ clock: { now: () => new Date(fixed), sleep: async () => {} } });
   const receiver = await streamer.newReceiver("t", "r");
-  await (await streamer.newSender("t")).send("a", 1, {});
-  const { event } = await receiver.recv(AbortSignal.timeout(5_000));
-  assert.equal(event.createdAt.getTime(), fixed.getTime());
-  await receiver.close();
+  try {
+    await (await streamer.newSender("t")).send("a", 1, {});
+    const { event } = await receiver.recv(AbortSignal.timeout(5_000));
+    assert.equal(event.createdAt.getTime(), fixed.getTime());
+  } finally {
+    await receiver.close();
+  }
 });
 
 test("memory: snapshots returns a copy of every stored version, oldest first", async () => {
@@ -136,4 +164,9 @@ test("memory: memory() bundles fresh adapters", () => {
   assert.ok(adapters.timeoutStore instanceof MemoryTimeoutStore);
   assert.ok(adapters.roleScheduler instanceof MemoryRoleScheduler);
   assert.notEqual(memory().recordStore, adapters.recordStore);
+});
+
+test("memory: 300 runs of a three-step workflow on memory() over two shards each complete, each transition stored once", async () => {
+  await lineRunsComplete(memory(), { runs: 300, name: "memory-line", outbox: true });
+  await failingRunDoesNotBlock(memory(), "memory-head-of-line");
 });

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { after, afterEach, test } from "node:test";
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from "mysql2/promise";
-import { Builder, InvalidOptionError, RunState, topic as topicOf, type Event } from "stepwise";
+import { InvalidOptionError, RunState, topic as topicOf, type Event, type Headers, type OutboxEvent } from "stepwise";
 import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   defaultMaxObjectBytes,
@@ -14,14 +14,19 @@ import {
   MysqlRoleScheduler,
   MysqlTimeoutStore,
   schemaSql,
+  schemaVersion,
   type MysqlEventStreamerOptions,
   type MysqlRoleSchedulerOptions,
 } from "stepwise/mysql";
+import { FakeClock } from "stepwise/testing";
+import { trimAfterAcks } from "../support/retention.js";
 // White-box, for the gap test only: writers append exactly as the record store and senders do,
 // but hold their transactions open for a random while before committing.
 import { appendEvent } from "../../src/adapters/mysql/event-log.js";
 import { mysqlTables } from "../../src/adapters/mysql/schema.js";
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
+import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
+import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
 
 const pool: Pool = createPool({
   host: "127.0.0.1",
@@ -74,6 +79,63 @@ for (const c of recordStoreCases(async () => (await ready(), new MysqlRecordStor
 for (const c of timeoutStoreCases(async () => (await ready(), new MysqlTimeoutStore({ pool, prefix })))) test(`mysql: ${c.name}`, c.run);
 for (const c of eventStreamerCases(async () => (await ready(), streamer()))) test(`mysql: ${c.name}`, c.run);
 for (const c of bundleCases(async () => (await ready(), mysql({ pool, prefix })), async () => void (await pool.query("SELECT 1")))) test(`mysql: ${c.name}`, c.run);
+
+// The mode the mysql() bundle runs in: the record store writes each event into the events table,
+// in the record's transaction, and wakes the bundle's streamer.
+const eventsTableRows = async (workflowName: string): Promise<OutboxEvent[]> => {
+  const [rows] = await pool.query<({ id: string; foreign_id: string; type: number; headers: string; created_at: Date } & RowDataPacket)[]>(
+    // Ordered by the column, not the text alias, which would put "10" before "9".
+    `SELECT CAST(e.id AS CHAR) AS id, CAST(e.foreign_id AS CHAR) AS foreign_id, e.type, e.headers, e.created_at FROM \`${prefix}events\` e
+      WHERE JSON_UNQUOTE(JSON_EXTRACT(e.headers, '$.workflow_name')) = ? ORDER BY e.id`,
+    [workflowName],
+  );
+  return rows.map((r) => ({ id: r.id, workflowName, foreignId: r.foreign_id, type: r.type, headers: JSON.parse(r.headers) as Headers, createdAt: r.created_at }));
+};
+const bundle = async () => {
+  await ready();
+  const adapters = mysql({ pool, prefix });
+  opened.push(adapters.eventStreamer, adapters.roleScheduler);
+  return adapters;
+};
+for (const c of recordStoreCases(async () => (await bundle()).recordStore, { writtenEvents: eventsTableRows })) test(`mysql (events table): ${c.name}`, c.run);
+for (const c of eventStreamerCases(async () => (await bundle()).eventStreamer)) test(`mysql (events table): ${c.name}`, c.run);
+test("mysql: retention deletes the events every receiver passed and keeps those one has not reached", async () => {
+  await ready();
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const s = streamer({ clock, cursorWriteEvery: 1, retention: { intervalMs: 1_000 } });
+  const topic = `retention-${randomBytes(4).toString("hex")}`;
+  const left = await trimAfterAcks(
+    s,
+    topic,
+    async ({ fast, sender, signal }) => {
+      clock.advance(1_001); // past the interval since the first trim, and a to c older than it
+      await sender.send("d", 1, {});
+      await (await fast.recv(signal)).ack();
+    },
+    async () => {
+      const [rows] = await pool.query<({ f: string } & RowDataPacket)[]>(`SELECT CAST(foreign_id AS CHAR) AS f FROM \`${prefix}events\` WHERE topic = ? ORDER BY id`, [topic]);
+      return rows.map((r) => r.f);
+    },
+  );
+  assert.deepEqual(left, ["b", "c", "d"], "a went once both names passed it; the rest waits for slow; the ephemeral receiver holds nothing");
+});
+
+test("mysql: retention deletes events older than maxAgeMs, read or not", async () => {
+  await ready();
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const s = streamer({ clock, cursorWriteEvery: 1, retention: { maxAgeMs: 60_000, intervalMs: 1_000 } });
+  const topic = `retention-${randomBytes(4).toString("hex")}`;
+  const reader = await s.newReceiver(topic, "reader");
+  await s.newReceiver(topic, "idle"); // never reads: only the age limit removes what it has not read
+  const sender = await s.newSender(topic);
+  await sender.send("old", 1, {});
+  clock.advance(60_001);
+  await sender.send("new", 1, {});
+  await (await reader.recv(AbortSignal.timeout(5_000))).ack();
+  const [rows] = await pool.query<({ f: string } & RowDataPacket)[]>(`SELECT CAST(foreign_id AS CHAR) AS f FROM \`${prefix}events\` WHERE topic = ?`, [topic]);
+  assert.deepEqual(rows.map((r) => r.f), ["new"], "the event older than maxAgeMs went although idle never read it");
+});
+
 for (const c of roleSchedulerCases(async () => scheduler(), {
   // A lease is lost the way MySQL loses one: the session holding the lock ends.
   loseLease: async (s, role) => {
@@ -84,6 +146,8 @@ for (const c of roleSchedulerCases(async () => scheduler(), {
     assert.ok(id !== null && id !== undefined, "some connection holds the role's lock");
     await pool.query(`KILL CONNECTION ${Number(id)}`);
   },
+  // Enough rounds for a leak to show, few enough that a server round trip per await stays cheap.
+  leakRounds: 200,
 })) {
   test(`mysql: ${c.name}`, c.run);
 }
@@ -93,12 +157,41 @@ test("mysql: migrate is idempotent and safe to run concurrently; sql/mysql.sql i
   await migrate(pool, { prefix });
   await Promise.all([migrate(pool, { prefix }), migrate(pool, { prefix })]);
   assert.equal(await count(`SELECT COUNT(*) AS n FROM \`${prefix}schema_version\``), 1, "one schema version row");
-  assert.equal(await count(`SELECT MAX(version) AS n FROM \`${prefix}schema_version\``), 1, "layout version 1");
+  assert.equal(await count(`SELECT MAX(version) AS n FROM \`${prefix}schema_version\``), schemaVersion, "the current layout version");
   assert.equal(await count(`SELECT COUNT(*) AS n FROM \`${prefix}events_lock\``), 1, "one events lock row");
   const shipped = await readFile(new URL("../../sql/mysql.sql", import.meta.url), "utf8");
   assert.equal(shipped, schemaSql(), "sql/mysql.sql is schemaSql() for the default prefix");
   assert.ok(schemaSql(prefix).includes(`\`${prefix}records\``));
   assert.throws(() => schemaSql("bad-prefix;"), InvalidOptionError);
+});
+
+test("mysql: migrate brings a timeouts table of layout 1 to the current layout, keeping its rows as their status's first timeout", async () => {
+  const old = `${prefix}v1_`;
+  prefixes.push(old);
+  // The timeouts table as layout 1 made it, with one timeout in it.
+  await pool.query(`CREATE TABLE \`${old}timeouts\` (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, workflow_name VARBINARY(255) NOT NULL, foreign_id VARBINARY(512) NOT NULL,
+    run_id VARBINARY(255) NOT NULL, status INT NOT NULL, expire_at DATETIME(3) NOT NULL, created_at DATETIME(3) NOT NULL,
+    PRIMARY KEY (id)) ENGINE=InnoDB`);
+  await pool.query(`CREATE TABLE \`${old}schema_version\` (version INT UNSIGNED NOT NULL, applied_at DATETIME(3) NOT NULL, PRIMARY KEY (version)) ENGINE=InnoDB`);
+  await pool.query(`INSERT INTO \`${old}schema_version\` VALUES (1, UTC_TIMESTAMP(3))`);
+  await pool.query(`INSERT INTO \`${old}timeouts\` (workflow_name, foreign_id, run_id, status, expire_at, created_at) VALUES ('w', 'f-1', 'r-1', 1, '1970-01-01 00:00:00.000', UTC_TIMESTAMP(3))`);
+  await Promise.all([migrate(pool, { prefix: old }), migrate(pool, { prefix: old })]);
+  await migrate(pool, { prefix: old });
+  assert.equal(await count(`SELECT MAX(version) AS n FROM \`${old}schema_version\``), schemaVersion);
+  const store = new MysqlTimeoutStore({ pool, prefix: old });
+  await store.create({ workflowName: "w", foreignId: "f-1", runId: "r-1", status: 1, index: 1, expireAt: new Date(1) });
+  const listed = await store.listValid("w", 1, new Date(1));
+  assert.deepEqual(listed.map((t) => [t.runId, t.index]), [["r-1", 0], ["r-1", 1]]);
+});
+
+test("mysql: a status's reminder and expiry each fire once", async () => {
+  await ready();
+  await reminderThenExpiry((clock) => {
+    const adapters = mysql({ pool, prefix, clock });
+    opened.push(adapters.roleScheduler, adapters.eventStreamer);
+    return adapters;
+  });
 });
 
 test("mysql: adapters on a prefix without tables throw SchemaMissingError naming the table and migrate", async () => {
@@ -324,54 +417,12 @@ test("mysql: a role is exclusive across schedulers and passes to another schedul
   controller.abort();
 });
 
-test("mysql: a workflow on mysql() runs 200 runs through three steps with parallelCount 2", async () => {
+test("mysql: 200 runs of a three-step workflow on mysql() over two shards each complete, each transition stored once", async () => {
   await ready();
-  enum Status {
-    Unknown = 0,
-    Created = 1,
-    Processed = 2,
-    Shipped = 3,
-    Done = 4,
-  }
-  const b = new Builder<{ count: number }, Status>(`line-${randomBytes(4).toString("hex")}`, Status);
-  const calls = new Map<string, number>();
-  for (const [from, to] of [
-    [Status.Created, Status.Processed],
-    [Status.Processed, Status.Shipped],
-    [Status.Shipped, Status.Done],
-  ] as const) {
-    b.addStep(
-      from,
-      async (run) => {
-        calls.set(`${run.runId}:${from}`, (calls.get(`${run.runId}:${from}`) ?? 0) + 1);
-        run.object.count++;
-        return to;
-      },
-      to,
-    ).withOptions({ parallelCount: 2 });
-  }
   const adapters = mysql({ pool, prefix });
   opened.push(adapters);
-  const wf = b.build(adapters);
-  await wf.run();
-  try {
-    const runs = await Promise.all(
-      Array.from({ length: 200 }, async (_, i) => {
-        const foreignId = `item-${i}`;
-        return { foreignId, runId: await wf.trigger(foreignId, { initialValue: { count: 0 } }) };
-      }),
-    );
-    const done = await Promise.all(runs.map((r) => wf.await(r.foreignId, r.runId, Status.Done, { timeoutMs: 30_000 })));
-    for (const run of done) {
-      assert.equal(run.meta.version, 4, `run ${run.runId} stored four versions`);
-      assert.equal(run.runState, RunState.Completed);
-      assert.equal(run.object.count, 3);
-    }
-    assert.equal(calls.size, 600, "every step ran for every run");
-    assert.ok([...calls.values()].every((n) => n === 1), "and only once");
-  } finally {
-    await wf.stop();
-  }
+  await lineRunsComplete(adapters, { runs: 200, name: `line-${randomBytes(4).toString("hex")}`, outbox: false });
+  await failingRunDoesNotBlock(adapters, `head-of-line-${randomBytes(4).toString("hex")}`);
 });
 
 /** Checks `condition` until it holds, each check a query's round trip apart, failing after `timeoutMs`. */

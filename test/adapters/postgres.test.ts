@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { MalformedRecordError, ObjectTooLargeError} from "stepwise";
-import { RunState, SchemaMissingError } from "stepwise";
+import { SchemaMissingError, type Headers, type OutboxEvent } from "stepwise";
 import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   migrate,
@@ -11,12 +11,15 @@ import {
   PostgresRoleScheduler,
   PostgresTimeoutStore,
   schemaSql,
+  schemaVersion,
   tables,
 } from "stepwise/postgres";
 import { readFile } from "node:fs/promises";
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 import { freshSchema } from "../support/postgres.js";
-import { lineWorkflowOn, Status } from "../support/workflows.js";
+import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
+import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
+import { trimAfterAcks } from "../support/retention.js";
 
 let db: Awaited<ReturnType<typeof freshSchema>>;
 before(async () => {
@@ -32,6 +35,48 @@ for (const c of recordStoreCases(async () => new PostgresRecordStore(options()))
 for (const c of timeoutStoreCases(async () => new PostgresTimeoutStore(options()))) test(`postgres: ${c.name}`, c.run);
 for (const c of eventStreamerCases(async () => new PostgresEventStreamer(options()))) test(`postgres: ${c.name}`, c.run);
 for (const c of bundleCases(async () => postgres(options()), async () => void (await db.pool.query("SELECT 1")))) test(`postgres: ${c.name}`, c.run);
+
+// The mode the postgres() bundle runs in: the record store writes each event into the events table,
+// in the record's transaction, and shares its notifier with the bundle's streamer.
+const eventsTableRows = async (workflowName: string): Promise<OutboxEvent[]> => {
+  const { rows } = await db.pool.query<{ id: string; foreign_id: string; type: number; headers: Headers; created_at: Date }>(
+    `SELECT id::text, foreign_id, type, headers, created_at FROM ${db.schema}.stepwise_events WHERE headers->>'workflow_name' = $1 ORDER BY tx, id`,
+    [workflowName],
+  );
+  return rows.map((r) => ({ id: r.id, workflowName, foreignId: r.foreign_id, type: r.type, headers: r.headers, createdAt: r.created_at }));
+};
+for (const c of recordStoreCases(async () => postgres(options()).recordStore, { writtenEvents: eventsTableRows })) test(`postgres (events table): ${c.name}`, c.run);
+for (const c of eventStreamerCases(async () => postgres(options()).eventStreamer)) test(`postgres (events table): ${c.name}`, c.run);
+/** The foreign ids of the events left on `topic`, oldest first. */
+async function eventsLeft(topic: string): Promise<string[]> {
+  const { rows } = await db.pool.query<{ foreign_id: string }>(`SELECT foreign_id FROM ${db.schema}.stepwise_events WHERE topic = $1 ORDER BY id`, [topic]);
+  return rows.map((r) => r.foreign_id);
+}
+
+test("postgres: retention deletes the events every receiver passed and keeps those one has not reached", async () => {
+  const s = new PostgresEventStreamer({ ...options(), retention: { intervalMs: 0 } });
+  const topic = "retention-passed";
+  // Closing stores a receiver's position, then trims: fast's trim finds slow at the start.
+  const left = await trimAfterAcks(s, topic, async ({ fast, slow }) => (await fast.close(), await slow.close()), () => eventsLeft(topic));
+  assert.deepEqual(left, ["b", "c"], "a went once both names passed it; the rest waits for slow; the ephemeral receiver holds nothing");
+});
+
+test("postgres: retention deletes events older than maxAgeMs (7 days by default), read or not", async () => {
+  const s = new PostgresEventStreamer(options());
+  const topic = "retention-age";
+  const reader = await s.newReceiver(topic, "reader");
+  const idle = await s.newReceiver(topic, "idle"); // never reads: only the age limit removes what it has not read
+  try {
+    const sender = await s.newSender(topic);
+    for (const id of ["old", "new"]) await sender.send(id, 1, {});
+    await db.pool.query(`UPDATE ${db.schema}.stepwise_events SET created_at = now() - interval '7 days 1 minute' WHERE topic = $1 AND foreign_id = 'old'`, [topic]);
+    await (await reader.recv(AbortSignal.timeout(5_000))).ack();
+  } finally {
+    await Promise.all([reader.close(), idle.close()]);
+  }
+  assert.deepEqual(await eventsLeft(topic), ["new"], "the event older than 7 days went although idle never read it");
+});
+
 for (const c of roleSchedulerCases(async () => new PostgresRoleScheduler({ pool: db.pool, retryMs: 10 }), {
   // Ending the session that holds the lock is how a lease is lost in PostgreSQL.
   loseLease: async (_scheduler, role) => {
@@ -42,6 +87,8 @@ for (const c of roleSchedulerCases(async () => new PostgresRoleScheduler({ pool:
       [role],
     );
   },
+  // Enough rounds for a leak to show, few enough that a server round trip per await stays cheap.
+  leakRounds: 200,
 })) {
   test(`postgres: ${c.name}`, c.run);
 }
@@ -51,6 +98,35 @@ test("postgres: migrate is idempotent, and sql/postgres.sql is its DDL for the d
   await migrate(db.pool, { schema: db.schema });
   const shipped = await readFile(new URL("../../sql/postgres.sql", import.meta.url), "utf8");
   assert.equal(shipped, schemaSql(tables({})));
+});
+
+test("postgres: migrate brings a timeouts table of layout 1 to the current layout, keeping its rows as their status's first timeout", async () => {
+  const schema = `${db.schema}_v1`;
+  try {
+    // The timeouts table as layout 1 made it, with one timeout in it.
+    await db.pool.query(`CREATE SCHEMA "${schema}";
+      CREATE TABLE "${schema}".stepwise_timeouts (
+        id bigserial PRIMARY KEY, workflow_name text NOT NULL, foreign_id text NOT NULL, run_id text NOT NULL, status integer NOT NULL,
+        completed boolean NOT NULL DEFAULT false, cancelled boolean NOT NULL DEFAULT false,
+        expire_at timestamptz NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+      CREATE TABLE "${schema}".stepwise_schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO "${schema}".stepwise_schema_version (version) VALUES (1);
+      INSERT INTO "${schema}".stepwise_timeouts (workflow_name, foreign_id, run_id, status, expire_at) VALUES ('w', 'f-1', 'r-1', 1, 'epoch');`);
+    await migrate(db.pool, { schema });
+    await migrate(db.pool, { schema });
+    const { rows } = await db.pool.query(`SELECT max(version) AS version FROM "${schema}".stepwise_schema_version`);
+    assert.equal(rows[0].version, schemaVersion);
+    const store = new PostgresTimeoutStore({ pool: db.pool, schema });
+    await store.create({ workflowName: "w", foreignId: "f-1", runId: "r-1", status: 1, index: 1, expireAt: new Date(1) });
+    const listed = await store.listValid("w", 1, new Date(1));
+    assert.deepEqual(listed.map((t) => [t.runId, t.index]), [["r-1", 0], ["r-1", 1]]);
+  } finally {
+    await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  }
+});
+
+test("postgres: a status's reminder and expiry each fire once", async () => {
+  await reminderThenExpiry(() => postgres(options()));
 });
 
 test("postgres: a store on a schema without tables says to run migrate", async () => {
@@ -139,20 +215,20 @@ test("postgres: events committed out of id order by concurrent writers all reach
   await Promise.all(receivers.map((r) => r.close()));
 });
 
-test("postgres: a three-step workflow on postgres() completes 200 runs over two shards, each transition stored once", async () => {
-  const { wf, calls } = lineWorkflowOn(postgres(options()), { stepOptions: { parallelCount: 2 }, name: "pg-line" });
-  assert.equal(wf.states()["outbox-consumer"], undefined);
-  await wf.run();
-  const runIds = await Promise.all(Array.from({ length: 200 }, (_, i) => wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } })));
-  const done = await Promise.all(runIds.map((runId, i) => wf.await(`item-${i}`, runId, Status.Done)));
-  for (const run of done) {
-    assert.equal(run.runState, RunState.Completed);
-    assert.equal(run.meta.version, 4);
-    assert.equal(run.object.count, 3);
+test("postgres: 200 runs of a three-step workflow on postgres() over two shards each complete, each transition and its event stored once", async () => {
+  const runIds = await lineRunsComplete(postgres(options()), { runs: 200, name: "pg-line", outbox: false });
+  const { rows } = await db.pool.query(
+    `SELECT headers->>'run_id' AS run_id, count(*)::int AS events FROM "${db.schema}".stepwise_events WHERE headers->>'run_id' = ANY($1) GROUP BY 1`,
+    [runIds],
+  );
+  assert.equal(rows.length, runIds.length, "every run has events");
+  assert.ok(rows.every((row) => row.events === 4), "one event per stored version");
+  const bundle = postgres(options());
+  try {
+    await failingRunDoesNotBlock(bundle, "pg-head-of-line");
+  } finally {
+    await bundle.close();
   }
-  assert.ok([...calls.values()].every((n) => n === 1));
-  assert.equal(calls.size, 600);
-  await wf.stop();
 });
 
 test("postgres: a run with a malformed row is skipped, never blocks its status, and can be cancelled", async () => {

@@ -9,9 +9,11 @@ import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSche
 import { PostgresRecordStore, PostgresTimeoutStore } from "stepwise/postgres";
 import { redis, RedisCommandError, RedisEventStreamer, RedisRecordStore, RedisRoleScheduler, RedisTimeoutStore } from "stepwise/redis";
 import { freshSchema } from "../support/postgres.js";
+import { trimAfterAcks } from "../support/retention.js";
 import { deleteKeys, freePort, freshPrefix, killConnections, privateRedisServer, redisClient } from "../support/redis.js";
 import { until } from "../support/until.js";
-import { lineWorkflowOn, runLineToCompletion, Status } from "../support/workflows.js";
+import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
+import { lineWorkflowOn, Status } from "../support/workflows.js";
 
 const client = redisClient();
 const prefix = freshPrefix("adapter");
@@ -32,6 +34,8 @@ for (const c of roleSchedulerCases(async () => new RedisRoleScheduler({ client, 
   loseLease: async (scheduler, role) => {
     await client.del(scheduler.roleKey(role));
   },
+  // Enough rounds for a leak to show, few enough that a server round trip per await stays cheap.
+  leakRounds: 200,
 })) {
   test(`redis: ${c.name}`, c.run);
 }
@@ -111,17 +115,13 @@ test("redis: the timeout store keeps the index of the status's timeout", async (
 
 test("redis: 200 runs of a three-step workflow on redis({ client }) alone all complete at version 4, each step once", { timeout: 60_000 }, async () => {
   const adapters = redis({ client, prefix });
-  const line = lineWorkflowOn(adapters, { name: "redis-all", stepOptions: { parallelCount: 2 } });
-  const { wf } = line;
-  assert.equal(wf.states()["outbox-consumer"], undefined, "no outbox process");
   try {
-    await wf.run();
     const runs = 200;
-    await runLineToCompletion(line, runs);
+    await lineRunsComplete(adapters, { runs, name: "redis-all", outbox: false, timeoutMs: 50_000 });
     const stored = await adapters.recordStore.list({ workflowName: "redis-all", limit: 1000, filter: { runState: [RunState.Completed] } });
     assert.equal(stored.length, runs, "the record store lists every completed run");
+    await failingRunDoesNotBlock(adapters, "redis-all-head-of-line");
   } finally {
-    await wf.stop();
     await adapters.close();
   }
 });
@@ -176,6 +176,53 @@ test("redis: un-acked events come again, in order and with their ids, to the nex
   assert.equal(Number(pending[0]), 0, "every event is acked once the receiver closed");
 });
 
+test("redis: an ephemeral receiver's consumer group is destroyed when it closes", async () => {
+  const streamer = new RedisEventStreamer({ client, prefix });
+  const topic = `ephemeral-${Date.now()}`;
+  const key = streamer.streamKey(topic);
+  const durable = await streamer.newReceiver(topic, "durable");
+  const receiver = await streamer.newReceiver(topic, "await", { ephemeral: true, streamFromLatest: true });
+  const groups = async () => ((await client.call("XINFO", "GROUPS", key)) as unknown[][]).length;
+  assert.equal(await groups(), 2, "an open ephemeral receiver has a group of its own");
+  await receiver.close();
+  assert.equal(await groups(), 1, "only the durable receiver's group remains once the ephemeral one closed");
+  await durable.close();
+});
+
+test("redis: retention trims the entries every durable group passed and keeps those one has not reached", async () => {
+  const streamer = new RedisEventStreamer({ client, prefix, retention: { intervalMs: 0 } });
+  const topic = `retention-${Date.now()}`;
+  const key = streamer.streamKey(topic);
+  // Closing sends a receiver's acks, then trims: fast's trim finds slow's group at the start.
+  const left = await trimAfterAcks(
+    streamer,
+    topic,
+    async ({ fast, slow }) => (await fast.close(), await slow.close()),
+    async () => (await client.xrange(key, "-", "+")).map(([, fields]) => fields[1] ?? ""),
+  );
+  assert.deepEqual(left, ["b", "c"], "a went once both groups passed it; the rest waits for slow; the ephemeral group holds nothing");
+});
+
+test("redis: retention trims entries older than maxAgeMs (7 days by default), read or not", async () => {
+  const streamer = new RedisEventStreamer({ client, prefix });
+  const topic = `retention-age-${Date.now()}`;
+  const key = streamer.streamKey(topic);
+  // An entry stored long ago: its id is the time the server stored it.
+  await client.call("XADD", key, "1-1", "foreign_id", "old", "type", "1", "headers", "{}", "created_at", "1");
+  const reader = await streamer.newReceiver(topic, "reader");
+  const idle = await streamer.newReceiver(topic, "idle"); // never reads: only the age limit trims what it has not read
+  try {
+    await (await streamer.newSender(topic)).send("new", 1, {});
+    const signal = AbortSignal.timeout(waitMs);
+    for (let i = 0; i < 2; i++) await (await reader.recv(signal)).ack();
+    await reader.close();
+    const left = (await client.xrange(key, "-", "+")).map(([, fields]) => fields[1]);
+    assert.deepEqual(left, ["new"], "the entry older than 7 days went although idle never read it");
+  } finally {
+    await Promise.all([reader.close(), idle.close()]);
+  }
+});
+
 test("redis: after a crash (the receiver's connections die un-closed) the next receiver of the name gets the un-acked events", async () => {
   const name = `crashing-${Date.now()}`;
   // No reconnecting: once killed, this client and its duplicates are gone, as with a dead process.
@@ -225,13 +272,16 @@ test("redis: a receiver whose stream was deleted (a restart without data) makes 
   const streamer = new RedisEventStreamer({ client, prefix, blockMs: 200 });
   const topic = `lost-${Date.now()}`;
   const receiver = await streamer.newReceiver(topic, "group", { streamFromLatest: true });
-  const waiting = receiver.recv(AbortSignal.timeout(waitMs));
-  await client.del(streamer.streamKey(topic));
-  await (await streamer.newSender(topic)).send("after-loss", 1, {});
-  const { event, ack } = await waiting;
-  assert.equal(event.foreignId, "after-loss");
-  await ack();
-  await receiver.close();
+  try {
+    const waiting = receiver.recv(AbortSignal.timeout(waitMs));
+    await client.del(streamer.streamKey(topic));
+    await (await streamer.newSender(topic)).send("after-loss", 1, {});
+    const { event, ack } = await waiting;
+    assert.equal(event.foreignId, "after-loss");
+    await ack();
+  } finally {
+    await receiver.close();
+  }
 });
 
 test("redis: the streamer reads every reply shape ioredis gives: RESP2, and RESP3 with either reply mapping", async () => {
@@ -292,7 +342,7 @@ test("redis: a lease whose key another holder took aborts, and its release leave
   await client.del(scheduler.roleKey(role));
 });
 
-test("redis: a holder that stops renewing (its connection is gone) loses the role to another scheduler about a lease later", async () => {
+test("redis: a holder that stops renewing (its connection is gone) loses the role to another scheduler", async (t) => {
   const name = `stalled-${Date.now()}`;
   const stalling = redisClient({ connectionName: name, retryStrategy: () => null, maxRetriesPerRequest: 0 });
   const role = `takeover-${Date.now()}`;
@@ -304,8 +354,7 @@ test("redis: a holder that stops renewing (its connection is gone) loses the rol
   const startedMs = Date.now();
   await until("the stalled holder's lease to abort", () => holder.signal.aborted);
   const lease = await taking;
-  const tookMs = Date.now() - startedMs;
-  assert.ok(tookMs <= ttlMs * 2, `took over after ${tookMs} ms`);
+  t.diagnostic(`took over ${Date.now() - startedMs} ms after the holder's connection was killed (lease TTL ${ttlMs} ms)`);
   assert.equal(lease.signal.aborted, false);
   await lease.release();
   await holder.release();
@@ -377,20 +426,14 @@ test("redis: while the server is down, an await rejects as soon as its signal ab
 test("redis: 300 runs of a three-step workflow with records in PostgreSQL and events and roles on Redis all complete, each step once", { timeout: 60_000 }, async () => {
   const db = await freshSchema({ max: 10 });
   try {
-    const line = lineWorkflowOn(
-      {
-        ...redis({ client, prefix }),
-        recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }),
-        timeoutStore: new PostgresTimeoutStore({ pool: db.pool, schema: db.schema }),
-        outbox: true,
-      },
-      { name: "redis-line", stepOptions: { parallelCount: 2 } },
-    );
-    const { wf } = line;
-    await wf.run();
-    assert.ok("outbox-consumer" in wf.states(), "an outbox process moves the events to Redis");
-    await runLineToCompletion(line, 300);
-    await wf.stop();
+    const adapters = {
+      ...redis({ client, prefix }),
+      recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }),
+      timeoutStore: new PostgresTimeoutStore({ pool: db.pool, schema: db.schema }),
+      outbox: true,
+    };
+    await lineRunsComplete(adapters, { runs: 300, name: "redis-line", outbox: true, timeoutMs: 50_000 });
+    await failingRunDoesNotBlock(adapters, "redis-head-of-line");
   } finally {
     await db.drop();
   }

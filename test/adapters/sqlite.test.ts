@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import Database from "better-sqlite3";
-import { InvalidOptionError, RunState, topic as topicOf } from "stepwise";
+import { hasErrorCode, InvalidOptionError, topic as topicOf, type Headers, type OutboxEvent } from "stepwise";
 import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   migrate,
@@ -13,13 +13,17 @@ import {
   schemaVersion,
   sqlite,
   SqliteEventStreamer,
+  type SqliteEventStreamerOptions,
   SqliteRecordStore,
   SqliteRoleScheduler,
   SqliteTimeoutStore,
   type SqliteDatabase,
 } from "stepwise/sqlite";
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
-import { lineWorkflowOn, Status } from "../support/workflows.js";
+import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
+import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
+import { FakeClock } from "stepwise/testing";
+import { trimAfterAcks } from "../support/retention.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stepwise-sqlite-test-"));
 let fileCount = 0;
@@ -52,7 +56,7 @@ function freshDb(): Database.Database {
   return db;
 }
 
-function streamer(db: Database.Database, options: { cursorWriteEvery?: number } = {}): SqliteEventStreamer {
+function streamer(db: Database.Database, options: Omit<SqliteEventStreamerOptions, "db"> = {}): SqliteEventStreamer {
   const s = new SqliteEventStreamer({ db, ...options });
   streamers.push(s);
   return s;
@@ -95,6 +99,60 @@ for (const c of eventStreamerCases(async () => streamer(freshDb()))) test(`sqlit
   for (const c of bundleCases(async () => sqlite(userDb), userDbWorks)) test(`sqlite: ${c.name}`, c.run);
 }
 
+// The mode the sqlite() bundle runs in: the record store writes each event into the events table,
+// in the record's transaction, and wakes the bundle's streamer.
+const bundleDb = freshDb();
+const bundle = sqlite(bundleDb);
+after(() => bundle.close());
+const eventsTableRows = async (workflowName: string): Promise<OutboxEvent[]> => {
+  const rows = bundleDb
+    .prepare("SELECT id, foreign_id, type, headers, created_at FROM stepwise_events WHERE json_extract(headers, '$.workflow_name') = ? ORDER BY id")
+    .all(workflowName) as { id: number; foreign_id: string; type: number; headers: string; created_at: number }[];
+  return rows.map((r) => ({ id: String(r.id), workflowName, foreignId: r.foreign_id, type: r.type, headers: JSON.parse(r.headers) as Headers, createdAt: new Date(r.created_at) }));
+};
+for (const c of recordStoreCases(async () => bundle.recordStore, { writtenEvents: eventsTableRows })) test(`sqlite (events table): ${c.name}`, c.run);
+for (const c of eventStreamerCases(async () => bundle.eventStreamer)) test(`sqlite (events table): ${c.name}`, c.run);
+
+test("sqlite: retention deletes the events every receiver passed and keeps those one has not reached", async () => {
+  const db = freshDb();
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const s = streamer(db, { clock, cursorWriteEvery: 1, retention: { intervalMs: 1_000 } });
+  const left = await trimAfterAcks(
+    s,
+    "t",
+    async ({ fast, sender, signal }) => {
+      clock.advance(1_001); // past the interval since the first trim, and a to c older than it
+      await sender.send("d", 1, {});
+      await (await fast.recv(signal)).ack();
+    },
+    async () => db.prepare("SELECT foreign_id FROM stepwise_events WHERE topic = 't' ORDER BY id").pluck().all() as string[],
+  );
+  assert.deepEqual(left, ["b", "c", "d"], "a went once both names passed it; the rest waits for slow; the ephemeral receiver holds nothing");
+});
+
+test("sqlite: retention deletes events older than maxAgeMs, read or not, and is off with retention: false", async () => {
+  const db = freshDb();
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const s = streamer(db, { clock, cursorWriteEvery: 1, retention: { maxAgeMs: 60_000, intervalMs: 1_000 } });
+  const kept = streamer(db, { clock, cursorWriteEvery: 1, retention: false });
+  const reader = await s.newReceiver("t", "reader");
+  await s.newReceiver("t", "idle"); // never reads: only the age limit removes what it has not read
+  const sender = await s.newSender("t");
+  await sender.send("old", 1, {});
+  const signal = AbortSignal.timeout(5_000);
+  const count = () => db.prepare("SELECT count(*) FROM stepwise_events WHERE topic = 't'").pluck().get();
+
+  clock.advance(60_001);
+  await sender.send("new", 1, {});
+  const keeper = await kept.newReceiver("t", "keeper");
+  await (await keeper.recv(signal)).ack();
+  assert.equal(count(), 2, "a streamer with retention: false deletes nothing");
+
+  await (await reader.recv(signal)).ack();
+  const left = db.prepare("SELECT foreign_id FROM stepwise_events WHERE topic = 't'").pluck().all();
+  assert.deepEqual(left, ["new"], "the event older than maxAgeMs went although idle never read it");
+});
+
 /** Which file each scheduler made by the role-scheduler cases works on, for loseLease. */
 const schedulerFiles = new Map<SqliteRoleScheduler, string>();
 for (const c of roleSchedulerCases(
@@ -133,7 +191,8 @@ test("sqlite: a lease taken over by another process ends the holder's lease", as
     "the holder's lease to end",
     new Promise<void>((resolve) => lease.signal.addEventListener("abort", () => resolve(), { once: true })),
   );
-  assert.match(String(lease.signal.reason), /lost the lease on role "stolen"/);
+  assert.ok(hasErrorCode(lease.signal.reason, "ROLE_LOST"), String(lease.signal.reason));
+  assert.match(String(lease.signal.reason), /the lease on role "stolen" was lost/);
   await lease.release();
   assert.equal(count(other, "SELECT count(*) AS n FROM stepwise_leases WHERE owner = 'someone else'"), 1, "releasing a lost lease leaves the new holder's row");
 });
@@ -149,6 +208,33 @@ test("sqlite: migrate is idempotent, and sql/sqlite.sql is its DDL for the defau
   const shipped = readFileSync(new URL("../../sql/sqlite.sql", import.meta.url), "utf8");
   assert.equal(shipped, schemaSql(), "sql/sqlite.sql is schemaSql() for the default prefix");
   assert.throws(() => schemaSql("bad-prefix;"), InvalidOptionError);
+});
+
+test("sqlite: migrate brings a timeouts table of layout 1 to the current layout, keeping its rows as their status's first timeout", async () => {
+  const db = connect();
+  // The timeouts table as layout 1 made it, with one timeout in it.
+  db.exec(`CREATE TABLE stepwise_timeouts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, workflow_name TEXT NOT NULL, foreign_id TEXT NOT NULL, run_id TEXT NOT NULL,
+    status INTEGER NOT NULL, expire_at INTEGER NOT NULL, created_at INTEGER NOT NULL);
+  CREATE TABLE stepwise_schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL);
+  INSERT INTO stepwise_schema_version VALUES (1, 0);
+  INSERT INTO stepwise_timeouts (workflow_name, foreign_id, run_id, status, expire_at, created_at) VALUES ('w', 'f-1', 'r-1', 1, 0, 0);`);
+  migrate(db);
+  migrate(db);
+  assert.equal(count(db, "SELECT max(version) AS n FROM stepwise_schema_version"), schemaVersion);
+  const store = new SqliteTimeoutStore({ db });
+  await store.create({ workflowName: "w", foreignId: "f-1", runId: "r-1", status: 1, index: 1, expireAt: new Date(1) });
+  const listed = await store.listValid("w", 1, new Date(1));
+  assert.deepEqual(listed.map((t) => [t.runId, t.index]), [["r-1", 0], ["r-1", 1]]);
+});
+
+test("sqlite: a status's reminder and expiry each fire once", async () => {
+  let adapters: ReturnType<typeof sqlite> | undefined;
+  try {
+    await reminderThenExpiry((clock) => (adapters = sqlite(freshPath(), { clock })));
+  } finally {
+    await adapters?.close();
+  }
 });
 
 test("sqlite: adapters on a database without tables throw SchemaMissingError naming the table and migrate", async () => {
@@ -288,12 +374,15 @@ test("sqlite: a store in events-table mode wakes a waiting receiver at once, wit
   const topic = topicOf(record.workflowName, 1);
   // A poll this slow would fail the test's bound: only the push can deliver in time.
   const receiver = await s.newReceiver(topic, "pushed", { pollingFrequency: 600_000 });
-  const waiting = receiver.recv(AbortSignal.timeout(5_000));
-  await store.store(record);
-  const { event, ack } = await waiting;
-  assert.equal(event.headers.run_id, record.runId);
-  await ack();
-  await receiver.close();
+  try {
+    const waiting = receiver.recv(AbortSignal.timeout(5_000));
+    await store.store(record);
+    const { event, ack } = await waiting;
+    assert.equal(event.headers.run_id, record.runId);
+    await ack();
+  } finally {
+    await receiver.close();
+  }
 });
 
 test("sqlite: receivers see events written by another connection to the file, and by an unwired store on their own", async () => {
@@ -340,24 +429,19 @@ test("sqlite: close() leaves a Database the user passed open", async () => {
   assert.equal(count(db, "SELECT count(*) AS n FROM stepwise_records"), 0, "and migrated it");
 });
 
-test("sqlite: a three-step workflow on sqlite(path) completes 500 runs over two shards, each transition stored once", async () => {
+test("sqlite: 500 runs of a three-step workflow on sqlite(path) over two shards each complete, each transition and its event stored once", async () => {
   const adapters = sqlite(freshPath());
-  const { wf, calls } = lineWorkflowOn(adapters, { stepOptions: { parallelCount: 2 }, name: "sqlite-line" });
-  assert.equal(wf.states()["outbox-consumer"], undefined, "no outbox process");
-  await wf.run();
-  const runs = 500;
-  const runIds = await Promise.all(Array.from({ length: runs }, (_, i) => wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } })));
-  const done = await Promise.all(runIds.map((runId, i) => wf.await(`item-${i}`, runId, Status.Done, { timeoutMs: 30_000 })));
-  for (const run of done) {
-    assert.equal(run.runState, RunState.Completed);
-    assert.equal(run.meta.version, 4);
-    assert.equal(run.object.count, 3);
+  try {
+    const runIds = await lineRunsComplete(adapters, { runs: 500, name: "sqlite-line", outbox: false });
+    const perRun = adapters.db
+      .prepare("SELECT json_extract(headers, '$.run_id') AS run_id, count(*) AS events FROM stepwise_events GROUP BY 1")
+      .all() as { run_id: string; events: number }[];
+    assert.deepEqual(perRun.map((row) => row.run_id).sort(), [...runIds].sort(), "every run has events");
+    assert.ok(perRun.every((row) => row.events === 4), "one event per stored version");
+    await failingRunDoesNotBlock(adapters, "sqlite-head-of-line");
+  } finally {
+    await adapters.close();
   }
-  assert.equal(calls.size, 3 * runs, "every step ran for every run");
-  assert.ok([...calls.values()].every((n) => n === 1), "no step ran twice");
-  await wf.stop();
-  assert.equal(count(adapters.db, "SELECT count(*) AS n FROM stepwise_events"), 4 * runs, "one event per stored version");
-  await adapters.close();
 });
 
 test("sqlite: a run with a malformed row is skipped, never blocks its status, and can be cancelled", async () => {

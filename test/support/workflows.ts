@@ -1,5 +1,4 @@
-import assert from "node:assert/strict";
-import { Builder, RunState, type BuildConfig, type ProcessOptions } from "stepwise";
+import { Builder, type BuildConfig, type ProcessOptions } from "stepwise";
 import { memory } from "stepwise/memory";
 
 export enum Status {
@@ -54,21 +53,4 @@ export function lineWorkflowOn(adapters: BuildConfig<Item>, options: LineOptions
   }
   const wf = b.build({ ...adapters, ...options.config });
   return { wf, calls };
-}
-
-/**
- * Triggers `runs` runs of a line workflow built by {@link lineWorkflowOn} (items "item-<i>"), awaits
- * them all Done, and asserts each completed at version 4 with every step run exactly once.
- */
-export async function runLineToCompletion(line: ReturnType<typeof lineWorkflowOn>, runs: number, timeoutMs = 50_000): Promise<void> {
-  const { wf, calls } = line;
-  const runIds = await Promise.all(Array.from({ length: runs }, (_, i) => wf.trigger(`item-${i}`, { initialValue: { id: `item-${i}`, count: 0 } })));
-  const done = await Promise.all(runIds.map((runId, i) => wf.await(`item-${i}`, runId, Status.Done, { timeoutMs })));
-  for (const run of done) {
-    assert.equal(run.runState, RunState.Completed);
-    assert.equal(run.meta.version, 4);
-    assert.equal(run.object.count, 3);
-  }
-  assert.equal(calls.size, runs * 3, "every step ran for every run");
-  assert.ok([...calls.values()].every((n) => n === 1), "each step ran once per run");
 }

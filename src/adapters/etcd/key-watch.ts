@@ -1,3 +1,4 @@
+import { throwIfAborted, untilWoken } from "../../abort.js";
 import type { EtcdClient, EtcdWatcher } from "./driver.js";
 
 /**
@@ -64,28 +65,10 @@ export class KeyWatch {
    * Resolves once `isSettled()` holds, checking now and after every change; rejects with the
    * signal's reason if it aborts first.
    */
-  until(isSettled: () => boolean, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        unsubscribe();
-        signal.removeEventListener("abort", onAbort);
-      };
-      const onAbort = () => {
-        done();
-        reject(signal.reason);
-      };
-      const unsubscribe = this.subscribe(() => {
-        if (!isSettled()) return;
-        done();
-        resolve();
-      });
-      if (signal.aborted) return onAbort();
-      if (isSettled()) {
-        done();
-        return resolve();
-      }
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
+  async until(isSettled: () => boolean, signal: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    if (isSettled()) return;
+    await untilWoken((wake) => this.subscribe(() => isSettled() && wake()), signal);
   }
 
   /** Stops the watch; does not wait for etcd, which may be unreachable. */

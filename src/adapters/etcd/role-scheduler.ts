@@ -1,5 +1,7 @@
 import { hostname } from "node:os";
-import { throwIfAborted } from "../../clock.js";
+import { throwIfAborted, untilAborted } from "../../abort.js";
+import { RoleLostError } from "../../errors.js";
+import { RoleClaims } from "../../role-claims.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
 import { InvalidOptionError } from "../../errors.js";
 import type { EtcdClient } from "./driver.js";
@@ -18,6 +20,16 @@ export interface EtcdRoleSchedulerOptions {
   ttl?: number;
   /** Put before every role name to make its key. Default "stepwise/roles/". */
   prefix?: string;
+}
+
+/** A role's key as this process holds it. */
+interface Hold {
+  key: string;
+  /** The key's create revision: the delete is conditional on it. */
+  revision: bigint;
+  session: Session;
+  /** Stops following the key's deletions and the session's loss. */
+  stopWatching(): void;
 }
 
 /**
@@ -47,6 +59,10 @@ export class EtcdRoleScheduler implements RoleScheduler {
   /** Await calls in progress plus leases not yet released; the session is closed when none is left. */
   #users = 0;
   #session: Promise<Session> | undefined;
+  readonly #claims = new RoleClaims<Hold>("EtcdRoleScheduler", {
+    acquire: (role, signal) => this.#acquire(role, signal),
+    release: (_role, hold) => this.#release(hold),
+  });
 
   constructor(options: EtcdRoleSchedulerOptions) {
     const ttl = options.ttl ?? 5;
@@ -57,11 +73,16 @@ export class EtcdRoleScheduler implements RoleScheduler {
   }
 
   async await(role: string, signal: AbortSignal): Promise<Lease> {
+    return this.#claims.await(role, signal);
+  }
+
+  /** Creates the role's key on the session's lease, trying again each time a watch sees it deleted. */
+  async #acquire(role: string, signal: AbortSignal): Promise<Hold> {
     throwIfAborted(signal);
     const key = this.#prefix + role;
     this.#users++;
     let watch: KeyWatch | undefined;
-    let lease: Lease | undefined;
+    let hold: Hold | undefined;
     try {
       for (;;) {
         const session = await untilAborted(this.#currentSession(), signal);
@@ -82,67 +103,37 @@ export class EtcdRoleScheduler implements RoleScheduler {
           session.lose(new Error(`the etcd lease ${session.id} is gone`, { cause: err }));
           continue;
         }
-        if (created) {
-          // The session was given up while the put was in flight: the key goes with its lease.
-          if (session.signal.aborted) continue;
-          if (signal.aborted) {
-            await this.#delete(key, revision).catch((err: unknown) => session.lose(asError(err)));
-            throwIfAborted(signal);
-          }
-          if (watch?.failure) {
-            watch.close();
-            watch = undefined;
-          }
-          // A put's revision is the key's create revision: later deletions are the ones that count.
-          lease = this.#lease(role, key, revision, session, (watch ??= new KeyWatch(client, key, revision)), signal);
-          return lease;
-        }
         if (watch?.failure) {
           watch.close();
           watch = undefined;
+        }
+        if (created) {
+          // The session was given up while the put was in flight: the key goes with its lease.
+          if (session.signal.aborted) continue;
+          // A put's revision is the key's create revision: later deletions are the ones that count.
+          hold = this.#hold(role, key, revision, session, (watch ??= new KeyWatch(client, key, revision)));
+          return hold;
         }
         const current = (watch ??= new KeyWatch(client, key, revision));
         // Another holder has the key: try again once it is deleted, or when the watch may have missed that.
         await current.until(() => current.isDeletedAfter(revision) || current.reconnects !== reconnects || current.failure !== undefined, signal);
       }
     } finally {
-      if (!lease) {
+      if (!hold) {
         watch?.close();
         await this.#leave();
       }
     }
   }
 
-  /** Holds the role whose key was created at `revision` until it is released or lost. */
-  #lease(role: string, key: string, revision: bigint, session: Session, watch: KeyWatch, signal: AbortSignal): Lease {
-    const controller = new AbortController();
-    let stopped = false;
-    let released: Promise<void> | undefined;
-    const stop = (reason: Error) => {
-      if (stopped) return;
-      stopped = true;
-      signal.removeEventListener("abort", onAbort);
-      session.signal.removeEventListener("abort", onSessionLost);
-      unsubscribe();
-      watch.close();
-      controller.abort(reason);
-    };
-    const release = (): Promise<void> =>
-      (released ??= (async () => {
-        stop(new Error(`role "${role}" was released`));
-        // Conditional on the create revision, so it never deletes the key of a later holder.
-        if (!session.signal.aborted) {
-          // Left behind, the key would keep the role taken for as long as the session lives.
-          await this.#delete(key, revision).catch((err: unknown) => session.lose(asError(err)));
-        }
-        await this.#leave();
-      })());
-    const onAbort = () => void release();
-    const onSessionLost = () => stop(new Error(`role "${role}" was lost with its etcd lease`, { cause: session.signal.reason }));
+  /** The role's key, created at `revision`, watched until the lease on it ends. */
+  #hold(role: string, key: string, revision: bigint, session: Session, watch: KeyWatch): Hold {
+    const lose = (reason: RoleLostError) => this.#claims.lose(role, reason, hold);
+    const onSessionLost = () => lose(new RoleLostError(role, "its etcd lease ended", { cause: session.signal.reason }));
     let reconnects = watch.reconnects;
     const unsubscribe = watch.subscribe(() => {
-      if (watch.isDeletedAfter(revision)) return stop(new Error(`role "${role}" was lost: its key ${key} was deleted`));
-      if (watch.failure) return stop(new Error(`role "${role}" was lost: its watch on ${key} ended`, { cause: watch.failure }));
+      if (watch.isDeletedAfter(revision)) return lose(new RoleLostError(role, `its key ${key} was deleted`));
+      if (watch.failure) return lose(new RoleLostError(role, `its watch on ${key} ended`, { cause: watch.failure }));
       if (watch.reconnects !== reconnects) {
         reconnects = watch.reconnects;
         // The watch may have missed a deletion while it was away: look at the key itself.
@@ -150,15 +141,34 @@ export class EtcdRoleScheduler implements RoleScheduler {
           .get(key)
           .exec()
           .then(({ kvs }) => {
-            if (kvs[0]?.create_revision !== String(revision)) stop(new Error(`role "${role}" was lost: its key ${key} is gone`));
+            if (kvs[0]?.create_revision !== String(revision)) lose(new RoleLostError(role, `its key ${key} is gone`));
           })
           .catch(() => undefined); // etcd unreachable: the session's renewals decide then
       }
     });
-    signal.addEventListener("abort", onAbort, { once: true });
     session.signal.addEventListener("abort", onSessionLost, { once: true });
-    if (session.signal.aborted) onSessionLost();
-    return { signal: controller.signal, release };
+    const hold: Hold = {
+      key,
+      revision,
+      session,
+      stopWatching: () => {
+        unsubscribe();
+        session.signal.removeEventListener("abort", onSessionLost);
+        watch.close();
+      },
+    };
+    return hold;
+  }
+
+  /** Gives the key up and the session, once nothing else uses it. */
+  async #release(hold: Hold): Promise<void> {
+    hold.stopWatching();
+    // Conditional on the create revision, so it never deletes the key of a later holder.
+    if (!hold.session.signal.aborted) {
+      // Left behind, the key would keep the role taken for as long as the session lives.
+      await this.#delete(hold.key, hold.revision).catch((err: unknown) => hold.session.lose(asError(err)));
+    }
+    await this.#leave();
   }
 
   /** Deletes the role's key if it is still the one created at `revision`. */
@@ -202,14 +212,4 @@ function isLeaseNotFound(err: unknown): boolean {
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
-}
-
-/** Settles as `work` does, or rejects with the signal's reason once it aborts (`work` goes on). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  throwIfAborted(signal);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

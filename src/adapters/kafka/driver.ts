@@ -67,10 +67,11 @@ export interface KafkaProducer {
   send(record: { topic: string; acks: number; messages: KafkaOutgoingMessage[] }): Promise<unknown>;
 }
 
-/** The admin calls used to pin a new consumer group's position (streamFromLatest). */
+/** The admin calls used to pin a new consumer group's position (streamFromLatest) and to delete an ephemeral receiver's group. */
 export interface KafkaAdmin {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
+  deleteGroups(groupIds: string[]): Promise<unknown>;
   fetchOffsets(options: { groupId: string; topics: string[] }): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
   fetchTopicOffsets(topic: string): Promise<{ partition: number; high: string }[]>;
 }

@@ -1,3 +1,4 @@
+import { untilWoken } from "../../abort.js";
 import { systemClock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
 import { ClosedError } from "../../errors.js";
@@ -22,6 +23,8 @@ export interface TopicConsumerOptions extends KafkaConsumerOptions {
   fromLatest: boolean;
   /** Names the reader in error messages: `receiver "x" on topic "y"`. */
   label: string;
+  /** Delete the group once this member left: the receiver is ephemeral and the group its own. */
+  deleteGroupOnClose?: boolean;
 }
 
 /** A message the client handed to eachMessage, waiting there for recv to take it. */
@@ -135,6 +138,23 @@ export class TopicConsumer {
     this.#offered = undefined;
     for (const remove of this.#removeListeners.splice(0)) remove();
     await stopping;
+    if (this.#options.deleteGroupOnClose) await this.#deleteGroup();
+  }
+
+  /**
+   * Deletes the group, which is empty now that this member left. If that fails (the broker is
+   * away), the broker removes the empty group once its offsets expire (`offsets.retention.minutes`).
+   */
+  async #deleteGroup(): Promise<void> {
+    const admin = this.#options.client.admin();
+    try {
+      await admin.connect();
+      await admin.deleteGroups([this.#options.groupId]);
+    } catch {
+      // Left for the broker's offset retention to clear away.
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
   }
 
   async #start(): Promise<void> {
@@ -272,18 +292,10 @@ export class TopicConsumer {
 
   /** Resolves at the next offer, failure or close; rejects with the signal's reason if it aborts first. */
   #changed(signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        this.#wakers.delete(wake);
-        reject(signal.reason);
-      };
-      const wake = () => {
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      };
+    return untilWoken((wake) => {
       this.#wakers.add(wake);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
+      return () => this.#wakers.delete(wake);
+    }, signal);
   }
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import { OpenParts } from "../../open-parts.js";
 import { ClosedError } from "../../errors.js";
@@ -34,7 +35,13 @@ export type KafkaEventStreamerOptions = KafkaConnection &
  * receiver closed with an event un-acked, or a process that dies, leaves that event to the next
  * member of the group. `streamFromLatest` applies only to a group without committed offsets, and
  * that starting position is committed before `newReceiver` resolves. An event's id is
- * `<partition>-<offset>` and its `createdAt` the message timestamp.
+ * `<partition>-<offset>` and its `createdAt` the message timestamp. An `ephemeral` receiver is
+ * the one member of a group of its own (`<group>~ephemeral~<random id>`), deleted when it closes;
+ * the group of a process that died without closing goes with the broker's offset retention
+ * (`offsets.retention.minutes`, 7 days by default).
+ *
+ * Retention is the topic's own (`retention.ms`, `retention.bytes`): Kafka deletes old segments by
+ * itself, read or not, so stepwise trims nothing; set it on the topics or as the broker default.
  *
  * Joining a group takes a moment: brokers hold a new group's first join for
  * `group.initial.rebalance.delay.ms` (3 s by default), and a dead member's partitions move on
@@ -85,10 +92,14 @@ export class KafkaEventStreamer implements EventStreamer {
 
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const kafkaTopic = kafkaTopicName(topic);
+    const ephemeral = options.ephemeral === true;
+    const groupId = this.#groupId(kafkaTopic, name);
     const consumer = await TopicConsumer.open({
       client: await this.#client(),
       topic: kafkaTopic,
-      groupId: this.#groupId(kafkaTopic, name),
+      // An ephemeral receiver is the one member of a group of its own, deleted when it closes.
+      groupId: ephemeral ? `${groupId}~ephemeral~${randomUUID()}` : groupId,
+      deleteGroupOnClose: ephemeral,
       fromLatest: options.streamFromLatest ?? false,
       label: `receiver "${name}" on topic "${kafkaTopic}"`,
       sessionTimeoutMs: this.#options.sessionTimeoutMs,

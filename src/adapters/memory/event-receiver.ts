@@ -1,8 +1,8 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { throwIfAborted } from "../../clock.js";
+import { throwIfAborted } from "../../abort.js";
 import type { Delivery } from "../../event.js";
 import { ClosedError } from "../../errors.js";
-import type { TopicLog } from "./topic-log.js";
+import type { CursorKey, TopicLog } from "./topic-log.js";
 
 /**
  * A reader that always finds an event ready never leaves the microtask queue, which would
@@ -25,6 +25,8 @@ export interface LogReaderOptions<E> {
    * once it settles and no other wait is in progress.
    */
   keepAbortListener?: boolean;
+  /** Forget the cursor when the reader closes: set for an ephemeral reader, whose key is its own symbol. */
+  forgetOnClose?: boolean;
 }
 
 /**
@@ -47,10 +49,11 @@ export class LogReader<E extends object> {
   private readonly label: string;
   private readonly copy: ((event: E) => E) | undefined;
   private readonly keepAbortListener: boolean;
+  private readonly forgetOnClose: boolean;
 
   constructor(
     private readonly log: TopicLog<E>,
-    private readonly name: string,
+    private readonly name: CursorKey,
     /** Offset of the next event to hand out; moves on `recv`, unlike the name's cursor which moves on ack. */
     private position: number,
     options: LogReaderOptions<E>,
@@ -58,6 +61,7 @@ export class LogReader<E extends object> {
     this.label = options.label;
     this.copy = options.copy;
     this.keepAbortListener = options.keepAbortListener ?? false;
+    this.forgetOnClose = options.forgetOnClose ?? false;
   }
 
   /**
@@ -89,6 +93,7 @@ export class LogReader<E extends object> {
   /** Makes later (and waiting) `recv` calls reject. Acks of events already received still count. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.forgetOnClose && typeof this.name === "symbol") this.log.forget(this.name);
     this.listenTo(undefined);
     for (const wake of this.wakers) wake();
   }

@@ -67,14 +67,18 @@ export class MemoryEventStreamer implements EventStreamer, ClockAdopter {
   /**
    * A receiver for `topic` under the durable name `name`: it resumes after the last event that
    * name acked; a new name starts at the oldest event held, or with `streamFromLatest` at the next
-   * event sent. `pollingFrequency` is ignored: receivers are pushed to.
+   * event sent. `pollingFrequency` is ignored: receivers are pushed to. An `ephemeral` receiver
+   * has a cursor of its own, which holds events for it while it is open and is forgotten on close.
    */
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const log = this.log(topic);
+    const ephemeral = options.ephemeral === true;
+    const key = ephemeral ? Symbol(name) : name;
     return this.open.receiver(
-      new LogReader(log, name, log.open(name, options.streamFromLatest ?? false), {
+      new LogReader(log, key, log.open(key, options.streamFromLatest ?? false), {
         label: `memory event receiver "${name}" on topic "${topic}"`,
         keepAbortListener: true,
+        forgetOnClose: ephemeral,
       }),
     );
   }

@@ -7,9 +7,16 @@ const compactAfterSlots = 1024;
 /**
  * Which events a {@link TopicLog} may drop. `"all"` keeps every event for the life of the log.
  * `{ retainWithoutReceivers }` drops an event once every known name has acked past it, and keeps
- * only the newest `retainWithoutReceivers` events while no name is known.
+ * only the newest `retainWithoutReceivers` events while no name is known. An open ephemeral
+ * reader keeps what it has not read only while some name is known: on its own it keeps nothing.
  */
 export type Retention = "all" | { readonly retainWithoutReceivers: number };
+
+/**
+ * Who holds a cursor: a durable reader name, or an ephemeral reader's own key (a symbol, so it
+ * never meets a name and two ephemeral readers never share a cursor).
+ */
+export type CursorKey = string | symbol;
 
 /**
  * An append-only log of events addressed by offset, the durable cursors of the names reading it,
@@ -24,7 +31,9 @@ export class TopicLog<E extends object> {
   private base = 0;
   private head = 0;
   /** Reader name → offset of the next event that name has not acked. */
-  private readonly cursors = new Map<string, number>();
+  private readonly cursors = new Map<CursorKey, number>();
+  /** How many of the cursors belong to names, not to ephemeral readers. */
+  private durableCursors = 0;
   private readonly waiting = new Set<() => void>();
   /** Whether an event every cursor has passed is dropped. */
   private readonly dropsAcked: boolean;
@@ -56,7 +65,7 @@ export class TopicLog<E extends object> {
     this.slots.push(event);
     // With no cursor nobody can ever ask for an old event except a future reader, so keep a
     // bounded tail for it instead of the whole history.
-    if (this.cursors.size === 0 && this.retained > this.retainWithoutReceivers) {
+    if (this.durableCursors === 0 && this.retained > this.retainWithoutReceivers) {
       this.dropBefore(this.end - this.retainWithoutReceivers);
     }
     if (this.waiting.size > 0) {
@@ -75,11 +84,12 @@ export class TopicLog<E extends object> {
    * Registers `name` (if new) and returns where it reads from. The cursor exists from now on, so
    * events appended before the first ack are kept for it.
    */
-  open(name: string, streamFromLatest: boolean): number {
+  open(name: CursorKey, streamFromLatest: boolean): number {
     let cursor = this.cursors.get(name);
     if (cursor === undefined) {
       cursor = streamFromLatest ? this.end : this.oldest;
       this.cursors.set(name, cursor);
+      if (typeof name === "string") this.durableCursors++;
     }
     return cursor;
   }
@@ -88,12 +98,20 @@ export class TopicLog<E extends object> {
    * Records the event at `offset` as handled by `name`, then (unless the retention is `"all"`)
    * drops what every cursor has passed.
    */
-  ack(name: string, offset: number): void {
+  ack(name: CursorKey, offset: number): void {
     const cursor = this.cursors.get(name);
     // An ack can arrive late or out of order (a re-delivered event acked twice); never move back.
     if (cursor !== undefined && cursor > offset) return;
     this.cursors.set(name, offset + 1);
-    if (this.dropsAcked) this.dropBefore(this.slowestCursor());
+    if (this.dropsAcked) this.dropBefore(this.dropPoint());
+  }
+
+  /**
+   * Forgets the cursor of an ephemeral reader that closed, then drops what the remaining cursors
+   * have passed: a closed ephemeral reader holds nothing back.
+   */
+  forget(key: symbol): void {
+    if (this.cursors.delete(key) && this.dropsAcked) this.dropBefore(this.dropPoint());
   }
 
   /** Calls `wake` once, on the next append. */
@@ -104,6 +122,11 @@ export class TopicLog<E extends object> {
   /** Forgets a `wake` that is no longer needed (its reader stopped waiting). */
   unwait(wake: () => void): void {
     this.waiting.delete(wake);
+  }
+
+  /** Where events may be dropped up to: the slowest cursor, or with no name known the bounded tail. */
+  private dropPoint(): number {
+    return this.durableCursors === 0 ? this.end - this.retainWithoutReceivers : this.slowestCursor();
   }
 
   private slowestCursor(): number {

@@ -1,5 +1,6 @@
 import { MalformedRecordError, SchemaMissingError } from "../../errors.js";
 import type { Event, Headers } from "../../event.js";
+import type { TrimCutoffs } from "../../retention.js";
 import { fromDatetime, parseHeaders, toDatetime, toText } from "./columns.js";
 import { select, write, type MysqlQueryable } from "./driver.js";
 import type { MysqlTables } from "./schema.js";
@@ -108,5 +109,20 @@ export async function writeCursor(db: MysqlQueryable, tables: MysqlTables, topic
        ON DUPLICATE KEY UPDATE position = GREATEST(position, CAST(? AS UNSIGNED)), updated_at = ?`,
     [topic, name, value, at, value, at],
     tables.cursors,
+  );
+}
+
+/**
+ * Deletes the events of `topic` created before `olderThanMs`, and those every stored cursor of the
+ * topic has passed that were created before `passedOlderThanMs`. A topic without cursors loses
+ * only what is too old. Ephemeral receivers store no cursor, so they hold nothing back.
+ */
+export async function trimEvents(db: MysqlQueryable, tables: MysqlTables, topic: string, cutoffs: TrimCutoffs): Promise<void> {
+  await write(
+    db,
+    `DELETE FROM \`${tables.events}\` WHERE topic = ? AND (created_at < ?
+       OR (created_at < ? AND id <= (SELECT MIN(position) FROM \`${tables.cursors}\` WHERE topic = ?)))`,
+    [topic, toDatetime(new Date(cutoffs.olderThanMs)), toDatetime(new Date(cutoffs.passedOlderThanMs)), topic],
+    tables.events,
   );
 }

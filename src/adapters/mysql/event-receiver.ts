@@ -1,6 +1,8 @@
-import { systemClock, throwIfAborted, type Clock } from "../../clock.js";
+import { throwIfAborted, untilAborted, untilWoken } from "../../abort.js";
+import { systemClock, type Clock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
 import { ClosedError } from "../../errors.js";
+import type { Trimmer } from "../../retention.js";
 import type { MysqlQueryable } from "./driver.js";
 import { readEvents, writeCursor } from "./event-log.js";
 import type { Notifier } from "./notifier.js";
@@ -14,6 +16,8 @@ export interface ReceiverContext {
   clock: Clock;
   /** Called once when the receiver closes, so the streamer forgets it. */
   closed(receiver: MysqlEventReceiver): void;
+  /** Trims the events table now and then, after durable receivers' acks. */
+  trimmer: Trimmer;
 }
 
 /** How a receiver reads and stores its position. */
@@ -21,6 +25,8 @@ export interface ReceiverSettings {
   pollingFrequencyMs: number;
   batchSize: number;
   cursorWriteEvery: number;
+  /** Whether the position is stored for the name; false for an ephemeral receiver. */
+  durable: boolean;
 }
 
 /**
@@ -103,6 +109,7 @@ export class MysqlEventReceiver implements EventReceiver {
     // An ack can arrive late or out of order (a re-delivered event acked twice); never move back.
     if (position > this.ackedPosition) this.ackedPosition = position;
     if (this.closing !== undefined || ++this.acksSinceWrite >= this.settings.cursorWriteEvery) await this.writeCursor();
+    if (this.settings.durable) await this.context.trimmer.afterAck(this.topic);
   }
 
   /** Reads the next batch into the buffer; one read at a time, shared by callers. Resolves with how many it found. */
@@ -126,7 +133,7 @@ export class MysqlEventReceiver implements EventReceiver {
     this.acksSinceWrite = 0;
     const write = async () => {
       const position = this.ackedPosition;
-      if (position <= this.storedPosition) return;
+      if (!this.settings.durable || position <= this.storedPosition) return;
       const { db, tables, clock } = this.context;
       await writeCursor(db, tables, this.topic, this.name, position, clock.now());
       if (position > this.storedPosition) this.storedPosition = position;
@@ -138,24 +145,17 @@ export class MysqlEventReceiver implements EventReceiver {
 
   /** Waits `pollingFrequency`, or until this process commits on the topic, the receiver closes or the signal aborts. */
   private idle(signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
+    return untilWoken((wake) => {
       const timer = new AbortController();
-      const finish = (err?: unknown) => {
-        timer.abort();
-        signal.removeEventListener("abort", onAbort);
-        this.context.notifier.unwait(this.topic, wake);
-        this.wakers.delete(wake);
-        if (err === undefined) resolve();
-        else reject(err);
-      };
-      const wake = () => finish();
-      const onAbort = () => finish(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
       this.context.notifier.wait(this.topic, wake);
       this.wakers.add(wake);
       systemClock.sleep(this.settings.pollingFrequencyMs, timer.signal).then(wake, () => undefined);
-    });
+      return () => {
+        timer.abort();
+        this.context.notifier.unwait(this.topic, wake);
+        this.wakers.delete(wake);
+      };
+    }, signal);
   }
 
   private throwIfClosed(): void {
@@ -163,21 +163,4 @@ export class MysqlEventReceiver implements EventReceiver {
       throw new ClosedError(`mysql event receiver "${this.name}" on topic "${this.topic}"`, "recv");
     }
   }
-}
-
-/**
- * Settles with `work`, or rejects with the signal's reason as soon as it aborts; `work` then goes
- * on alone (a read still fills the buffer for the next recv). The listener is removed either way,
- * since a consumer passes one long-lived signal to every recv.
- */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) {
-      work.catch(() => undefined);
-      return reject(signal.reason);
-    }
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

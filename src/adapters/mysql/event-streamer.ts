@@ -1,8 +1,9 @@
 import { systemClock, type Clock } from "../../clock.js";
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import { ClosedError, InvalidOptionError } from "../../errors.js";
+import { Trimmer, type Retention } from "../../retention.js";
 import { inTransaction, type MysqlPool } from "./driver.js";
-import { appendEvent, latestEventId, readCursor } from "./event-log.js";
+import { appendEvent, latestEventId, readCursor, trimEvents } from "./event-log.js";
 import { MysqlEventReceiver, type ReceiverContext } from "./event-receiver.js";
 import { Notifier } from "./notifier.js";
 import { defaultPrefix, mysqlTables, type MysqlTables } from "./schema.js";
@@ -23,6 +24,12 @@ export interface MysqlEventStreamerOptions {
    * delivered again.
    */
   cursorWriteEvery?: number;
+  /**
+   * How the events table is trimmed: after an ack, at most once a minute per topic, a receiver
+   * deletes the topic's events every receiver name has passed and those older than 7 days (see
+   * `RetentionOptions` in "stepwise"). `false` keeps every event. Default `{}`, the defaults.
+   */
+  retention?: Retention;
 }
 
 /** The default `pollingFrequency` of receivers, in ms. */
@@ -42,8 +49,8 @@ const defaultPollingFrequencyMs = 500;
  * takes one lock row before inserting, so events commit in id order (see `event-log.ts`).
  * Receivers batch their position writes (see `cursorWriteEvery`).
  *
- * Events stay in the table after every name has read them; delete old rows yourself when the
- * history is no longer needed (`DELETE FROM stepwise_events WHERE created_at < …`).
+ * The table is trimmed by `retention` (on by default): events every receiver name of a topic has
+ * passed, and events older than 7 days, are deleted by the receivers as they ack.
  *
  * Senders and receivers borrow pool connections per query and hold none. `close()` closes the
  * receivers this streamer opened, storing their positions; call it after `wf.stop()`.
@@ -80,6 +87,7 @@ export class MysqlEventStreamer implements EventStreamer {
       notifier: this.notifier,
       clock: this.clock,
       closed: (receiver) => this.receivers.delete(receiver),
+      trimmer: new Trimmer(options.retention, (topic, cutoffs) => trimEvents(this.pool, this.tables, topic, cutoffs), () => this.clock.now().getTime()),
     };
   }
 
@@ -92,13 +100,15 @@ export class MysqlEventStreamer implements EventStreamer {
    * A receiver for `topic` under the durable name `name`: it resumes after the last event that
    * name acked; a name without a stored position starts at the oldest event, or with
    * `streamFromLatest` after the newest one. `pollingFrequency` (ms, default 500) is how long an
-   * idle receiver waits between reads.
+   * idle receiver waits between reads. An `ephemeral` receiver keeps its position in memory only:
+   * it writes no cursor row, so nothing of it is left once it closes or its process dies.
    */
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const pollingFrequencyMs = options.pollingFrequency ?? defaultPollingFrequencyMs;
-    const stored = await readCursor(this.pool, this.tables, topic, name);
+    const durable = options.ephemeral !== true;
+    const stored = durable ? await readCursor(this.pool, this.tables, topic, name) : undefined;
     const start = stored ?? (options.streamFromLatest ? await latestEventId(this.pool, this.tables, topic) : 0n);
-    const settings = { pollingFrequencyMs, batchSize: this.batchSize, cursorWriteEvery: this.cursorWriteEvery };
+    const settings = { pollingFrequencyMs, batchSize: this.batchSize, cursorWriteEvery: this.cursorWriteEvery, durable };
     const receiver = new MysqlEventReceiver(this.context, settings, topic, name, start, stored);
     this.receivers.add(receiver);
     return receiver;

@@ -1,5 +1,6 @@
 import { closeOnce, type Adapters } from "../../adapters.js";
 import type { Clock } from "../../clock.js";
+import type { Retention } from "../../retention.js";
 import type { MysqlPool } from "./driver.js";
 import { MysqlEventStreamer } from "./event-streamer.js";
 import { MysqlRecordStore } from "./record-store.js";
@@ -24,6 +25,8 @@ export interface MysqlOptions {
   maxObjectBytes?: number;
   /** Stamps event and timeout creation times. Default: the system clock. */
   clock?: Clock;
+  /** How the events table is trimmed; see {@link MysqlEventStreamerOptions.retention}. Default: on, 7 days. */
+  retention?: Retention;
 }
 
 /**
@@ -73,7 +76,7 @@ export interface MysqlAdapters extends Adapters {
  */
 export function mysql(options: MysqlOptions): MysqlAdapters {
   const { pool, prefix, maxObjectBytes, clock } = options;
-  const eventStreamer = new MysqlEventStreamer({ pool, prefix, clock });
+  const eventStreamer = new MysqlEventStreamer({ pool, prefix, clock, retention: options.retention });
   const roleScheduler = new MysqlRoleScheduler({ pool, prefix });
   return {
     eventStreamer,

@@ -1,5 +1,8 @@
-import { run, select, type MysqlQueryable } from "./driver.js";
-import { defaultPrefix, mysqlTables, schemaStatements, schemaVersion } from "./schema.js";
+import { errorNumber, run, select, type MysqlQueryable } from "./driver.js";
+import { defaultPrefix, mysqlTables, schemaStatements, schemaVersion, timeoutIndexColumnSql, type MysqlTables } from "./schema.js";
+
+/** ER_DUP_FIELDNAME: a concurrent migrate added the column first. */
+const duplicateColumn = 1060;
 
 /** Options of {@link migrate}. */
 export interface MysqlMigrateOptions {
@@ -35,5 +38,22 @@ export async function migrate(pool: MysqlQueryable, options: MysqlMigrateOptions
     throw new Error(
       `mysql: the tables with prefix "${prefix}" have layout version ${found}, newer than the ${schemaVersion} this version of stepwise knows: upgrade stepwise`,
     );
+  }
+  await addTimeoutIndexColumn(pool, prefix, tables);
+}
+
+/** Brings a timeouts table of layout 1 to layout 2; a no-op once it has the column. */
+async function addTimeoutIndexColumn(pool: MysqlQueryable, prefix: string, tables: MysqlTables): Promise<void> {
+  const found = await select(
+    pool,
+    "SELECT 1 AS found FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'timeout_index'",
+    [tables.timeouts],
+    tables.timeouts,
+  );
+  if (found.length > 0) return;
+  try {
+    await run(pool, timeoutIndexColumnSql(prefix), [], tables.timeouts);
+  } catch (err) {
+    if (errorNumber(err) !== duplicateColumn) throw err;
   }
 }

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
-import { throwIfAborted, wallInterval } from "../../clock.js";
+import { untilAborted } from "../../abort.js";
+import { systemClock, wallInterval } from "../../clock.js";
+import { RoleClaims } from "../../role-claims.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
-import { ClosedError, InvalidOptionError } from "../../errors.js";
+import { InvalidOptionError, RoleLostError, RoleSchedulerClosedError } from "../../errors.js";
 import { select, type MysqlPool, type MysqlPoolConnection } from "./driver.js";
 import { defaultPrefix, mysqlTables } from "./schema.js";
 
@@ -19,29 +21,6 @@ export interface MysqlRoleSchedulerOptions {
    * checked while it holds roles. Default 500.
    */
   pollingFrequency?: number;
-}
-
-/** One `await` call: waiting in a role's queue, holding the role, or done. */
-interface Claim {
-  state: "waiting" | "holding" | "done";
-  /** The signal given to `await`. */
-  readonly signal: AbortSignal;
-  /** Aborts the lease's signal when the claim ends while holding. */
-  readonly lease: AbortController;
-  readonly grant: (lease: Lease) => void;
-  readonly refuse: (reason: unknown) => void;
-  readonly onAbort: () => void;
-  /** The session whose lock the claim holds. */
-  session?: Session;
-}
-
-/** A role this process holds or waits for. */
-interface RoleEntry {
-  readonly role: string;
-  holder: Claim | undefined;
-  readonly waiting: Claim[];
-  /** A GET_LOCK or RELEASE_LOCK for this role is in flight; never two at once. */
-  busy: boolean;
 }
 
 /** The connection the locks live on. Its locks end with it. */
@@ -86,12 +65,13 @@ export class MysqlRoleScheduler implements RoleScheduler {
   private readonly pool: MysqlPool;
   private readonly prefix: string;
   private readonly pollingFrequencyMs: number;
-  private readonly roles = new Map<string, RoleEntry>();
+  private readonly claims: RoleClaims<Session>;
   private session: Session | undefined;
   private opening: Promise<Session> | undefined;
   private database: Promise<string> | undefined;
-  private stopTicking: (() => void) | undefined;
-  private closed = false;
+  /** Locks held on the session; it is checked every `pollingFrequency` while there are any. */
+  private holds = 0;
+  private stopChecking: (() => void) | undefined;
 
   constructor(options: MysqlRoleSchedulerOptions) {
     this.pool = options.pool;
@@ -101,36 +81,19 @@ export class MysqlRoleScheduler implements RoleScheduler {
     if (!Number.isFinite(this.pollingFrequencyMs) || this.pollingFrequencyMs <= 0) {
       throw new InvalidOptionError("pollingFrequency", `MysqlRoleScheduler: pollingFrequency must be a positive number of ms, got ${String(options.pollingFrequency)}`);
     }
+    this.claims = new RoleClaims("MysqlRoleScheduler", {
+      acquire: (role, signal) => this.acquire(role, signal),
+      release: (role, session) => this.release(role, session),
+    });
   }
 
   /**
    * Resolves with a lease once `role` is free here and in the database. Rejects with the signal's
-   * reason if it aborts first, with an Error once the scheduler is closed, and with the driver's
-   * error when the database cannot be asked (the caller backs off and awaits again).
+   * reason if it aborts first, with RoleSchedulerClosedError once the scheduler is closed, and
+   * with the driver's error when the database cannot be asked (the caller backs off and awaits again).
    */
   await(role: string, signal: AbortSignal): Promise<Lease> {
-    return new Promise<Lease>((resolve, reject) => {
-      throwIfAborted(signal);
-      if (this.closed) throw new ClosedError("the MysqlRoleScheduler", `await role "${role}"`);
-      let entry = this.roles.get(role);
-      if (entry === undefined) {
-        entry = { role, holder: undefined, waiting: [], busy: false };
-        this.roles.set(role, entry);
-      }
-      const owner = entry;
-      const claim: Claim = {
-        state: "waiting",
-        signal,
-        lease: new AbortController(),
-        grant: resolve,
-        refuse: reject,
-        onAbort: () => this.abandon(owner, claim),
-      };
-      signal.addEventListener("abort", claim.onAbort, { once: true });
-      entry.waiting.push(claim);
-      this.stopTicking ??= wallInterval(this.pollingFrequencyMs, () => this.tick());
-      this.pump(entry);
-    });
+    return this.claims.await(role, signal);
   }
 
   /**
@@ -148,20 +111,11 @@ export class MysqlRoleScheduler implements RoleScheduler {
 
   /**
    * Ends every lease (their signals abort) and pending await, releases the locks and gives the
-   * connection back to the pool. Later awaits reject. Idempotent.
+   * connection back to the pool. Later awaits reject with RoleSchedulerClosedError. Idempotent.
    */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.stopTicking?.();
-    this.stopTicking = undefined;
-    const reason = new Error("the MysqlRoleScheduler was closed");
-    for (const entry of this.roles.values()) {
-      for (const claim of entry.waiting.splice(0)) this.finish(claim, reason);
-      if (entry.holder !== undefined) this.finish(entry.holder, reason);
-      entry.holder = undefined;
-    }
-    this.roles.clear();
+    if (this.claims.isClosed) return;
+    await this.claims.close();
     const session = this.session ?? (await this.opening?.catch(() => undefined));
     if (session === undefined || session.lost) return;
     this.forget(session);
@@ -174,99 +128,43 @@ export class MysqlRoleScheduler implements RoleScheduler {
     }
   }
 
-  /** Tries to take the role for its first waiter, unless it is held here or a lock call is in flight. */
-  private pump(entry: RoleEntry): void {
-    if (this.closed || entry.busy || entry.holder !== undefined || entry.waiting.length === 0) return;
-    entry.busy = true;
-    void this.tryLock(entry).then(
-      (session) => {
-        entry.busy = false;
-        if (session === undefined || this.closed) return this.forgetIfUnused(entry);
-        const next = entry.waiting.shift();
-        // Everyone gave up while GET_LOCK ran: give the lock back.
-        if (next === undefined) return void this.unlock(entry, session);
-        next.state = "holding";
-        next.session = session;
-        entry.holder = next;
-        next.grant({ signal: next.lease.signal, release: () => this.end(entry, next, new Error(`the lease on role "${entry.role}" was released`)) });
-      },
-      (err: unknown) => {
-        entry.busy = false;
-        // The database could not be asked: hand the error to the waiters, whose callers back off.
-        for (const claim of entry.waiting.splice(0)) this.finish(claim, err);
-        this.forgetIfUnused(entry);
-      },
-    );
-  }
-
-  /** GET_LOCK without waiting; resolves with the session that now holds the lock, or undefined. */
-  private async tryLock(entry: RoleEntry): Promise<Session | undefined> {
-    const name = await this.lockName(entry.role);
-    const session = await this.openSession();
-    if (this.closed || session.lost) return undefined;
-    let got: unknown;
-    try {
-      const [row] = await select(session.connection, "SELECT GET_LOCK(?, 0) AS got", [name], "GET_LOCK()");
-      got = row?.got;
-    } catch (err) {
-      // A lost connection is not the waiters' problem: the loss handler tries again on a new one.
-      if (isFatal(err) || session.lost) {
+  /** GET_LOCK without waiting, tried again every `pollingFrequency`; resolves with the session that holds the lock. */
+  private async acquire(role: string, signal: AbortSignal): Promise<Session> {
+    const name = await untilAborted(this.lockName(role), signal);
+    for (;;) {
+      const session = await untilAborted(this.openSession(), signal);
+      let got: unknown;
+      try {
+        const [row] = await select(session.connection, "SELECT GET_LOCK(?, 0) AS got", [name], "GET_LOCK()");
+        got = row?.got;
+      } catch (err) {
+        // A lost connection is not the waiters' problem: try again on a new one.
+        if (!isFatal(err) && !session.lost) throw err;
         this.lose(session, err);
-        return undefined;
       }
-      throw err;
+      // A lock taken on a connection that has since been lost died with it.
+      // Number(): a pool with bigNumberStrings returns the BIGINT result as "1".
+      if (Number(got) === 1 && !session.lost) {
+        if (this.holds++ === 0) this.stopChecking = wallInterval(this.pollingFrequencyMs, () => this.check());
+        return session;
+      }
+      await systemClock.sleep(this.pollingFrequencyMs, signal);
     }
-    // A lock taken on a connection that has since been lost died with it.
-    // Number(): a pool with bigNumberStrings returns the BIGINT result as "1".
-    return Number(got) === 1 && !session.lost ? session : undefined;
   }
 
-  /** Gives the role's lock back, then lets the next waiter try. */
-  private async unlock(entry: RoleEntry, session: Session): Promise<void> {
-    entry.busy = true;
+  /** Gives the role's lock back; a closing scheduler releases them all at once instead. */
+  private async release(role: string, session: Session): Promise<void> {
+    if (--this.holds === 0) {
+      this.stopChecking?.();
+      this.stopChecking = undefined;
+    }
+    if (session.lost || this.claims.isClosed) return;
     try {
-      if (!session.lost && !this.closed) {
-        await select(session.connection, "SELECT RELEASE_LOCK(?) AS released", [await this.lockName(entry.role)], "RELEASE_LOCK()");
-      }
+      await select(session.connection, "SELECT RELEASE_LOCK(?) AS released", [await this.lockName(role)], "RELEASE_LOCK()");
     } catch (err) {
       // Either the connection is gone, and its locks with it, or the lock's state is unknown: start afresh.
       this.lose(session, err);
-    } finally {
-      entry.busy = false;
     }
-    this.pump(entry);
-    this.forgetIfUnused(entry);
-  }
-
-  /** Ends a holder's lease: its signal aborts at once, and the lock is given back. Only the first end counts. */
-  private async end(entry: RoleEntry, claim: Claim, reason: unknown): Promise<void> {
-    if (claim.state !== "holding") return;
-    this.finish(claim, reason);
-    if (entry.holder === claim) entry.holder = undefined;
-    if (claim.session !== undefined) await this.unlock(entry, claim.session);
-  }
-
-  /** The signal given to `await` aborted: leave the queue, or give the role up. */
-  private abandon(entry: RoleEntry, claim: Claim): void {
-    if (claim.state === "holding") {
-      void this.end(entry, claim, claim.signal.reason);
-      return;
-    }
-    if (claim.state !== "waiting") return;
-    const index = entry.waiting.indexOf(claim);
-    if (index >= 0) entry.waiting.splice(index, 1);
-    this.finish(claim, claim.signal.reason);
-    this.forgetIfUnused(entry);
-  }
-
-  /** Ends a claim: a waiter's await rejects with `reason`, a holder's lease signal aborts with it. */
-  private finish(claim: Claim, reason: unknown): void {
-    const state = claim.state;
-    if (state === "done") return;
-    claim.state = "done";
-    claim.signal.removeEventListener("abort", claim.onAbort);
-    if (state === "waiting") claim.refuse(reason);
-    else claim.lease.abort(reason);
   }
 
   private openSession(): Promise<Session> {
@@ -278,10 +176,10 @@ export class MysqlRoleScheduler implements RoleScheduler {
         connection.on("error", session.onLost);
         connection.on("end", session.onLost);
         // Closed while connecting: hand the connection straight back.
-        if (this.closed) {
+        if (this.claims.isClosed) {
           this.forget(session);
           connection.release();
-          throw new ClosedError("the MysqlRoleScheduler", "open its lock connection");
+          throw new RoleSchedulerClosedError("MysqlRoleScheduler");
         }
         this.session = session;
         return session;
@@ -301,17 +199,10 @@ export class MysqlRoleScheduler implements RoleScheduler {
     session.lost = true;
     this.forget(session);
     session.connection.destroy();
-    const reason = new Error("lost the MySQL connection holding the role locks", { cause: err });
-    for (const entry of this.roles.values()) {
-      if (entry.holder?.session === session) {
-        this.finish(entry.holder, reason);
-        entry.holder = undefined;
-      }
-    }
-    for (const entry of [...this.roles.values()]) {
-      this.pump(entry);
-      this.forgetIfUnused(entry);
-    }
+    this.claims.loseEvery(
+      (role) => new RoleLostError(role, "its lock went with the MySQL connection", { cause: err }),
+      (held) => held === session,
+    );
   }
 
   /** Stops watching a session's connection and stops using it for new locks. */
@@ -321,28 +212,13 @@ export class MysqlRoleScheduler implements RoleScheduler {
     if (this.session === session) this.session = undefined;
   }
 
-  /** Every `pollingFrequency`: try roles held elsewhere again, and check the connection while holding. */
-  private tick(): void {
-    let holding = false;
-    for (const entry of this.roles.values()) {
-      if (entry.holder !== undefined) holding = true;
-      this.pump(entry);
-    }
+  /** Every `pollingFrequency` while holding: the connection is alive, or its locks are gone. */
+  private check(): void {
     const session = this.session;
-    if (holding && session !== undefined && !session.lost) {
-      select(session.connection, "SELECT 1 AS alive", [], "SELECT 1").catch((err: unknown) => {
-        if (isFatal(err) || session.lost) this.lose(session, err);
-      });
-    }
-  }
-
-  private forgetIfUnused(entry: RoleEntry): void {
-    if (entry.holder !== undefined || entry.waiting.length > 0 || entry.busy) return;
-    if (this.roles.get(entry.role) === entry) this.roles.delete(entry.role);
-    if (this.roles.size === 0) {
-      this.stopTicking?.();
-      this.stopTicking = undefined;
-    }
+    if (session === undefined || session.lost) return;
+    select(session.connection, "SELECT 1 AS alive", [], "SELECT 1").catch((err: unknown) => {
+      if (isFatal(err) || session.lost) this.lose(session, err);
+    });
   }
 }
 

@@ -15,7 +15,7 @@ export interface MysqlTimeoutStoreOptions {
   clock?: Clock;
 }
 
-const timeoutColumns = `CAST(id AS CHAR) AS id, workflow_name, foreign_id, run_id, status,
+const timeoutColumns = `CAST(id AS CHAR) AS id, workflow_name, foreign_id, run_id, status, timeout_index,
   CAST(expire_at AS CHAR) AS expire_at, CAST(created_at AS CHAR) AS created_at`;
 
 /**
@@ -43,8 +43,16 @@ export class MysqlTimeoutStore implements TimeoutStore {
   async create(timeout: NewTimeout): Promise<void> {
     await write(
       this.pool,
-      `INSERT INTO \`${this.tables.timeouts}\` (workflow_name, foreign_id, run_id, status, expire_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-      [timeout.workflowName, timeout.foreignId, timeout.runId, timeout.status, toDatetime(timeout.expireAt), toDatetime(this.clock.now())],
+      `INSERT INTO \`${this.tables.timeouts}\` (workflow_name, foreign_id, run_id, status, timeout_index, expire_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      [
+        timeout.workflowName,
+        timeout.foreignId,
+        timeout.runId,
+        timeout.status,
+        timeout.index ?? 0,
+        toDatetime(timeout.expireAt),
+        toDatetime(this.clock.now()),
+      ],
       this.tables.timeouts,
     );
   }
@@ -107,9 +115,10 @@ function toTimeout(row: Row): TimeoutRecord {
     foreignId === undefined ||
     expireAt === undefined ||
     createdAt === undefined ||
-    typeof row.status !== "number"
+    typeof row.status !== "number" ||
+    typeof row.timeout_index !== "number"
   ) {
-    throw new MalformedRecordError(runId ?? `timeout ${id}`, `timeout row ${id} has unreadable ids, status or times`);
+    throw new MalformedRecordError(runId ?? `timeout ${id}`, `timeout row ${id} has unreadable ids, status, index or times`);
   }
-  return { id, workflowName, foreignId, runId, status: row.status, completed: false, expireAt, createdAt };
+  return { id, workflowName, foreignId, runId, status: row.status, index: row.timeout_index, completed: false, expireAt, createdAt };
 }

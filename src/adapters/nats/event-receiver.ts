@@ -1,4 +1,5 @@
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import { untilWoken } from "../../abort.js";
 import { wallInterval } from "../../clock.js";
 import type { Delivery, Event, EventReceiver, Headers } from "../../event.js";
 import { ClosedError } from "../../errors.js";
@@ -28,6 +29,8 @@ interface ReceiverSetup {
   timeoutMs: number;
   /** Called when the server says the stream is gone, so the streamer makes it again. */
   onMissingStream(): void;
+  /** Called at the end of close: deletes an ephemeral receiver's consumer. Never rejects. */
+  onClosed?: () => Promise<void>;
 }
 
 /** Reads one topic of a `NatsEventStreamer` as a durable consumer. Made by `newReceiver`. */
@@ -107,6 +110,7 @@ export class NatsEventReceiver implements EventReceiver {
       // Sent before anyone opens the name again; a lost connection loses them, and ackWaitMs brings them back.
       await this.#setup.connection.flush().catch(() => undefined);
     }
+    await this.#setup.onClosed?.();
   }
 
   #arrived(msg: JsMsg): void {
@@ -165,19 +169,10 @@ export class NatsEventReceiver implements EventReceiver {
 
   /** Resolves when something arrives (or fails, or close is called); rejects with the signal's reason on abort. */
   #arrival(signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        this.#wakers.delete(wake);
-        reject(signal.reason);
-      };
-      const wake = () => {
-        this.#wakers.delete(wake);
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      };
+    return untilWoken((wake) => {
       this.#wakers.add(wake);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
+      return () => this.#wakers.delete(wake);
+    }, signal);
   }
 }
 

@@ -54,6 +54,11 @@ const defaultMaxAgeMs = 7 * 24 * 60 * 60_000;
 /** The server's default de-duplication window, shortened for streams that keep events less long. */
 const duplicateWindowMs = 2 * 60_000;
 const nanosPerMs = 1_000_000;
+/**
+ * How long the server keeps an ephemeral receiver's consumer once nobody pulls from it. An open
+ * receiver pulls all the time; this only clears away the consumer of a process that died.
+ */
+const ephemeralInactiveMs = 5 * 60_000;
 
 /**
  * An {@link EventStreamer} on NATS JetStream. Events are durable messages, a receiver's name is a
@@ -81,8 +86,12 @@ const nanosPerMs = 1_000_000;
  *
  * **Limits.** Events older than `maxAgeMs` are dropped, read or not. A receiver holds up to 100
  * events ahead of `recv`; those of a process that died come back after `ackWaitMs`. A durable
- * unused for `consumerInactiveMs` is deleted by the server (the engine's `await` makes one per
- * watched topic and workflow instance, and this is what clears them away).
+ * unused for `consumerInactiveMs` is deleted by the server. An `ephemeral` receiver is a consumer
+ * without a durable name, deleted when the receiver closes, or by the server five minutes after a
+ * process died without closing it (the engine's `await` opens one per watched topic).
+ *
+ * **Retention.** A stream keeps events for `maxAgeMs` (its `max_age`), read or not: JetStream's
+ * own limit does the trimming, with no work by stepwise.
  *
  * **Connection.** A closed connection, a server that does not answer or one without JetStream
  * gives a `JetStreamUnavailableError`; the engine logs it, backs off and tries again. While
@@ -158,19 +167,24 @@ export class NatsEventStreamer implements EventStreamer {
     const address = this.address(topic);
     const durable = durableName(name, address);
     await this.#ensureStream(address);
+    const fromLatest = options.streamFromLatest === true;
+    const ephemeral = options.ephemeral === true;
+    const open = () => (ephemeral ? this.#addEphemeral(address, fromLatest) : this.#ensureConsumer(address, durable, fromLatest));
     let info: ConsumerInfo;
     try {
-      info = await this.#ensureConsumer(address, durable, options.streamFromLatest === true);
+      info = await open();
     } catch (err) {
       if (!hasApiCode(err, ApiCode.streamNotFound)) throw translateError(err, `open consumer "${durable}"`, this.#connection);
       // Someone deleted the stream since we made sure of it: make it again, once.
       this.#streams.delete(address.stream);
       await this.#ensureStream(address);
-      info = await this.#ensureConsumer(address, durable, options.streamFromLatest === true).catch((again: unknown) => {
+      info = await open().catch((again: unknown) => {
         throw translateError(again, `open consumer "${durable}"`, this.#connection);
       });
     }
+    const remove = ephemeral ? () => this.#deleteConsumer(address.stream, info.name) : undefined;
     return this.#open.receiver(await NatsEventReceiver.open({
+      onClosed: remove,
       consumer: this.#js.consumers.getConsumerFromInfo(info),
       connection: this.#connection,
       topic,
@@ -233,6 +247,31 @@ export class NatsEventStreamer implements EventStreamer {
       }
     } catch (err) {
       throw translateError(err, action, this.#connection);
+    }
+  }
+
+  /** A consumer without a durable name: the server names it and deletes it after {@link ephemeralInactiveMs} without pulls. */
+  async #addEphemeral(address: TopicAddress, streamFromLatest: boolean): Promise<ConsumerInfo> {
+    checkOpen(this.#connection, "open an ephemeral consumer");
+    const jsm = await this.#manager();
+    return await jsm.consumers.add(address.stream, {
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: this.#ackWaitMs * nanosPerMs,
+      deliver_policy: streamFromLatest ? DeliverPolicy.New : DeliverPolicy.All,
+      filter_subject: address.subject,
+      max_deliver: -1,
+      inactive_threshold: ephemeralInactiveMs * nanosPerMs,
+    });
+  }
+
+  /** Deletes an ephemeral consumer on close; if that fails, the server's inactive threshold removes it. */
+  async #deleteConsumer(stream: string, consumer: string): Promise<void> {
+    if (this.#connection.isClosed()) return;
+    try {
+      const jsm = await this.#manager();
+      await jsm.consumers.delete(stream, consumer);
+    } catch {
+      // Gone already, or the server is away: it goes by itself once inactive.
     }
   }
 

@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { jetstream, StorageType, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
-import { aborted, systemClock } from "../../clock.js";
+import { untilAborted } from "../../abort.js";
+import { systemClock } from "../../clock.js";
+import { RoleClaims } from "../../role-claims.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
 import { InvalidOptionError } from "../../errors.js";
 import { ApiCode, checkOpen, hasApiCode, translateError, type NatsConnection } from "./driver.js";
@@ -32,11 +34,13 @@ export interface RoleHolder {
   token: string;
 }
 
-/** A role held in this process, or being claimed by one of its awaits. */
-interface Held {
-  /** Resolves when the role is free again in this process. */
-  released: Promise<void>;
-  free(): void;
+/** A role's key as this process holds it. */
+interface Hold {
+  key: string;
+  value: string;
+  /** The revision last written: every update and the delete are conditional on it. */
+  revision: number;
+  bucket: Bucket;
 }
 
 /** The bucket, and the TTL its keys live by. */
@@ -67,8 +71,8 @@ export class NatsRoleScheduler implements RoleScheduler {
   readonly #ttlMs: number;
   readonly #replicas: number;
   readonly #js: JetStreamClient;
-  readonly #held = new Map<string, Held>();
   readonly #instance = { host: hostname(), pid: process.pid };
+  readonly #claims: RoleClaims<Hold>;
   #bucket: Promise<Bucket> | undefined;
 
   constructor(options: NatsRoleSchedulerOptions) {
@@ -79,98 +83,41 @@ export class NatsRoleScheduler implements RoleScheduler {
     if (!(this.#ttlMs >= 100)) throw new InvalidOptionError("ttlMs", `ttlMs must be at least 100, got ${options.ttlMs}`);
     // A renewal that takes longer than TTL/3 has failed: its lease must end before the key expires.
     this.#js = jetstream(this.#connection, { timeout: Math.max(50, Math.floor(this.#ttlMs / 3)) });
+    this.#claims = new RoleClaims("NatsRoleScheduler", {
+      acquire: (role, signal) => this.#acquire(role, signal),
+      // Conditional on our revision, so it never deletes a later holder's key.
+      release: async (_role, hold) => void (await hold.bucket.kv.delete(hold.key, { previousSeq: hold.revision })),
+      renewal: {
+        // An existing bucket keeps its own TTL.
+        ttlMs: (hold) => hold.bucket.ttlMs,
+        renew: async (_role, hold) => {
+          hold.revision = await hold.bucket.kv.update(hold.key, hold.value, hold.revision, Math.max(50, Math.floor(hold.bucket.ttlMs / 3)));
+          return true;
+        },
+      },
+    });
   }
 
   async await(role: string, signal: AbortSignal): Promise<Lease> {
+    return this.#claims.await(role, signal);
+  }
+
+  /** Creates the role's key, trying again every TTL/4 while another process has it. */
+  async #acquire(role: string, signal: AbortSignal): Promise<Hold> {
     const key = roleKey(role);
     for (;;) {
-      signal.throwIfAborted();
-      const local = this.#held.get(role);
-      if (local) {
-        await Promise.race([local.released, aborted(signal)]);
-        continue;
-      }
-      const bucket = await this.#open();
-      signal.throwIfAborted();
-      if (this.#held.has(role)) continue;
-      // Claimed here before asking the server, so that no other await of this process asks too.
-      const held = this.#claim(role);
+      const bucket = await untilAborted(this.#open(), signal);
       const value = JSON.stringify({ ...this.#instance, token: randomUUID() } satisfies RoleHolder);
-      let revision: number;
       try {
-        revision = await bucket.kv.create(key, value);
+        return { key, value, revision: await bucket.kv.create(key, value), bucket };
       } catch (err) {
-        this.#unclaim(role, held);
         if (!hasApiCode(err, ApiCode.wrongLastSequence) && !hasApiCode(err, ApiCode.wrongLastSequenceUnknown)) {
           throw translateError(err, `claim role "${role}" in bucket "${this.#bucketName}"`, this.#connection);
         }
-        // Held in another process: it is free once released there or expired.
-        await systemClock.sleep(bucket.ttlMs / 4, signal);
-        continue;
       }
-      if (signal.aborted) {
-        await bucket.kv.delete(key, { previousSeq: revision }).catch(() => undefined);
-        this.#unclaim(role, held);
-        signal.throwIfAborted();
-      }
-      return this.#lease(role, key, value, revision, bucket, held, signal);
+      // Held in another process: it is free once released there or expired.
+      await systemClock.sleep(bucket.ttlMs / 4, signal);
     }
-  }
-
-  #lease(role: string, key: string, value: string, revision: number, bucket: Bucket, held: Held, signal: AbortSignal): Lease {
-    const lease = new AbortController();
-    const stopRenewing = new AbortController();
-    let current = revision;
-    let ended = false;
-    const end = (reason: Error) => {
-      ended = true;
-      signal.removeEventListener("abort", onAbort);
-      stopRenewing.abort(reason);
-      lease.abort(reason);
-    };
-    const lose = (err: unknown) => {
-      if (ended) return;
-      const detail = err instanceof Error ? err.message : String(err);
-      end(new Error(`the lease on role "${role}" was lost: renewing it failed (${detail})`, { cause: err }));
-      this.#unclaim(role, held);
-      // If the server still has our revision, let the next holder in now rather than at expiry.
-      void bucket.kv.delete(key, { previousSeq: current }).catch(() => undefined);
-    };
-    const renewing = (async () => {
-      for (;;) {
-        await systemClock.sleep(bucket.ttlMs / 3, stopRenewing.signal);
-        try {
-          current = await bucket.kv.update(key, value, current, Math.max(50, Math.floor(bucket.ttlMs / 3)));
-        } catch (err) {
-          lose(err);
-          return;
-        }
-      }
-    })().catch(() => undefined);
-    const release = async () => {
-      if (ended) return;
-      end(new Error(`role "${role}" was released`));
-      // Let a renewal in flight finish first, so the delete names the revision the server has.
-      await renewing;
-      await bucket.kv.delete(key, { previousSeq: current }).catch(() => undefined);
-      this.#unclaim(role, held);
-    };
-    const onAbort = () => void release();
-    signal.addEventListener("abort", onAbort, { once: true });
-    return { signal: lease.signal, release };
-  }
-
-  #claim(role: string): Held {
-    let free!: () => void;
-    const released = new Promise<void>((resolve) => (free = resolve));
-    const held: Held = { released, free };
-    this.#held.set(role, held);
-    return held;
-  }
-
-  #unclaim(role: string, held: Held): void {
-    if (this.#held.get(role) === held) this.#held.delete(role);
-    held.free();
   }
 
   /** The bucket, created with the TTL on first use; a failed attempt is tried again by the next await. */

@@ -1,6 +1,7 @@
 import { systemClock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver, Headers } from "../../event.js";
 import { ClosedError } from "../../errors.js";
+import type { Trimmer } from "../../retention.js";
 import type { PgPool } from "./driver.js";
 import { translateError } from "./errors.js";
 import type { Notifier } from "./notifier.js";
@@ -48,6 +49,9 @@ export class PostgresEventReceiver implements EventReceiver {
   readonly #topic: string;
   readonly #name: string;
   readonly #pollingFrequencyMs: number;
+  /** Whether the position is stored for the name; false for an ephemeral receiver. */
+  readonly #durable: boolean;
+  readonly #trimmer: Trimmer;
   readonly #read: Statement;
   readonly #flushCursor: Statement;
   /** Where the next read starts: moves on recv. */
@@ -68,6 +72,9 @@ export class PostgresEventReceiver implements EventReceiver {
     name: string;
     position: Position;
     pollingFrequencyMs: number;
+    durable: boolean;
+    /** Trims the events table now and then, after a durable receiver stored its position. */
+    trimmer: Trimmer;
   }) {
     this.#pool = options.pool;
     this.#t = options.tables;
@@ -75,6 +82,8 @@ export class PostgresEventReceiver implements EventReceiver {
     this.#topic = options.topic;
     this.#name = options.name;
     this.#pollingFrequencyMs = options.pollingFrequencyMs;
+    this.#durable = options.durable;
+    this.#trimmer = options.trimmer;
     this.#position = options.position;
     this.#acked = options.position;
     this.#flushed = options.position;
@@ -140,7 +149,7 @@ export class PostgresEventReceiver implements EventReceiver {
 
   async #flush(): Promise<void> {
     const acked = this.#acked;
-    if (!isAfter(acked, this.#flushed)) return;
+    if (!this.#durable || !isAfter(acked, this.#flushed)) return;
     await this.#query(this.#flushCursor, [
       this.#topic,
       this.#name,
@@ -150,6 +159,8 @@ export class PostgresEventReceiver implements EventReceiver {
     this.#flushed = acked;
     this.#acksSinceFlush = 0;
     this.#flushedAtMs = Date.now();
+    // Trimming reads the stored cursors, so it follows a write of this one.
+    await this.#trimmer.afterAck(this.#topic);
   }
 
   /**

@@ -2,9 +2,11 @@ import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOption
 import type { Logger } from "../../logger.js";
 import { OpenParts } from "../../open-parts.js";
 import { ClosedError } from "../../errors.js";
+import { Trimmer, type Retention, type TrimCutoffs } from "../../retention.js";
+import { systemClock } from "../../clock.js";
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { translateError } from "./errors.js";
-import { PostgresEventReceiver } from "./event-receiver.js";
+import { PostgresEventReceiver, type Position } from "./event-receiver.js";
 import { Notifier } from "./notifier.js";
 import { tables, type Tables } from "./tables.js";
 
@@ -14,6 +16,13 @@ export interface PostgresEventStreamerOptions extends PostgresOptions {
   logger?: Logger;
   /** Wakes receivers; `postgres()` shares one with the record store. */
   notifier?: Notifier;
+  /**
+   * How the events table is trimmed: after an ack, at most once a minute per topic, a receiver
+   * deletes the topic's events every receiver name has passed and those older than 7 days (see
+   * `RetentionOptions` in "stepwise"; ages compare this process's clock with the server's
+   * `created_at`). `false` keeps every event. Default `{}`, the defaults.
+   */
+  retention?: Retention;
 }
 
 /**
@@ -24,6 +33,10 @@ export interface PostgresEventStreamerOptions extends PostgresOptions {
  *
  * With {@link PostgresRecordStore} in `events: "table"` mode, a record and its event are written
  * in one transaction and no outbox process is needed; `postgres({ pool })` sets that up.
+ *
+ * The table is trimmed by `retention` (on by default): events every receiver name of a topic has
+ * passed, and events older than 7 days, are deleted by the receivers as they ack. An `ephemeral`
+ * receiver stores no cursor, so it holds nothing back.
  */
 export class PostgresEventStreamer implements EventStreamer {
   readonly #pool: PgPool;
@@ -31,11 +44,13 @@ export class PostgresEventStreamer implements EventStreamer {
   readonly #notifier: Notifier;
   readonly #sendSql: string;
   readonly #open = new OpenParts();
+  readonly #trimmer: Trimmer;
 
   constructor(options: PostgresEventStreamerOptions) {
     this.#pool = options.pool;
     this.#t = tables(options);
     this.#notifier = options.notifier ?? new Notifier(options.pool, this.#t.channel, options.logger);
+    this.#trimmer = new Trimmer(options.retention, (topic, cutoffs) => this.#trim(topic, cutoffs), () => systemClock.now().getTime());
     this.#sendSql = `INSERT INTO ${this.#t.events} (topic, foreign_id, type, headers) VALUES ($1, $2, $3, $4::jsonb)`;
   }
 
@@ -55,10 +70,60 @@ export class PostgresEventStreamer implements EventStreamer {
     };
   }
 
+  /**
+   * A receiver for `topic` under the durable name `name`, or with `ephemeral` one whose position
+   * lives in memory only: it writes no cursor row, so nothing of it is left once it closes or its
+   * process dies.
+   */
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const t = this.#t;
-    // The name's position is stored at once, so streamFromLatest decides only for a name never seen.
     const latest = options.streamFromLatest ? "pg_snapshot_xmin(pg_current_snapshot())" : "'0'::xid8";
+    const durable = options.ephemeral !== true;
+    const position = durable ? await this.#openCursor(topic, name, latest) : await this.#start(latest);
+    return this.#open.receiver(new PostgresEventReceiver({
+      pool: this.#pool,
+      tables: t,
+      notifier: this.#notifier,
+      topic,
+      name,
+      position,
+      pollingFrequencyMs: options.pollingFrequency ?? 500,
+      durable,
+      trimmer: this.#trimmer,
+    }));
+  }
+
+  /** Closes every receiver this streamer opened that is still open. Never closes the user's pool. Idempotent. */
+  close(): Promise<void> {
+    return this.#open.close();
+  }
+
+  /** Deletes what `cutoffs` allow on `topic`: see {@link Trimmer}. A topic without cursors loses only what is too old. */
+  async #trim(topic: string, cutoffs: TrimCutoffs): Promise<void> {
+    const t = this.#t;
+    await this.#pool
+      .query(
+        `DELETE FROM ${t.events} e WHERE e.topic = $1 AND (e.created_at < to_timestamp($2::float8 / 1000)
+           OR (e.created_at < to_timestamp($3::float8 / 1000)
+               AND EXISTS (SELECT 1 FROM ${t.cursors} c WHERE c.topic = $1)
+               AND NOT EXISTS (SELECT 1 FROM ${t.cursors} c WHERE c.topic = $1 AND (e.tx, e.id) > (c.tx, c.id))))`,
+        [topic, cutoffs.olderThanMs, cutoffs.passedOlderThanMs],
+      )
+      .catch((err: unknown) => {
+        throw translateError(err, t, "events");
+      });
+  }
+
+  async #start(latest: string): Promise<Position> {
+    const result = await this.#pool.query<Position>(`SELECT ${latest}::text AS tx, '0' AS id`).catch((err: unknown) => {
+      throw translateError(err, this.#t, "events");
+    });
+    return result.rows[0] ?? { tx: "0", id: "0" };
+  }
+
+  /** The name's stored position, stored at once when new, so streamFromLatest decides only for a name never seen. */
+  async #openCursor(topic: string, name: string, latest: string): Promise<Position> {
+    const t = this.#t;
     const result = await this.#pool
       .query<{ tx: string; id: string }>(
         `WITH created AS (
@@ -71,20 +136,6 @@ export class PostgresEventStreamer implements EventStreamer {
       .catch((err: unknown) => {
         throw translateError(err, t, "cursors");
       });
-    const position = result.rows[0] ?? { tx: "0", id: "0" };
-    return this.#open.receiver(new PostgresEventReceiver({
-      pool: this.#pool,
-      tables: t,
-      notifier: this.#notifier,
-      topic,
-      name,
-      position,
-      pollingFrequencyMs: options.pollingFrequency ?? 500,
-    }));
-  }
-
-  /** Closes every receiver this streamer opened that is still open. Never closes the user's pool. Idempotent. */
-  close(): Promise<void> {
-    return this.#open.close();
+    return result.rows[0] ?? { tx: "0", id: "0" };
   }
 }

@@ -1,5 +1,6 @@
 import { closeOnce, type Adapters } from "../../adapters.js";
 import type { Logger } from "../../logger.js";
+import type { Retention } from "../../retention.js";
 import type { PgPool } from "./driver.js";
 import { PostgresEventStreamer } from "./event-streamer.js";
 import { PostgresRecordStore } from "./record-store.js";
@@ -47,7 +48,7 @@ export interface PostgresAdapters extends Adapters {
  * // … and on shutdown: await wf.stop(); await adapters.close(); await pool.end();
  * ```
  */
-export function postgres(options: { pool: PgPool; schema?: string; prefix?: string; logger?: Logger; maxObjectBytes?: number }): PostgresAdapters {
+export function postgres(options: { pool: PgPool; schema?: string; prefix?: string; logger?: Logger; maxObjectBytes?: number; retention?: Retention }): PostgresAdapters {
   const notifier = new Notifier(options.pool, tables(options).channel, options.logger);
   const eventStreamer = new PostgresEventStreamer({ ...options, notifier });
   return {

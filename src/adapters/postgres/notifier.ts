@@ -7,6 +7,8 @@ interface Listening {
   client: PgClient;
   /** Removes our listeners from the client. */
   detach(): void;
+  /** Whether the connection broke: it was released (with its error) then and must not be again. */
+  isLost(): boolean;
 }
 
 /** How long topics gather before one NOTIFY tells other processes of them all. */
@@ -58,7 +60,7 @@ export class Notifier {
     const pending = this.#client;
     this.#client = undefined;
     const listening = await pending;
-    if (!listening) return;
+    if (!listening || listening.isLost()) return;
     await listening.client.query(`UNLISTEN "${this.#channel}"`).catch(() => {});
     // Our listeners go before the client goes back: the pool hands it to someone else next.
     listening.detach();
@@ -158,7 +160,7 @@ export class Notifier {
       return undefined;
     }
     if (lost) return undefined;
-    return { client, detach };
+    return { client, detach, isLost: () => lost };
   }
 
   #notify(topic: string): void {

@@ -1,4 +1,7 @@
+import { untilAborted } from "../../abort.js";
 import { systemClock } from "../../clock.js";
+import { RoleLostError } from "../../errors.js";
+import { RoleClaims } from "../../role-claims.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
 import { checkOut, type PgClient, type PgPool } from "./driver.js";
 
@@ -11,15 +14,10 @@ export interface PostgresRoleSchedulerOptions {
 
 interface Connection {
   client: PgClient;
+  /** Set once the connection broke (its locks went with it) or went back to the pool. */
+  lost: boolean;
   /** Removes our listeners from the client. */
   detach(): void;
-}
-
-interface Held {
-  controller: AbortController;
-  /** Resolves when the role is free again in this process. */
-  released: Promise<void>;
-  free: () => void;
 }
 
 /**
@@ -34,68 +32,49 @@ interface Held {
 export class PostgresRoleScheduler implements RoleScheduler {
   readonly #pool: PgPool;
   readonly #retryMs: number;
-  readonly #held = new Map<string, Held>();
+  readonly #claims: RoleClaims<Connection>;
+  /** Awaits taking a lock plus locks held; the connection goes back to the pool when none is left. */
   #users = 0;
-  #client: Promise<Connection> | undefined;
+  #connection: Promise<Connection> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: PostgresRoleSchedulerOptions) {
     this.#pool = options.pool;
     this.#retryMs = options.retryMs ?? 500;
+    this.#claims = new RoleClaims("PostgresRoleScheduler", {
+      acquire: (role, signal) => this.#acquire(role, signal),
+      release: (role, connection) => this.#release(role, connection),
+    });
   }
 
-  async await(role: string, signal: AbortSignal): Promise<Lease> {
+  await(role: string, signal: AbortSignal): Promise<Lease> {
+    return this.#claims.await(role, signal);
+  }
+
+  /** Tries the role's lock every `retryMs`; resolves with the connection that holds it. */
+  async #acquire(role: string, signal: AbortSignal): Promise<Connection> {
     this.#users++;
     try {
       for (;;) {
-        signal.throwIfAborted();
-        const local = this.#held.get(role);
-        if (local) {
-          await Promise.race([local.released, abortion(signal)]);
-          continue;
-        }
-        const client = await this.#connection();
-        signal.throwIfAborted();
-        if (this.#held.has(role)) continue;
+        const connection = await untilAborted(this.#connect(), signal);
         const { rows } = await this.#serial(() =>
-          client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked", [role]),
+          connection.client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked", [role]),
         );
-        if (rows[0]?.locked) {
-          if (signal.aborted) {
-            await this.#serial(() => client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [role])).catch(() => {});
-            signal.throwIfAborted();
-          }
-          this.#users++;
-          return this.#lease(role, client, signal);
-        }
+        // A lock taken on a connection that has since been lost died with it.
+        if (rows[0]?.locked && !connection.lost) return connection;
         await systemClock.sleep(this.#retryMs, signal);
       }
-    } finally {
+    } catch (err) {
       await this.#leave();
+      throw err;
     }
   }
 
-  #lease(role: string, client: PgClient, signal: AbortSignal): Lease {
-    const controller = new AbortController();
-    let free!: () => void;
-    const released = new Promise<void>((resolve) => (free = resolve));
-    const held: Held = { controller, released, free };
-    this.#held.set(role, held);
-    let ended = false;
-    const release = async () => {
-      if (ended) return;
-      ended = true;
-      signal.removeEventListener("abort", release);
-      if (!controller.signal.aborted) controller.abort(new Error(`role "${role}" was released`));
-      if (this.#held.get(role) === held) {
-        this.#held.delete(role);
-        await this.#serial(() => client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [role])).catch(() => {});
-      }
-      free();
-      await this.#leave();
-    };
-    signal.addEventListener("abort", release, { once: true });
-    return { signal: controller.signal, release };
+  async #release(role: string, connection: Connection): Promise<void> {
+    if (!connection.lost) {
+      await this.#serial(() => connection.client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [role])).catch(() => {});
+    }
+    await this.#leave();
   }
 
   /** Runs queries on the locking connection one after another: a pg client takes one query at a time. */
@@ -106,59 +85,61 @@ export class PostgresRoleScheduler implements RoleScheduler {
   }
 
   /** The locking connection, opened on first use and watched for loss. */
-  async #connection(): Promise<PgClient> {
-    if (!this.#client) {
-      let client: PgClient | undefined;
+  #connect(): Promise<Connection> {
+    if (!this.#connection) {
+      let connection: Connection | undefined;
       let diedEarly: Error | undefined;
       const lost = (err?: Error) => {
-        if (!client) {
+        if (!connection) {
           diedEarly = err ?? new Error("the locking connection ended as it was handed out");
           return;
         }
-        if (this.#client !== connecting) return;
-        this.#client = undefined;
+        if (connection.lost) return;
+        connection.lost = true;
+        if (this.#connection === connecting) this.#connection = undefined;
         detach();
         // A dead connection may report more errors as it closes; nobody else listens to it now.
-        client.on("error", ignore);
-        client.release(err ?? true);
+        connection.client.on("error", ignore);
+        connection.client.release(err ?? true);
         // The server dropped every lock with the session.
-        for (const [role, held] of this.#held) {
-          this.#held.delete(role);
-          held.controller.abort(new Error(`role "${role}" was lost with the database connection`, { cause: err }));
-          held.free();
-        }
+        const dropped = connection;
+        this.#claims.loseEvery(
+          (role) => new RoleLostError(role, "its lock went with the database connection", { cause: err }),
+          (held) => held === dropped,
+        );
       };
       const onEnd = () => lost();
       const detach = () => {
-        client?.removeListener("error", lost);
-        client?.removeListener("end", onEnd);
+        connection?.client.removeListener("error", lost);
+        connection?.client.removeListener("end", onEnd);
       };
-      const connecting = checkOut(this.#pool, lost).then((checkedOut): Connection => {
+      const connecting = checkOut(this.#pool, lost).then((client): Connection => {
         if (diedEarly) {
-          checkedOut.on("error", ignore);
-          checkedOut.release(diedEarly);
+          client.on("error", ignore);
+          client.release(diedEarly);
           throw diedEarly;
         }
-        client = checkedOut;
-        checkedOut.on("end", onEnd);
-        return { client: checkedOut, detach };
+        client.on("end", onEnd);
+        connection = { client, lost: false, detach };
+        return connection;
       });
       connecting.catch(() => {
-        if (this.#client === connecting) this.#client = undefined;
+        if (this.#connection === connecting) this.#connection = undefined;
       });
-      this.#client = connecting;
+      this.#connection = connecting;
     }
-    return (await this.#client).client;
+    return this.#connection;
   }
 
   /** Hands the connection back to the pool once nothing is held or awaited. */
   async #leave(): Promise<void> {
     this.#users--;
-    if (this.#users > 0 || this.#held.size > 0 || !this.#client) return;
-    const pending = this.#client;
-    this.#client = undefined;
+    if (this.#users > 0 || !this.#connection) return;
+    const pending = this.#connection;
+    this.#connection = undefined;
     const connection = await pending.catch(() => undefined);
-    if (!connection) return;
+    if (!connection || connection.lost) return;
+    connection.lost = true;
     // Our listeners go before the client goes back: the pool hands it to someone else next.
     connection.detach();
     connection.client.release();
@@ -166,10 +147,3 @@ export class PostgresRoleScheduler implements RoleScheduler {
 }
 
 function ignore(): void {}
-
-function abortion(signal: AbortSignal): Promise<never> {
-  return new Promise<never>((_, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-  });
-}

@@ -1,7 +1,7 @@
 import type { Tables } from "./tables.js";
 
 /** The layout this version of the adapters reads and writes. */
-export const schemaVersion = 1;
+export const schemaVersion = 2;
 
 /**
  * The DDL creating every table and index, idempotently. The same text, for the default schema
@@ -49,11 +49,14 @@ CREATE TABLE IF NOT EXISTS ${t.timeouts} (
   foreign_id    text NOT NULL,
   run_id        text NOT NULL,
   status        integer NOT NULL,
+  timeout_index integer NOT NULL DEFAULT 0,
   completed     boolean NOT NULL DEFAULT false,
   cancelled     boolean NOT NULL DEFAULT false,
   expire_at     timestamptz NOT NULL,
   created_at    timestamptz NOT NULL DEFAULT now()
 );
+-- Tables of layout 1 lack timeout_index: every row in them was its status's only timeout, index 0.
+ALTER TABLE ${t.timeouts} ADD COLUMN IF NOT EXISTS timeout_index integer NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS ${p}timeouts_active ON ${t.timeouts} (workflow_name, status, expire_at)
   WHERE NOT completed AND NOT cancelled;
 

@@ -10,13 +10,14 @@ interface TimeoutRow {
   foreign_id: string;
   run_id: string;
   status: number;
+  timeout_index: number;
   completed: boolean;
   expire_at: Date;
   created_at: Date;
 }
 
 // Qualified: an ORDER BY on "id" would otherwise sort by the text alias, putting 10 before 9.
-const columns = "t.id::text AS id, t.workflow_name, t.foreign_id, t.run_id, t.status, t.completed, t.expire_at, t.created_at";
+const columns = "t.id::text AS id, t.workflow_name, t.foreign_id, t.run_id, t.status, t.timeout_index, t.completed, t.expire_at, t.created_at";
 
 /** A {@link TimeoutStore} on PostgreSQL. Completed and cancelled timeouts are kept, marked, for inspection. */
 export class PostgresTimeoutStore implements TimeoutStore {
@@ -30,8 +31,8 @@ export class PostgresTimeoutStore implements TimeoutStore {
 
   async create(timeout: NewTimeout): Promise<void> {
     await this.#query(
-      `INSERT INTO ${this.#t.timeouts} (workflow_name, foreign_id, run_id, status, expire_at) VALUES ($1, $2, $3, $4, $5)`,
-      [timeout.workflowName, timeout.foreignId, timeout.runId, timeout.status, timeout.expireAt],
+      `INSERT INTO ${this.#t.timeouts} (workflow_name, foreign_id, run_id, status, timeout_index, expire_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [timeout.workflowName, timeout.foreignId, timeout.runId, timeout.status, timeout.index ?? 0, timeout.expireAt],
     );
   }
 
@@ -85,6 +86,7 @@ function toTimeout(row: TimeoutRow): TimeoutRecord {
     foreignId: row.foreign_id,
     runId: row.run_id,
     status: row.status,
+    index: row.timeout_index,
     completed: row.completed,
     expireAt: row.expire_at,
     createdAt: row.created_at,

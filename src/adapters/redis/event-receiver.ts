@@ -1,3 +1,4 @@
+import { untilAborted } from "../../abort.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
 import { ClosedError } from "../../errors.js";
 import type { RedisClient, RedisConnection } from "./driver.js";
@@ -40,6 +41,13 @@ export interface RedisEventReceiverOptions {
   blockMs: number;
   /** How many entries one read takes. */
   batchSize: number;
+  /**
+   * Destroy the group on close: the receiver is ephemeral and the group its own. Such a group,
+   * should it vanish, is made again at the end of the stream, not its start.
+   */
+  destroyOnClose?: boolean;
+  /** Called once acks reached the server: the streamer's trim of the stream, at most once per interval. Never rejects. */
+  afterAck?: () => Promise<void>;
 }
 
 /**
@@ -67,6 +75,8 @@ export class RedisEventReceiver implements EventReceiver {
   readonly #group: string;
   readonly #blockMs: number;
   readonly #batchSize: number;
+  readonly #destroyOnClose: boolean;
+  readonly #afterAck: (() => Promise<void>) | undefined;
   /** Aborts on close, ending any `recv` that waits. */
   readonly #closing = new AbortController();
   #buffer: Event[] = [];
@@ -86,6 +96,8 @@ export class RedisEventReceiver implements EventReceiver {
     this.#group = options.group;
     this.#blockMs = options.blockMs;
     this.#batchSize = options.batchSize;
+    this.#destroyOnClose = options.destroyOnClose ?? false;
+    this.#afterAck = options.afterAck;
     this.#connection = options.client.duplicate({
       // Commands wait for the server to come back (recv still ends on abort) and a read in flight
       // when the connection broke is sent again after it reconnects.
@@ -112,7 +124,12 @@ export class RedisEventReceiver implements EventReceiver {
         filling.catch(ignore);
         this.#filling = filling;
       }
-      await untilAbortedOrClosed(this.#filling, signal, this.#closing.signal);
+      try {
+        await untilAborted(this.#filling, signal, this.#closing.signal);
+      } catch (err) {
+        // A close ends the wait quietly: the loop turns it into the closed error.
+        if (!this.#closing.signal.aborted || signal.aborted) throw err;
+      }
     }
   }
 
@@ -120,8 +137,9 @@ export class RedisEventReceiver implements EventReceiver {
     if (this.#closing.signal.aborted) return;
     this.#closing.abort();
     try {
-      // Not waited for long when the server is down: lost acks only mean their events come again.
-      await atMost(closeAckWaitMs, this.#flushAcks());
+      // Not waited for long when the server is down: lost acks only mean their events come again;
+      // an ephemeral group left behind is destroyed by a later trim once it has been idle.
+      await atMost(closeAckWaitMs, this.#destroyOnClose ? this.#destroyGroup() : this.#flushAcks().then(() => this.#afterAck?.()));
     } finally {
       // Not QUIT: it would wait behind a blocking read. What a read in flight was handed stays
       // pending for the group and is read again by the next receiver.
@@ -129,7 +147,16 @@ export class RedisEventReceiver implements EventReceiver {
     }
   }
 
+  async #destroyGroup(): Promise<void> {
+    this.#acks = [];
+    await this.#client.call("XGROUP", "DESTROY", this.#key, this.#group).catch((err: unknown) => {
+      throw new RedisCommandError("XGROUP DESTROY", this.#key, { cause: err });
+    });
+  }
+
   async #ack(id: string): Promise<void> {
+    // An ephemeral group is gone once closed: nobody is left to read the event again.
+    if (this.#closing.signal.aborted && this.#destroyOnClose) return;
     if (this.#closing.signal.aborted) {
       await this.#client.call("XACK", this.#key, this.#group, id).catch((err: unknown) => {
         throw new RedisCommandError("XACK", this.#key, { cause: err });
@@ -178,6 +205,8 @@ export class RedisEventReceiver implements EventReceiver {
             ? await this.#connection.call("XREADGROUP", "GROUP", this.#group, consumerName, "COUNT", this.#batchSize, "BLOCK", this.#blockMs, "STREAMS", this.#key, ">")
             : await this.#connection.call("XREADGROUP", "GROUP", this.#group, consumerName, "COUNT", this.#batchSize, "STREAMS", this.#key, pendingFrom);
         await acking;
+        // Trimming reads the groups' positions, so it follows acks that reached the server.
+        if (acking !== undefined) await this.#afterAck?.();
         if (this.#breaks !== breaks) {
           // The connection broke during the read: what the server handed out before is pending
           // with its reply lost. Start again from the pending entries, which include this reply's.
@@ -217,7 +246,7 @@ export class RedisEventReceiver implements EventReceiver {
       // The stream or the group is gone. Start the new group at the stream's beginning: whatever
       // was sent since it went missing is there.
       try {
-        await createGroup(this.#connection, this.#key, this.#group, "0");
+        await createGroup(this.#connection, this.#key, this.#group, this.#destroyOnClose ? "$" : "0");
       } catch (createErr) {
         if (isReplyError((createErr as RedisCommandError).cause)) throw createErr;
         // The connection broke again: the next read tries once more.
@@ -238,23 +267,3 @@ export class RedisEventReceiver implements EventReceiver {
 }
 
 function ignore(): void {}
-
-/** Awaits `work`, rejecting with `signal`'s reason once it aborts; resolves early once `closing` aborts. */
-function untilAbortedOrClosed(work: Promise<void>, signal: AbortSignal, closing: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const finish = (settle: () => void) => {
-      signal.removeEventListener("abort", onAbort);
-      closing.removeEventListener("abort", onClosing);
-      settle();
-    };
-    const onAbort = () => finish(() => reject(signal.reason));
-    // The loop in recv turns an abort of `closing` into its closed error.
-    const onClosing = () => finish(resolve);
-    signal.addEventListener("abort", onAbort, { once: true });
-    closing.addEventListener("abort", onClosing, { once: true });
-    work.then(
-      () => finish(resolve),
-      (err: unknown) => finish(() => reject(err)),
-    );
-  });
-}

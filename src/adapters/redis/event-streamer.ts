@@ -4,7 +4,10 @@ import { OpenParts } from "../../open-parts.js";
 import { ClosedError } from "../../errors.js";
 import type { RedisClient } from "./driver.js";
 import { RedisCommandError } from "./errors.js";
+import { Trimmer, type Retention } from "../../retention.js";
+import { newEphemeralGroup } from "./ephemeral-group.js";
 import { createGroup, RedisEventReceiver } from "./event-receiver.js";
+import { trimStream } from "./stream-trim.js";
 import { eventFields } from "./stream-entry.js";
 
 /** Options of {@link RedisEventStreamer}. */
@@ -14,8 +17,8 @@ export interface RedisEventStreamerOptions {
   /** Put before every stream key: topic "orders-1" lives in "stepwise:orders-1". Default "stepwise:". */
   prefix?: string;
   /**
-   * Trims each stream to about this many entries on every send (XADD MAXLEN ~). Default: no trim,
-   * and streams grow until you trim them. An entry trimmed before a receiver read it is never
+   * Trims each stream to about this many entries on every send (XADD MAXLEN ~), besides `retention`.
+   * Default: no length cap. An entry trimmed before a receiver read it is never
    * delivered to that receiver, so keep this well above the largest backlog you expect.
    */
   maxLen?: number;
@@ -25,6 +28,13 @@ export interface RedisEventStreamerOptions {
   batchSize?: number;
   /** Stamps `createdAt` on sent events. Default: the system clock. */
   clock?: Clock;
+  /**
+   * How each stream is trimmed: after an ack, at most once a minute per topic, a receiver trims
+   * (XTRIM MINID) the entries every durable group has passed and those older than 7 days, aged by
+   * their ids (the server's time), and destroys ephemeral groups left by processes that died (see
+   * `RetentionOptions` in "stepwise"). `false` keeps every entry. Default `{}`, the defaults.
+   */
+  retention?: Retention;
 }
 
 /**
@@ -59,6 +69,7 @@ export class RedisEventStreamer implements EventStreamer {
   readonly #batchSize: number;
   readonly #clock: Clock;
   readonly #open = new OpenParts();
+  readonly #trimmer: Trimmer;
 
   constructor(options: RedisEventStreamerOptions) {
     this.#client = options.client;
@@ -67,6 +78,11 @@ export class RedisEventStreamer implements EventStreamer {
     this.#blockMs = options.blockMs ?? 5000;
     this.#batchSize = options.batchSize ?? 100;
     this.#clock = options.clock ?? systemClock;
+    this.#trimmer = new Trimmer(
+      options.retention,
+      (topic, cutoffs) => trimStream(this.#client, this.streamKey(topic), cutoffs, systemClock.now().getTime()),
+      () => systemClock.now().getTime(),
+    );
   }
 
   /** The stream key that holds `topic`. */
@@ -91,11 +107,21 @@ export class RedisEventStreamer implements EventStreamer {
     };
   }
 
-  /** Creates the group `name` if needed and opens a receiver on it; `pollingFrequency` is not used, reads block. */
+  /**
+   * Creates the group `name` if needed and opens a receiver on it; `pollingFrequency` is not used,
+   * reads block. An `ephemeral` receiver reads as a group of its own (`~ephemeral~<time>:<random
+   * id>:<name>`), destroyed when the receiver closes, or by a later trim once it sat unread for ten
+   * minutes (its process died).
+   */
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const key = this.streamKey(topic);
-    await createGroup(this.#client, key, name, options.streamFromLatest ? "$" : "0");
-    return this.#open.receiver(new RedisEventReceiver({ client: this.#client, key, topic, group: name, blockMs: this.#blockMs, batchSize: this.#batchSize }));
+    const ephemeral = options.ephemeral === true;
+    const group = ephemeral ? newEphemeralGroup(name, systemClock.now().getTime()) : name;
+    await createGroup(this.#client, key, group, options.streamFromLatest ? "$" : "0");
+    const afterAck = ephemeral ? undefined : () => this.#trimmer.afterAck(topic);
+    return this.#open.receiver(
+      new RedisEventReceiver({ client: this.#client, key, topic, group, blockMs: this.#blockMs, batchSize: this.#batchSize, destroyOnClose: ephemeral, afterAck }),
+    );
   }
 
   /** Closes every receiver this streamer opened that is still open. Never closes the user's client. Idempotent. */

@@ -1,4 +1,5 @@
 import { closeOnce, type Adapters } from "../../adapters.js";
+import type { Retention } from "../../retention.js";
 import type { RedisClient } from "./driver.js";
 import { RedisEventStreamer } from "./event-streamer.js";
 import { RedisRecordStore } from "./record-store.js";
@@ -21,6 +22,8 @@ export interface RedisAdapterOptions {
   prefix?: string;
   /** Trims each stream to about this many entries; see {@link RedisEventStreamerOptions.maxLen}. Default: no trim. */
   maxLen?: number;
+  /** How each stream is trimmed; see {@link RedisEventStreamerOptions.retention}. Default: on, 7 days. */
+  retention?: Retention;
   /** Lease length of the role scheduler, in ms; see {@link RedisRoleSchedulerOptions.ttlMs}. Default 5000. */
   ttlMs?: number;
 }

@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { throwIfAborted, untilAborted, untilWoken } from "../../abort.js";
 import { systemClock } from "../../clock.js";
+import { RoleClaims } from "../../role-claims.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
 import { InvalidOptionError } from "../../errors.js";
 import type { RedisClient, RedisConnection } from "./driver.js";
 import { RedisCommandError } from "./errors.js";
-import { atMost, untilAborted } from "./waits.js";
+import { atMost } from "./waits.js";
 
 /** Options of {@link RedisRoleScheduler}. */
 export interface RedisRoleSchedulerOptions {
@@ -39,6 +41,12 @@ const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`;
 
+/** A role's key as this process holds it. */
+interface Hold {
+  key: string;
+  token: string;
+}
+
 /**
  * A {@link RoleScheduler} on Redis leases. A role is a key holding its holder's token (SET NX PX),
  * so each role has one holder across every process on the server, and in this process too.
@@ -67,11 +75,12 @@ export class RedisRoleScheduler implements RoleScheduler {
   readonly #prefix: string;
   readonly #channel: string;
   readonly #tokenPrefix = `${hostname()}/${process.pid}/`;
-  /** Wakes the awaits waiting for a role, on a release notice or a release in this process. */
+  /** Wakes the awaits waiting for a role held elsewhere, on a release notice. */
   readonly #wakers = new Map<string, Set<() => void>>();
   /** The connection subscribed to release notices, open while any await waits. */
   #subscriber: { connection: RedisConnection; subscribed: Promise<void> } | undefined;
   #waiting = 0;
+  readonly #claims: RoleClaims<Hold>;
 
   constructor(options: RedisRoleSchedulerOptions) {
     this.#client = options.client;
@@ -79,6 +88,16 @@ export class RedisRoleScheduler implements RoleScheduler {
     if (!(this.#ttlMs >= 30)) throw new InvalidOptionError("ttlMs", `redis role scheduler: ttlMs must be at least 30, got ${options.ttlMs}`);
     this.#prefix = options.prefix ?? "stepwise:";
     this.#channel = `${this.#prefix}role-released`;
+    this.#claims = new RoleClaims("RedisRoleScheduler", {
+      acquire: (role, signal) => this.#acquire(role, signal),
+      // Also after a lost lease: if the key still holds our token (a renewal that timed out), this
+      // frees it sooner. Not waited for longer than the lease lasts: by then the key expired anyway.
+      release: (role, hold) => atMost(this.#ttlMs, this.#release(role, hold.key, hold.token)),
+      renewal: {
+        ttlMs: () => this.#ttlMs,
+        renew: async (_role, hold) => Number(await this.#eval(renewScript, hold.key, hold.token, this.#ttlMs)) === 1,
+      },
+    });
   }
 
   /** The key that holds `role`'s lease. */
@@ -87,14 +106,17 @@ export class RedisRoleScheduler implements RoleScheduler {
   }
 
   async await(role: string, signal: AbortSignal): Promise<Lease> {
-    signal.throwIfAborted();
+    return this.#claims.await(role, signal);
+  }
+
+  /** Sets the role's key, trying again on a release notice, at its expiry, or every TTL/4. */
+  async #acquire(role: string, signal: AbortSignal): Promise<Hold> {
     const key = this.roleKey(role);
     this.#waiting++;
     try {
       let listening = false;
       for (;;) {
         const token = this.#tokenPrefix + randomUUID();
-        const sentAtMs = systemClock.now().getTime();
         const attempt = this.#eval(acquireScript, key, token, this.#ttlMs);
         let reply: unknown;
         try {
@@ -104,14 +126,8 @@ export class RedisRoleScheduler implements RoleScheduler {
           if (signal.aborted) void attempt.then((late) => (late === "OK" ? this.#release(role, key, token) : undefined)).catch(() => {});
           throw err;
         }
-        if (reply === "OK") {
-          if (signal.aborted) {
-            await atMost(this.#ttlMs, this.#release(role, key, token));
-            signal.throwIfAborted();
-          }
-          return this.#lease(role, key, token, sentAtMs + this.#ttlMs, signal);
-        }
-        signal.throwIfAborted();
+        if (reply === "OK") return { key, token };
+        throwIfAborted(signal);
         if (!listening) {
           listening = true;
           // A release between our SET and the subscription would go unheard: try once more at once.
@@ -128,84 +144,30 @@ export class RedisRoleScheduler implements RoleScheduler {
     }
   }
 
-  #lease(role: string, key: string, token: string, validUntilMs: number, signal: AbortSignal): Lease {
-    const controller = new AbortController();
-    let ended = false;
-    const end = async (reason: Error) => {
-      if (ended) return;
-      ended = true;
-      signal.removeEventListener("abort", onAbort);
-      controller.abort(reason);
-      // Also after a lost lease: if the key still holds our token (a renewal that timed out), this
-      // frees it sooner. Not waited for longer than the lease lasts: by then the key expired anyway.
-      await atMost(this.#ttlMs, this.#release(role, key, token));
-    };
-    const onAbort = () => void end(new Error(`role "${role}" was released: the signal given to await aborted`, { cause: signal.reason }));
-    signal.addEventListener("abort", onAbort, { once: true });
-    void this.#keepAlive(role, key, token, validUntilMs, controller.signal, end);
-    return { signal: controller.signal, release: () => end(new Error(`role "${role}" was released`)) };
-  }
-
-  /** Renews the lease every third of its TTL until it ends; ends it when a renewal is refused, fails or comes too late. */
-  async #keepAlive(role: string, key: string, token: string, validUntilMs: number, leased: AbortSignal, end: (reason: Error) => Promise<void>): Promise<void> {
-    const renewEveryMs = this.#ttlMs / 3;
-    // Stop a little before the lease could run out: our clock and the server's need not agree to the millisecond.
-    const marginMs = this.#ttlMs / 10;
-    for (;;) {
-      try {
-        await systemClock.sleep(renewEveryMs, leased);
-      } catch {
-        return; // released
-      }
-      const sentAtMs = systemClock.now().getTime();
-      const late = new AbortController();
-      let outcome: "renewed" | "lost" | "late" | Error;
-      try {
-        outcome = await Promise.race([
-          this.#eval(renewScript, key, token, this.#ttlMs).then((reply) => (Number(reply) === 1 ? "renewed" : "lost")),
-          systemClock.sleep(validUntilMs - marginMs - sentAtMs, late.signal).then(() => "late" as const),
-        ]);
-      } catch (err) {
-        outcome = err instanceof Error ? err : new Error(String(err));
-      } finally {
-        late.abort();
-      }
-      if (leased.aborted) return;
-      if (outcome === "renewed") {
-        // The server extended the key after we sent the script, so it lasts at least this long.
-        validUntilMs = sentAtMs + this.#ttlMs;
-        continue;
-      }
-      if (outcome === "lost") await end(new Error(`the lease on role "${role}" was lost: its key expired or holds another holder's token`));
-      else if (outcome === "late") await end(new Error(`the lease on role "${role}" was lost: no renewal succeeded before it could expire`));
-      else await end(new Error(`the lease on role "${role}" was lost: renewing it failed`, { cause: outcome }));
-      return;
-    }
-  }
-
   async #release(role: string, key: string, token: string): Promise<void> {
-    // Waiters in this process need not hear it from the server.
-    this.#wake(role);
     await this.#eval(releaseScript, key, token, this.#channel, role);
   }
 
   /** Waits for a release notice of `role`, or `waitMs`; rejects with the signal's reason once it aborts. */
   async #waitForRelease(role: string, waitMs: number, signal: AbortSignal): Promise<void> {
-    const woken = new AbortController();
-    const wake = () => woken.abort();
-    let wakers = this.#wakers.get(role);
-    if (!wakers) {
-      wakers = new Set();
-      this.#wakers.set(role, wakers);
-    }
-    wakers.add(wake);
+    const timer = new AbortController();
     try {
-      await systemClock.sleep(waitMs, AbortSignal.any([signal, woken.signal]));
-    } catch {
-      signal.throwIfAborted();
+      await untilWoken((wake) => {
+        systemClock.sleep(waitMs, timer.signal).then(wake, () => undefined);
+        let wakers = this.#wakers.get(role);
+        if (!wakers) {
+          wakers = new Set();
+          this.#wakers.set(role, wakers);
+        }
+        const registered = wakers;
+        registered.add(wake);
+        return () => {
+          registered.delete(wake);
+          if (registered.size === 0 && this.#wakers.get(role) === registered) this.#wakers.delete(role);
+        };
+      }, signal);
     } finally {
-      wakers.delete(wake);
-      if (wakers.size === 0 && this.#wakers.get(role) === wakers) this.#wakers.delete(role);
+      timer.abort();
     }
   }
 

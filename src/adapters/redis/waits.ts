@@ -2,26 +2,7 @@ import { systemClock } from "../../clock.js";
 
 // A command on a client whose server is down waits in the client's offline queue, for as long as
 // the client's retry policy says. Waits that a caller's signal or a shutdown must be able to end
-// go through these.
-
-/** Awaits `work`, or rejects with the signal's reason once it aborts, whichever comes first. */
-export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
-}
+// go through `untilAborted` (src/abort.ts); clean-ups whose failure costs only time through this.
 
 /**
  * Awaits `work` for at most `ms`, then gives up on it quietly; for clean-ups whose failure costs

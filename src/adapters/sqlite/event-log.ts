@@ -1,5 +1,6 @@
 import { MalformedRecordError } from "../../errors.js";
 import type { Event, Headers } from "../../event.js";
+import type { TrimCutoffs } from "../../retention.js";
 import type { SqliteTables } from "./schema.js";
 import { integer, type Row, type Statements } from "./statements.js";
 
@@ -54,7 +55,7 @@ function toEvent(row: Row, t: SqliteTables): Event {
  * `streamFromLatest` decides only the first time a name is used.
  */
 export function openCursor(sql: Statements, t: SqliteTables, topic: string, name: string, fromLatest: boolean, nowMs: number): number {
-  const start = fromLatest ? `(SELECT COALESCE(MAX(id), 0) FROM ${t.events})` : "0";
+  const start = fromLatest ? newestEventId(t) : "0";
   sql.run(
     `INSERT INTO ${t.cursors} (topic, name, event_id, updated_at) VALUES (?, ?, ${start}, ?) ON CONFLICT (topic, name) DO NOTHING`,
     topic,
@@ -63,6 +64,15 @@ export function openCursor(sql: Statements, t: SqliteTables, topic: string, name
   );
   const row = sql.get(`SELECT event_id FROM ${t.cursors} WHERE topic = ? AND name = ?`, topic, name);
   return integer(row?.event_id) ?? 0;
+}
+
+/** Where an ephemeral receiver starts, stored nowhere: 0 (the start), or with `fromLatest` the newest event id. */
+export function ephemeralStart(sql: Statements, t: SqliteTables, fromLatest: boolean): number {
+  return fromLatest ? (integer(sql.get(`SELECT ${newestEventId(t)} AS id`)?.id) ?? 0) : 0;
+}
+
+function newestEventId(t: SqliteTables): string {
+  return `(SELECT COALESCE(MAX(id), 0) FROM ${t.events})`;
 }
 
 /** Stores `position` for receiver `name` on `topic`; a position never moves back. */
@@ -74,5 +84,21 @@ export function writeCursor(sql: Statements, t: SqliteTables, topic: string, nam
     name,
     position,
     nowMs,
+  );
+}
+
+/**
+ * Deletes the events of `topic` created before `olderThanMs`, and those every stored cursor of the
+ * topic has passed that were created before `passedOlderThanMs`. A topic without cursors loses
+ * only what is too old. Ephemeral receivers store no cursor, so they hold nothing back.
+ */
+export function trimEvents(sql: Statements, t: SqliteTables, topic: string, cutoffs: TrimCutoffs): void {
+  sql.run(
+    `DELETE FROM ${t.events} WHERE topic = ? AND (created_at < ?
+       OR (created_at < ? AND id <= (SELECT MIN(event_id) FROM ${t.cursors} WHERE topic = ?)))`,
+    topic,
+    cutoffs.olderThanMs,
+    cutoffs.passedOlderThanMs,
+    topic,
   );
 }

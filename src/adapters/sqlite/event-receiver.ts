@@ -1,6 +1,8 @@
-import { systemClock, throwIfAborted } from "../../clock.js";
+import { throwIfAborted, untilWoken } from "../../abort.js";
+import { systemClock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
 import { ClosedError } from "../../errors.js";
+import type { Trimmer } from "../../retention.js";
 import { readEvents, writeCursor } from "./event-log.js";
 import type { Notifier } from "./notifier.js";
 import type { SqliteTables } from "./schema.js";
@@ -15,6 +17,8 @@ export interface ReceiverContext {
   changeMark(): string;
   /** Called once when the receiver closes, so the streamer forgets it. */
   closed(receiver: SqliteEventReceiver): void;
+  /** Trims the events table now and then, after durable receivers' acks. */
+  trimmer: Trimmer;
 }
 
 /** How a receiver reads and stores its position. */
@@ -22,6 +26,8 @@ export interface ReceiverSettings {
   pollingFrequencyMs: number;
   batchSize: number;
   cursorWriteEvery: number;
+  /** Whether the position is stored for the name; false for an ephemeral receiver. */
+  durable: boolean;
 }
 
 /**
@@ -141,6 +147,7 @@ export class SqliteEventReceiver implements EventReceiver {
     // An ack can arrive late or twice (a re-delivered event): never move back.
     if (position > this.#acked) this.#acked = position;
     if (this.#closed || ++this.#acksSinceWrite >= this.#settings.cursorWriteEvery) this.#writeCursor();
+    if (this.#settings.durable) await this.#context.trimmer.afterAck(this.#topic);
   }
 
   #read(): void {
@@ -167,7 +174,7 @@ export class SqliteEventReceiver implements EventReceiver {
     const nowMs = systemClock.now().getTime();
     this.#writtenAtMs = nowMs;
     const position = this.#acked;
-    if (position <= this.#stored) return;
+    if (!this.#settings.durable || position <= this.#stored) return;
     writeCursor(this.#context.sql, this.#context.tables, this.#topic, this.#name, position, nowMs);
     this.#stored = position;
   }
@@ -176,33 +183,24 @@ export class SqliteEventReceiver implements EventReceiver {
    * Waits for a commit on the topic by this process (resolving true), for the next poll (false),
    * or for the receiver to close (true: the loop then rejects); rejects when the signal aborts.
    */
-  #idle(signal: AbortSignal): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const cleanUp = () => {
-        signal.removeEventListener("abort", onAbort);
-        stopWaiting();
-        this.#wakers.delete(wake);
-        this.#pollers.delete(poll);
-      };
+  async #idle(signal: AbortSignal): Promise<boolean> {
+    let notified = false;
+    await untilWoken((wakeUp) => {
       const wake = () => {
-        cleanUp();
-        resolve(true);
+        notified = true;
+        wakeUp();
       };
-      const poll = () => {
-        cleanUp();
-        resolve(false);
-      };
-      const onAbort = () => {
-        cleanUp();
-        reject(signal.reason);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
       const stopWaiting = this.#context.notifier.wait(this.#topic, wake);
       this.#wakers.add(wake);
-      this.#pollers.add(poll);
+      this.#pollers.add(wakeUp);
       if (!this.#ticking) void this.#tick();
-    });
+      return () => {
+        stopWaiting();
+        this.#wakers.delete(wake);
+        this.#pollers.delete(wakeUp);
+      };
+    }, signal);
+    return notified;
   }
 
   /**

@@ -2,7 +2,8 @@ import { systemClock, type Clock } from "../../clock.js";
 import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "../../event.js";
 import { ClosedError, InvalidOptionError } from "../../errors.js";
 import type { SqliteDatabase } from "./driver.js";
-import { appendEvent, openCursor } from "./event-log.js";
+import { Trimmer, type Retention } from "../../retention.js";
+import { appendEvent, ephemeralStart, openCursor, trimEvents } from "./event-log.js";
 import { SqliteEventReceiver, type ReceiverContext } from "./event-receiver.js";
 import { Notifier } from "./notifier.js";
 import { defaultPrefix, sqliteTables, type SqliteTables } from "./schema.js";
@@ -24,6 +25,12 @@ export interface SqliteEventStreamerOptions {
    * events may be delivered again, which the engine's version checks make harmless.
    */
   cursorWriteEvery?: number;
+  /**
+   * How the events table is trimmed: after an ack, at most once a minute per topic, a receiver
+   * deletes the topic's events every receiver name has passed and those older than 7 days (see
+   * `RetentionOptions` in "stepwise"). `false` keeps every event. Default `{}`, the defaults.
+   */
+  retention?: Retention;
 }
 
 /** The default `pollingFrequency` of receivers, in ms. */
@@ -41,8 +48,8 @@ const defaultPollingFrequencyMs = 500;
  * the file unchanged costs one `PRAGMA data_version`.
  *
  * SQLite admits one writer at a time, so events commit in id order and no reader ever skips one.
- * Events stay in the table after every name has read them; delete old rows yourself when the
- * history is no longer needed (`DELETE FROM stepwise_events WHERE created_at < …`).
+ * The table is trimmed by `retention` (on by default): events every receiver name of a topic has
+ * passed, and events older than 7 days, are deleted by the receivers as they ack.
  *
  * @example
  * ```ts
@@ -82,6 +89,7 @@ export class SqliteEventStreamer implements EventStreamer {
         return `${String(row?.v)}:${String(row?.c)}`;
       },
       closed: (receiver) => this.#receivers.delete(receiver),
+      trimmer: new Trimmer(options.retention, (topic, cutoffs) => trimEvents(sql, this.#t, topic, cutoffs), () => this.#clock.now().getTime()),
     };
   }
 
@@ -104,15 +112,19 @@ export class SqliteEventStreamer implements EventStreamer {
    * A receiver for `topic` under the durable name `name`: it resumes after the last event that
    * name acked; a name without a stored position starts at the oldest event, or with
    * `streamFromLatest` after the newest one. `pollingFrequency` (ms, default 500) is how often an
-   * idle receiver checks for events written by other processes.
+   * idle receiver checks for events written by other processes. An `ephemeral` receiver keeps its
+   * position in memory only: it writes no cursor row, so nothing of it is left once it closes or its
+   * process dies.
    */
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const pollingFrequencyMs = options.pollingFrequency ?? defaultPollingFrequencyMs;
     if (!Number.isFinite(pollingFrequencyMs) || pollingFrequencyMs <= 0) {
       throw new InvalidOptionError("pollingFrequency", `SqliteEventStreamer: pollingFrequency must be a positive number of ms, got ${String(options.pollingFrequency)}`);
     }
-    const start = openCursor(this.#sql, this.#t, topic, name, options.streamFromLatest === true, systemClock.now().getTime());
-    const settings = { pollingFrequencyMs, batchSize: this.#batchSize, cursorWriteEvery: this.#cursorWriteEvery };
+    const fromLatest = options.streamFromLatest === true;
+    const durable = options.ephemeral !== true;
+    const start = durable ? openCursor(this.#sql, this.#t, topic, name, fromLatest, systemClock.now().getTime()) : ephemeralStart(this.#sql, this.#t, fromLatest);
+    const settings = { pollingFrequencyMs, batchSize: this.#batchSize, cursorWriteEvery: this.#cursorWriteEvery, durable };
     const receiver = new SqliteEventReceiver(this.#context, settings, topic, name, start);
     this.#receivers.add(receiver);
     return receiver;

@@ -1,5 +1,6 @@
 import { closeOnce, type Adapters } from "../../adapters.js";
 import type { Clock } from "../../clock.js";
+import type { Retention } from "../../retention.js";
 import type { SqliteDatabase } from "./driver.js";
 import { translateError } from "./errors.js";
 import { SqliteEventStreamer } from "./event-streamer.js";
@@ -35,6 +36,8 @@ export interface SqliteOptions {
    * before failing with SQLITE_BUSY, in ms. Default 5000. A Database you pass keeps its own setting.
    */
   busyTimeout?: number;
+  /** How the events table is trimmed; see {@link SqliteEventStreamerOptions.retention}. Default: on, 7 days. */
+  retention?: Retention;
 }
 
 /**
@@ -115,7 +118,7 @@ export function sqlite(pathOrDb: string | SqliteDatabase, options: SqliteOptions
     throw translateError(err, db.name);
   }
   const { clock, maxObjectBytes } = options;
-  const eventStreamer = new SqliteEventStreamer({ db, prefix, clock });
+  const eventStreamer = new SqliteEventStreamer({ db, prefix, clock, retention: options.retention });
   const roleScheduler = new SqliteRoleScheduler({ db, prefix, leaseTtl: options.leaseTtl, pollingFrequency: options.rolePollingFrequency });
   return {
     eventStreamer,

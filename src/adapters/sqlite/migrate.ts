@@ -1,6 +1,6 @@
 import type { SqliteDatabase } from "./driver.js";
 import { translateError } from "./errors.js";
-import { defaultPrefix, schemaSql, schemaVersion, sqliteTables, type SqliteTables } from "./schema.js";
+import { defaultPrefix, schemaSql, schemaVersion, sqliteTables, timeoutIndexColumnSql, type SqliteTables } from "./schema.js";
 import { integer } from "./statements.js";
 
 /** Options of {@link migrate}. */
@@ -36,6 +36,7 @@ export function migrate(db: SqliteDatabase, options: SqliteMigrateOptions = {}):
     db.transaction(() => {
       checkSchemaVersion(db, tables);
       db.exec(schemaSql(prefix));
+      addTimeoutIndexColumn(db, tables);
     }).immediate();
   } catch (err) {
     throw translateError(err, db.name);
@@ -54,6 +55,12 @@ export function checkSchemaVersion(db: SqliteDatabase, tables: SqliteTables): vo
         `version ${schemaVersion} this stepwise knows: upgrade stepwise. The file was not changed.`,
     );
   }
+}
+
+/** Brings a timeouts table of layout 1 to layout 2; a no-op once it has the column. */
+function addTimeoutIndexColumn(db: SqliteDatabase, tables: SqliteTables): void {
+  const columns = db.prepare(`SELECT name FROM pragma_table_info('${tables.timeouts}')`).all() as { name: unknown }[];
+  if (!columns.some((c) => c.name === "timeout_index")) db.exec(timeoutIndexColumnSql(tables.prefix));
 }
 
 function storedSchemaVersion(db: SqliteDatabase, tables: SqliteTables): number {

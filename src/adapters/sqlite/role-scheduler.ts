@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { systemClock, throwIfAborted, wallInterval } from "../../clock.js";
+import { throwIfAborted } from "../../abort.js";
+import { systemClock } from "../../clock.js";
+import { RoleClaims } from "../../role-claims.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
 import { InvalidOptionError } from "../../errors.js";
 import type { SqliteDatabase } from "./driver.js";
@@ -22,14 +24,6 @@ export interface SqliteRoleSchedulerOptions {
    * to run out). Default 500.
    */
   pollingFrequency?: number;
-}
-
-/** A role held by this scheduler. */
-interface Held {
-  /** Resolves once the role is free again in this process. */
-  released: Promise<void>;
-  /** Ends the lease: stops renewing, gives the row up and aborts the lease's signal with `reason`. */
-  end(reason: unknown): void;
 }
 
 /**
@@ -64,49 +58,46 @@ export class SqliteRoleScheduler implements RoleScheduler {
   readonly #t: SqliteTables;
   readonly #leaseTtlMs: number;
   readonly #pollingFrequencyMs: number;
-  readonly #held = new Map<string, Held>();
-  readonly #closing = new AbortController();
+  readonly #claims: RoleClaims<void>;
 
   constructor(options: SqliteRoleSchedulerOptions) {
     this.#sql = new Statements(options.db);
     this.#t = sqliteTables(options.prefix ?? defaultPrefix);
     this.#leaseTtlMs = positive(options.leaseTtl ?? 5_000, "leaseTtl");
     this.#pollingFrequencyMs = positive(options.pollingFrequency ?? 500, "pollingFrequency");
+    this.#claims = new RoleClaims("SqliteRoleScheduler", {
+      acquire: (role, signal) => this.#acquire(role, signal),
+      release: async (role) => this.#release(role),
+      renewal: { ttlMs: () => this.#leaseTtlMs, renew: async (role) => this.#renew(role) },
+    });
   }
 
   /**
    * Resolves with a lease once `role` is free here and in the file. Rejects with the signal's reason
-   * if it aborts first, with an Error once the scheduler is closed, and with the driver's error when
-   * the file cannot be asked (the caller backs off and awaits again).
+   * if it aborts first, with RoleSchedulerClosedError once the scheduler is closed, and with the
+   * driver's error when the file cannot be asked (the caller backs off and awaits again).
    */
-  async await(role: string, signal: AbortSignal): Promise<Lease> {
-    for (;;) {
-      throwIfAborted(signal);
-      throwIfAborted(this.#closing.signal);
-      const local = this.#held.get(role);
-      if (local !== undefined) {
-        await pause(undefined, local.released, [signal, this.#closing.signal]);
-        continue;
-      }
-      // Synchronous from here to the lease: no other await in this process can slip in between.
-      const heldUntilMs = this.#tryAcquire(role);
-      if (heldUntilMs === undefined) return this.#lease(role, signal);
-      const waitMs = Math.min(this.#pollingFrequencyMs, Math.max(1, heldUntilMs - systemClock.now().getTime() + 1));
-      await pause(waitMs, undefined, [signal, this.#closing.signal]);
-    }
+  await(role: string, signal: AbortSignal): Promise<Lease> {
+    return this.#claims.await(role, signal);
   }
 
   /**
    * Ends every lease (their signals abort, their rows are deleted) and every pending await, which
-   * rejects. Later awaits reject. The work is done before it returns; idempotent.
+   * rejects. Later awaits reject with RoleSchedulerClosedError. Idempotent.
    */
   close(): Promise<void> {
-    if (!this.#closing.signal.aborted) {
-      const reason = new Error("the SqliteRoleScheduler was closed");
-      this.#closing.abort(reason);
-      for (const held of [...this.#held.values()]) held.end(reason);
+    return this.#claims.close();
+  }
+
+  /** Takes the role's row, trying again until its holder's lease runs out or it is released. */
+  async #acquire(role: string, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      throwIfAborted(signal);
+      const heldUntilMs = this.#tryAcquire(role);
+      if (heldUntilMs === undefined) return;
+      const waitMs = Math.min(this.#pollingFrequencyMs, Math.max(1, heldUntilMs - systemClock.now().getTime() + 1));
+      await systemClock.sleep(waitMs, signal);
     }
-    return Promise.resolve();
   }
 
   /** Takes the role's row if it is free or expired; returns undefined when taken, else when the holder's lease runs out. */
@@ -128,83 +119,29 @@ export class SqliteRoleScheduler implements RoleScheduler {
     return integer(row?.expires_at) ?? nowMs;
   }
 
-  #lease(role: string, signal: AbortSignal): Lease {
-    const t = this.#t;
-    const controller = new AbortController();
-    let free!: () => void;
-    const released = new Promise<void>((resolve) => (free = resolve));
-    let ended = false;
-    const end = (reason: unknown) => {
-      if (ended) return;
-      ended = true;
-      stopRenewing();
-      signal.removeEventListener("abort", onAbort);
-      if (this.#held.get(role) === held) this.#held.delete(role);
-      try {
-        // Only our own row: after a takeover the row belongs to the new holder.
-        this.#sql.run(`DELETE FROM ${t.leases} WHERE role = ? AND owner = ?`, role, this.owner);
-      } catch {
-        // The file cannot be written (closed, busy): the lease then simply runs out.
-      }
-      controller.abort(reason);
-      free();
-    };
-    const renew = () => {
-      const nowMs = systemClock.now().getTime();
-      try {
-        // A lease that ran out is not renewed even if nobody took it yet: someone may be about to,
-        // and for all we know it already ran work in the meantime.
-        const { changes } = this.#sql.run(
-          `UPDATE ${t.leases} SET expires_at = ? WHERE role = ? AND owner = ? AND expires_at > ?`,
-          nowMs + this.#leaseTtlMs,
-          role,
-          this.owner,
-          nowMs,
-        );
-        if (changes === 0) end(new Error(`lost the lease on role "${role}": it ran out before it was renewed, or another holder took it`));
-      } catch (err) {
-        end(new Error(`could not renew the lease on role "${role}"`, { cause: err }));
-      }
-    };
-    const onAbort = () => end(signal.reason);
-    const held: Held = { released, end };
-    this.#held.set(role, held);
-    const stopRenewing = wallInterval(this.#leaseTtlMs / 3, renew);
-    signal.addEventListener("abort", onAbort, { once: true });
-    return {
-      signal: controller.signal,
-      release: async () => end(new Error(`the lease on role "${role}" was released`)),
-    };
+  /** Extends our row; false when it is no longer ours or already ran out. */
+  #renew(role: string): boolean {
+    const nowMs = systemClock.now().getTime();
+    // A lease that ran out is not renewed even if nobody took it yet: someone may be about to,
+    // and for all we know it already ran work in the meantime.
+    const { changes } = this.#sql.run(
+      `UPDATE ${this.#t.leases} SET expires_at = ? WHERE role = ? AND owner = ? AND expires_at > ?`,
+      nowMs + this.#leaseTtlMs,
+      role,
+      this.owner,
+      nowMs,
+    );
+    return changes > 0;
   }
-}
 
-const pauseOver = new Error("the pause is over");
-
-/**
- * Resolves after `ms` (when given) or once `until` settles, whichever comes first; rejects with the
- * reason of the first of `signals` to abort. Every listener is removed when it settles.
- */
-function pause(ms: number | undefined, until: Promise<void> | undefined, signals: readonly AbortSignal[]): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    for (const signal of signals) if (signal.aborted) return reject(signal.reason);
-    const timer = new AbortController();
-    let settled = false;
-    const listeners = signals.map((signal) => {
-      const onAbort = () => settle(signal.reason, true);
-      signal.addEventListener("abort", onAbort, { once: true });
-      return () => signal.removeEventListener("abort", onAbort);
-    });
-    const settle = (reason: unknown, failed: boolean) => {
-      if (settled) return;
-      settled = true;
-      timer.abort(pauseOver);
-      for (const remove of listeners) remove();
-      if (failed) reject(reason);
-      else resolve();
-    };
-    if (ms !== undefined) systemClock.sleep(ms, timer.signal).then(() => settle(undefined, false), () => undefined);
-    until?.then(() => settle(undefined, false));
-  });
+  #release(role: string): void {
+    try {
+      // Only our own row: after a takeover the row belongs to the new holder.
+      this.#sql.run(`DELETE FROM ${this.#t.leases} WHERE role = ? AND owner = ?`, role, this.owner);
+    } catch {
+      // The file cannot be written (closed, busy): the lease then simply runs out.
+    }
+  }
 }
 
 function positive(value: number, what: string): number {

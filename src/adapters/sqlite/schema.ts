@@ -6,7 +6,7 @@ export const defaultPrefix = "stepwise_";
  * The layout version {@link schemaSql} creates. `migrate` records it in `<prefix>schema_version`
  * and refuses a file that holds a newer one.
  */
-export const schemaVersion = 1;
+export const schemaVersion = 2;
 
 /** The names of stepwise's tables for one prefix (plain identifiers, safe to splice into SQL). */
 export interface SqliteTables {
@@ -100,13 +100,17 @@ CREATE TABLE IF NOT EXISTS ${t.outbox} (
 );
 CREATE INDEX IF NOT EXISTS ${p}outbox_workflow ON ${t.outbox} (workflow_name);
 
--- Only active timeouts are kept: completing or cancelling one deletes its row.
+-- Only active timeouts are kept: completing or cancelling one deletes its row. timeout_index is
+-- which of the status's timeouts made the row; tables of layout 1 lack it, and migrate() adds it
+-- (SQLite has no ADD COLUMN IF NOT EXISTS) with:
+--   ${timeoutIndexColumnSql(p)};
 CREATE TABLE IF NOT EXISTS ${t.timeouts} (
   id            INTEGER PRIMARY KEY AUTOINCREMENT,
   workflow_name TEXT NOT NULL,
   foreign_id    TEXT NOT NULL,
   run_id        TEXT NOT NULL,
   status        INTEGER NOT NULL,
+  timeout_index INTEGER NOT NULL DEFAULT 0,
   expire_at     INTEGER NOT NULL,
   created_at    INTEGER NOT NULL
 );
@@ -147,4 +151,12 @@ CREATE TABLE IF NOT EXISTS ${t.schemaVersion} (
 );
 INSERT OR IGNORE INTO ${t.schemaVersion} (version, applied_at) VALUES (${schemaVersion}, CAST(strftime('%s', 'now') AS INTEGER) * 1000);
 `;
+}
+
+/**
+ * Adds the column layout 2 gave the timeouts table (which of a status's timeouts a row is) to a
+ * table of layout 1. Not idempotent, so `migrate` runs it only when the column is missing.
+ */
+export function timeoutIndexColumnSql(prefix: string = defaultPrefix): string {
+  return `ALTER TABLE ${sqliteTables(prefix).timeouts} ADD COLUMN timeout_index INTEGER NOT NULL DEFAULT 0`;
 }

@@ -15,7 +15,7 @@ export interface SqliteTimeoutStoreOptions {
   clock?: Clock;
 }
 
-const columns = "id, workflow_name, foreign_id, run_id, status, expire_at, created_at";
+const columns = "id, workflow_name, foreign_id, run_id, status, timeout_index, expire_at, created_at";
 
 /**
  * A {@link TimeoutStore} in a SQLite file. Only active timeouts are kept: completing or cancelling
@@ -42,11 +42,12 @@ export class SqliteTimeoutStore implements TimeoutStore {
   /** Adds an active timeout. */
   async create(timeout: NewTimeout): Promise<void> {
     this.#sql.run(
-      `INSERT INTO ${this.#t.timeouts} (workflow_name, foreign_id, run_id, status, expire_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO ${this.#t.timeouts} (workflow_name, foreign_id, run_id, status, timeout_index, expire_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       timeout.workflowName,
       timeout.foreignId,
       timeout.runId,
       timeout.status,
+      timeout.index ?? 0,
       timeout.expireAt.getTime(),
       this.#clock.now().getTime(),
     );
@@ -89,6 +90,7 @@ export class SqliteTimeoutStore implements TimeoutStore {
 function toTimeout(row: Row): TimeoutRecord {
   const id = String(row.id);
   const status = integer(row.status);
+  const index = integer(row.timeout_index);
   const expireAtMs = integer(row.expire_at);
   const createdAtMs = integer(row.created_at);
   const { run_id: runId, workflow_name: workflowName, foreign_id: foreignId } = row;
@@ -97,10 +99,11 @@ function toTimeout(row: Row): TimeoutRecord {
     typeof workflowName !== "string" ||
     typeof foreignId !== "string" ||
     status === undefined ||
+    index === undefined ||
     expireAtMs === undefined ||
     createdAtMs === undefined
   ) {
-    throw new MalformedRecordError(typeof runId === "string" ? runId : `timeout ${id}`, `timeout row ${id} has unreadable ids, status or times`);
+    throw new MalformedRecordError(typeof runId === "string" ? runId : `timeout ${id}`, `timeout row ${id} has unreadable ids, status, index or times`);
   }
-  return { id, workflowName, foreignId, runId, status, completed: false, expireAt: new Date(expireAtMs), createdAt: new Date(createdAtMs) };
+  return { id, workflowName, foreignId, runId, status, index, completed: false, expireAt: new Date(expireAtMs), createdAt: new Date(createdAtMs) };
 }

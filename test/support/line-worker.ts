@@ -1,0 +1,197 @@
+// A worker process for the multi-process tests: runs the three-step line workflow on the backend
+// it is given, triggers runs if asked to, and reports on stdout, one line each:
+//   "ready" once the workflow runs, "triggered" once its runs are triggered, "halfway" once its
+//   steps ran --halfway times, "held <role>" when it takes a role, "receiving <topic> <name>" once
+//   a receiver is open, and "error <message>" for each error the workflow logs.
+// Started with an IPC channel, it answers "states" (its processes' states, and its role-lease
+// owner where the backend has one) and "trigger" (triggers more runs).
+//   line-worker.ts <backend> [--schema S] [--prefix P] [--path F] [--brokers B] [--mock]
+//                  [--name N] [--trigger N] [--in-flight N] [--halfway N] [--ttl-ms MS] [--parallel N]
+// Backends: postgres; nats, redis and kafka (records on PostgreSQL, outbox mode); etcd (roles on
+// etcd, the rest on PostgreSQL); sqlite.
+import { parseArgs } from "node:util";
+import { Etcd3 } from "etcd3";
+import { Redis } from "ioredis";
+import pg from "pg";
+import type { BuildConfig, EventStreamer, RoleScheduler } from "stepwise";
+import { etcd } from "stepwise/etcd";
+import { kafka } from "stepwise/kafka";
+import { nats } from "stepwise/nats";
+import { postgres, PostgresRecordStore, PostgresRoleScheduler, PostgresTimeoutStore } from "stepwise/postgres";
+import { redis } from "stepwise/redis";
+import { sqlite } from "stepwise/sqlite";
+import { connectNats } from "./nats.js";
+import { lineWorkflowOn, type Item } from "./workflows.js";
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    schema: { type: "string", default: "" },
+    prefix: { type: "string", default: "" },
+    path: { type: "string", default: "" },
+    brokers: { type: "string", default: "" },
+    mock: { type: "boolean", default: false },
+    name: { type: "string", default: "multi" },
+    trigger: { type: "string", default: "0" },
+    "in-flight": { type: "string", default: "20" },
+    halfway: { type: "string", default: "0" },
+    "ttl-ms": { type: "string", default: "1000" },
+    parallel: { type: "string", default: "3" },
+  },
+});
+const [backend = ""] = positionals;
+const ttlMs = Number(values["ttl-ms"]);
+const say = (line: string) => void process.stdout.write(`${line.replaceAll("\n", " ")}\n`);
+
+/** The backend's adapters, what closes the clients opened for them, and its lease owner if it has one. */
+interface Backend {
+  adapters: BuildConfig<Item>;
+  close(): Promise<unknown>;
+  owner?: string;
+}
+
+function postgresPool(): pg.Pool {
+  return new pg.Pool({
+    host: process.env.PGHOST ?? "127.0.0.1",
+    user: process.env.PGUSER ?? "postgres",
+    database: process.env.PGDATABASE ?? "test",
+    max: 10,
+  });
+}
+
+/** Records and timeouts on PostgreSQL, for the backends that only carry events or roles. */
+function postgresStores(pool: pg.Pool) {
+  const options = { pool, schema: values.schema };
+  return { recordStore: new PostgresRecordStore(options), timeoutStore: new PostgresTimeoutStore(options) };
+}
+
+async function open(): Promise<Backend> {
+  switch (backend) {
+    case "postgres": {
+      const pool = postgresPool();
+      return { adapters: postgres({ pool, schema: values.schema }), close: () => pool.end() };
+    }
+    case "nats": {
+      const pool = postgresPool();
+      const connection = await connectNats();
+      return {
+        adapters: { ...nats({ connection, prefix: values.prefix, events: { ackWaitMs: 2_000 }, roles: { ttlMs } }), ...postgresStores(pool) },
+        close: () => Promise.all([pool.end(), connection.close()]),
+      };
+    }
+    case "redis": {
+      const pool = postgresPool();
+      const client = new Redis({ host: process.env.REDIS_HOST ?? "127.0.0.1", port: Number(process.env.REDIS_PORT ?? 6379) });
+      client.on("error", () => {});
+      return {
+        // Records on PostgreSQL after the bundle, whose own stores they replace; its events then need the outbox.
+        adapters: { ...redis({ client, prefix: values.prefix, ttlMs }), ...postgresStores(pool), outbox: true },
+        close: () => Promise.all([pool.end(), client.quit()]),
+      };
+    }
+    case "kafka": {
+      const pool = postgresPool();
+      const { eventStreamer } = kafka({
+        brokers: values.brokers.split(","),
+        // librdkafka's mock cluster cannot hand out producer ids (see test/adapters/kafka.test.ts).
+        idempotent: !values.mock,
+        sessionTimeoutMs: 6_000,
+        maxWaitTimeMs: values.mock ? 50 : 500,
+      });
+      return {
+        adapters: { eventStreamer, ...postgresStores(pool), roleScheduler: new PostgresRoleScheduler({ pool, retryMs: 50 }) },
+        close: () => pool.end(),
+      };
+    }
+    case "etcd": {
+      const pool = postgresPool();
+      const client = new Etcd3({ hosts: process.env.ETCD_HOSTS ?? "127.0.0.1:2379" });
+      return {
+        // etcd counts leases in whole seconds.
+        adapters: { ...postgres({ pool, schema: values.schema }), ...etcd({ client, prefix: values.prefix, ttl: Math.ceil(ttlMs / 1000) }) },
+        close: async () => {
+          await pool.end();
+          client.close();
+        },
+      };
+    }
+    case "sqlite": {
+      const adapters = sqlite(values.path, { leaseTtl: ttlMs, rolePollingFrequency: 50 });
+      return { adapters, close: () => adapters.close(), owner: adapters.roleScheduler.owner };
+    }
+    default:
+      throw new Error(`line-worker: unknown backend "${backend}"`);
+  }
+}
+
+/** The roles and receivers the workflow takes, each reported as it is taken. */
+function reporting(adapters: BuildConfig<Item>): BuildConfig<Item> {
+  const { eventStreamer, roleScheduler } = adapters;
+  const streamer: EventStreamer = {
+    newSender: (topic) => eventStreamer.newSender(topic),
+    newReceiver: async (topic, name, options) => {
+      const receiver = await eventStreamer.newReceiver(topic, name, options);
+      say(`receiving ${topic} ${name}`);
+      return receiver;
+    },
+  };
+  const roles: RoleScheduler | undefined = roleScheduler && {
+    await: async (role, signal) => {
+      const lease = await roleScheduler.await(role, signal);
+      say(`held ${role}`);
+      return lease;
+    },
+  };
+  return { ...adapters, eventStreamer: streamer, ...(roles ? { roleScheduler: roles } : {}) };
+}
+
+const opened = await open();
+const { wf, calls } = lineWorkflowOn(reporting(opened.adapters), {
+  name: values.name,
+  stepOptions: { parallelCount: Number(values.parallel), errBackOff: 50 },
+  config: {
+    // The outbox sees other processes' writes by polling its table.
+    defaultOptions: { pollingFrequency: 50, errBackOff: 50 },
+    logger: { debug: () => {}, error: (err) => say(`error ${err instanceof Error ? err.message : String(err)}`) },
+  },
+});
+await wf.run();
+say("ready");
+
+/** Triggers runs `<prefix>-0` … `<prefix>-<count - 1>`, `--in-flight` at a time, as a busy service would. */
+async function trigger(prefix: string, count: number): Promise<void> {
+  const pending = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  await Promise.all(
+    Array.from({ length: Number(values["in-flight"]) }, async () => {
+      for (let id = pending.shift(); id !== undefined; id = pending.shift()) await wf.trigger(id, { initialValue: { id, count: 0 } });
+    }),
+  );
+}
+
+const triggerCount = Number(values.trigger);
+if (triggerCount > 0) {
+  await trigger("item", triggerCount);
+  say("triggered");
+}
+const halfway = Number(values.halfway);
+if (halfway > 0) {
+  // Checked every millisecond rather than from the step: lineWorkflowOn owns the step functions.
+  const watch = setInterval(() => {
+    if (calls.size < halfway) return;
+    clearInterval(watch);
+    say("halfway");
+  }, 1);
+}
+
+process.on("message", (message: { kind: string; id: number; prefix?: string; count?: number }) => {
+  const reply = (body: object) => process.send?.({ id: message.id, ...body });
+  if (message.kind === "states") reply({ states: wf.states(), owner: opened.owner });
+  if (message.kind === "trigger") void trigger(message.prefix ?? "x", message.count ?? 0).then(() => reply({ done: true }));
+});
+
+process.on("SIGTERM", () => {
+  void wf
+    .stop()
+    .then(() => opened.close())
+    .then(() => process.exit(0));
+});
