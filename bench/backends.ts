@@ -79,31 +79,62 @@ async function sqliteBackend(): Promise<Backend> {
   };
 }
 
+/** A client on the local Redis and a key prefix of its own; `drop()` deletes the prefix's keys and quits. */
+async function redisPrefix(id = randomBytes(4).toString("hex")) {
+  const { Redis } = await import("ioredis");
+  const client = new Redis({ host: process.env.REDIS_HOST ?? "127.0.0.1", port: Number(process.env.REDIS_PORT ?? 6379) });
+  const prefix = `bench:${id}:`;
+  return {
+    client,
+    prefix,
+    drop: async () => {
+      const { deleteKeys } = await import("../test/support/redis.js");
+      await deleteKeys(client, prefix);
+      await client.quit();
+    },
+  };
+}
+
 /**
  * Records on PostgreSQL (outbox mode: the outbox process moves each event to Redis), events and
  * roles on Redis. Each benchmark run gets its own schema and key prefix, dropped afterwards.
  */
 async function redisBackend(): Promise<Backend> {
-  const { Redis } = await import("ioredis");
   const { PostgresRecordStore, PostgresTimeoutStore } = await import("stepwise/postgres");
   const { redis } = await import("stepwise/redis");
-  const client = new Redis({ host: process.env.REDIS_HOST ?? "127.0.0.1", port: Number(process.env.REDIS_PORT ?? 6379) });
   const id = randomBytes(4).toString("hex");
   const { pool, schema, drop } = await postgresSchema(`bench_${id}`);
-  const prefix = `bench:${id}:`;
-  const events = redis({ client, prefix });
+  const keys = await redisPrefix(id);
+  const events = redis({ client: keys.client, prefix: keys.prefix });
   return {
     config: {
+      ...events,
       recordStore: new PostgresRecordStore({ pool, schema }),
       timeoutStore: new PostgresTimeoutStore({ pool, schema }),
-      ...events,
+      outbox: true,
     },
     close: async () => {
       await events.close();
-      const { deleteKeys } = await import("../test/support/redis.js");
-      await deleteKeys(client, prefix);
-      await client.quit();
+      await keys.drop();
       await drop();
+    },
+  };
+}
+
+/**
+ * Records, timeouts, events and roles on one Redis (`redis({ client })` alone): each store writes
+ * the record and appends its event in one script, with no outbox. Each benchmark run gets its own
+ * key prefix, whose keys are deleted afterwards.
+ */
+async function redisOnlyBackend(): Promise<Backend> {
+  const { redis } = await import("stepwise/redis");
+  const keys = await redisPrefix();
+  const adapters = redis({ client: keys.client, prefix: keys.prefix });
+  return {
+    config: adapters,
+    close: async () => {
+      await adapters.close();
+      await keys.drop();
     },
   };
 }
@@ -182,6 +213,7 @@ export const backends: { readonly [name: string]: () => Promise<Backend> } = {
   mysql: mysqlBackend,
   sqlite: sqliteBackend,
   redis: redisBackend,
+  "redis-only": redisOnlyBackend,
   nats: natsBackend,
   kafka: kafkaBackend,
 };

@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
-import { RunState } from "stepwise";
-import { bundleCases, eventStreamerCases, roleSchedulerCases } from "stepwise/adaptertest";
+import { RunState, topic, WorkflowInProgressError, type Record } from "stepwise";
+import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import { PostgresRecordStore, PostgresTimeoutStore } from "stepwise/postgres";
-import { redis, RedisCommandError, RedisEventStreamer, RedisRoleScheduler } from "stepwise/redis";
+import { redis, RedisCommandError, RedisEventStreamer, RedisRecordStore, RedisRoleScheduler, RedisTimeoutStore } from "stepwise/redis";
 import { freshSchema } from "../support/postgres.js";
 import { trimAfterAcks } from "../support/retention.js";
 import { deleteKeys, freePort, freshPrefix, killConnections, privateRedisServer, redisClient } from "../support/redis.js";
@@ -26,6 +26,8 @@ after(async () => {
 const waitMs = 10_000;
 
 for (const c of eventStreamerCases(async () => new RedisEventStreamer({ client, prefix }))) test(`redis: ${c.name}`, c.run);
+for (const c of recordStoreCases(async () => new RedisRecordStore({ client, prefix }))) test(`redis: ${c.name}`, c.run);
+for (const c of timeoutStoreCases(async () => new RedisTimeoutStore({ client, prefix }))) test(`redis: ${c.name}`, c.run);
 for (const c of bundleCases(async () => redis({ client, prefix }), async () => assert.equal(await client.ping(), "PONG"))) test(`redis: ${c.name}`, c.run);
 for (const c of roleSchedulerCases(async () => new RedisRoleScheduler({ client, prefix, ttlMs: 1000 }), {
   // A lease is lost when its key goes away (evicted, expired during a stall, deleted by hand).
@@ -37,6 +39,109 @@ for (const c of roleSchedulerCases(async () => new RedisRoleScheduler({ client, 
 })) {
   test(`redis: ${c.name}`, c.run);
 }
+
+test('redis: with events "stream" a store appends its event to the topic\'s stream as a sender would, and a refused store appends none', async () => {
+  const streamer = new RedisEventStreamer({ client, prefix });
+  const store = new RedisRecordStore({ client, prefix, events: "stream" });
+  const record = makeRecord();
+  const receiver = await streamer.newReceiver(topic(record.workflowName, record.status), "group");
+  try {
+    await store.store(record);
+    const { event, ack } = await receiver.recv(AbortSignal.timeout(waitMs));
+    await ack();
+    assert.equal(event.foreignId, record.foreignId);
+    assert.equal(event.type, record.status);
+    assert.equal(event.headers.run_id, record.runId);
+    assert.equal(event.headers.record_version, "1");
+    assert.deepEqual(await store.listOutboxEvents(record.workflowName, 10), [], "no outbox event");
+
+    await assert.rejects(store.store(record), { code: "VERSION_CONFLICT" });
+    await assert.rejects(store.store(makeRecord({ workflowName: record.workflowName, foreignId: record.foreignId })), { code: "WORKFLOW_IN_PROGRESS" });
+    const key = streamer.streamKey(topic(record.workflowName, record.status));
+    assert.equal(await client.xlen(key), 1, "refused stores append no event");
+  } finally {
+    await receiver.close();
+  }
+});
+
+test("redis: list pages and filters correctly across many runs with tied creation times", { timeout: 30_000 }, async () => {
+  const store = new RedisRecordStore({ client, prefix });
+  const workflowName = `many-${Date.now()}`;
+  const t0 = Date.parse("2026-01-01T00:00:00Z");
+  // 1,300 runs, four to a millisecond, in three statuses and two run states: several listing steps on the server.
+  const runs = Array.from({ length: 1300 }, (_, i) =>
+    makeRecord({ workflowName, status: (i % 3) + 1, runState: i % 2 === 0 ? RunState.Running : RunState.Completed, createdAt: new Date(t0 + Math.floor(i / 4)) }),
+  );
+  await Promise.all(runs.map((r) => store.store(r)));
+  const ids = (records: Record[]) => records.map((r) => r.runId);
+  const want = (records: Record[], order: "asc" | "desc", offset: number, limit: number) =>
+    ids((order === "asc" ? records : [...records].reverse()).slice(offset, offset + limit));
+
+  assert.deepEqual(ids(await store.list({ workflowName, limit: 600, offset: 650 })), want(runs, "asc", 650, 600), "no filter, asc");
+  assert.deepEqual(ids(await store.list({ workflowName, limit: 600, offset: 650, order: "desc" })), want(runs, "desc", 650, 600), "no filter, desc");
+  const status2 = runs.filter((r) => r.status === 2);
+  assert.deepEqual(ids(await store.list({ workflowName, limit: 1000, offset: 30, filter: { status: [2] } })), want(status2, "asc", 30, 1000), "by status");
+  const window = { createdAfter: new Date(t0 + 10), createdBefore: new Date(t0 + 300) };
+  const inWindow = runs.filter((r) => r.createdAt > window.createdAfter && r.createdAt < window.createdBefore);
+  assert.deepEqual(ids(await store.list({ workflowName, limit: 100, offset: 500, filter: window })), want(inWindow, "asc", 500, 100), "a window, asc");
+  assert.deepEqual(ids(await store.list({ workflowName, limit: 200, offset: 7, order: "desc", filter: window })), want(inWindow, "desc", 7, 200), "a window, desc");
+  const running3 = inWindow.filter((r) => r.status === 3 && r.runState === RunState.Running);
+  assert.deepEqual(
+    ids(await store.list({ workflowName, limit: 50, offset: 20, order: "desc", filter: { ...window, status: [3], runState: [RunState.Running] } })),
+    want(running3, "desc", 20, 50),
+    "a window, a status and a run state, desc",
+  );
+  // Foreign ids chosen out of creation order, some with tied creation times.
+  const picked = [runs[900], runs[3], runs[41], runs[40], runs[42], runs[600]] as Record[];
+  const byForeignId = runs.filter((r) => picked.includes(r));
+  const foreignId = picked.map((r) => r.foreignId);
+  assert.deepEqual(ids(await store.list({ workflowName, limit: 10, filter: { foreignId } })), want(byForeignId, "asc", 0, 10), "by foreign id");
+  assert.deepEqual(
+    ids(await store.list({ workflowName, limit: 2, offset: 1, order: "desc", filter: { foreignId, runState: [RunState.Running], ...window } })),
+    want(byForeignId.filter((r) => r.runState === RunState.Running && r.createdAt > window.createdAfter && r.createdAt < window.createdBefore), "desc", 1, 2),
+    "by foreign id, run state and window, desc",
+  );
+});
+
+test("redis: the timeout store keeps the index of the status's timeout", async () => {
+  const store = new RedisTimeoutStore({ client, prefix });
+  const workflowName = `indexed-${Date.now()}`;
+  const expireAt = new Date("2026-01-01T00:00:00Z");
+  await store.create({ workflowName, foreignId: "f", runId: "r-2", status: 1, index: 2, expireAt });
+  await store.create({ workflowName, foreignId: "f", runId: "r-0", status: 1, expireAt });
+  const listed = await store.listValid(workflowName, 1, expireAt);
+  assert.deepEqual(listed.map((t) => [t.runId, t.index]), [["r-2", 2], ["r-0", 0]]);
+});
+
+test("redis: 200 runs of a three-step workflow on redis({ client }) alone all complete at version 4, each step once", { timeout: 60_000 }, async () => {
+  const adapters = redis({ client, prefix });
+  try {
+    const runs = 200;
+    await lineRunsComplete(adapters, { runs, name: "redis-all", outbox: false, timeoutMs: 50_000 });
+    const stored = await adapters.recordStore.list({ workflowName: "redis-all", limit: 1000, filter: { runState: [RunState.Completed] } });
+    assert.equal(stored.length, runs, "the record store lists every completed run");
+    await failingRunDoesNotBlock(adapters, "redis-all-head-of-line");
+  } finally {
+    await adapters.close();
+  }
+});
+
+test("redis: 20 concurrent triggers of one foreign id on redis({ client }) create exactly one run", async () => {
+  const adapters = redis({ client, prefix });
+  const { wf } = lineWorkflowOn(adapters, { name: "redis-once" });
+  try {
+    await wf.run();
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => wf.trigger("same", { initialValue: { id: "same", count: 0 } })));
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    assert.equal(results.length - refused.length, 1, "one trigger creates a run");
+    for (const r of refused) assert.ok(r.reason instanceof WorkflowInProgressError, String(r.reason));
+    const runs = await adapters.recordStore.list({ workflowName: "redis-once", limit: 100, filter: { foreignId: ["same"] } });
+    assert.equal(runs.length, 1);
+  } finally {
+    await wf.stop();
+    await adapters.close();
+  }
+});
 
 test("redis: un-acked events come again, in order and with their ids, to the next receiver of the name after a close", async () => {
   const streamer = new RedisEventStreamer({ client, prefix });
@@ -278,7 +383,7 @@ test("redis: a workflow on an unreachable Redis logs clear errors and keeps tryi
   const errors: unknown[] = [];
   try {
     const { wf } = lineWorkflowOn(
-      { recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), ...redis({ client: down, prefix }) },
+      { ...redis({ client: down, prefix }), recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), outbox: true },
       { name: "redis-down", stepOptions: { errBackOff: 20 }, config: { defaultOptions: { errBackOff: 20 }, logger: { debug: () => {}, error: (err) => errors.push(err) } } },
     );
     await wf.run();
@@ -305,7 +410,7 @@ test("redis: while the server is down, an await rejects as soon as its signal ab
     await assert.rejects(waiting, (err) => err === reason);
 
     const { wf } = lineWorkflowOn(
-      { recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), ...redis({ client: down, prefix }) },
+      { ...redis({ client: down, prefix }), recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), outbox: true },
       { name: "redis-down-stop", config: { logger: { debug: () => {}, error: () => {} } } },
     );
     await wf.run();
@@ -322,9 +427,10 @@ test("redis: 300 runs of a three-step workflow with records in PostgreSQL and ev
   const db = await freshSchema({ max: 10 });
   try {
     const adapters = {
+      ...redis({ client, prefix }),
       recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }),
       timeoutStore: new PostgresTimeoutStore({ pool: db.pool, schema: db.schema }),
-      ...redis({ client, prefix }),
+      outbox: true,
     };
     await lineRunsComplete(adapters, { runs: 300, name: "redis-line", outbox: true, timeoutMs: 50_000 });
     await failingRunDoesNotBlock(adapters, "redis-head-of-line");
@@ -340,7 +446,7 @@ test("redis: connections killed by the server mid-run are reopened and every run
   const errors: unknown[] = [];
   try {
     const { wf } = lineWorkflowOn(
-      { recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), ...redis({ client: faulty, prefix, ttlMs: 1000 }) },
+      { ...redis({ client: faulty, prefix, ttlMs: 1000 }), recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), outbox: true },
       { name: "redis-fault", stepOptions: { parallelCount: 2, errBackOff: 20 }, config: { logger: { debug: () => {}, error: (err) => errors.push(err) } } },
     );
     await wf.run();
@@ -375,7 +481,7 @@ test("redis: a workflow started while its server is down runs once it is up, and
   const own = redisClient({ port });
   const db = await freshSchema({ max: 10 });
   const { wf } = lineWorkflowOn(
-    { recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), ...redis({ client: own, ttlMs: 1000 }) },
+    { ...redis({ client: own, ttlMs: 1000 }), recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), outbox: true },
     { name: "redis-restart", stepOptions: { parallelCount: 2, errBackOff: 20 }, config: { defaultOptions: { errBackOff: 20 }, logger: { debug: () => {}, error: () => {} } } },
   );
   try {

@@ -85,7 +85,8 @@ async function open(): Promise<Backend> {
       const client = new Redis({ host: process.env.REDIS_HOST ?? "127.0.0.1", port: Number(process.env.REDIS_PORT ?? 6379) });
       client.on("error", () => {});
       return {
-        adapters: { ...postgresStores(pool), ...redis({ client, prefix: values.prefix, ttlMs }) },
+        // Records on PostgreSQL after the bundle, whose own stores they replace; its events then need the outbox.
+        adapters: { ...redis({ client, prefix: values.prefix, ttlMs }), ...postgresStores(pool), outbox: true },
         close: () => Promise.all([pool.end(), client.quit()]),
       };
     }

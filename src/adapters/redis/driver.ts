@@ -20,6 +20,8 @@ export interface RedisDuplicateOptions {
 export interface RedisClient {
   /** Sends one command; the reply comes as the client parses it (RESP2 or RESP3 shapes). */
   call(...args: [command: string, ...args: (string | number)[]]): Promise<unknown>;
+  /** As `call`, but bulk replies come as Buffers, so bytes that are not UTF-8 (a record's object) survive. */
+  callBuffer(...args: [command: string, ...args: (string | number | Buffer)[]]): Promise<unknown>;
   /** A new connection with the client's options, and `override` on top. */
   duplicate(override?: RedisDuplicateOptions): RedisConnection;
 }

@@ -1,0 +1,163 @@
+import { RedisScript } from "./script.js";
+
+// The scripts of RedisRecordStore. Each runs atomically on the server: no other client acts
+// between a script's checks and its writes.
+//
+// A run is a hash at "<prefix>run:<runId>", with one short field per part of the record (see
+// `recordFields` in record-hash.ts). Its index entries are members "<16-digit sequence>:<runId>"
+// scored by createdAt in ms: members of one score sort by their text, that is by sequence, so
+// ties come in insertion order.
+
+/** The hash fields a record is kept under, in the order the scripts read them. */
+export const recordFields = ["w", "f", "s", "t", "o", "c", "u", "v", "r", "d", "g"] as const;
+
+/** What the store script answers. */
+export const StoreOutcome = { written: 0, versionConflict: 1, inProgress: 2 } as const;
+
+/** Reads one run's fields, given its index member; the run id leads. */
+const fetchRun = `
+local function fetchRun(prefix, member)
+  local runId = string.sub(member, 18)
+  local values = redis.call('HMGET', prefix .. 'run:' .. runId, ${recordFields.map((f) => `'${f}'`).join(", ")})
+  table.insert(values, 1, runId)
+  return values
+end
+`;
+
+/**
+ * The compare-and-set of a record and its event's append, in one step.
+ *
+ * KEYS: 1 the run's hash, 2 the key naming the unfinished run of its workflow and foreign id,
+ * 3 the workflow's index, 4 the index of every run, 5 the foreign id's index, 6 the sequence,
+ * 7 the stream the event goes to.
+ * ARGV: 1 version, 2 "1" when the record's run state is finished, 3 run id, 4 createdAt ms,
+ * 5 workflow name, 6 foreign id, then from 7 the values of the hash fields s t o u v r d g,
+ * and from 15 the arguments of XADD after the key (trim, "*", the event's fields).
+ *
+ * The key of an unfinished run does what a partial unique index does in SQL: it exists while its
+ * run is unfinished, and a second unfinished run of the foreign id is refused while it does.
+ */
+export const storeScript = new RedisScript(`
+local version = tonumber(ARGV[1])
+local finished = ARGV[2] == '1'
+local runId = ARGV[3]
+if version == 1 then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return ${StoreOutcome.versionConflict} end
+  if not finished then
+    if redis.call('EXISTS', KEYS[2]) == 1 then return ${StoreOutcome.inProgress} end
+    redis.call('SET', KEYS[2], runId)
+  end
+  local member = string.format('%016d', redis.call('INCR', KEYS[6])) .. ':' .. runId
+  redis.call('ZADD', KEYS[3], ARGV[4], member)
+  redis.call('ZADD', KEYS[4], ARGV[4], member)
+  redis.call('ZADD', KEYS[5], ARGV[4], member)
+  redis.call('HSET', KEYS[1], 'w', ARGV[5], 'f', ARGV[6], 'c', ARGV[4])
+else
+  local stored = redis.call('HMGET', KEYS[1], 'v', 'w', 'f')
+  if not stored[1] or tonumber(stored[1]) ~= version - 1 or stored[2] ~= ARGV[5] or stored[3] ~= ARGV[6] then
+    return ${StoreOutcome.versionConflict}
+  end
+  local holder = redis.call('GET', KEYS[2])
+  if finished then
+    if holder == runId then redis.call('DEL', KEYS[2]) end
+  elseif not holder then
+    redis.call('SET', KEYS[2], runId)
+  elseif holder ~= runId then
+    return ${StoreOutcome.inProgress}
+  end
+end
+redis.call('HSET', KEYS[1], 's', ARGV[7], 't', ARGV[8], 'o', ARGV[9], 'u', ARGV[10], 'v', ARGV[11], 'r', ARGV[12], 'd', ARGV[13], 'g', ARGV[14])
+redis.call('XADD', KEYS[7], unpack(ARGV, 15))
+return ${StoreOutcome.written}
+`);
+
+/** The newest run of a foreign id (KEYS[1], its index; ARGV[1] the prefix), or nil. */
+export const latestScript = new RedisScript(`${fetchRun}
+local newest = redis.call('ZREVRANGE', KEYS[1], 0, 0)[1]
+if not newest then return nil end
+return fetchRun(ARGV[1], newest)
+`);
+
+/**
+ * One bounded step of a listing: reads at most ARGV[8] index entries of KEYS[1], in order, and
+ * returns `{ done, last member read, offset left, runs… }` for the runs that pass the filters.
+ * The caller goes on after the last member until it has enough runs or `done` is 1, so no single
+ * call holds the server for long on a big index.
+ *
+ * ARGV: 1 prefix, 2 "desc" or "asc", 3 createdAfter ms or "", 4 createdBefore ms or "" (both
+ * exclusive), 5 the member to go on after or "", 6 how many matching runs to skip, 7 how many to
+ * return, 8 how many entries to read, 9–11 foreign ids, statuses and run states as JSON arrays,
+ * or "" for no filter.
+ */
+export const listScript = new RedisScript(`${fetchRun}
+local prefix, desc = ARGV[1], ARGV[2] == 'desc'
+local after, before = tonumber(ARGV[3]), tonumber(ARGV[4])
+local skip, need, chunk = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local function set(json)
+  if json == '' then return nil end
+  local s = {}
+  for _, v in ipairs(cjson.decode(json)) do s[tostring(v)] = true end
+  return s
+end
+local foreignIds, statuses, runStates = set(ARGV[9]), set(ARGV[10]), set(ARGV[11])
+local filtered = foreignIds or statuses or runStates
+local start
+if ARGV[5] ~= '' then
+  start = (desc and redis.call('ZREVRANK', KEYS[1], ARGV[5]) or redis.call('ZRANK', KEYS[1], ARGV[5])) + 1
+elseif desc then
+  start = before and redis.call('ZCOUNT', KEYS[1], before, '+inf') or 0
+else
+  start = after and redis.call('ZCOUNT', KEYS[1], '-inf', after) or 0
+end
+if not filtered then
+  -- Every entry in the time window matches: skip the offset by rank.
+  start = start + skip
+  skip = 0
+end
+local entries = redis.call(desc and 'ZREVRANGE' or 'ZRANGE', KEYS[1], start, start + chunk - 1, 'WITHSCORES')
+local out = { 0, '', skip }
+local last = ''
+for i = 1, #entries, 2 do
+  local member, score = entries[i], tonumber(entries[i + 1])
+  if (desc and after and score <= after) or (not desc and before and score >= before) then
+    out[1] = 1
+    break
+  end
+  last = member
+  local matches = true
+  if filtered then
+    local v = redis.call('HMGET', prefix .. 'run:' .. string.sub(member, 18), 'f', 't', 's')
+    matches = (not foreignIds or foreignIds[v[1]]) and (not statuses or statuses[v[2]]) and (not runStates or runStates[v[3]])
+  end
+  if matches then
+    if skip > 0 then
+      skip = skip - 1
+    else
+      table.insert(out, fetchRun(prefix, member))
+      need = need - 1
+      if need == 0 then break end
+    end
+  end
+end
+if #entries < 2 * chunk then out[1] = 1 end
+out[2] = last
+out[3] = skip
+return out
+`);
+
+
+/**
+ * The runs of the foreign-id indexes KEYS created after ARGV[2] and before ARGV[3] (exclusive,
+ * "-inf" and "+inf" for none), each as `{ score, member, run… }`, for a listing by foreign id
+ * that need not walk the workflow's index. ARGV[1] is the prefix.
+ */
+export const listForeignScript = new RedisScript(`${fetchRun}
+local out = {}
+for _, key in ipairs(KEYS) do
+  local entries = redis.call('ZRANGEBYSCORE', key, ARGV[2], ARGV[3], 'WITHSCORES')
+  for i = 1, #entries, 2 do
+    table.insert(out, { entries[i + 1], entries[i], fetchRun(ARGV[1], entries[i]) })
+  end
+end
+return out
+`);

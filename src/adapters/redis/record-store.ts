@@ -1,0 +1,297 @@
+import { systemClock, type Clock } from "../../clock.js";
+import { InvalidOptionError, MalformedRecordError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
+import { outboxEventData, outboxTopic } from "../../outbox-event.js";
+import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
+import { isFinished, RunState } from "../../runstate.js";
+import { encodedName } from "../../topic.js";
+import type { RedisClient } from "./driver.js";
+import { RedisCommandError } from "./errors.js";
+import { latestScript, listForeignScript, listScript, recordFields, storeScript, StoreOutcome } from "./record-scripts.js";
+import { replyInteger, replyText } from "./reply.js";
+import { eventFields, toEvent } from "./stream-entry.js";
+
+/** The default {@link RedisRecordStoreOptions.maxObjectBytes}: 16 MiB. */
+export const defaultMaxObjectBytes = 16 * 1024 * 1024;
+
+/** How many index entries one step of a `list` reads on the server. */
+const listChunk = 500;
+
+/** Options of {@link RedisRecordStore}. */
+export interface RedisRecordStoreOptions {
+  /** The user's ioredis client; the store sends commands on it and never quits it. */
+  client: RedisClient;
+  /** Put before every key. Give the same prefix as the event streamer's (both default to "stepwise:"). */
+  prefix?: string;
+  /**
+   * Where the event of each store goes, in the same script as the record:
+   * - `"outbox"` (default): a stream per workflow read by `listOutboxEvents`, which the workflow's
+   *   outbox process moves to whatever EventStreamer it uses;
+   * - `"stream"`: straight onto the stream of the event's topic that a {@link RedisEventStreamer}
+   *   with the same prefix reads, as its sender would write it. Build the workflow with
+   *   `outbox: false` then (the `redis()` bundle does both).
+   */
+  events?: "outbox" | "stream";
+  /** With `events: "stream"`, trims each stream to about this many entries, as the streamer's `maxLen` does. Default: no trim. */
+  maxLen?: number;
+  /** Largest object `store` accepts, in bytes; a larger one is refused with ObjectTooLargeError. Default 16 MiB. */
+  maxObjectBytes?: number;
+  /** Stamps the creation time of events. Default: the system clock. */
+  clock?: Clock;
+}
+
+/**
+ * A {@link RecordStore} on Redis. `store` is one Lua script, so atomic: a compare-and-set on
+ * `meta.version` together with the append of the record's event (to the outbox stream, or with
+ * `events: "stream"` to the topic's stream the {@link RedisEventStreamer} reads). A key per
+ * workflow and foreign id names the run that is unfinished, if any, and refuses a second one.
+ *
+ * Keys, after the prefix: `run:<runId>` a hash of the record (the object as raw bytes);
+ * `index:runs` and `index:runs:<workflow>` sorted sets of every run by creation time, and
+ * `index:foreign:<workflow>:<foreignId>` those of one foreign id; `unfinished:<workflow>:<foreignId>`;
+ * `seq:runs`; `outbox:<workflow>`. Workflow names appear encoded as in topics. Scripts build run
+ * keys from the prefix, so on Redis Cluster give a prefix with a hash tag (`"{stepwise}:"`) to put
+ * every key in one slot.
+ *
+ * Records stay until you delete their keys; the store never expires them.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis";
+ * const client = new Redis();
+ * const recordStore = new RedisRecordStore({ client, events: "stream" });
+ * const wf = b.build({ recordStore, eventStreamer: new RedisEventStreamer({ client }), roleScheduler, outbox: false });
+ * ```
+ */
+export class RedisRecordStore implements RecordStore {
+  readonly #client: RedisClient;
+  readonly #prefix: string;
+  readonly #toStream: boolean;
+  readonly #trim: (string | number)[];
+  readonly #maxObjectBytes: number;
+  readonly #clock: Clock;
+
+  constructor(options: RedisRecordStoreOptions) {
+    this.#client = options.client;
+    this.#prefix = options.prefix ?? "stepwise:";
+    this.#toStream = options.events === "stream";
+    this.#trim = options.maxLen === undefined ? [] : ["MAXLEN", "~", options.maxLen];
+    this.#maxObjectBytes = options.maxObjectBytes ?? defaultMaxObjectBytes;
+    if (!Number.isSafeInteger(this.#maxObjectBytes) || this.#maxObjectBytes < 0) {
+      throw new InvalidOptionError("maxObjectBytes", `RedisRecordStore: maxObjectBytes must be a whole number of bytes, got ${String(options.maxObjectBytes)}`);
+    }
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /**
+   * Writes the record and its event in one script, if `record.meta.version` is one more than the
+   * stored version (or 1 for a new run); otherwise VersionConflictError, and nothing is written.
+   * A new unfinished run is refused with WorkflowInProgressError while another run of its workflow
+   * and foreign id is unfinished; an object over `maxObjectBytes` with ObjectTooLargeError.
+   */
+  async store(record: Record): Promise<void> {
+    const { runId, workflowName, foreignId, meta } = record;
+    const bytes = record.object.byteLength;
+    if (bytes > this.#maxObjectBytes) throw new ObjectTooLargeError(runId, bytes, this.#maxObjectBytes);
+    if (!Number.isSafeInteger(meta.version) || meta.version < 1) throw new VersionConflictError(runId, meta.version);
+    const name = encodedName(workflowName);
+    const event = outboxEventData(record);
+    const p = this.#prefix;
+    const keys = [
+      p + "run:" + runId,
+      `${p}unfinished:${name}:${foreignId}`,
+      `${p}index:runs:${name}`,
+      `${p}index:runs`,
+      `${p}index:foreign:${name}:${foreignId}`,
+      `${p}seq:runs`,
+      this.#toStream ? p + outboxTopic(record) : `${p}outbox:${name}`,
+    ];
+    const outcome = await storeScript.run(this.#client, keys, [
+      meta.version,
+      isFinished(record.runState) ? "1" : "0",
+      runId,
+      record.createdAt.getTime(),
+      workflowName,
+      foreignId,
+      // s t o u v r d g, as the script writes them
+      record.runState,
+      record.status,
+      // A copy: the socket may still hold the buffer after the caller changed its record.
+      Buffer.from(record.object),
+      record.updatedAt.getTime(),
+      meta.version,
+      meta.runStateReason,
+      meta.statusDescription,
+      meta.traceOrigin,
+      ...(this.#toStream ? this.#trim : []),
+      "*",
+      ...eventFields(event.foreignId, event.type, event.headers, this.#clock.now()),
+    ]);
+    if (outcome === StoreOutcome.versionConflict) throw new VersionConflictError(runId, meta.version);
+    if (outcome === StoreOutcome.inProgress) throw new WorkflowInProgressError(workflowName, foreignId);
+  }
+
+  /** The latest version of the run; RecordNotFoundError when there is none. */
+  async lookup(runId: string): Promise<Record> {
+    const key = this.#prefix + "run:" + runId;
+    let values: unknown;
+    try {
+      values = await this.#client.callBuffer("HMGET", key, ...recordFields);
+    } catch (err) {
+      throw new RedisCommandError("HMGET", key, { cause: err });
+    }
+    if (!Array.isArray(values) || values.every((v) => v === null)) throw new RecordNotFoundError(runId);
+    return toRecord([runId, ...values]);
+  }
+
+  /** The newest run (the last created) of the workflow for `foreignId`; RecordNotFoundError naming the foreign id when there is none. */
+  async latest(workflowName: string, foreignId: string): Promise<Record> {
+    const reply = await latestScript.run(this.#client, [`${this.#prefix}index:foreign:${encodedName(workflowName)}:${foreignId}`], [this.#prefix]);
+    if (!Array.isArray(reply)) throw RecordNotFoundError.forForeignId(workflowName, foreignId);
+    return toRecord(reply);
+  }
+
+  /**
+   * A page of runs ordered by `createdAt` (ties in insertion order), ascending unless
+   * `order: "desc"`. Each filter given narrows the result; an empty array filters nothing.
+   * `createdAfter` and `createdBefore` are exclusive.
+   *
+   * A time window and an offset are found through the index at once. With a workflow name, a
+   * foreign-id filter reads only those foreign ids' runs. Other filters are checked on the server,
+   * 500 index entries per round trip, so a filter few runs pass costs a walk over the workflow's
+   * runs in the window.
+   */
+  async list(query: ListQuery): Promise<Record[]> {
+    let need = wholeNumber(query.limit, "list: limit");
+    let skip = wholeNumber(query.offset ?? 0, "list: offset");
+    const { filter = {} } = query;
+    if (query.workflowName !== undefined && filter.foreignId?.length) return this.#listForeign(query, query.workflowName, filter.foreignId, skip, need);
+    const index = query.workflowName === undefined ? `${this.#prefix}index:runs` : `${this.#prefix}index:runs:${encodedName(query.workflowName)}`;
+    const asJson = (values: readonly (string | number)[] | undefined) => (values?.length ? JSON.stringify(values.map(String)) : "");
+    const records: Record[] = [];
+    let after = "";
+    while (need > 0) {
+      const reply = await listScript.run(
+        this.#client,
+        [index],
+        [
+          this.#prefix,
+          query.order === "desc" ? "desc" : "asc",
+          filter.createdAfter?.getTime() ?? "",
+          filter.createdBefore?.getTime() ?? "",
+          after,
+          skip,
+          need,
+          listChunk,
+          asJson(filter.foreignId),
+          asJson(filter.status),
+          asJson(filter.runState),
+        ],
+      );
+      if (!Array.isArray(reply)) throw new TypeError(`redis: unexpected list reply ${String(reply)}`);
+      const [done, last, skipLeft, ...runs] = reply as [number, Buffer, number, ...unknown[]];
+      for (const run of runs) records.push(toRecord(run as unknown[]));
+      need -= runs.length;
+      if (done === 1) break;
+      after = String(last);
+      skip = Number(skipLeft);
+    }
+    return records;
+  }
+
+  /** `list` by foreign id within one workflow: those foreign ids' runs, merged, filtered and paged here. */
+  async #listForeign(query: ListQuery, workflowName: string, foreignIds: readonly string[], offset: number, limit: number): Promise<Record[]> {
+    const { filter = {} } = query;
+    const name = encodedName(workflowName);
+    const keys = [...new Set(foreignIds)].map((foreignId) => `${this.#prefix}index:foreign:${name}:${foreignId}`);
+    const reply = await listForeignScript.run(this.#client, keys, [
+      this.#prefix,
+      filter.createdAfter === undefined ? "-inf" : `(${filter.createdAfter.getTime()}`,
+      filter.createdBefore === undefined ? "+inf" : `(${filter.createdBefore.getTime()}`,
+    ]);
+    if (!Array.isArray(reply)) throw new TypeError(`redis: unexpected list reply ${String(reply)}`);
+    const entries = (reply as [Buffer, Buffer, unknown[]][]).map(([score, member, run]) => ({ createdAtMs: Number(String(score)), member: String(member), record: toRecord(run) }));
+    // Members of one creation time sort by their sequence, as in the sorted sets.
+    entries.sort((a, b) => a.createdAtMs - b.createdAtMs || (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
+    if (query.order === "desc") entries.reverse();
+    const statuses = filter.status?.length ? new Set(filter.status) : undefined;
+    const runStates = filter.runState?.length ? new Set(filter.runState) : undefined;
+    return entries
+      .map((e) => e.record)
+      .filter((r) => (!statuses || statuses.has(r.status)) && (!runStates || runStates.has(r.runState)))
+      .slice(offset, offset + limit);
+  }
+
+  /** Up to `limit` outbox events of the workflow, oldest first; none with `events: "stream"`. */
+  async listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]> {
+    const name = encodedName(workflowName);
+    const key = `${this.#prefix}outbox:${name}`;
+    let reply: unknown;
+    try {
+      reply = await this.#client.call("XRANGE", key, "-", "+", "COUNT", wholeNumber(limit, "listOutboxEvents: limit"));
+    } catch (err) {
+      throw new RedisCommandError("XRANGE", key, { cause: err });
+    }
+    if (!Array.isArray(reply)) return [];
+    return reply.map((entry: unknown) => {
+      const [id, fields] = entry as [string, string[]];
+      const event = toEvent({ id, fields });
+      return { id: `${name}/${id}`, workflowName, foreignId: event.foreignId, type: event.type, headers: event.headers, createdAt: event.createdAt };
+    });
+  }
+
+  /** Deletes a sent outbox event; OutboxRecordNotFoundError when there is none with that id. */
+  async deleteOutboxEvent(id: string): Promise<void> {
+    const match = /^([a-z0-9_]+)\/(\d+-\d+)$/.exec(id);
+    if (!match) throw new OutboxRecordNotFoundError(id);
+    const key = `${this.#prefix}outbox:${match[1]}`;
+    let deleted: unknown;
+    try {
+      deleted = await this.#client.call("XDEL", key, match[2] as string);
+    } catch (err) {
+      throw new RedisCommandError("XDEL", key, { cause: err });
+    }
+    if (Number(deleted) === 0) throw new OutboxRecordNotFoundError(id);
+  }
+}
+
+/**
+ * A run's hash fields, after its run id, as a Record; refuses one that no store could have written.
+ * A hash whose ids, status, version and times read but whose run state does not is refused with a
+ * salvage, so an operator can still cancel or delete the run.
+ */
+function toRecord(values: readonly unknown[]): Record {
+  const [runIdValue, w, f, s, t, o, c, u, v, r, d, g] = values;
+  const runId = replyText(runIdValue);
+  const malformed = (detail: string, salvage?: Record) => new MalformedRecordError(runId, detail, { salvage });
+  const status = replyInteger(t);
+  if (status === undefined) throw malformed(`status ${replyText(t)} is not an integer`);
+  const version = replyInteger(v);
+  if (version === undefined || version < 1) throw malformed(`version ${replyText(v)} is not a positive integer`);
+  const createdAtMs = replyInteger(c);
+  const updatedAtMs = replyInteger(u);
+  if (createdAtMs === undefined || updatedAtMs === undefined) throw malformed("created or updated time is not a time in ms");
+  if (!(w instanceof Uint8Array) || !(f instanceof Uint8Array)) throw malformed("workflow name or foreign id is missing");
+  const runState = replyInteger(s);
+  const readable = runState !== undefined && RunState[runState] !== undefined && runState !== RunState.Unknown;
+  const record: Record = {
+    workflowName: replyText(w),
+    foreignId: replyText(f),
+    runId,
+    runState: readable ? (runState as RunState) : RunState.Unknown,
+    status,
+    // A plain copy: records look alike across stores, and nobody shares the client's Buffer.
+    object: o instanceof Uint8Array ? new Uint8Array(o) : new Uint8Array(),
+    createdAt: new Date(createdAtMs),
+    updatedAt: new Date(updatedAtMs),
+    meta: { runStateReason: replyText(r), statusDescription: replyText(d), version, traceOrigin: replyText(g) },
+  };
+  if (!readable) throw malformed(`run state ${replyText(s)} is not a run state`, record);
+  if (!(o instanceof Uint8Array)) throw malformed("object is missing", record);
+  return record;
+}
+
+/** Checks a page size or offset. */
+function wholeNumber(value: number, what: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidOptionError(what, `RedisRecordStore.${what} must be a whole number of at least 0, got ${String(value)}`);
+  return value;
+}

@@ -1,0 +1,166 @@
+import { systemClock, type Clock } from "../../clock.js";
+import { MalformedRecordError, TimeoutNotFoundError } from "../../errors.js";
+import { encodedName } from "../../topic.js";
+import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
+import type { RedisClient } from "./driver.js";
+import { replyInteger, replyText } from "./reply.js";
+import { RedisScript } from "./script.js";
+
+/** Options of {@link RedisTimeoutStore}. */
+export interface RedisTimeoutStoreOptions {
+  /** The user's ioredis client; the store sends commands on it and never quits it. */
+  client: RedisClient;
+  /** Put before every key. Default "stepwise:". */
+  prefix?: string;
+  /** Stamps `TimeoutRecord.createdAt`. Default: the system clock. */
+  clock?: Clock;
+}
+
+// A timeout is a hash at "<prefix>timeout:<id>", with fields w f r t i e c (workflow name, foreign
+// id, run id, status, index, expireAt ms, createdAt ms) and the two index keys it is listed in:
+// a sorted set per workflow and one per workflow and status, scored by expireAt. Ids are a
+// sequence written with 16 digits, so index members of one expiry sort in creation order.
+
+const fields = ["w", "f", "r", "t", "i", "e", "c"] as const;
+
+/** Reads the listed timeouts' fields, each led by its id. */
+const fetchTimeouts = `
+local function fetchTimeouts(prefix, ids)
+  local out = {}
+  for _, id in ipairs(ids) do
+    local values = redis.call('HMGET', prefix .. 'timeout:' .. id, ${fields.map((f) => `'${f}'`).join(", ")})
+    table.insert(values, 1, id)
+    table.insert(out, values)
+  end
+  return out
+end
+`;
+
+/**
+ * KEYS: 1 the sequence, 2 the workflow's index, 3 the workflow and status's index.
+ * ARGV: 1 prefix, then the values of w f r t i e c.
+ */
+const createScript = new RedisScript(`
+local id = string.format('%016d', redis.call('INCR', KEYS[1]))
+redis.call('HSET', ARGV[1] .. 'timeout:' .. id, 'w', ARGV[2], 'f', ARGV[3], 'r', ARGV[4], 't', ARGV[5], 'i', ARGV[6], 'e', ARGV[7], 'c', ARGV[8], 'a', KEYS[2], 'b', KEYS[3])
+redis.call('ZADD', KEYS[2], ARGV[7], id)
+redis.call('ZADD', KEYS[3], ARGV[7], id)
+return id
+`);
+
+/** Deletes the timeout KEYS[1] (id ARGV[1]) and its index entries; 0 when there is none. */
+const removeScript = new RedisScript(`
+local indexes = redis.call('HMGET', KEYS[1], 'a', 'b')
+if not indexes[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', indexes[1], ARGV[1])
+redis.call('ZREM', indexes[2], ARGV[1])
+return 1
+`);
+
+/** The timeouts of index KEYS[1] expiring at or before ARGV[2] ("+inf" for all), soonest first; ARGV[1] the prefix. */
+const listScript = new RedisScript(`${fetchTimeouts}
+return fetchTimeouts(ARGV[1], redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2]))
+`);
+
+/**
+ * A {@link TimeoutStore} on Redis. Only active timeouts are kept: completing or cancelling one
+ * deletes it, so memory follows the number of live timeouts. `listValid` reads a sorted set per
+ * workflow and status, scored by expiry, so it costs what it returns. Ids are increasing decimal
+ * strings of 16 digits that are never reused.
+ *
+ * @example
+ * ```ts
+ * const timeoutStore = new RedisTimeoutStore({ client });
+ * ```
+ */
+export class RedisTimeoutStore implements TimeoutStore {
+  readonly #client: RedisClient;
+  readonly #prefix: string;
+  readonly #clock: Clock;
+
+  constructor(options: RedisTimeoutStoreOptions) {
+    this.#client = options.client;
+    this.#prefix = options.prefix ?? "stepwise:";
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Adds an active timeout. */
+  async create(timeout: NewTimeout): Promise<void> {
+    const index = this.#index(timeout.workflowName);
+    await createScript.run(
+      this.#client,
+      [`${this.#prefix}seq:timeouts`, index, `${index}:${timeout.status}`],
+      [
+        this.#prefix,
+        timeout.workflowName,
+        timeout.foreignId,
+        timeout.runId,
+        timeout.status,
+        timeout.index ?? 0,
+        timeout.expireAt.getTime(),
+        this.#clock.now().getTime(),
+      ],
+    );
+  }
+
+  /** Marks the timeout as fired (deletes it); TimeoutNotFoundError when it is unknown or no longer active. */
+  async complete(id: string): Promise<void> {
+    await this.#remove(id);
+  }
+
+  /** Withdraws the timeout; TimeoutNotFoundError when it is unknown or no longer active. */
+  async cancel(id: string): Promise<void> {
+    await this.#remove(id);
+  }
+
+  /** The workflow's active timeouts, soonest expiry first (ties in creation order). */
+  async list(workflowName: string): Promise<TimeoutRecord[]> {
+    return this.#list(this.#index(workflowName), "+inf");
+  }
+
+  /** The workflow's active timeouts for `status` that expire at or before `now`, soonest first. */
+  async listValid(workflowName: string, status: number, now: Date): Promise<TimeoutRecord[]> {
+    return this.#list(`${this.#index(workflowName)}:${status}`, now.getTime());
+  }
+
+  #index(workflowName: string): string {
+    return `${this.#prefix}index:timeouts:${encodedName(workflowName)}`;
+  }
+
+  async #list(index: string, maxExpireAt: number | "+inf"): Promise<TimeoutRecord[]> {
+    const reply = await listScript.run(this.#client, [index], [this.#prefix, maxExpireAt]);
+    return Array.isArray(reply) ? reply.map((values) => toTimeout(values as unknown[])) : [];
+  }
+
+  async #remove(id: string): Promise<void> {
+    if (!/^\d{16}$/.test(id)) throw new TimeoutNotFoundError(id);
+    const removed = await removeScript.run(this.#client, [`${this.#prefix}timeout:${id}`], [id]);
+    if (Number(removed) !== 1) throw new TimeoutNotFoundError(id);
+  }
+}
+
+/** A timeout's hash fields, after its id, as a TimeoutRecord. */
+function toTimeout(values: readonly unknown[]): TimeoutRecord {
+  const [idValue, w, f, r, t, i, e, c] = values;
+  const id = replyText(idValue);
+  const status = replyInteger(t);
+  const index = replyInteger(i);
+  const expireAtMs = replyInteger(e);
+  const createdAtMs = replyInteger(c);
+  const runId = replyText(r);
+  if (status === undefined || index === undefined || expireAtMs === undefined || createdAtMs === undefined || !Buffer.isBuffer(w) || !Buffer.isBuffer(f)) {
+    throw new MalformedRecordError(runId || `timeout ${id}`, `timeout ${id} has unreadable ids, status, index or times`);
+  }
+  return {
+    id,
+    workflowName: replyText(w),
+    foreignId: replyText(f),
+    runId,
+    status,
+    index,
+    completed: false,
+    expireAt: new Date(expireAtMs),
+    createdAt: new Date(createdAtMs),
+  };
+}
