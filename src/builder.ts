@@ -2,6 +2,7 @@ import type { BuildConfig } from "./build-config.js";
 import { BuildError, InvalidStatusError } from "./errors.js";
 import { Graph, type StatusEnum } from "./graph.js";
 import { checkDuration, validateOptions, type ProcessOptions } from "./options.js";
+import { checkStorableText } from "./storable-text.js";
 import type { StepDefinition, StepFn } from "./step.js";
 import type { CallbackDefinition, CallbackFn } from "./callback.js";
 import type { ConnectionDefinition, ConnectWorkflowConfig } from "./connect.js";
@@ -38,6 +39,11 @@ export class Builder<T, S extends number> {
 
   constructor(name: string, statusEnum?: StatusEnum) {
     if (name.trim() === "") throw new BuildError("a workflow needs a non-empty name");
+    try {
+      checkStorableText("the workflow name", name);
+    } catch (err) {
+      throw new BuildError(`workflow name ${JSON.stringify(name)}: ${(err as Error).message}`, { cause: err });
+    }
     this.#name = name;
     this.#graph = new Graph(statusEnum);
   }

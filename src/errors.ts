@@ -209,6 +209,21 @@ export class InvalidResultError extends StepwiseError {
   }
 }
 
+/**
+ * A value a store cannot keep as it is: text with a NUL or a lone surrogate (no store keeps those
+ * faithfully), or longer than the store's column. Nothing was stored.
+ */
+export class ValueNotStorableError extends StepwiseError {
+  readonly code = "VALUE_NOT_STORABLE";
+  constructor(
+    readonly field: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${field} cannot be stored: ${detail}`, options);
+  }
+}
+
 /** Whether `err` is a stepwise error with this code; works across copies of the package, unlike instanceof. */
 export function hasErrorCode(err: unknown, code: string): boolean {
   return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;

@@ -62,6 +62,7 @@ export {
   StatusNotReachedError,
   StepwiseError,
   TimeoutNotFoundError,
+  ValueNotStorableError,
   VersionConflictError,
   WorkflowConflictError,
   WorkflowInProgressError,

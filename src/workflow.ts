@@ -32,6 +32,7 @@ import { defaultResumeAfterMs, pauseRetryProcess } from "./pause-retry.js";
 import { scheduleProcess, type ScheduleOptions } from "./schedule.js";
 import { timeoutProcesses, type TimeoutDefinition } from "./timeout.js";
 import { decodeRun } from "./update.js";
+import { checkStorableText } from "./storable-text.js";
 
 /** Options of `Workflow.trigger`. */
 export interface TriggerOptions<T, S extends number> {
@@ -190,6 +191,7 @@ export class Workflow<T, S extends number> {
 
   async #trigger(foreignId: string, options: TriggerOptions<T, S>): Promise<string> {
     if (!this.#loops || this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "trigger");
+    checkStorableText("foreign id", foreignId);
     const { graph, clock, codec } = this.#ctx;
     const startAt = options.startAt ?? (graph.start as number);
     if (!graph.has(startAt)) throw new InvalidStatusError(startAt, `workflow "${this.name}" has no such status to start at`);

@@ -1,3 +1,4 @@
+import { checkTextBytes } from "../../storable-text.js";
 import { systemClock, type Clock } from "../../clock.js";
 import { InvalidOptionError, MalformedRecordError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
 import { HeaderKey } from "../../event.js";
@@ -105,6 +106,9 @@ export class MysqlRecordStore implements RecordStore {
     const version = record.meta.version;
     const bytes = record.object.byteLength;
     if (bytes > this.maxObjectBytes) throw new ObjectTooLargeError(runId, bytes, this.maxObjectBytes);
+    // The columns' sizes (sql/mysql.sql), checked here rather than met as ER_DATA_TOO_LONG.
+    checkTextBytes("the workflow name", record.workflowName, 255);
+    checkTextBytes("the foreign id", record.foreignId, 512);
     if (!Number.isSafeInteger(version) || version < 1) throw new VersionConflictError(runId, version);
 
     const t = this.tables;

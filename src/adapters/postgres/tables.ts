@@ -3,6 +3,21 @@ import type { PostgresOptions } from "./driver.js";
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** PostgreSQL's longest identifier (NAMEDATALEN − 1). */
+export const maxIdentifierBytes = 63;
+
+/** The index names schema.ts makes, after the prefix. */
+const derivedIndexNames = [
+  "records_unfinished",
+  "records_foreign_id",
+  "records_created",
+  "records_status",
+  "records_run_state",
+  "outbox_workflow",
+  "timeouts_active",
+  "events_topic",
+];
+
 /** The quoted, schema-qualified names of the adapters' tables, and the NOTIFY channel. */
 export interface Tables {
   records: string;
@@ -32,6 +47,17 @@ export function tables(options: Pick<PostgresOptions, "schema" | "prefix">): Tab
     cursors: `${prefix}cursors`,
     schemaVersion: `${prefix}schema_version`,
   };
+  // PostgreSQL cuts identifiers past 63 bytes without a word, which would make two index names one
+  // (losing the unique index of unfinished runs); a NOTIFY channel past 63 bytes fails outright.
+  const channel = `${schema}_${prefix}events`.toLowerCase();
+  const derived = [schema, ...Object.values(bare), ...derivedIndexNames.map((name) => prefix + name), channel];
+  const tooLong = derived.find((name) => Buffer.byteLength(name) > maxIdentifierBytes);
+  if (tooLong) {
+    throw new InvalidOptionError(
+      schema.length > maxIdentifierBytes || tooLong === channel ? "schema" : "prefix",
+      `postgres: schema "${schema}" with prefix "${prefix}" makes the name "${tooLong}" (${Buffer.byteLength(tooLong)} bytes), longer than PostgreSQL's ${maxIdentifierBytes}: shorten the schema or prefix`,
+    );
+  }
   const q = (name: string) => `"${schema}"."${name}"`;
   return {
     records: q(bare.records),
@@ -43,6 +69,6 @@ export function tables(options: Pick<PostgresOptions, "schema" | "prefix">): Tab
     bare,
     schema,
     prefix,
-    channel: `${schema}_${prefix}events`.toLowerCase(),
+    channel,
   };
 }
