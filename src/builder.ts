@@ -1,7 +1,7 @@
 import type { BuildConfig } from "./build-config.js";
 import { BuildError, InvalidStatusError } from "./errors.js";
 import { Graph, type StatusEnum } from "./graph.js";
-import { checkDuration, validateOptions, type ProcessOptions } from "./options.js";
+import { checkDuration, stepOnlyOptions, validateOptions, type ProcessOptions } from "./options.js";
 import { checkStorableText } from "./storable-text.js";
 import type { StepDefinition, StepFn } from "./step.js";
 import type { CallbackDefinition, CallbackFn } from "./callback.js";
@@ -131,7 +131,7 @@ export class Builder<T, S extends number> {
     return {
       withOptions: (options) => {
         // A connector event is no run, so there is nothing to pause.
-        validateOptions(`connector ${name}`, options, ["pauseAfterErrCount"]);
+        validateOptions(`connector ${name}`, options, ["pauseAfterErrCount", ...stepOnlyOptions]);
         connector.options = { ...connector.options, ...options };
       },
     };
@@ -153,7 +153,7 @@ export class Builder<T, S extends number> {
     this.#graph.addTransitions(config.from, [config.to]);
     return {
       withOptions: (options) => {
-        validateOptions(`connection to ${config.workflowName}`, options);
+        validateOptions(`connection to ${config.workflowName}`, options, stepOnlyOptions);
         connection.options = { ...connection.options, ...options };
       },
     };

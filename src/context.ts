@@ -24,4 +24,6 @@ export interface WorkflowContext<T> {
   readonly defaultOptions: ProcessOptions | undefined;
   /** Stores a record (with its event) and wakes this process's outbox. */
   write(record: Record): Promise<void>;
+  /** Stores records of different runs together (see `storeAll`): one outcome per record, in order. */
+  writeAll(records: readonly Record[]): Promise<PromiseSettledResult<void>[]>;
 }

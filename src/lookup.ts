@@ -1,7 +1,7 @@
 import type { WorkflowContext } from "./context.js";
 import { hasErrorCode, StaleReadError } from "./errors.js";
 import { HeaderKey, type Event } from "./event.js";
-import type { Record } from "./record.js";
+import type { Record, RecordStore } from "./record.js";
 import { isFinished, isStopped, type RunState } from "./runstate.js";
 import { isSkip, type SkipReason } from "./skip.js";
 
@@ -12,15 +12,57 @@ import { isSkip, type SkipReason } from "./skip.js";
  * be retried.
  */
 export async function currentRecordFor<T>(ctx: WorkflowContext<T>, event: Event): Promise<Record | SkipReason> {
-  const runId = event.headers[HeaderKey.runId] ?? "";
-  const version = Number(event.headers[HeaderKey.recordVersion]);
-  const record = await lookupOrSkip(ctx, runId);
+  return currentOrSkip(ctx, event, await lookupOrSkip(ctx, runIdOf(event)));
+}
+
+/**
+ * {@link currentRecordFor} for the events of a batch, one outcome per event, in order: the runs
+ * are read with one `lookupMany` where the store has it. A stale read fails its event alone.
+ */
+export async function currentRecordsFor<T>(ctx: WorkflowContext<T>, events: readonly Event[]): Promise<PromiseSettledResult<Record | SkipReason>[]> {
+  const runIds = events.map(runIdOf);
+  const found = ctx.recordStore.lookupMany && events.length > 1 ? await lookupManyOrSkip(ctx, runIds) : await lookupEachOrSkip(ctx, runIds);
+  return events.map((event) => {
+    try {
+      return { status: "fulfilled", value: currentOrSkip(ctx, event, found.get(runIdOf(event)) ?? "record_not_found") };
+    } catch (reason) {
+      return { status: "rejected", reason };
+    }
+  });
+}
+
+function currentOrSkip<T>(ctx: WorkflowContext<T>, event: Event, record: Record | SkipReason): Record | SkipReason {
   if (isSkip(record)) return record;
+  const version = Number(event.headers[HeaderKey.recordVersion]);
   if (record.workflowName !== ctx.name) return "other_workflow";
   if (record.meta.version > version) return "event_superseded";
-  if (record.meta.version < version) throw new StaleReadError(runId, version, record.meta.version);
+  if (record.meta.version < version) throw new StaleReadError(record.runId, version, record.meta.version);
   if (isStopped(record.runState) || isFinished(record.runState)) return "record_stopped";
   return record;
+}
+
+/**
+ * The runs of `runIds` in one read. A store that cannot read one of the rows fails the whole read,
+ * so then each run is read alone, and only the malformed one is skipped.
+ */
+async function lookupManyOrSkip<T>(ctx: WorkflowContext<T>, runIds: readonly string[]): Promise<Map<string, Record | SkipReason>> {
+  let records: Record[];
+  try {
+    records = await (ctx.recordStore.lookupMany as NonNullable<RecordStore["lookupMany"]>)(runIds);
+  } catch (err) {
+    if (!hasErrorCode(err, "MALFORMED_RECORD")) throw err;
+    return lookupEachOrSkip(ctx, runIds);
+  }
+  return new Map(records.map((record) => [record.runId, record]));
+}
+
+async function lookupEachOrSkip<T>(ctx: WorkflowContext<T>, runIds: readonly string[]): Promise<Map<string, Record | SkipReason>> {
+  const records = await Promise.all(runIds.map((runId) => lookupOrSkip(ctx, runId)));
+  return new Map(runIds.map((runId, i) => [runId, records[i] as Record | SkipReason]));
+}
+
+function runIdOf(event: Event): string {
+  return event.headers[HeaderKey.runId] ?? "";
 }
 
 /**

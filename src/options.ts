@@ -18,6 +18,14 @@ export interface ProcessOptions {
    * tries it again an hour later) instead of failing in a loop and holding back its process's acks.
    */
   pauseAfterErrCount?: number;
+  /**
+   * Step consumers only: how many events one batch takes. A batch's step functions run together and
+   * its transitions are stored together (one transaction where the store has `storeMany`) and acked
+   * together. 1 handles one event at a time. Default 100.
+   */
+  batchSize?: number;
+  /** Step consumers only: how many step functions of a batch run at once, per shard. Default 50. */
+  concurrency?: number;
 }
 
 export type ResolvedOptions = Required<ProcessOptions>;
@@ -29,7 +37,12 @@ export const defaultProcessOptions: ResolvedOptions = {
   lag: 0,
   lagAlert: 30 * 60_000,
   pauseAfterErrCount: 10,
+  batchSize: 100,
+  concurrency: 50,
 };
+
+/** The options only a step consumer honours; every other process kind refuses them by name. */
+export const stepOnlyOptions = ["batchSize", "concurrency"] as const satisfies readonly (keyof ProcessOptions)[];
 
 /**
  * Where a process kind takes `lag` from. Only steps wait out the workflow's default lag; a
@@ -69,8 +82,11 @@ export function validateOptions(owner: string, options: ProcessOptions, unsuppor
     if ((unsupported as readonly string[]).includes(key)) throw new BuildError(`${owner}: does not take the option "${key}"`);
     checkDuration(owner, key, value);
   }
-  if (options.parallelCount !== undefined && (!Number.isInteger(options.parallelCount) || options.parallelCount < 1)) {
-    throw new BuildError(`${owner}: option "parallelCount" must be a whole number of at least 1`);
+  for (const key of ["parallelCount", "batchSize", "concurrency"] as const) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      throw new BuildError(`${owner}: option "${key}" must be a whole number of at least 1`);
+    }
   }
 }
 

@@ -46,6 +46,11 @@ export interface ProcessSpec<Item> {
   key?(item: Item): string;
   /** Tells a redelivered item from a new one, so an item already pending is not handled twice. */
   identity?(item: Item): string;
+  /**
+   * Handles up to `size` items of distinct keys together instead of one at a time with `handle`,
+   * with one outcome per item, in order. Needs `key`.
+   */
+  batch?: { size: number; handle(items: readonly Item[], signal: AbortSignal): Promise<BatchOutcome[]> };
 }
 
 export interface ProcessDeps {
@@ -58,8 +63,9 @@ export interface ProcessDeps {
 }
 
 /**
- * The one loop every process kind runs in: await the role, open the source, handle items and ack
- * each only after its work (and that of every item before it) is done; on an error of the source,
+ * The one loop every process kind runs in: await the role, open the source, handle items (in
+ * batches where the spec says so) and ack each only after its work (and that of every item before
+ * it) is done; on an error of the source,
  * or of an item without a key, log it, back off and start again. Only `stop` ends it.
  */
 export async function runProcess<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, stop: AbortSignal): Promise<void> {
@@ -96,6 +102,9 @@ interface Pending<Item> {
   done: boolean;
 }
 
+/** What a batch did with each of its items, in order: let go (with the reason when skipped), or failed. */
+export type BatchOutcome = PromiseSettledResult<SkipReason | void>;
+
 /**
  * How many received items may wait for their ack at once. An item is acked only after every item
  * received before it is done, so a run that keeps failing holds back the acks (never the work) of
@@ -104,7 +113,8 @@ interface Pending<Item> {
 export const maxPendingItems = 1000;
 
 /**
- * Receives items and handles them in order, one at a time, acking in receive order once done.
+ * Receives items and handles them in batches (of one unless the spec batches), acking in receive
+ * order once done. A batch takes at most one item per key, so one run's items are handled in order.
  * With `spec.key`, an item that throws backs off alone: it stays pending and is retried after
  * `errBackOff` while items of other keys go on, and later items of its key wait behind it, so one
  * failing run never holds up the others. Without a key, a throw ends the loop and the whole process
@@ -117,36 +127,43 @@ async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal:
   const pendingIds = new Set<string>();
   /** Keys backing off, with the clock time (ms) at which their next try is due. */
   const retryAt = new Map<string, number>();
+  const batchSize = spec.batch?.size ?? 1;
   let receiving: Promise<Delivery<Item>> | undefined;
+  const admit = async (received: Delivery<Item>): Promise<void> => {
+    receiving = undefined;
+    const id = spec.identity?.(received.event);
+    if (id !== undefined && pendingIds.has(id)) {
+      await received.ack();
+      return;
+    }
+    if (id !== undefined) pendingIds.add(id);
+    const inShard = !spec.shard || isInShard(spec.shard.key(received.event), spec.shard.index, spec.shard.count);
+    pending.push({ delivery: received, key: spec.key?.(received.event), done: !inShard });
+  };
+  const receive = (): Promise<Delivery<Item>> => {
+    if (!receiving) {
+      receiving = source.recv(signal);
+      // Observed here so a failure while other work runs is not unhandled; awaited below.
+      receiving.catch(() => {});
+    }
+    return receiving;
+  };
   try {
     while (!signal.aborted) {
-      while (pending[0]?.done) {
-        const { delivery } = pending.shift() as Pending<Item>;
-        if (spec.identity) pendingIds.delete(spec.identity(delivery.event));
-        // Ack only after the work is stored: an un-acked item comes back, a lost one doesn't.
-        await delivery.ack();
+      await ackDone(spec, pending, pendingIds);
+      // Take every item the source already has at hand, so a batch holds all of them.
+      while (batchSize > 1 && pending.length < maxPendingItems) {
+        const received = await readyNow(receive());
+        if (!received) break;
+        await admit(received);
       }
-      const next = nextRunnable(pending, retryAt, deps.clock.now().getTime());
-      if (next) {
-        await handlePending(spec, deps, next, retryAt, signal);
+      const batch = nextBatch(pending, retryAt, deps.clock.now().getTime(), batchSize);
+      if (batch.length > 0) {
+        await handleBatch(spec, deps, batch, retryAt, signal);
         continue;
       }
-      if (!receiving && pending.length < maxPendingItems) {
-        receiving = source.recv(signal);
-        // Observed here so a failure while other work runs is not unhandled; awaited below.
-        receiving.catch(() => {});
-      }
-      const received = await receivedOrRetryDue(receiving, retryAt, pending, deps.clock, signal);
-      if (!received) continue;
-      receiving = undefined;
-      const id = spec.identity?.(received.event);
-      if (id !== undefined && pendingIds.has(id)) {
-        await received.ack();
-        continue;
-      }
-      if (id !== undefined) pendingIds.add(id);
-      const inShard = !spec.shard || isInShard(spec.shard.key(received.event), spec.shard.index, spec.shard.count);
-      pending.push({ delivery: received, key: spec.key?.(received.event), done: !inShard });
+      const received = await receivedOrRetryDue(pending.length < maxPendingItems ? receive() : undefined, retryAt, pending, deps.clock, signal);
+      if (received) await admit(received);
     }
   } catch (err) {
     // A lost role or a stop ends the loop quietly; items not yet done stay un-acked and come back.
@@ -156,54 +173,99 @@ async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal:
   }
 }
 
-/** The first pending item not done whose key is not backing off and has no earlier item waiting. */
-function nextRunnable<Item>(pending: readonly Pending<Item>[], retryAt: ReadonlyMap<string, number>, nowMs: number): Pending<Item> | undefined {
-  const blocked = new Set<string>();
-  for (const item of pending) {
-    if (item.done) continue;
-    if (item.key === undefined) return item;
-    if (blocked.has(item.key)) continue;
-    const dueMs = retryAt.get(item.key);
-    if (dueMs === undefined || dueMs <= nowMs) return item;
-    blocked.add(item.key);
+/**
+ * Acks the done items at the head of the line. Only after the work is stored: an un-acked item
+ * comes back, a lost one doesn't. The acks start in receive order and are awaited together, so a
+ * batch costs one wait, and a receiver whose acks move a position sees them in order.
+ */
+async function ackDone<Item>(spec: ProcessSpec<Item>, pending: Pending<Item>[], pendingIds: Set<string>): Promise<void> {
+  let count = 0;
+  while (count < pending.length && pending[count]!.done) count++;
+  if (count === 0) return;
+  const acks: Promise<void>[] = [];
+  for (const { delivery } of pending.splice(0, count)) {
+    if (spec.identity) pendingIds.delete(spec.identity(delivery.event));
+    acks.push(delivery.ack());
   }
-  return undefined;
+  await Promise.all(acks);
 }
 
-async function handlePending<Item>(
-  spec: ProcessSpec<Item>,
-  deps: ProcessDeps,
-  item: Pending<Item>,
-  retryAt: Map<string, number>,
-  signal: AbortSignal,
-): Promise<void> {
-  const { event } = item.delivery;
-  if (spec.options.lag > 0) await waitForLag(spec, deps.clock, event, signal);
-  let skipped: SkipReason | void;
+/** The received item if `receiving` has already settled (its callbacks run before the next turn of the event loop), else undefined. */
+async function readyNow<Item>(receiving: Promise<Delivery<Item>>): Promise<Delivery<Item> | undefined> {
+  let timer: NodeJS.Immediate | undefined;
+  const later = new Promise<undefined>((resolve) => (timer = setImmediate(resolve, undefined)));
   try {
-    skipped = await spec.handle(event, signal);
-  } catch (err) {
-    if (signal.aborted || item.key === undefined) throw err;
-    // This item alone backs off; the process goes on with the others.
-    const fields = { process: spec.name, role: spec.role, key: item.key };
-    deps.logger.error(err, fields);
-    deps.logger.debug("backing off", { ...fields, errBackOffMs: spec.options.errBackOff });
-    retryAt.set(item.key, deps.clock.now().getTime() + spec.options.errBackOff);
-    return;
-  }
-  if (item.key !== undefined) retryAt.delete(item.key);
-  item.done = true;
-  // Checked first: the line's fields would cost an allocation per event for nobody.
-  if (deps.debug) {
-    const fields = { process: spec.name, ...spec.describe?.(event) };
-    if (skipped) deps.logger.debug("event skipped", { ...fields, reason: skipped });
-    else deps.logger.debug("event consumed", fields);
+    return await Promise.race([receiving, later]);
+  } finally {
+    clearImmediate(timer);
   }
 }
 
 /**
- * Waits for the next received item, or until a backing-off item is due (then resolves with
- * undefined). The receive in flight is never cancelled: it is awaited again on the next call.
+ * The pending items to handle next, at most `size`: each the first not-done item of its key, for
+ * keys not backing off. An item without a key goes alone.
+ */
+function nextBatch<Item>(pending: readonly Pending<Item>[], retryAt: ReadonlyMap<string, number>, nowMs: number, size: number): Pending<Item>[] {
+  const batch: Pending<Item>[] = [];
+  const seen = new Set<string>();
+  for (const item of pending) {
+    if (item.done) continue;
+    if (item.key === undefined) {
+      if (batch.length === 0) return [item];
+      continue;
+    }
+    if (seen.has(item.key)) continue;
+    seen.add(item.key);
+    const dueMs = retryAt.get(item.key);
+    if (dueMs !== undefined && dueMs > nowMs) continue;
+    batch.push(item);
+    if (batch.length >= size) break;
+  }
+  return batch;
+}
+
+async function handleBatch<Item>(
+  spec: ProcessSpec<Item>,
+  deps: ProcessDeps,
+  batch: Pending<Item>[],
+  retryAt: Map<string, number>,
+  signal: AbortSignal,
+): Promise<void> {
+  if (spec.options.lag > 0) batch = await waitForLag(spec, deps.clock, batch, signal);
+  const items = batch.map((item) => item.delivery.event);
+  const outcomes: BatchOutcome[] = spec.batch ? await spec.batch.handle(items, signal) : [await settle(spec.handle(items[0] as Item, signal))];
+  for (const [i, item] of batch.entries()) {
+    const outcome = outcomes[i] as BatchOutcome;
+    if (outcome.status === "rejected") {
+      if (signal.aborted || item.key === undefined) throw outcome.reason;
+      // This item alone backs off; the process goes on with the others.
+      const fields = { process: spec.name, role: spec.role, key: item.key };
+      deps.logger.error(outcome.reason, fields);
+      deps.logger.debug("backing off", { ...fields, errBackOffMs: spec.options.errBackOff });
+      retryAt.set(item.key, deps.clock.now().getTime() + spec.options.errBackOff);
+      continue;
+    }
+    if (item.key !== undefined) retryAt.delete(item.key);
+    item.done = true;
+    // Checked first: the line's fields would cost an allocation per event for nobody.
+    if (deps.debug) {
+      const fields = { process: spec.name, ...spec.describe?.(item.delivery.event) };
+      if (outcome.value) deps.logger.debug("event skipped", { ...fields, reason: outcome.value });
+      else deps.logger.debug("event consumed", fields);
+    }
+  }
+}
+
+function settle<V>(work: Promise<V>): Promise<PromiseSettledResult<V>> {
+  return work.then(
+    (value) => ({ status: "fulfilled", value }),
+    (reason: unknown) => ({ status: "rejected", reason }),
+  );
+}
+
+/**
+ * Waits, or resolves with undefined once a backing-off item is due. `receiving` (absent when the
+ * window is full) is never cancelled: it is awaited again on the next call.
  */
 async function receivedOrRetryDue<Item>(
   receiving: Promise<Delivery<Item>> | undefined,
@@ -230,9 +292,16 @@ async function receivedOrRetryDue<Item>(
   }
 }
 
-async function waitForLag<Item>(spec: ProcessSpec<Item>, clock: Clock, item: Item, signal: AbortSignal): Promise<void> {
-  const lagMs = spec.options.lag;
-  if (!spec.createdAt) return;
-  const waitMs = spec.createdAt(item).getTime() + lagMs - clock.now().getTime();
+/**
+ * Waits until the first item of the batch is `lag` old and keeps the items that are by then: the
+ * others wait for a later batch.
+ */
+async function waitForLag<Item>(spec: ProcessSpec<Item>, clock: Clock, batch: Pending<Item>[], signal: AbortSignal): Promise<Pending<Item>[]> {
+  const createdAt = spec.createdAt;
+  if (!createdAt) return batch;
+  const dueMs = (item: Pending<Item>) => createdAt(item.delivery.event).getTime() + spec.options.lag;
+  const waitMs = dueMs(batch[0] as Pending<Item>) - clock.now().getTime();
   if (waitMs > 0) await clock.sleep(waitMs, signal);
+  const nowMs = clock.now().getTime();
+  return batch.filter((item, i) => i === 0 || dueMs(item) <= nowMs);
 }

@@ -54,7 +54,15 @@ export interface ListQuery {
 export interface RecordStore {
   /** Writes the record and its outbox event atomically; a compare-and-set on `meta.version`. */
   store(record: Record): Promise<void>;
+  /**
+   * Optional: stores records of different runs in one transaction, each with the version check of
+   * `store`, all of them or none. Throws what `store` would throw for a record at fault, and then
+   * writes nothing. Without it the engine calls `store` once per record.
+   */
+  storeMany?(records: readonly Record[]): Promise<void>;
   lookup(runId: string): Promise<Record>;
+  /** Optional: the stored records of these runs, in any order; a run not found is left out. */
+  lookupMany?(runIds: readonly string[]): Promise<Record[]>;
   latest(workflowName: string, foreignId: string): Promise<Record>;
   list(query: ListQuery): Promise<Record[]>;
   listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]>;

@@ -3,14 +3,16 @@ import type { WorkflowContext } from "./context.js";
 import { ErrorCount } from "./error-count.js";
 import { HeaderKey, type Event } from "./event.js";
 import { roleName } from "./graph.js";
-import { currentRecordFor } from "./lookup.js";
+import { currentRecordsFor } from "./lookup.js";
 import { resolveOptions, type ProcessOptions } from "./options.js";
-import type { ProcessSpec } from "./process.js";
+import type { BatchOutcome, ProcessSpec } from "./process.js";
+import { settleAll } from "./settle-all.js";
+import { hasErrorCode } from "./errors.js";
 import type { Record } from "./record.js";
 import type { Control, Run, StepContext } from "./run.js";
 import { isSkip, type SkipReason } from "./skip.js";
 import { topic } from "./topic.js";
-import { decodeRun, resultRecord, writeUnlessSuperseded } from "./update.js";
+import { decodeRun, resultRecord } from "./update.js";
 
 /** A step: consumes runs entering `from` and moves them to one of the declared destinations. */
 export type StepFn<T, S extends number, To extends S> = (run: Run<T, S>, ctx: StepContext) => Promise<NoInfer<To> | Control>;
@@ -22,28 +24,72 @@ export interface StepDefinition<T> {
   options: ProcessOptions;
 }
 
-/** One process per shard of the step, each with its own role and receiver. */
+/** One process per shard of the step, each with its own role and receiver, handling events in batches. */
 export function stepProcesses<T>(ctx: WorkflowContext<T>, step: StepDefinition<T>): ProcessSpec<Event>[] {
   const options = resolveOptions(ctx.defaultOptions, step.options, "defaults");
   const errors = new ErrorCount(ctx, options.pauseAfterErrCount, `step ${ctx.graph.statusName(step.from)}`);
-  return topicConsumers(ctx, {
+  const consumers = topicConsumers(ctx, {
     topic: topic(ctx.name, step.from),
     name: `${ctx.graph.processName(step.from)}-consumer`,
     role: roleName(ctx.name, step.from, "consumer"),
     options,
     sharded: true,
-    handle: (event, signal) => handleStepEvent(ctx, step, event, signal, errors),
+    handle: (event, signal) => handleStepBatch(ctx, step, options.concurrency, [event], signal, errors).then(outcomeOf),
+  });
+  if (options.batchSize === 1) return consumers;
+  const batch = {
+    size: options.batchSize,
+    handle: (events: readonly Event[], signal: AbortSignal) => handleStepBatch(ctx, step, options.concurrency, events, signal, errors),
+  };
+  return consumers.map((consumer) => ({ ...consumer, batch }));
+}
+
+/**
+ * Handles a batch of events of distinct runs: reads their runs together, runs the step function of
+ * each run still in `from` (at most `concurrency` at once), then stores every transition together.
+ * One outcome per event: a run whose step failed, or whose write failed, fails alone.
+ */
+async function handleStepBatch<T>(
+  ctx: WorkflowContext<T>,
+  step: StepDefinition<T>,
+  concurrency: number,
+  events: readonly Event[],
+  signal: AbortSignal,
+  errors: ErrorCount<T>,
+): Promise<BatchOutcome[]> {
+  const records = await currentRecordsFor(ctx, events);
+  const prepared = await settleAll(events, concurrency, async (event, i) => {
+    const found = records[i] as PromiseSettledResult<Record | SkipReason>;
+    if (found.status === "rejected") throw found.reason;
+    return runStep(ctx, step, event, found.value, signal, errors);
+  });
+  const writes: Record[] = [];
+  for (const outcome of prepared) {
+    if (outcome.status === "fulfilled" && isWrite(outcome.value)) writes.push(outcome.value);
+  }
+  const written = writes.length > 0 ? await ctx.writeAll(writes) : [];
+  let w = 0;
+  return prepared.map((outcome): BatchOutcome => {
+    if (outcome.status === "rejected" || !isWrite(outcome.value)) return outcome as BatchOutcome;
+    const write = written[w++] as PromiseSettledResult<void>;
+    // Someone else changed the run first: their write (and its event) supersedes this one.
+    if (write.status === "rejected" && hasErrorCode(write.reason, "VERSION_CONFLICT")) {
+      ctx.logger.debug("run changed meanwhile; dropping this write", { runId: outcome.value.runId, version: outcome.value.meta.version });
+      return { status: "fulfilled", value: undefined };
+    }
+    return write;
   });
 }
 
-async function handleStepEvent<T>(
+/** The transition the step asks for, to be stored, or why the event is let go without one. */
+async function runStep<T>(
   ctx: WorkflowContext<T>,
   step: StepDefinition<T>,
   event: Event,
+  record: Record | SkipReason,
   signal: AbortSignal,
   errors: ErrorCount<T>,
-): Promise<SkipReason | undefined> {
-  const record = await currentRecordFor(ctx, event);
+): Promise<Record | SkipReason | undefined> {
   if (isSkip(record) || record.status !== step.from) {
     // A run that moved on (or was paused or cancelled by hand) no longer fails here.
     errors.reset(event.headers[HeaderKey.runId] ?? "");
@@ -60,7 +106,15 @@ async function handleStepEvent<T>(
     return undefined;
   }
   errors.reset(record.runId);
-  if (!next) return "step_skipped";
-  await writeUnlessSuperseded(ctx, next);
-  return undefined;
+  return next ?? "step_skipped";
+}
+
+function isWrite(value: Record | SkipReason | undefined): value is Record {
+  return typeof value === "object";
+}
+
+function outcomeOf(outcomes: BatchOutcome[]): SkipReason | undefined {
+  const outcome = outcomes[0] as BatchOutcome;
+  if (outcome.status === "rejected") throw outcome.reason;
+  return outcome.value ?? undefined;
 }

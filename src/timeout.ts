@@ -2,7 +2,7 @@ import { topicConsumers } from "./consumer.js";
 import type { WorkflowContext } from "./context.js";
 import { BuildError } from "./errors.js";
 import { roleName } from "./graph.js";
-import { resolveOptions, type ProcessOptions } from "./options.js";
+import { resolveOptions, stepOnlyOptions, type ProcessOptions } from "./options.js";
 import type { ProcessSpec } from "./process.js";
 import type { Record } from "./record.js";
 import type { Control, Run, StepContext, TypedRecord } from "./run.js";
@@ -40,8 +40,8 @@ export interface TimeoutDefinition<T> {
   options: ProcessOptions;
 }
 
-/** Timeouts run one auto-inserter and one poller per status: sharding and lag do not apply to them. */
-export const unsupportedTimeoutOptions = ["parallelCount", "lag"] as const;
+/** Timeouts run one auto-inserter and one poller per status: sharding, lag and batching do not apply to them. */
+export const unsupportedTimeoutOptions = ["parallelCount", "lag", ...stepOnlyOptions] as const;
 
 /**
  * Two processes per status with timeouts: the auto-inserter creates a timeout for each of the

@@ -14,12 +14,14 @@ import {
   WorkflowNotRunningError,
 } from "./errors.js";
 import type { Graph } from "./graph.js";
-import { workflowLogger } from "./logger.js";
+import { workflowLogger, type Logger } from "./logger.js";
 import { outboxProcess, Wake } from "./outbox.js";
 import { ProcessState, runProcess, type ProcessSpec } from "./process.js";
 import { makeRun, type Run } from "./run.js";
 import { RunState, runStateName } from "./runstate.js";
 import { stepProcesses, type StepDefinition } from "./step.js";
+import { storeAll } from "./store-all.js";
+import type { Record as RunRecord } from "./record.js";
 import { runCallbacks, type CallbackDefinition, type CallbackResult } from "./callback.js";
 import { listRuns, type ListOptions, type RunPage } from "./list.js";
 import { runControl, type RunControl } from "./run-control.js";
@@ -107,14 +109,17 @@ export class Workflow<T, S extends number> {
       write: async (record) => {
         await config.recordStore.store(record);
         wake.notify();
+        if (debug) logWritten(logger, definition.graph, record);
+      },
+      writeAll: async (records) => {
+        const outcomes = await storeAll(config.recordStore, records);
+        wake.notify();
         if (debug) {
-          logger.debug("run written", {
-            runId: record.runId,
-            status: definition.graph.statusName(record.status),
-            runState: runStateName(record.runState),
-            version: record.meta.version,
-          });
+          for (const [i, record] of records.entries()) {
+            if (outcomes[i]?.status === "fulfilled") logWritten(logger, definition.graph, record);
+          }
         }
+        return outcomes;
       },
     };
     this.name = definition.name;
@@ -329,4 +334,13 @@ function timeoutsByStatus<T>(timeouts: readonly TimeoutDefinition<T>[]): [number
   const byStatus = new Map<number, TimeoutDefinition<T>[]>();
   for (const timeout of timeouts) byStatus.set(timeout.from, [...(byStatus.get(timeout.from) ?? []), timeout]);
   return [...byStatus];
+}
+
+function logWritten(logger: Logger, graph: Graph, record: RunRecord): void {
+  logger.debug("run written", {
+    runId: record.runId,
+    status: graph.statusName(record.status),
+    runState: runStateName(record.runState),
+    version: record.meta.version,
+  });
 }

@@ -382,6 +382,62 @@ export function recordStoreCases(make: () => Promise<RecordStore>, options: Reco
       },
     },
   ];
+  cases.push(
+    {
+      name: "record store: storeMany writes every record and its event together, or none when one is at fault",
+      run: async () => {
+        const store = await make();
+        if (!store.storeMany) return;
+        const workflowName = uniqueName("workflow");
+        const firsts = [0, 1, 2].map(() => makeRecord({ workflowName }));
+        for (const record of firsts) await store.store(record);
+        const seconds = firsts.map((record) => version(record, 2, { runState: RunState.Running, status: 2 }));
+        await store.storeMany(seconds);
+        for (const record of seconds) assertSameRecord(await store.lookup(record.runId), record, "after storeMany");
+        assert.equal((await written(store, workflowName)).length, 6, "one event per record of the batch");
+
+        const [a, b, c] = seconds as [Record, Record, Record];
+        const thirds = [version(a, 3, { status: 3 }), version(b, 4, { status: 3 }), version(c, 3, { status: 3 })];
+        await assertRejectsWithCode(store.storeMany(thirds), "VERSION_CONFLICT", "a batch with a version gap");
+        for (const record of seconds) assertSameRecord(await store.lookup(record.runId), record, "nothing of the refused batch is written");
+        assert.equal((await written(store, workflowName)).length, 6, "and no event of it");
+
+        const fresh = makeRecord({ workflowName });
+        await store.storeMany([version(a, 3, { status: 3 }), fresh]);
+        assertSameRecord(await store.lookup(fresh.runId), fresh, "a new run in a batch");
+        const sameForeignId = makeRecord({ workflowName, foreignId: fresh.foreignId });
+        await assertRejectsWithCode(store.storeMany([version(b, 3, { status: 3 }), sameForeignId]), "WORKFLOW_IN_PROGRESS", "a second unfinished run in a batch");
+        assertSameRecord(await store.lookup(b.runId), b, "the batch with the refused new run writes nothing");
+      },
+    },
+    {
+      name: "record store: concurrent storeMany of one version: each run is written once",
+      run: async () => {
+        const store = await make();
+        if (!store.storeMany) return;
+        const runs = Array.from({ length: 20 }, () => makeRecord());
+        for (const record of runs) await store.store(record);
+        const batches = [2, 3].map((status) => runs.map((record) => version(record, 2, { runState: RunState.Running, status })));
+        const outcomes = await Promise.allSettled(batches.map((batch) => (store.storeMany as NonNullable<RecordStore["storeMany"]>)(batch)));
+        assert.equal(outcomes.filter((o) => o.status === "fulfilled").length, 1, "exactly one batch wins");
+        const winner = batches[outcomes.findIndex((o) => o.status === "fulfilled")] as Record[];
+        for (const record of winner) assertSameRecord(await store.lookup(record.runId), record, "every run as the winning batch wrote it");
+      },
+    },
+    {
+      name: "record store: lookupMany returns the runs found and leaves out the others",
+      run: async () => {
+        const store = await make();
+        if (!store.lookupMany) return;
+        const runs = [makeRecord(), makeRecord({ status: 7 })];
+        for (const record of runs) await store.store(record);
+        const found = await store.lookupMany([runs[1]!.runId, "no-such-run", runs[0]!.runId]);
+        assert.equal(found.length, 2, "the unknown run is left out");
+        for (const record of runs) assertSameRecord(found.find((r) => r.runId === record.runId) as Record, record, "each run found");
+        assert.deepEqual(await store.lookupMany([]), [], "no run ids, no runs");
+      },
+    },
+  );
   if (writtenEvents === undefined) return cases;
   // Events written elsewhere: the outbox cases do not apply, and the outbox must stay empty.
   return [

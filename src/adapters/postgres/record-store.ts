@@ -1,4 +1,5 @@
 import {
+  StepwiseError,
   ObjectTooLargeError,
   OutboxRecordNotFoundError,
   RecordNotFoundError,
@@ -8,7 +9,7 @@ import {
 import type { Headers } from "../../event.js";
 import { outboxEventData } from "../../outbox-event.js";
 import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
-import type { PgPool, PostgresOptions } from "./driver.js";
+import { checkOut, type PgPool, type PgQueryable, type PostgresOptions } from "./driver.js";
 import { isUniqueViolation, translateError } from "./errors.js";
 import { Notifier } from "./notifier.js";
 import { columns, toRecord, type RecordRow } from "./record-row.js";
@@ -55,6 +56,8 @@ export class PostgresRecordStore implements RecordStore {
   readonly #insert: Statement;
   readonly #update: Statement;
   readonly #lookup: Statement;
+  readonly #lookupMany: Statement;
+  readonly #updateMany: Statement;
 
   constructor(options: PostgresRecordStoreOptions) {
     this.#pool = options.pool;
@@ -79,6 +82,35 @@ export class PostgresRecordStore implements RecordStore {
         RETURNING 1
       )${event}`);
     this.#lookup = statement(`SELECT ${columns} FROM ${t.records} WHERE run_id = $1`);
+    this.#lookupMany = statement(`SELECT ${columns} FROM ${t.records} WHERE run_id = ANY($1::text[])`);
+    // One statement, so one round trip and one commit for the whole batch. Every row is locked and
+    // checked first; the updates run only if all of them are at the version before theirs.
+    const manyEvents =
+      options.events === "table"
+        ? `INSERT INTO ${t.events} (topic, foreign_id, type, headers)
+             SELECT i.topic, i.event_foreign_id, i.event_type, i.event_headers::jsonb FROM input i JOIN written w USING (run_id) ORDER BY i.ord`
+        : `INSERT INTO ${t.outbox} (workflow_name, foreign_id, type, headers)
+             SELECT i.workflow_name, i.event_foreign_id, i.event_type, i.event_headers::jsonb FROM input i JOIN written w USING (run_id) ORDER BY i.ord`;
+    this.#updateMany = statement(`WITH input AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::integer[], $6::bytea[], $7::timestamptz[],
+          $8::integer[], $9::text[], $10::text[], $11::text[], $12::text[], $13::integer[], $14::text[], $15::text[])
+          WITH ORDINALITY AS i(run_id, workflow_name, foreign_id, run_state, status, object, updated_at,
+            version, run_state_reason, status_description, trace_origin, event_foreign_id, event_type, event_headers, topic, ord)
+      ), current AS (
+        SELECT r.run_id FROM ${t.records} r JOIN input i
+          ON r.run_id = i.run_id AND r.version = i.version - 1 AND r.workflow_name = i.workflow_name AND r.foreign_id = i.foreign_id
+        ORDER BY r.run_id FOR UPDATE OF r
+      ), checked AS (
+        SELECT count(*) = (SELECT count(*) FROM input) AS all_current, coalesce(array_agg(run_id), '{}') AS current_ids FROM current
+      ), written AS (
+        UPDATE ${t.records} r SET run_state = i.run_state, status = i.status, object = i.object, updated_at = i.updated_at,
+          version = i.version, run_state_reason = i.run_state_reason, status_description = i.status_description, trace_origin = i.trace_origin
+        FROM input i
+        WHERE r.run_id = i.run_id AND r.version = i.version - 1 AND (SELECT all_current FROM checked)
+        RETURNING r.run_id
+      ), event AS (${manyEvents} RETURNING 1)
+      SELECT (SELECT count(*) FROM written)::int AS written, (SELECT count(*) FROM event)::int AS events,
+        (SELECT current_ids FROM checked) AS current_ids`);
   }
 
   /**
@@ -87,8 +119,14 @@ export class PostgresRecordStore implements RecordStore {
    * while another run of its foreign id is unfinished, and writes nothing.
    */
   async store(record: Record): Promise<void> {
+    this.#checkSize(record);
+    await this.#write(this.#pool, record);
+    this.#published([record]);
+  }
+
+  /** The single-record write of `store`, on the pool or inside a transaction. */
+  async #write(db: PgQueryable, record: Record): Promise<void> {
     const { runId, meta } = record;
-    if (record.object.byteLength > this.#maxObjectBytes) throw new ObjectTooLargeError(runId, record.object.byteLength, this.#maxObjectBytes);
     const event = outboxEventData(record);
     const values = [
       runId,
@@ -110,7 +148,7 @@ export class PostgresRecordStore implements RecordStore {
     ];
     let written: number;
     try {
-      const result = await this.#pool.query<{ written: number }>(withValues(meta.version === 1 ? this.#insert : this.#update, values));
+      const result = await db.query<{ written: number }>(withValues(meta.version === 1 ? this.#insert : this.#update, values));
       written = result.rows[0]?.written ?? 0;
     } catch (err) {
       if (isUniqueViolation(err, `${this.#t.prefix}records_unfinished`)) {
@@ -120,7 +158,90 @@ export class PostgresRecordStore implements RecordStore {
       throw translateError(err, this.#t, "records");
     }
     if (written === 0) throw new VersionConflictError(runId, meta.version);
-    this.#notifier?.publish(event.headers.topic ?? "");
+  }
+
+  /** `storeMany` with a new run among the records: one transaction of single-record writes. */
+  async #storeEach(records: readonly Record[]): Promise<void> {
+    const client = await checkOut(this.#pool, () => {});
+    let broken: unknown;
+    try {
+      await client.query("BEGIN");
+      try {
+        for (const record of records) await this.#write(client, record);
+        await client.query("COMMIT");
+      } catch (err) {
+        await client.query("ROLLBACK").catch((rollbackErr: unknown) => (broken = rollbackErr));
+        throw err;
+      }
+    } catch (err) {
+      throw err instanceof StepwiseError ? err : translateError(err, this.#t, "records");
+    } finally {
+      client.release(broken instanceof Error ? broken : undefined);
+    }
+    this.#published(records);
+  }
+
+  #checkSize(record: Record): void {
+    const bytes = record.object.byteLength;
+    if (bytes > this.#maxObjectBytes) throw new ObjectTooLargeError(record.runId, bytes, this.#maxObjectBytes);
+  }
+
+  /** Wakes the receivers of the topics just written to, in "table" mode. */
+  #published(records: readonly Record[]): void {
+    if (!this.#notifier) return;
+    for (const record of records) this.#notifier.publish(outboxEventData(record).headers.topic ?? "");
+  }
+
+  /**
+   * Writes the records and their events in one transaction, each with the version check of
+   * `store`, all of them or none: a record at fault is thrown as `store` would throw it, and then
+   * nothing is written. Changes to existing runs are one statement; a batch with a new run (version
+   * 1) is a transaction of one `store` statement per record.
+   */
+  async storeMany(records: readonly Record[]): Promise<void> {
+    for (const record of records) this.#checkSize(record);
+    if (records.some((record) => record.meta.version === 1)) return this.#storeEach(records);
+    const columns: unknown[][] = Array.from({ length: 15 }, () => []);
+    for (const record of records) {
+      const { meta } = record;
+      const event = outboxEventData(record);
+      const values = [
+        record.runId,
+        record.workflowName,
+        record.foreignId,
+        record.runState,
+        record.status,
+        Buffer.from(record.object.buffer, record.object.byteOffset, record.object.byteLength),
+        record.updatedAt,
+        meta.version,
+        meta.runStateReason,
+        meta.statusDescription,
+        meta.traceOrigin,
+        event.foreignId,
+        event.type,
+        JSON.stringify(event.headers),
+        event.headers.topic,
+      ];
+      for (const [i, value] of values.entries()) columns[i]?.push(value);
+    }
+    let row: { written: number; current_ids: string[] } | undefined;
+    try {
+      row = (await this.#pool.query<{ written: number; current_ids: string[] }>(withValues(this.#updateMany, columns))).rows[0];
+    } catch (err) {
+      throw translateError(err, this.#t, "records");
+    }
+    if (row && row.written === records.length) {
+      this.#published(records);
+      return;
+    }
+    const current = new Set(row?.current_ids ?? []);
+    const atFault = records.find((record) => !current.has(record.runId)) ?? records[0];
+    throw new VersionConflictError(atFault?.runId ?? "", atFault?.meta.version ?? 0);
+  }
+
+  /** The latest version of each run found, in one read. */
+  async lookupMany(runIds: readonly string[]): Promise<Record[]> {
+    return (await this.#query<RecordRow>(this.#lookupMany, [runIds])).map(toRecord);
   }
 
   async lookup(runId: string): Promise<Record> {

@@ -78,6 +78,8 @@ export class SqliteRecordStore implements RecordStore {
   readonly #onEventCommitted: ((topic: string) => void) | undefined;
   /** Writes records and their events in one transaction; returns what refused each (undefined: written). */
   readonly #writeBatch: SqliteTransaction<[PendingWrite[]], (Error | undefined)[]>;
+  /** Writes records and their events in one transaction, all or none. */
+  readonly #writeAll: SqliteTransaction<[{ record: Record; topic: string }[]], void>;
   /** Stores waiting for the next commit. */
   #pending: PendingWrite[] = [];
   readonly #insertSql: string;
@@ -100,6 +102,13 @@ export class SqliteRecordStore implements RecordStore {
         run_state_reason = ?, status_description = ?, trace_origin = ?
       WHERE run_id = ? AND version = ? AND workflow_name = ? AND foreign_id = ?`;
     this.#writeBatch = options.db.transaction((batch: PendingWrite[]) => batch.map((write) => this.#writeRecord(write.record, write.topic)));
+    this.#writeAll = options.db.transaction((writes: { record: Record; topic: string }[]) => {
+      for (const write of writes) {
+        const refused = this.#writeRecord(write.record, write.topic);
+        // Thrown, so the transaction rolls back the records written before it.
+        if (refused) throw refused;
+      }
+    });
   }
 
   /**
@@ -112,17 +121,34 @@ export class SqliteRecordStore implements RecordStore {
    * each resolves once its commit is done.
    */
   store(record: Record): Promise<void> {
-    const { runId } = record;
-    const version = record.meta.version;
-    const bytes = record.object.byteLength;
-    if (bytes > this.#maxObjectBytes) return Promise.reject(new ObjectTooLargeError(runId, bytes, this.#maxObjectBytes));
-    if (!Number.isSafeInteger(version) || version < 1) return Promise.reject(new VersionConflictError(runId, version));
+    try {
+      checkStorable(record, this.#maxObjectBytes);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const topic = outboxTopic(record);
     return new Promise<void>((resolve, reject) => {
       // A copy: the caller may change its record before the write runs.
       this.#pending.push({ record: copyRecord(record), topic, resolve, reject });
       if (this.#pending.length === 1) setImmediate(this.#commitPending);
     });
+  }
+
+  /**
+   * Writes the records and their events in one transaction, each with the version check of
+   * `store`, all of them or none: the first refused record's error is thrown and nothing is written.
+   */
+  async storeMany(records: readonly Record[]): Promise<void> {
+    for (const record of records) checkStorable(record, this.#maxObjectBytes);
+    const writes = records.map((record) => ({ record: copyRecord(record), topic: outboxTopic(record) }));
+    this.#writeAll.immediate(writes);
+    if (this.#events === "table" && this.#onEventCommitted) for (const topic of new Set(writes.map((w) => w.topic))) this.#onEventCommitted(topic);
+  }
+
+  /** The latest version of each run found, in one read. */
+  async lookupMany(runIds: readonly string[]): Promise<Record[]> {
+    const rows = this.#sql.all(`SELECT ${recordColumns} FROM ${this.#t.records} WHERE run_id IN (SELECT value FROM json_each(?))`, JSON.stringify(runIds));
+    return rows.map(toRecord);
   }
 
   /** The latest version of the run; RecordNotFoundError when there is none. */
@@ -307,6 +333,15 @@ export class SqliteRecordStore implements RecordStore {
     }
     return undefined;
   }
+}
+
+/** Refuses a record no write can take: an object over the limit, a version below 1. */
+function checkStorable(record: Record, maxObjectBytes: number): void {
+  const { runId } = record;
+  const version = record.meta.version;
+  const bytes = record.object.byteLength;
+  if (bytes > maxObjectBytes) throw new ObjectTooLargeError(runId, bytes, maxObjectBytes);
+  if (!Number.isSafeInteger(version) || version < 1) throw new VersionConflictError(runId, version);
 }
 
 /** A store waiting for its commit. */
