@@ -23,12 +23,15 @@ export interface AwaitOptions {
 /** Counts the events seen for one run on one topic, so a waiter misses none between its checks. */
 class Subscription {
   seen = 0;
+  /** The record version the latest event announced. */
+  version = 0;
   /** Set when the topic's receiver failed: the waiter must subscribe again. */
   broken = false;
   #wakers = new Set<() => void>();
 
-  notify(): void {
+  notify(version: number): void {
     this.seen++;
+    this.version = version;
     this.wake();
   }
 
@@ -115,7 +118,8 @@ export class RunWatcher<T> {
           this.#active.add(subscription);
         }
         const seen = subscription.seen;
-        const record = await this.#ctx.recordStore.lookup(runId);
+        // The record the latest event announced, when this process wrote it; else the stored one.
+        const record = (seen > 0 && this.#ctx.recentWrites.get(runId, subscription.version)) || (await this.#ctx.lookup(runId));
         if (record.foreignId !== foreignId) throw new RecordNotFoundError(runId);
         // An event on a status topic proves the run entered that status, even if it moved on since;
         // and a run that finished elsewhere can no longer reach a terminal target, so waiting ends.
@@ -159,7 +163,8 @@ export class RunWatcher<T> {
       while (!this.#lifetime.aborted) {
         const { event, ack } = await receiver.recv(this.#lifetime);
         const runId = event.headers[HeaderKey.runId] ?? "";
-        for (const subscription of subscriptions.get(runId) ?? []) subscription.notify();
+        const version = Number(event.headers[HeaderKey.recordVersion]);
+        for (const subscription of subscriptions.get(runId) ?? []) subscription.notify(version);
         await ack();
       }
     } finally {

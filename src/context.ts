@@ -5,6 +5,7 @@ import type { Graph } from "./graph.js";
 import type { Logger } from "./logger.js";
 import type { ProcessOptions } from "./options.js";
 import type { Record, RecordStore } from "./record.js";
+import type { RecentWrites } from "./recent-writes.js";
 import type { RoleScheduler } from "./rolescheduler.js";
 import type { TimeoutStore } from "./timeout-store.js";
 
@@ -22,6 +23,10 @@ export interface WorkflowContext<T> {
   readonly roleScheduler: RoleScheduler;
   readonly timeoutStore: TimeoutStore | undefined;
   readonly defaultOptions: ProcessOptions | undefined;
+  /** The records this process wrote last, for awaiters. */
+  readonly recentWrites: RecentWrites;
+  /** Reads a run, sharing one `lookupMany` with the other reads of the same turn where the store has it. */
+  lookup(runId: string): Promise<Record>;
   /** Stores a record (with its event) and wakes this process's outbox. */
   write(record: Record): Promise<void>;
   /** Stores records of different runs together (see `storeAll`): one outcome per record, in order. */

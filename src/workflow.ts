@@ -21,6 +21,8 @@ import { makeRun, type Run } from "./run.js";
 import { RunState, runStateName } from "./runstate.js";
 import { stepProcesses, type StepDefinition } from "./step.js";
 import { storeAll } from "./store-all.js";
+import { RecentWrites } from "./recent-writes.js";
+import { batchedLookup, batchedWrite } from "./batched-store.js";
 import type { Record as RunRecord } from "./record.js";
 import { runCallbacks, type CallbackDefinition, type CallbackResult } from "./callback.js";
 import { listRuns, type ListOptions, type RunPage } from "./list.js";
@@ -94,6 +96,8 @@ export class Workflow<T, S extends number> {
     if (config.clock) shareClock(config.clock, [config.eventStreamer, config.recordStore, config.timeoutStore]);
     const debug = config.debug === true;
     const logger = workflowLogger(config.logger, debug);
+    const recentWrites = new RecentWrites();
+    const writeOne = batchedWrite(config.recordStore);
     const ctx: WorkflowContext<T> = {
       name: definition.name,
       graph: definition.graph,
@@ -106,18 +110,21 @@ export class Workflow<T, S extends number> {
       roleScheduler: config.roleScheduler,
       timeoutStore: config.timeoutStore,
       defaultOptions: config.defaultOptions,
+      recentWrites,
+      lookup: batchedLookup(config.recordStore),
       write: async (record) => {
-        await config.recordStore.store(record);
+        await writeOne(record);
+        recentWrites.remember(record);
         wake.notify();
         if (debug) logWritten(logger, definition.graph, record);
       },
       writeAll: async (records) => {
         const outcomes = await storeAll(config.recordStore, records);
         wake.notify();
-        if (debug) {
-          for (const [i, record] of records.entries()) {
-            if (outcomes[i]?.status === "fulfilled") logWritten(logger, definition.graph, record);
-          }
+        for (const [i, record] of records.entries()) {
+          if (outcomes[i]?.status !== "fulfilled") continue;
+          recentWrites.remember(record);
+          if (debug) logWritten(logger, definition.graph, record);
         }
         return outcomes;
       },

@@ -6,6 +6,7 @@ interface PgError {
   code?: string;
   constraint?: string;
   table?: string;
+  detail?: string;
 }
 
 function pgError(err: unknown): PgError {
@@ -16,6 +17,12 @@ function pgError(err: unknown): PgError {
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = pgError(err);
   return e.code === "23505" && (constraint === undefined || e.constraint === constraint);
+}
+
+/** The server's detail line of an error, such as the key a unique index refused; "" without one. */
+export function pgDetail(err: unknown): string {
+  const { detail } = pgError(err);
+  return typeof detail === "string" ? detail : "";
 }
 
 /** A missing table means `migrate()` was not run: say so instead of passing on the server's words. */

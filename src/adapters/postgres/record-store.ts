@@ -1,5 +1,4 @@
 import {
-  StepwiseError,
   ObjectTooLargeError,
   OutboxRecordNotFoundError,
   RecordNotFoundError,
@@ -9,8 +8,8 @@ import {
 import type { Headers } from "../../event.js";
 import { outboxEventData } from "../../outbox-event.js";
 import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
-import { checkOut, type PgPool, type PgQueryable, type PostgresOptions } from "./driver.js";
-import { isUniqueViolation, translateError } from "./errors.js";
+import type { PgPool, PostgresOptions } from "./driver.js";
+import { isUniqueViolation, pgDetail, translateError } from "./errors.js";
 import { Notifier } from "./notifier.js";
 import { columns, toRecord, type RecordRow } from "./record-row.js";
 import { statement, withValues, type Statement } from "./prepared.js";
@@ -57,7 +56,7 @@ export class PostgresRecordStore implements RecordStore {
   readonly #update: Statement;
   readonly #lookup: Statement;
   readonly #lookupMany: Statement;
-  readonly #updateMany: Statement;
+  readonly #storeMany: Statement;
 
   constructor(options: PostgresRecordStoreOptions) {
     this.#pool = options.pool;
@@ -83,32 +82,39 @@ export class PostgresRecordStore implements RecordStore {
       )${event}`);
     this.#lookup = statement(`SELECT ${columns} FROM ${t.records} WHERE run_id = $1`);
     this.#lookupMany = statement(`SELECT ${columns} FROM ${t.records} WHERE run_id = ANY($1::text[])`);
-    // One statement, so one round trip and one commit for the whole batch. Every row is locked and
-    // checked first; the updates run only if all of them are at the version before theirs.
+    // One statement, so one round trip and one commit for the whole batch. The changed runs are
+    // locked and checked first; nothing is written unless every one of them is at the version
+    // before its own, and a new run the unique indexes refuse fails the statement as a whole.
     const manyEvents =
       options.events === "table"
         ? `INSERT INTO ${t.events} (topic, foreign_id, type, headers)
              SELECT i.topic, i.event_foreign_id, i.event_type, i.event_headers::jsonb FROM input i JOIN written w USING (run_id) ORDER BY i.ord`
         : `INSERT INTO ${t.outbox} (workflow_name, foreign_id, type, headers)
              SELECT i.workflow_name, i.event_foreign_id, i.event_type, i.event_headers::jsonb FROM input i JOIN written w USING (run_id) ORDER BY i.ord`;
-    this.#updateMany = statement(`WITH input AS (
+    this.#storeMany = statement(`WITH input AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::integer[], $6::bytea[], $7::timestamptz[],
-          $8::integer[], $9::text[], $10::text[], $11::text[], $12::text[], $13::integer[], $14::text[], $15::text[])
-          WITH ORDINALITY AS i(run_id, workflow_name, foreign_id, run_state, status, object, updated_at,
+          $8::timestamptz[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::text[], $14::integer[], $15::text[], $16::text[])
+          WITH ORDINALITY AS i(run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at,
             version, run_state_reason, status_description, trace_origin, event_foreign_id, event_type, event_headers, topic, ord)
       ), current AS (
         SELECT r.run_id FROM ${t.records} r JOIN input i
           ON r.run_id = i.run_id AND r.version = i.version - 1 AND r.workflow_name = i.workflow_name AND r.foreign_id = i.foreign_id
         ORDER BY r.run_id FOR UPDATE OF r
       ), checked AS (
-        SELECT count(*) = (SELECT count(*) FROM input) AS all_current, coalesce(array_agg(run_id), '{}') AS current_ids FROM current
-      ), written AS (
+        SELECT count(*) = (SELECT count(*) FROM input WHERE version > 1) AS all_current, coalesce(array_agg(run_id), '{}') AS current_ids FROM current
+      ), changed AS (
         UPDATE ${t.records} r SET run_state = i.run_state, status = i.status, object = i.object, updated_at = i.updated_at,
           version = i.version, run_state_reason = i.run_state_reason, status_description = i.status_description, trace_origin = i.trace_origin
         FROM input i
-        WHERE r.run_id = i.run_id AND r.version = i.version - 1 AND (SELECT all_current FROM checked)
+        WHERE r.run_id = i.run_id AND i.version > 1 AND r.version = i.version - 1 AND (SELECT all_current FROM checked)
         RETURNING r.run_id
-      ), event AS (${manyEvents} RETURNING 1)
+      ), created AS (
+        INSERT INTO ${t.records} (${columns})
+          SELECT run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin
+          FROM input WHERE version = 1 AND (SELECT all_current FROM checked) ORDER BY ord
+        RETURNING run_id
+      ), written AS (SELECT run_id FROM changed UNION ALL SELECT run_id FROM created),
+      event AS (${manyEvents} RETURNING 1)
       SELECT (SELECT count(*) FROM written)::int AS written, (SELECT count(*) FROM event)::int AS events,
         (SELECT current_ids FROM checked) AS current_ids`);
   }
@@ -120,12 +126,6 @@ export class PostgresRecordStore implements RecordStore {
    */
   async store(record: Record): Promise<void> {
     this.#checkSize(record);
-    await this.#write(this.#pool, record);
-    this.#published([record]);
-  }
-
-  /** The single-record write of `store`, on the pool or inside a transaction. */
-  async #write(db: PgQueryable, record: Record): Promise<void> {
     const { runId, meta } = record;
     const event = outboxEventData(record);
     const values = [
@@ -148,7 +148,7 @@ export class PostgresRecordStore implements RecordStore {
     ];
     let written: number;
     try {
-      const result = await db.query<{ written: number }>(withValues(meta.version === 1 ? this.#insert : this.#update, values));
+      const result = await this.#pool.query<{ written: number }>(withValues(meta.version === 1 ? this.#insert : this.#update, values));
       written = result.rows[0]?.written ?? 0;
     } catch (err) {
       if (isUniqueViolation(err, `${this.#t.prefix}records_unfinished`)) {
@@ -158,27 +158,7 @@ export class PostgresRecordStore implements RecordStore {
       throw translateError(err, this.#t, "records");
     }
     if (written === 0) throw new VersionConflictError(runId, meta.version);
-  }
-
-  /** `storeMany` with a new run among the records: one transaction of single-record writes. */
-  async #storeEach(records: readonly Record[]): Promise<void> {
-    const client = await checkOut(this.#pool, () => {});
-    let broken: unknown;
-    try {
-      await client.query("BEGIN");
-      try {
-        for (const record of records) await this.#write(client, record);
-        await client.query("COMMIT");
-      } catch (err) {
-        await client.query("ROLLBACK").catch((rollbackErr: unknown) => (broken = rollbackErr));
-        throw err;
-      }
-    } catch (err) {
-      throw err instanceof StepwiseError ? err : translateError(err, this.#t, "records");
-    } finally {
-      client.release(broken instanceof Error ? broken : undefined);
-    }
-    this.#published(records);
+    this.#published([record]);
   }
 
   #checkSize(record: Record): void {
@@ -195,13 +175,11 @@ export class PostgresRecordStore implements RecordStore {
   /**
    * Writes the records and their events in one transaction, each with the version check of
    * `store`, all of them or none: a record at fault is thrown as `store` would throw it, and then
-   * nothing is written. Changes to existing runs are one statement; a batch with a new run (version
-   * 1) is a transaction of one `store` statement per record.
+   * nothing is written. One statement, so one round trip and one commit.
    */
   async storeMany(records: readonly Record[]): Promise<void> {
     for (const record of records) this.#checkSize(record);
-    if (records.some((record) => record.meta.version === 1)) return this.#storeEach(records);
-    const columns: unknown[][] = Array.from({ length: 15 }, () => []);
+    const columns: unknown[][] = Array.from({ length: 16 }, () => []);
     for (const record of records) {
       const { meta } = record;
       const event = outboxEventData(record);
@@ -212,6 +190,7 @@ export class PostgresRecordStore implements RecordStore {
         record.runState,
         record.status,
         Buffer.from(record.object.buffer, record.object.byteOffset, record.object.byteLength),
+        record.createdAt,
         record.updatedAt,
         meta.version,
         meta.runStateReason,
@@ -226,8 +205,16 @@ export class PostgresRecordStore implements RecordStore {
     }
     let row: { written: number; current_ids: string[] } | undefined;
     try {
-      row = (await this.#pool.query<{ written: number; current_ids: string[] }>(withValues(this.#updateMany, columns))).rows[0];
+      row = (await this.#pool.query<{ written: number; current_ids: string[] }>(withValues(this.#storeMany, columns))).rows[0];
     } catch (err) {
+      const created = records.filter((record) => record.meta.version === 1);
+      // The index names neither run: the server's detail names the foreign id that clashed.
+      const detail = pgDetail(err);
+      const named = created.find((record) => detail.includes(record.foreignId)) ?? created[0];
+      if (named && isUniqueViolation(err, `${this.#t.prefix}records_unfinished`)) {
+        throw new WorkflowInProgressError(named.workflowName, named.foreignId, { cause: err });
+      }
+      if (named && isUniqueViolation(err)) throw new VersionConflictError(named.runId, 1, { cause: err });
       throw translateError(err, this.#t, "records");
     }
     if (row && row.written === records.length) {
@@ -235,7 +222,7 @@ export class PostgresRecordStore implements RecordStore {
       return;
     }
     const current = new Set(row?.current_ids ?? []);
-    const atFault = records.find((record) => !current.has(record.runId)) ?? records[0];
+    const atFault = records.find((record) => record.meta.version > 1 && !current.has(record.runId)) ?? records[0];
     throw new VersionConflictError(atFault?.runId ?? "", atFault?.meta.version ?? 0);
   }
 
