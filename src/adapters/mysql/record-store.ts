@@ -102,6 +102,40 @@ export class MysqlRecordStore implements RecordStore {
    * and foreign id is unfinished; an object over `maxObjectBytes` with ObjectTooLargeError.
    */
   async store(record: Record): Promise<void> {
+    this.checkStorable(record);
+    const topic = await inTransaction(this.pool, (connection) => this.writeRecord(connection, record));
+    if (this.events === "table") this.onEventCommitted?.(topic);
+  }
+
+  /**
+   * Writes the records and their events in one transaction, each with the version check of
+   * `store`, all of them or none: the first refused record's error is thrown and the transaction
+   * rolled back.
+   */
+  async storeMany(records: readonly Record[]): Promise<void> {
+    for (const record of records) this.checkStorable(record);
+    const topics = await inTransaction(this.pool, async (connection) => {
+      const written = new Set<string>();
+      for (const record of records) written.add(await this.writeRecord(connection, record));
+      return written;
+    });
+    if (this.events === "table") for (const topic of topics) this.onEventCommitted?.(topic);
+  }
+
+  /** The latest version of each run found, in one read. */
+  async lookupMany(runIds: readonly string[]): Promise<Record[]> {
+    if (runIds.length === 0) return [];
+    const rows = await select(
+      this.pool,
+      `SELECT ${recordColumns} FROM \`${this.tables.records}\` WHERE run_id IN (${runIds.map(() => "?").join(", ")})`,
+      [...runIds],
+      this.tables.records,
+    );
+    return rows.map((row) => this.toRecord(row));
+  }
+
+  /** Refuses what no write can take, before anything is written. */
+  private checkStorable(record: Record): void {
     const { runId } = record;
     const version = record.meta.version;
     const bytes = record.object.byteLength;
@@ -110,7 +144,12 @@ export class MysqlRecordStore implements RecordStore {
     checkTextBytes("the workflow name", record.workflowName, 255);
     checkTextBytes("the foreign id", record.foreignId, 512);
     if (!Number.isSafeInteger(version) || version < 1) throw new VersionConflictError(runId, version);
+  }
 
+  /** Writes the record and its event inside the caller's transaction; returns the event's topic. */
+  private async writeRecord(connection: MysqlQueryable, record: Record): Promise<string> {
+    const { runId } = record;
+    const version = record.meta.version;
     const t = this.tables;
     const event = outboxEventData(record);
     const topic = event.headers[HeaderKey.topic] ?? "";
@@ -127,37 +166,35 @@ export class MysqlRecordStore implements RecordStore {
       record.meta.statusDescription,
       record.meta.traceOrigin,
     ];
-    await inTransaction(this.pool, async (connection) => {
-      if (version === 1) {
-        await this.insertRecord(connection, record, fields);
-      } else {
-        // Prepared, so the object travels as binary rather than as twice as many hex digits.
-        const { affectedRows } = await write(
-          connection,
-          `UPDATE \`${t.records}\` SET workflow_name = ?, foreign_id = ?, run_state = ?, status = ?, object = ?,
-             created_at = ?, updated_at = ?, version = ?, run_state_reason = ?, status_description = ?, trace_origin = ?
-           WHERE run_id = ? AND version = ?`,
-          [...fields, runId, version - 1],
-          t.records,
-          true,
-        ).catch((err: unknown) => {
-          throw this.duplicateError(err, record);
-        });
-        if (affectedRows !== 1) throw new VersionConflictError(runId, version);
-      }
-      const createdAt = this.clock.now();
-      if (this.events === "table") {
-        await appendEvent(connection, t, { topic, foreignId: event.foreignId, type: event.type, headers: event.headers, createdAt });
-      } else {
-        await write(
-          connection,
-          `INSERT INTO \`${t.outbox}\` (workflow_name, foreign_id, type, headers, created_at) VALUES (?, ?, ?, ?, ?)`,
-          [record.workflowName, event.foreignId, event.type, JSON.stringify(event.headers), toDatetime(createdAt)],
-          t.outbox,
-        );
-      }
-    });
-    if (this.events === "table") this.onEventCommitted?.(topic);
+    if (version === 1) {
+      await this.insertRecord(connection, record, fields);
+    } else {
+      // Prepared, so the object travels as binary rather than as twice as many hex digits.
+      const { affectedRows } = await write(
+        connection,
+        `UPDATE \`${t.records}\` SET workflow_name = ?, foreign_id = ?, run_state = ?, status = ?, object = ?,
+           created_at = ?, updated_at = ?, version = ?, run_state_reason = ?, status_description = ?, trace_origin = ?
+         WHERE run_id = ? AND version = ?`,
+        [...fields, runId, version - 1],
+        t.records,
+        true,
+      ).catch((err: unknown) => {
+        throw this.duplicateError(err, record);
+      });
+      if (affectedRows !== 1) throw new VersionConflictError(runId, version);
+    }
+    const createdAt = this.clock.now();
+    if (this.events === "table") {
+      await appendEvent(connection, t, { topic, foreignId: event.foreignId, type: event.type, headers: event.headers, createdAt });
+    } else {
+      await write(
+        connection,
+        `INSERT INTO \`${t.outbox}\` (workflow_name, foreign_id, type, headers, created_at) VALUES (?, ?, ?, ?, ?)`,
+        [record.workflowName, event.foreignId, event.type, JSON.stringify(event.headers), toDatetime(createdAt)],
+        t.outbox,
+      );
+    }
+    return topic;
   }
 
   /** The latest version of the run; RecordNotFoundError when there is none. */

@@ -24,51 +24,92 @@ local function fetchRun(prefix, member)
 end
 `;
 
+/** Keys the store script takes per record. */
+export const keysPerRecord = 7;
+
 /**
- * The compare-and-set of a record and its event's append, in one step.
+ * The compare-and-set of records of different runs and their events' appends, in one step: every
+ * record is checked first, and all are written only if none is refused.
  *
- * KEYS: 1 the run's hash, 2 the key naming the unfinished run of its workflow and foreign id,
- * 3 the workflow's index, 4 the index of every run, 5 the foreign id's index, 6 the sequence,
- * 7 the stream the event goes to.
- * ARGV: 1 version, 2 "1" when the record's run state is finished, 3 run id, 4 createdAt ms,
- * 5 workflow name, 6 foreign id, then from 7 the values of the hash fields s t o u v r d g,
- * and from 15 the arguments of XADD after the key (trim, "*", the event's fields).
+ * KEYS, 7 per record: 1 the run's hash, 2 the key naming the unfinished run of its workflow and
+ * foreign id, 3 the workflow's index, 4 the index of every run, 5 the foreign id's index, 6 the
+ * sequence, 7 the stream the event goes to.
+ * ARGV, per record: how many arguments follow for it, then 1 version, 2 "1" when the record's run
+ * state is finished, 3 run id, 4 createdAt ms, 5 workflow name, 6 foreign id, then from 7 the
+ * values of the hash fields s t o u v r d g, and from 15 the arguments of XADD after the key
+ * (trim, "*", the event's fields).
+ * Answers `{ outcome, index }`: the first refused record's outcome and 1-based index, or `{ 0, 0 }`.
  *
  * The key of an unfinished run does what a partial unique index does in SQL: it exists while its
  * run is unfinished, and a second unfinished run of the foreign id is refused while it does.
  */
 export const storeScript = new RedisScript(`
-local version = tonumber(ARGV[1])
-local finished = ARGV[2] == '1'
-local runId = ARGV[3]
-if version == 1 then
-  if redis.call('EXISTS', KEYS[1]) == 1 then return ${StoreOutcome.versionConflict} end
-  if not finished then
-    if redis.call('EXISTS', KEYS[2]) == 1 then return ${StoreOutcome.inProgress} end
-    redis.call('SET', KEYS[2], runId)
-  end
-  local member = string.format('%016d', redis.call('INCR', KEYS[6])) .. ':' .. runId
-  redis.call('ZADD', KEYS[3], ARGV[4], member)
-  redis.call('ZADD', KEYS[4], ARGV[4], member)
-  redis.call('ZADD', KEYS[5], ARGV[4], member)
-  redis.call('HSET', KEYS[1], 'w', ARGV[5], 'f', ARGV[6], 'c', ARGV[4])
-else
-  local stored = redis.call('HMGET', KEYS[1], 'v', 'w', 'f')
-  if not stored[1] or tonumber(stored[1]) ~= version - 1 or stored[2] ~= ARGV[5] or stored[3] ~= ARGV[6] then
-    return ${StoreOutcome.versionConflict}
-  end
-  local holder = redis.call('GET', KEYS[2])
-  if finished then
-    if holder == runId then redis.call('DEL', KEYS[2]) end
-  elseif not holder then
-    redis.call('SET', KEYS[2], runId)
-  elseif holder ~= runId then
-    return ${StoreOutcome.inProgress}
+local records = {}
+local at = 1
+for i = 1, #KEYS / ${keysPerRecord} do
+  records[i] = { k = (i - 1) * ${keysPerRecord}, a = at + 1, n = tonumber(ARGV[at]) }
+  at = at + 1 + records[i].n
+end
+-- The holder of each unfinished-run key as the records before this one leave it (false: none).
+local holders = {}
+local function holder(key)
+  if holders[key] == nil then holders[key] = redis.call('GET', key) or false end
+  return holders[key]
+end
+for i, r in ipairs(records) do
+  local k, a = r.k, r.a
+  local version, finished, runId = tonumber(ARGV[a]), ARGV[a + 1] == '1', ARGV[a + 2]
+  local unfinished = KEYS[k + 2]
+  if version == 1 then
+    if redis.call('EXISTS', KEYS[k + 1]) == 1 then return { ${StoreOutcome.versionConflict}, i } end
+    if not finished then
+      if holder(unfinished) then return { ${StoreOutcome.inProgress}, i } end
+      holders[unfinished] = runId
+    end
+  else
+    local stored = redis.call('HMGET', KEYS[k + 1], 'v', 'w', 'f')
+    if not stored[1] or tonumber(stored[1]) ~= version - 1 or stored[2] ~= ARGV[a + 4] or stored[3] ~= ARGV[a + 5] then
+      return { ${StoreOutcome.versionConflict}, i }
+    end
+    local h = holder(unfinished)
+    if finished then
+      if h == runId then holders[unfinished] = false end
+    elseif not h then
+      holders[unfinished] = runId
+    elseif h ~= runId then
+      return { ${StoreOutcome.inProgress}, i }
+    end
   end
 end
-redis.call('HSET', KEYS[1], 's', ARGV[7], 't', ARGV[8], 'o', ARGV[9], 'u', ARGV[10], 'v', ARGV[11], 'r', ARGV[12], 'd', ARGV[13], 'g', ARGV[14])
-redis.call('XADD', KEYS[7], unpack(ARGV, 15))
-return ${StoreOutcome.written}
+for _, r in ipairs(records) do
+  local k, a = r.k, r.a
+  local version, finished, runId = tonumber(ARGV[a]), ARGV[a + 1] == '1', ARGV[a + 2]
+  if version == 1 then
+    local member = string.format('%016d', redis.call('INCR', KEYS[k + 6])) .. ':' .. runId
+    redis.call('ZADD', KEYS[k + 3], ARGV[a + 3], member)
+    redis.call('ZADD', KEYS[k + 4], ARGV[a + 3], member)
+    redis.call('ZADD', KEYS[k + 5], ARGV[a + 3], member)
+    redis.call('HSET', KEYS[k + 1], 'w', ARGV[a + 4], 'f', ARGV[a + 5], 'c', ARGV[a + 3])
+  end
+  if finished then
+    if redis.call('GET', KEYS[k + 2]) == runId then redis.call('DEL', KEYS[k + 2]) end
+  else
+    redis.call('SET', KEYS[k + 2], runId)
+  end
+  redis.call('HSET', KEYS[k + 1], 's', ARGV[a + 6], 't', ARGV[a + 7], 'o', ARGV[a + 8], 'u', ARGV[a + 9], 'v', ARGV[a + 10],
+    'r', ARGV[a + 11], 'd', ARGV[a + 12], 'g', ARGV[a + 13])
+  redis.call('XADD', KEYS[k + 7], unpack(ARGV, a + 14, a + r.n - 1))
+end
+return { ${StoreOutcome.written}, 0 }
+`);
+
+/** The fields of each run hash in KEYS, in the order of `recordFields`: one read for many runs. */
+export const lookupManyScript = new RedisScript(`
+local runs = {}
+for i, key in ipairs(KEYS) do
+  runs[i] = redis.call('HMGET', key, ${recordFields.map((f) => `'${f}'`).join(", ")})
+end
+return runs
 `);
 
 /** The newest run of a foreign id (KEYS[1], its index; ARGV[1] the prefix), or nil. */

@@ -6,7 +6,7 @@ import { isFinished, RunState } from "../../runstate.js";
 import { encodedName } from "../../topic.js";
 import type { RedisClient } from "./driver.js";
 import { RedisCommandError } from "./errors.js";
-import { latestScript, listForeignScript, listScript, recordFields, storeScript, StoreOutcome } from "./record-scripts.js";
+import { latestScript, listForeignScript, listScript, lookupManyScript, recordFields, storeScript, StoreOutcome } from "./record-scripts.js";
 import { replyInteger, replyText } from "./reply.js";
 import { eventFields, toEvent } from "./stream-entry.js";
 
@@ -89,45 +89,74 @@ export class RedisRecordStore implements RecordStore {
    * and foreign id is unfinished; an object over `maxObjectBytes` with ObjectTooLargeError.
    */
   async store(record: Record): Promise<void> {
-    const { runId, workflowName, foreignId, meta } = record;
-    const bytes = record.object.byteLength;
-    if (bytes > this.#maxObjectBytes) throw new ObjectTooLargeError(runId, bytes, this.#maxObjectBytes);
-    if (!Number.isSafeInteger(meta.version) || meta.version < 1) throw new VersionConflictError(runId, meta.version);
-    const name = encodedName(workflowName);
-    const event = outboxEventData(record);
-    const p = this.#prefix;
-    const keys = [
-      p + "run:" + runId,
-      `${p}unfinished:${name}:${foreignId}`,
-      `${p}index:runs:${name}`,
-      `${p}index:runs`,
-      `${p}index:foreign:${name}:${foreignId}`,
-      `${p}seq:runs`,
-      this.#toStream ? p + outboxTopic(record) : `${p}outbox:${name}`,
-    ];
-    const outcome = await storeScript.run(this.#client, keys, [
-      meta.version,
-      isFinished(record.runState) ? "1" : "0",
-      runId,
-      record.createdAt.getTime(),
-      workflowName,
-      foreignId,
-      // s t o u v r d g, as the script writes them
-      record.runState,
-      record.status,
-      // A copy: the socket may still hold the buffer after the caller changed its record.
-      Buffer.from(record.object),
-      record.updatedAt.getTime(),
-      meta.version,
-      meta.runStateReason,
-      meta.statusDescription,
-      meta.traceOrigin,
-      ...(this.#toStream ? this.#trim : []),
-      "*",
-      ...eventFields(event.foreignId, event.type, event.headers, this.#clock.now()),
-    ]);
-    if (outcome === StoreOutcome.versionConflict) throw new VersionConflictError(runId, meta.version);
-    if (outcome === StoreOutcome.inProgress) throw new WorkflowInProgressError(workflowName, foreignId);
+    await this.storeMany([record]);
+  }
+
+  /**
+   * Writes the records and their events in one script, so atomically, each with the version check
+   * of `store`, all of them or none: the first refused record's error is thrown and nothing is written.
+   */
+  async storeMany(records: readonly Record[]): Promise<void> {
+    const keys: string[] = [];
+    const args: (string | number | Buffer)[] = [];
+    for (const record of records) {
+      const { runId, workflowName, foreignId, meta } = record;
+      const bytes = record.object.byteLength;
+      if (bytes > this.#maxObjectBytes) throw new ObjectTooLargeError(runId, bytes, this.#maxObjectBytes);
+      if (!Number.isSafeInteger(meta.version) || meta.version < 1) throw new VersionConflictError(runId, meta.version);
+      const name = encodedName(workflowName);
+      const event = outboxEventData(record);
+      const p = this.#prefix;
+      keys.push(
+        p + "run:" + runId,
+        `${p}unfinished:${name}:${foreignId}`,
+        `${p}index:runs:${name}`,
+        `${p}index:runs`,
+        `${p}index:foreign:${name}:${foreignId}`,
+        `${p}seq:runs`,
+        this.#toStream ? p + outboxTopic(record) : `${p}outbox:${name}`,
+      );
+      const recordArgs = [
+        meta.version,
+        isFinished(record.runState) ? "1" : "0",
+        runId,
+        record.createdAt.getTime(),
+        workflowName,
+        foreignId,
+        // s t o u v r d g, as the script writes them
+        record.runState,
+        record.status,
+        // A copy: the socket may still hold the buffer after the caller changed its record.
+        Buffer.from(record.object),
+        record.updatedAt.getTime(),
+        meta.version,
+        meta.runStateReason,
+        meta.statusDescription,
+        meta.traceOrigin,
+        ...(this.#toStream ? this.#trim : []),
+        "*",
+        ...eventFields(event.foreignId, event.type, event.headers, this.#clock.now()),
+      ];
+      args.push(recordArgs.length, ...recordArgs);
+    }
+    const reply = await storeScript.run(this.#client, keys, args);
+    const [outcome, index] = Array.isArray(reply) ? reply.map(Number) : [Number.NaN, 0];
+    const refused = records[(index ?? 0) - 1];
+    if (outcome === StoreOutcome.written) return;
+    if (refused && outcome === StoreOutcome.versionConflict) throw new VersionConflictError(refused.runId, refused.meta.version);
+    if (refused && outcome === StoreOutcome.inProgress) throw new WorkflowInProgressError(refused.workflowName, refused.foreignId);
+    throw new RedisCommandError("EVALSHA", keys[0] ?? "", { cause: new Error(`unexpected reply ${String(reply)}`) });
+  }
+
+  /** The latest version of each run found, in one round trip. */
+  async lookupMany(runIds: readonly string[]): Promise<Record[]> {
+    if (runIds.length === 0) return [];
+    const reply = await lookupManyScript.run(this.#client, runIds.map((runId) => this.#prefix + "run:" + runId), []);
+    const records: Record[] = [];
+    for (const [i, values] of (Array.isArray(reply) ? reply : []).entries()) {
+      if (Array.isArray(values) && values.some((v) => v !== null)) records.push(toRecord([runIds[i], ...values]));
+    }
+    return records;
   }
 
   /** The latest version of the run; RecordNotFoundError when there is none. */
