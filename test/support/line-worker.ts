@@ -8,6 +8,9 @@
 // owner where the backend has one) and "trigger" (triggers more runs).
 //   line-worker.ts <backend> [--schema S] [--prefix P] [--path F] [--brokers B] [--mock]
 //                  [--name N] [--trigger N] [--in-flight N] [--halfway N] [--ttl-ms MS] [--parallel N]
+//                  [--die-in-commit N]
+// --die-in-commit N: SIGKILLs itself once the N-th batch of several records is on its way to the
+// store, so the store's transaction is cut off mid-commit from this side.
 // Backends: postgres; nats, redis and kafka (records on PostgreSQL, outbox mode); etcd (roles on
 // etcd, the rest on PostgreSQL); sqlite.
 import { parseArgs } from "node:util";
@@ -38,6 +41,7 @@ const { positionals, values } = parseArgs({
     halfway: { type: "string", default: "0" },
     "ttl-ms": { type: "string", default: "1000" },
     parallel: { type: "string", default: "3" },
+    "die-in-commit": { type: "string", default: "0" },
   },
 });
 const [backend = ""] = positionals;
@@ -146,7 +150,34 @@ function reporting(adapters: BuildConfig<Item>): BuildConfig<Item> {
   return { ...adapters, eventStreamer: streamer, ...(roles ? { roleScheduler: roles } : {}) };
 }
 
+/** The adapters with a record store that kills this process in its `dieAt`-th batch write. */
+function dyingInCommit(adapters: BuildConfig<Item>, dieAt: number): BuildConfig<Item> {
+  const store = adapters.recordStore;
+  const storeMany = store.storeMany?.bind(store);
+  if (dieAt <= 0 || !storeMany) return adapters;
+  let batches = 0;
+  const dyingStoreMany: typeof storeMany = (records) => {
+    const writing = storeMany(records);
+    if (records.length > 1 && ++batches === dieAt) {
+      say("dying in a commit");
+      // Once the statement is written to the socket, before its answer.
+      setImmediate(() => process.kill(process.pid, "SIGKILL"));
+    }
+    return writing;
+  };
+  // The store's own methods, bound to it (they use private fields), but storeMany.
+  const recordStore = new Proxy(store, {
+    get: (target, key) => {
+      if (key === "storeMany") return dyingStoreMany;
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { ...adapters, recordStore };
+}
+
 const opened = await open();
+opened.adapters = dyingInCommit(opened.adapters, Number(values["die-in-commit"]));
 const { wf, calls } = lineWorkflowOn(reporting(opened.adapters), {
   name: values.name,
   stepOptions: { parallelCount: Number(values.parallel), errBackOff: 50 },
