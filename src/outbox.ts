@@ -5,7 +5,7 @@ import { HeaderKey } from "./event.js";
 import { roleName } from "./graph.js";
 import { resolveOptions, type ProcessOptions } from "./options.js";
 import type { ProcessSpec, Source } from "./process.js";
-import type { OutboxEvent } from "./record.js";
+import type { OutboxEvent, RecordStore } from "./record.js";
 
 /** How many outbox events one look at the store takes. */
 const outboxBatchSize = 1000;
@@ -68,7 +68,7 @@ export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: P
             recvSignal.throwIfAborted();
             const batch = await ctx.recordStore.listOutboxEvents(ctx.name, outboxBatchSize);
             if (batch.length > 0) {
-              return { event: batch, ack: async () => void (await Promise.all(batch.map((e) => ctx.recordStore.deleteOutboxEvent(e.id)))) };
+              return { event: batch, ack: () => deleteAll(ctx.recordStore, batch) };
             }
             await wake.wait();
           }
@@ -91,4 +91,10 @@ export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: P
       );
     },
   };
+}
+
+/** Deletes sent outbox events: in one go where the store can. */
+async function deleteAll(store: RecordStore, batch: readonly OutboxEvent[]): Promise<void> {
+  if (store.deleteOutboxEvents) await store.deleteOutboxEvents(batch.map((event) => event.id));
+  else await Promise.all(batch.map((event) => store.deleteOutboxEvent(event.id)));
 }

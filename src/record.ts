@@ -67,6 +67,8 @@ export interface RecordStore {
   list(query: ListQuery): Promise<Record[]>;
   listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]>;
   deleteOutboxEvent(id: string): Promise<void>;
+  /** Optional: deletes these outbox events in one go; ids not (or no longer) in the outbox are left alone. */
+  deleteOutboxEvents?(ids: readonly string[]): Promise<void>;
 }
 
 /** A deep enough copy that neither side can change the other's record. */

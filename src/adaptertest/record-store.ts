@@ -438,6 +438,25 @@ export function recordStoreCases(make: () => Promise<RecordStore>, options: Reco
       },
     },
   );
+  cases.push({
+    name: "record store: deleteOutboxEvents removes those events in one go and leaves unknown ids alone",
+    run: async () => {
+      const store = await make();
+      if (!store.deleteOutboxEvents) return;
+      const workflowName = uniqueName("workflow");
+      for (let i = 0; i < 4; i++) await store.store(makeRecord({ workflowName }));
+      const events = await store.listOutboxEvents(workflowName, allEvents);
+      const [first, second, third, fourth] = events as [OutboxEvent, OutboxEvent, OutboxEvent, OutboxEvent];
+      await store.deleteOutboxEvents([first.id, third.id, "no-such-event", "12345678"]);
+      assert.deepEqual(
+        (await store.listOutboxEvents(workflowName, allEvents)).map((e) => e.id),
+        [second.id, fourth.id],
+        "the events not named stay, in order",
+      );
+      await store.deleteOutboxEvents([first.id]);
+      assert.equal((await store.listOutboxEvents(workflowName, allEvents)).length, 2, "deleting again changes nothing");
+    },
+  });
   if (writtenEvents === undefined) return cases;
   // Events written elsewhere: the outbox cases do not apply, and the outbox must stay empty.
   return [

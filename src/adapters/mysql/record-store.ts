@@ -286,6 +286,17 @@ export class MysqlRecordStore implements RecordStore {
     );
     if (affectedRows === 0) throw new OutboxRecordNotFoundError(id);
   }
+  async deleteOutboxEvents(ids: readonly string[]): Promise<void> {
+    const valid = ids.filter((id) => /^\d{1,20}$/.test(id));
+    if (valid.length === 0) return;
+    await write(
+      this.pool,
+      `DELETE FROM \`${this.tables.outbox}\` WHERE id IN (${valid.map(() => "CAST(? AS UNSIGNED)").join(", ")})`,
+      valid,
+      this.tables.outbox,
+    );
+  }
+
 
   private async insertRecord(connection: MysqlQueryable, record: Record, fields: MysqlValue[]): Promise<void> {
     try {

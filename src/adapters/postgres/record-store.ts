@@ -290,6 +290,12 @@ export class PostgresRecordStore implements RecordStore {
     if (result.rowCount === 0) throw new OutboxRecordNotFoundError(id);
   }
 
+  async deleteOutboxEvents(ids: readonly string[]): Promise<void> {
+    const valid = ids.filter((id) => /^\d{1,18}$/.test(id));
+    if (valid.length === 0) return;
+    await this.#query(`DELETE FROM ${this.#t.outbox} WHERE id = ANY($1::bigint[])`, [valid], "outbox");
+  }
+
   async #query<R>(query: string | Statement, values: unknown[], table: keyof Tables["bare"] = "records"): Promise<R[]> {
     try {
       const result = typeof query === "string" ? await this.#pool.query<R>(query, values) : await this.#pool.query<R>(withValues(query, values));

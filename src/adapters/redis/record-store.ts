@@ -281,6 +281,23 @@ export class RedisRecordStore implements RecordStore {
     }
     if (Number(deleted) === 0) throw new OutboxRecordNotFoundError(id);
   }
+  async deleteOutboxEvents(ids: readonly string[]): Promise<void> {
+    const byStream = new Map<string, string[]>();
+    for (const id of ids) {
+      const match = /^([a-z0-9_]+)\/(\d+-\d+)$/.exec(id);
+      if (!match) continue;
+      const key = `${this.#prefix}outbox:${match[1]}`;
+      byStream.set(key, [...(byStream.get(key) ?? []), match[2] as string]);
+    }
+    for (const [key, entries] of byStream) {
+      try {
+        await this.#client.call("XDEL", key, ...entries);
+      } catch (err) {
+        throw new RedisCommandError("XDEL", key, { cause: err });
+      }
+    }
+  }
+
 }
 
 /**

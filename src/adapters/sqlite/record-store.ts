@@ -234,6 +234,12 @@ export class SqliteRecordStore implements RecordStore {
     if (changes === 0) throw new OutboxRecordNotFoundError(id);
   }
 
+  async deleteOutboxEvents(ids: readonly string[]): Promise<void> {
+    const valid = ids.filter((id) => /^\d{1,15}$/.test(id)).map(Number);
+    if (valid.length === 0) return;
+    this.#sql.run(`DELETE FROM ${this.#t.outbox} WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(valid));
+  }
+
   /**
    * Commits the waiting stores, up to {@link maxBatch} per transaction, then settles each: the
    * ones refused (version conflict, run in progress) with their error, all of them with the
