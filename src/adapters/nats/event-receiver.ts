@@ -26,7 +26,6 @@ interface ReceiverSetup {
   durable: string;
   stream: string;
   ackWaitMs: number;
-  timeoutMs: number;
   /** Called when the server says the stream is gone, so the streamer makes it again. */
   onMissingStream(): void;
   /** Called at the end of close: deletes an ephemeral receiver's consumer. Never rejects. */
@@ -41,6 +40,8 @@ export class NatsEventReceiver implements EventReceiver {
   readonly #queue: JsMsg[] = [];
   /** Delivered by the server and neither acked nor handed back: queued or in the caller's hands. */
   readonly #unacked = new Set<JsMsg>();
+  /** Whether an ack was sent, to flush on close. */
+  #ackedAny = false;
   /** Wakes a waiting recv when a message, a failure or close comes. */
   readonly #wakers = new Set<() => void>();
   #failure: Error | undefined;
@@ -106,8 +107,9 @@ export class NatsEventReceiver implements EventReceiver {
     this.#unacked.clear();
     this.#queue.length = 0;
     for (const msg of held) handBack(msg);
-    if (held.length > 0 && !this.#setup.connection.isClosed()) {
-      // Sent before anyone opens the name again; a lost connection loses them, and ackWaitMs brings them back.
+    if ((this.#ackedAny || held.length > 0) && !this.#setup.connection.isClosed()) {
+      // The acks and hand-backs reach the server before anyone opens the name again; a lost
+      // connection loses them, and the server delivers those events again.
       await this.#setup.connection.flush().catch(() => undefined);
     }
     await this.#setup.onClosed?.();
@@ -137,14 +139,21 @@ export class NatsEventReceiver implements EventReceiver {
     this.#wake();
   }
 
+  /**
+   * Acks without waiting for the server's answer: a round trip per event would cost more than the
+   * event. The server takes a connection's messages in order, so whatever this connection asks
+   * next (a new receiver of the name included) comes after the ack; `close` flushes. An ack lost
+   * with the connection brings its event back, which the engine's version checks make harmless.
+   */
   async #ack(msg: JsMsg): Promise<void> {
     // Acked before, or handed back by close: the server has it already.
     if (!this.#unacked.delete(msg)) return;
     try {
-      await msg.ackAck({ timeout: this.#setup.timeoutMs });
+      msg.ack();
     } catch (err) {
       throw translateError(err, `ack event ${msg.seq} of "${this.#setup.durable}"`, this.#setup.connection);
     }
+    this.#ackedAny = true;
   }
 
   /** The event in a message; a message that is not a stepwise event is terminated (never delivered again) and skipped. */

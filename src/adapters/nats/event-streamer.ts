@@ -192,7 +192,6 @@ export class NatsEventStreamer implements EventStreamer {
       durable,
       stream: address.stream,
       ackWaitMs: this.#ackWaitMs,
-      timeoutMs: this.#timeoutMs,
       onMissingStream: () => this.#streams.delete(address.stream),
     }));
   }
