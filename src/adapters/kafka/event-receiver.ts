@@ -59,6 +59,8 @@ export class TopicConsumer {
   readonly #taken = new Map<number, Taken[]>();
   /** Per partition, the offset last committed by this member. */
   readonly #committed = new Map<number, bigint>();
+  /** Per partition, the furthest position an ack asked to commit. */
+  readonly #wanted = new Map<number, bigint>();
   #offered: Offered | undefined;
   #generation = 0;
   #commits: Promise<unknown> = Promise.resolve();
@@ -262,12 +264,17 @@ export class TopicConsumer {
     await this.#commit(taken.partition, next);
   }
 
-  /** Commits one partition's position; commits go out one at a time, so a later one never lands first. */
+  /**
+   * Commits one partition's position; commits go out one at a time, so a later one never lands
+   * first, and each takes the furthest position asked for by then, so the acks of a batch share one.
+   */
   async #commit(partition: number, offset: bigint): Promise<void> {
+    if (offset > (this.#wanted.get(partition) ?? -1n)) this.#wanted.set(partition, offset);
     const commit = this.#commits.then(async () => {
-      if (offset <= (this.#committed.get(partition) ?? -1n)) return;
-      await this.#consumer.commitOffsets([{ topic: this.#options.topic, partition, offset: offset.toString() }]);
-      this.#committed.set(partition, offset);
+      const wanted = this.#wanted.get(partition) ?? offset;
+      if (wanted <= (this.#committed.get(partition) ?? -1n)) return;
+      await this.#consumer.commitOffsets([{ topic: this.#options.topic, partition, offset: wanted.toString() }]);
+      this.#committed.set(partition, wanted);
     });
     this.#commits = commit.catch(() => {});
     try {
