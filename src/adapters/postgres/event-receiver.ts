@@ -60,6 +60,8 @@ export class PostgresEventReceiver implements EventReceiver {
   #acked: Position;
   #flushed: Position;
   #acksSinceFlush = 0;
+  /** The cursor write in flight, if any: the next one waits for it. */
+  #flushing: Promise<void> = Promise.resolve();
   #flushedAtMs = 0;
   #buffer: { event: Event; position: Position }[] = [];
   #closed = false;
@@ -147,20 +149,23 @@ export class PostgresEventReceiver implements EventReceiver {
     if (++this.#acksSinceFlush >= flushEveryAcks) await this.#flush();
   }
 
-  async #flush(): Promise<void> {
-    const acked = this.#acked;
-    if (!this.#durable || !isAfter(acked, this.#flushed)) return;
-    await this.#query(this.#flushCursor, [
-      this.#topic,
-      this.#name,
-      acked.tx,
-      acked.id,
-    ]);
-    this.#flushed = acked;
+  /**
+   * Writes the acked position if it moved. Writes run one after another, so a later position is
+   * never overwritten by an earlier one, and the acks of a batch arriving together share a write.
+   */
+  #flush(): Promise<void> {
     this.#acksSinceFlush = 0;
-    this.#flushedAtMs = Date.now();
-    // Trimming reads the stored cursors, so it follows a write of this one.
-    await this.#trimmer.afterAck(this.#topic);
+    const flushing = this.#flushing.then(async () => {
+      const acked = this.#acked;
+      if (!this.#durable || !isAfter(acked, this.#flushed)) return;
+      await this.#query(this.#flushCursor, [this.#topic, this.#name, acked.tx, acked.id]);
+      this.#flushed = acked;
+      this.#flushedAtMs = Date.now();
+      // Trimming reads the stored cursors, so it follows a write of this one.
+      await this.#trimmer.afterAck(this.#topic);
+    });
+    this.#flushing = flushing.catch(() => {});
+    return flushing;
   }
 
   /**
