@@ -24,7 +24,7 @@ export interface ProcessOptions {
    * together. 1 handles one event at a time. Default 100.
    */
   batchSize?: number;
-  /** Step consumers only: how many step functions of a batch run at once, per shard. Default 50. */
+  /** Step consumers only: how many step functions of a batch run at once, per shard. Default 100. */
   concurrency?: number;
 }
 
@@ -38,7 +38,7 @@ export const defaultProcessOptions: ResolvedOptions = {
   lagAlert: 30 * 60_000,
   pauseAfterErrCount: 10,
   batchSize: 100,
-  concurrency: 50,
+  concurrency: 100,
 };
 
 /** The options only a step consumer honours; every other process kind refuses them by name. */
