@@ -8,11 +8,11 @@
 // owner where the backend has one) and "trigger" (triggers more runs).
 //   line-worker.ts <backend> [--schema S] [--prefix P] [--path F] [--brokers B] [--mock]
 //                  [--name N] [--trigger N] [--in-flight N] [--halfway N] [--ttl-ms MS] [--parallel N]
-// Backends: postgres; nats, redis and kafka (records on PostgreSQL, outbox mode); etcd (roles on
-// etcd, the rest on PostgreSQL); sqlite.
+//                  [--step-delay-ms MS]
+// Backends: postgres; nats, redis and kafka (records on PostgreSQL, outbox mode); redis-only
+// (records, timeouts, events and roles on Redis); etcd (roles on etcd, the rest on PostgreSQL); sqlite.
 import { parseArgs } from "node:util";
 import { Etcd3 } from "etcd3";
-import { Redis } from "ioredis";
 import pg from "pg";
 import type { BuildConfig, EventStreamer, RoleScheduler } from "stepwise";
 import { etcd } from "stepwise/etcd";
@@ -22,6 +22,7 @@ import { postgres, PostgresRecordStore, PostgresRoleScheduler, PostgresTimeoutSt
 import { redis } from "stepwise/redis";
 import { sqlite } from "stepwise/sqlite";
 import { connectNats } from "./nats.js";
+import { redisClient } from "./redis.js";
 import { lineWorkflowOn, type Item } from "./workflows.js";
 
 const { positionals, values } = parseArgs({
@@ -38,6 +39,7 @@ const { positionals, values } = parseArgs({
     halfway: { type: "string", default: "0" },
     "ttl-ms": { type: "string", default: "1000" },
     parallel: { type: "string", default: "3" },
+    "step-delay-ms": { type: "string", default: "0" },
   },
 });
 const [backend = ""] = positionals;
@@ -82,13 +84,16 @@ async function open(): Promise<Backend> {
     }
     case "redis": {
       const pool = postgresPool();
-      const client = new Redis({ host: process.env.REDIS_HOST ?? "127.0.0.1", port: Number(process.env.REDIS_PORT ?? 6379) });
-      client.on("error", () => {});
+      const client = redisClient();
       return {
         // Records on PostgreSQL after the bundle, whose own stores they replace; its events then need the outbox.
         adapters: { ...redis({ client, prefix: values.prefix, ttlMs }), ...postgresStores(pool), outbox: true },
         close: () => Promise.all([pool.end(), client.quit()]),
       };
+    }
+    case "redis-only": {
+      const client = redisClient();
+      return { adapters: redis({ client, prefix: values.prefix, ttlMs }), close: () => client.quit() };
     }
     case "kafka": {
       const pool = postgresPool();
@@ -150,6 +155,7 @@ const opened = await open();
 const { wf, calls } = lineWorkflowOn(reporting(opened.adapters), {
   name: values.name,
   stepOptions: { parallelCount: Number(values.parallel), errBackOff: 50 },
+  stepDelayMs: Number(values["step-delay-ms"]),
   config: {
     // The outbox sees other processes' writes by polling its table.
     defaultOptions: { pollingFrequency: 50, errBackOff: 50 },
