@@ -81,11 +81,11 @@ export function parseResult(line: string): BenchResult | undefined {
 
 /**
  * Runs one child to the end and returns its result line. The child's stderr passes through;
- * a child still running after `timeoutMs` is killed.
+ * a child still running after `timeoutMs` is killed. `env` adds to this process's environment.
  */
-export async function runChild(argv: readonly string[], options: { timeoutMs: number; cwd?: string }): Promise<BenchResult> {
+export async function runChild(argv: readonly string[], options: { timeoutMs: number; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<BenchResult> {
   const [command, ...args] = argv;
-  const child = spawn(command!, args, { cwd: options.cwd ?? root, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(command!, args, { cwd: options.cwd ?? root, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "inherit"] });
   let stdout = "";
   child.stdout.setEncoding("utf8");
   child.stdout.on("data", (chunk: string) => (stdout += chunk));

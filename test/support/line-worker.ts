@@ -8,14 +8,13 @@
 // owner where the backend has one) and "trigger" (triggers more runs).
 //   line-worker.ts <backend> [--schema S] [--prefix P] [--path F] [--brokers B] [--mock]
 //                  [--name N] [--trigger N] [--in-flight N] [--halfway N] [--ttl-ms MS] [--parallel N]
-//                  [--die-in-commit N]
+//                  [--die-in-commit N] [--step-delay-ms MS]
 // --die-in-commit N: SIGKILLs itself once the N-th batch of several records is on its way to the
 // store, so the store's transaction is cut off mid-commit from this side.
-// Backends: postgres; nats, redis and kafka (records on PostgreSQL, outbox mode); etcd (roles on
-// etcd, the rest on PostgreSQL); sqlite.
+// Backends: postgres; nats, redis and kafka (records on PostgreSQL, outbox mode); redis-only
+// (records, timeouts, events and roles on Redis); etcd (roles on etcd, the rest on PostgreSQL); sqlite.
 import { parseArgs } from "node:util";
 import { Etcd3 } from "etcd3";
-import { Redis } from "ioredis";
 import pg from "pg";
 import type { BuildConfig, EventStreamer, RoleScheduler } from "stepwise";
 import { etcd } from "stepwise/etcd";
@@ -25,6 +24,7 @@ import { postgres, PostgresRecordStore, PostgresRoleScheduler, PostgresTimeoutSt
 import { redis } from "stepwise/redis";
 import { sqlite } from "stepwise/sqlite";
 import { connectNats } from "./nats.js";
+import { redisClient } from "./redis.js";
 import { lineWorkflowOn, type Item } from "./workflows.js";
 
 const { positionals, values } = parseArgs({
@@ -42,6 +42,7 @@ const { positionals, values } = parseArgs({
     "ttl-ms": { type: "string", default: "1000" },
     parallel: { type: "string", default: "3" },
     "die-in-commit": { type: "string", default: "0" },
+    "step-delay-ms": { type: "string", default: "0" },
   },
 });
 const [backend = ""] = positionals;
@@ -86,13 +87,16 @@ async function open(): Promise<Backend> {
     }
     case "redis": {
       const pool = postgresPool();
-      const client = new Redis({ host: process.env.REDIS_HOST ?? "127.0.0.1", port: Number(process.env.REDIS_PORT ?? 6379) });
-      client.on("error", () => {});
+      const client = redisClient();
       return {
         // Records on PostgreSQL after the bundle, whose own stores they replace; its events then need the outbox.
         adapters: { ...redis({ client, prefix: values.prefix, ttlMs }), ...postgresStores(pool), outbox: true },
         close: () => Promise.all([pool.end(), client.quit()]),
       };
+    }
+    case "redis-only": {
+      const client = redisClient();
+      return { adapters: redis({ client, prefix: values.prefix, ttlMs }), close: () => client.quit() };
     }
     case "kafka": {
       const pool = postgresPool();
@@ -181,6 +185,7 @@ opened.adapters = dyingInCommit(opened.adapters, Number(values["die-in-commit"])
 const { wf, calls } = lineWorkflowOn(reporting(opened.adapters), {
   name: values.name,
   stepOptions: { parallelCount: Number(values.parallel), errBackOff: 50 },
+  stepDelayMs: Number(values["step-delay-ms"]),
   config: {
     // The outbox sees other processes' writes by polling its table.
     defaultOptions: { pollingFrequency: 50, errBackOff: 50 },

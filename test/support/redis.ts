@@ -51,19 +51,22 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * A redis-server of the test's own on `port`, keeping its data (append-only file, fsync on every
- * write) in `dir`, so that a restart finds what was written before. Stopping it is a graceful
- * SIGTERM; `start` again brings it back with the same data.
+ * How a private redis-server keeps its data: an append-only file fsynced on every write
+ * (`always`) or once a second (`everysec`), or nothing at all (`none`). RDB snapshots are off in each.
  */
-export function privateRedisServer(port: number, dir: string): { start(): Promise<void>; stop(): Promise<void> } {
+export type RedisPersistence = "always" | "everysec" | "none";
+
+/**
+ * A redis-server of the caller's own on `port`, keeping its data in `dir` as `persistence` says
+ * (by default an append-only file with fsync on every write, so that a restart finds what was
+ * written before). Stopping it is a graceful SIGTERM; `start` again brings it back with its data.
+ */
+export function privateRedisServer(port: number, dir: string, persistence: RedisPersistence = "always"): { start(): Promise<void>; stop(): Promise<void> } {
+  const aof = persistence === "none" ? ["--appendonly", "no"] : ["--appendonly", "yes", "--appendfsync", persistence];
   let child: ChildProcess | undefined;
   return {
     async start() {
-      child = spawn(
-        "redis-server",
-        ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-        { stdio: "ignore" },
-      );
+      child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, ...aof, "--save", ""], { stdio: "ignore" });
       await until("the private redis-server to listen", () => isListening(port), 10_000);
     },
     async stop() {

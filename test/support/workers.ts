@@ -32,7 +32,7 @@ export interface Worker {
 }
 
 /** The backends line-worker.ts runs on. */
-export type WorkerBackend = "postgres" | "nats" | "redis" | "kafka" | "etcd" | "sqlite";
+export type WorkerBackend = "postgres" | "nats" | "redis" | "redis-only" | "kafka" | "etcd" | "sqlite";
 
 const lineWorker = new URL("./line-worker.ts", import.meta.url).pathname;
 

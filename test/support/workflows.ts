@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { Builder, type BuildConfig, type ProcessOptions } from "stepwise";
 import { memory } from "stepwise/memory";
 
@@ -25,6 +26,8 @@ interface LineOptions {
   config?: Partial<BuildConfig<Item>>;
   stepOptions?: ProcessOptions;
   name?: string;
+  /** Each step first waits this long, as a call to another service would; default 0, no wait. */
+  stepDelayMs?: number;
 }
 
 /** The same line on other adapters. */
@@ -45,6 +48,7 @@ export function lineWorkflowOn(adapters: BuildConfig<Item>, options: LineOptions
       from,
       async (run) => {
         count(run.runId, from);
+        if (options.stepDelayMs) await delay(options.stepDelayMs);
         run.object.count++;
         return to;
       },
