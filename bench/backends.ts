@@ -6,6 +6,8 @@ import { memory } from "stepwise/memory";
 export interface Backend {
   config: Pick<BuildConfig<unknown>, "eventStreamer" | "recordStore" | "roleScheduler" | "timeoutStore" | "outbox">;
   close(): Promise<void>;
+  /** Statements sent to PostgreSQL so far, on every connection, where the backend uses it. */
+  queries?(): number;
 }
 
 /** A pool on the local PostgreSQL and a fresh schema with stepwise's tables; `drop()` removes both. */
@@ -19,9 +21,18 @@ async function postgresSchema(schema = `bench_${randomBytes(4).toString("hex")}`
     max: 20,
   });
   await migrate(pool, { schema });
+  let sent = 0;
+  pool.on("connect", (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      sent++;
+      return query(...args);
+    };
+  });
   return {
     pool,
     schema,
+    queries: () => sent,
     drop: async () => {
       await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
       await pool.end();
@@ -32,9 +43,10 @@ async function postgresSchema(schema = `bench_${randomBytes(4).toString("hex")}`
 /** Each benchmark run gets its own schema, dropped afterwards. */
 async function postgresBackend(): Promise<Backend> {
   const { postgres } = await import("stepwise/postgres");
-  const { pool, schema, drop } = await postgresSchema();
+  const { pool, schema, drop, queries } = await postgresSchema();
   const adapters = postgres({ pool, schema });
   return {
+    queries,
     config: adapters,
     close: async () => {
       await adapters.close();
@@ -103,10 +115,11 @@ async function redisBackend(): Promise<Backend> {
   const { PostgresRecordStore, PostgresTimeoutStore } = await import("stepwise/postgres");
   const { redis } = await import("stepwise/redis");
   const id = randomBytes(4).toString("hex");
-  const { pool, schema, drop } = await postgresSchema(`bench_${id}`);
+  const { pool, schema, drop, queries } = await postgresSchema(`bench_${id}`);
   const keys = await redisPrefix(id);
   const events = redis({ client: keys.client, prefix: keys.prefix });
   return {
+    queries,
     config: {
       ...events,
       recordStore: new PostgresRecordStore({ pool, schema }),
@@ -151,10 +164,11 @@ async function natsBackend(): Promise<Backend> {
   const { nats } = await import("stepwise/nats");
   const connection = await connect({ servers: process.env.NATS_URL ?? "127.0.0.1:4222", maxReconnectAttempts: -1 });
   const id = randomBytes(4).toString("hex");
-  const { pool, schema, drop } = await postgresSchema(`bench_${id}`);
+  const { pool, schema, drop, queries } = await postgresSchema(`bench_${id}`);
   const prefix = `bench-${id}`;
   const events = nats({ connection, prefix });
   return {
+    queries,
     config: {
       recordStore: new PostgresRecordStore({ pool, schema }),
       timeoutStore: new PostgresTimeoutStore({ pool, schema }),
@@ -187,9 +201,10 @@ async function kafkaBackend(): Promise<Backend> {
   const { testCluster } = await import("../test/support/kafka.js");
   if (!process.env.KAFKA_BROKERS) buildKafkaMock();
   const cluster = await testCluster();
-  const { pool, schema, drop } = await postgresSchema();
+  const { pool, schema, drop, queries } = await postgresSchema();
   const events = kafka(cluster.mock ? { brokers: cluster.brokers, idempotent: false, maxWaitTimeMs: 10 } : { brokers: cluster.brokers });
   return {
+    queries,
     config: {
       ...events,
       recordStore: new PostgresRecordStore({ pool, schema }),

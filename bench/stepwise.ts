@@ -50,6 +50,8 @@ function buildWorkflow(backend: Backend, onStep: () => void) {
 const hopMs: number[] = [];
 let lastStepAt = 0;
 let isMeasuringHops = false;
+/** Statements sent to PostgreSQL per transition in the throughput phase, triggers and awaits included. */
+let queriesPerTransition: number | undefined;
 
 async function open(): Promise<SystemUnderTest> {
   const backend = await make!();
@@ -63,8 +65,11 @@ async function open(): Promise<SystemUnderTest> {
     // No signal for each of the n awaits: an AbortSignal's addEventListener walks every listener
     // already added, so n of them on one signal cost O(n²). runBenchmark bounds the whole wait.
     async runAll(ids) {
+      const before = backend.queries?.();
       const runIds = await Promise.all(ids.map((id) => wf.trigger(id, { initialValue: { id, count: 0 } })));
       await Promise.all(runIds.map((runId, i) => wf.await(ids[i]!, runId, Step.Done)));
+      const after = backend.queries?.();
+      if (before !== undefined && after !== undefined) queriesPerTransition = round3((after - before) / (3 * ids.length));
     },
     async runOne(id, signal, measured) {
       isMeasuringHops = measured;
@@ -87,7 +92,11 @@ await runBenchmark({
   args: values,
   extra: () => {
     hopMs.sort((a, b) => a - b);
-    const hops = { hop_p50_ms: round3(percentile(hopMs, 50)), hop_p99_ms: round3(percentile(hopMs, 99)) };
+    const hops = {
+      hop_p50_ms: round3(percentile(hopMs, 50)),
+      hop_p99_ms: round3(percentile(hopMs, 99)),
+      ...(queriesPerTransition === undefined ? {} : { queries_per_transition: queriesPerTransition }),
+    };
     return parallelCount === undefined ? hops : { ...hops, parallel_count: parallelCount };
   },
 });

@@ -1,16 +1,17 @@
 import { RecordNotFoundError } from "./errors.js";
 import { copyRecord, type Record, type RecordStore } from "./record.js";
 import { storeAll } from "./store-all.js";
-import { TurnBatcher } from "./turn-batcher.js";
+import { Coalescer } from "./coalescer.js";
 
 /**
- * `store` for single writes (triggers, callbacks, timeouts, run control), sharing one `storeMany`
- * with the other writes of the same turn where the store has it. Two writes of one run never share
- * a batch, so they are stored in order, and a refused write fails alone (see `storeAll`).
+ * `store` for single writes (triggers, callbacks, timeouts, run control): a write made while
+ * another is in flight waits for it and goes with the others that waited, in one `storeMany`,
+ * where the store has it. Two writes of one run never share a batch, so they are stored in order,
+ * and a refused write fails alone (see `storeAll`).
  */
 export function batchedWrite(store: RecordStore): (record: Record) => Promise<void> {
   if (!store.storeMany) return (record) => store.store(record);
-  const batcher = new TurnBatcher<Record, void>({
+  const batcher = new Coalescer<Record, void>({
     handle: (records) => storeAll(store, records),
     key: (record) => record.runId,
     maxItems: 500,
@@ -19,13 +20,13 @@ export function batchedWrite(store: RecordStore): (record: Record) => Promise<vo
 }
 
 /**
- * `lookup` for single reads (awaiters, `get`), sharing one `lookupMany` with the other reads of the
- * same turn where the store has it.
+ * `lookup` for single reads (awaiters): a read made while another is in flight waits for it and
+ * goes with the others that waited, in one `lookupMany`, where the store has it.
  */
 export function batchedLookup(store: RecordStore): (runId: string) => Promise<Record> {
   const lookupMany = store.lookupMany?.bind(store);
   if (!lookupMany) return (runId) => store.lookup(runId);
-  const batcher = new TurnBatcher<string, Record>({
+  const batcher = new Coalescer<string, Record>({
     handle: async (runIds) => {
       let found: Record[];
       try {

@@ -25,7 +25,7 @@ export interface WorkflowContext<T> {
   readonly defaultOptions: ProcessOptions | undefined;
   /** The records this process wrote last, for awaiters. */
   readonly recentWrites: RecentWrites;
-  /** Reads a run, sharing one `lookupMany` with the other reads of the same turn where the store has it. */
+  /** Reads a run, sharing one `lookupMany` with the reads made while another is in flight, where the store has it. */
   lookup(runId: string): Promise<Record>;
   /** Stores a record (with its event) and wakes this process's outbox. */
   write(record: Record): Promise<void>;

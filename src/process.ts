@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Clock } from "./clock.js";
 import type { Delivery } from "./event.js";
 import type { Logger } from "./logger.js";
@@ -160,6 +161,9 @@ async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal:
       const batch = nextBatch(pending, retryAt, deps.clock.now().getTime(), batchSize);
       if (batch.length > 0) {
         await handleBatch(spec, deps, batch, retryAt, signal);
+        // Work that never waits for I/O (SQLite, memory) would otherwise keep timers, sockets
+        // and other processes waiting; the batch's writes are done, so this delays only its acks.
+        await yieldToEventLoop();
         continue;
       }
       const received = await receivedOrRetryDue(pending.length < maxPendingItems ? receive() : undefined, retryAt, pending, deps.clock, signal);
@@ -190,15 +194,21 @@ async function ackDone<Item>(spec: ProcessSpec<Item>, pending: Pending<Item>[], 
   await Promise.all(acks);
 }
 
-/** The received item if `receiving` has already settled (its callbacks run before the next turn of the event loop), else undefined. */
+/**
+ * The received item if the source hands it out at once, from what it already holds; undefined
+ * if it has to wait for I/O. Waiting a few turns of the microtask queue tells the two apart
+ * without the latency of a timer or of a turn of the event loop.
+ */
 async function readyNow<Item>(receiving: Promise<Delivery<Item>>): Promise<Delivery<Item> | undefined> {
-  let timer: NodeJS.Immediate | undefined;
-  const later = new Promise<undefined>((resolve) => (timer = setImmediate(resolve, undefined)));
-  try {
-    return await Promise.race([receiving, later]);
-  } finally {
-    clearImmediate(timer);
-  }
+  return Promise.race([receiving, microtaskTurns(readyWithinTurns)]);
+}
+
+/** Turns of the microtask queue a receiver may take to hand out an event it holds. */
+const readyWithinTurns = 16;
+
+async function microtaskTurns(turns: number): Promise<undefined> {
+  for (let i = 0; i < turns; i++) await undefined;
+  return undefined;
 }
 
 /**

@@ -21,8 +21,8 @@ test("a process SIGKILLed mid-way through 1,000 runs leaves a SQLite file on whi
   const workers = new Workers();
   try {
     // The worker triggers every run at once (the store commits them together, well before the steps
-    // catch up), then says "halfway" once its steps ran 1,500 times of 3,000.
-    const first = workers.start("sqlite", [...args, "--trigger", String(runs), "--in-flight", String(runs), "--halfway", String((3 * runs) / 2)]);
+    // catch up), then kills itself once its steps ran 1,500 times of 3,000.
+    const first = workers.start("sqlite", [...args, "--trigger", String(runs), "--in-flight", String(runs), "--halfway", String((3 * runs) / 2), "--die-halfway"]);
     await first.said("halfway");
     await first.kill();
 

@@ -8,7 +8,8 @@
 // owner where the backend has one) and "trigger" (triggers more runs).
 //   line-worker.ts <backend> [--schema S] [--prefix P] [--path F] [--brokers B] [--mock]
 //                  [--name N] [--trigger N] [--in-flight N] [--halfway N] [--ttl-ms MS] [--parallel N]
-//                  [--die-in-commit N] [--step-delay-ms MS]
+//                  [--die-in-commit N] [--die-halfway] [--step-delay-ms MS]
+// --die-halfway: SIGKILLs itself once it said "halfway".
 // --die-in-commit N: SIGKILLs itself once the N-th batch of several records is on its way to the
 // store, so the store's transaction is cut off mid-commit from this side.
 // Backends: postgres; nats, redis and kafka (records on PostgreSQL, outbox mode); redis-only
@@ -39,6 +40,7 @@ const { positionals, values } = parseArgs({
     trigger: { type: "string", default: "0" },
     "in-flight": { type: "string", default: "20" },
     halfway: { type: "string", default: "0" },
+    "die-halfway": { type: "boolean", default: false },
     "ttl-ms": { type: "string", default: "1000" },
     parallel: { type: "string", default: "3" },
     "die-in-commit": { type: "string", default: "0" },
@@ -205,19 +207,23 @@ async function trigger(prefix: string, count: number): Promise<void> {
   );
 }
 
-const triggerCount = Number(values.trigger);
-if (triggerCount > 0) {
-  await trigger("item", triggerCount);
-  say("triggered");
-}
 const halfway = Number(values.halfway);
 if (halfway > 0) {
   // Checked every millisecond rather than from the step: lineWorkflowOn owns the step functions.
+  // Watched from before the trigger: the steps run while runs are still being triggered.
   const watch = setInterval(() => {
     if (calls.size < halfway) return;
     clearInterval(watch);
     say("halfway");
+    // Killed by itself rather than by the test, which would hear of "halfway" a moment later.
+    if (values["die-halfway"]) process.kill(process.pid, "SIGKILL");
   }, 1);
+}
+
+const triggerCount = Number(values.trigger);
+if (triggerCount > 0) {
+  await trigger("item", triggerCount);
+  say("triggered");
 }
 
 process.on("message", (message: { kind: string; id: number; prefix?: string; count?: number }) => {

@@ -5,8 +5,8 @@ interface Batch<Item, Result> {
   readonly settle: ((outcome: PromiseSettledResult<Result>) => void)[];
 }
 
-/** How a {@link TurnBatcher} hands a gathering on. */
-export interface TurnBatcherOptions<Item, Result> {
+/** How a {@link Coalescer} hands a gathering on. */
+export interface CoalescerOptions<Item, Result> {
   /** Does the work for a batch, with one outcome per item, in order. */
   handle(items: readonly Item[]): Promise<PromiseSettledResult<Result>[]>;
   /** Items of one key never share a batch: the later one goes in the next, after the first is done. */
@@ -16,16 +16,18 @@ export interface TurnBatcherOptions<Item, Result> {
 }
 
 /**
- * Gathers the calls made in one turn of the event loop and does their work in one go: under load
- * many calls share one round trip or commit, and a call alone waits one turn. Batches run one after
- * another, oldest first.
+ * Group commit: a call made while no batch is in flight starts one at once; calls made while one is
+ * in flight gather and go together when it is done. So a call alone waits for nothing, and under
+ * load many calls share one round trip or commit. Batches run one after another, oldest first.
  */
-export class TurnBatcher<Item, Result> {
-  readonly #options: TurnBatcherOptions<Item, Result>;
+export class Coalescer<Item, Result> {
+  readonly #options: CoalescerOptions<Item, Result>;
   /** Batches not yet handed on, oldest first. */
   #waiting: Batch<Item, Result>[] = [];
+  /** Whether a batch is in flight; calls made meanwhile wait for the next. */
+  #flushing = false;
 
-  constructor(options: TurnBatcherOptions<Item, Result>) {
+  constructor(options: CoalescerOptions<Item, Result>) {
     this.#options = options;
   }
 
@@ -36,25 +38,28 @@ export class TurnBatcher<Item, Result> {
       if (!batch || (key !== undefined && batch.keys.has(key)) || batch.items.length >= this.#options.maxItems) {
         batch = { items: [], keys: new Set(), settle: [] };
         this.#waiting.push(batch);
-        if (this.#waiting.length === 1) setImmediate(this.#flush);
       }
       batch.items.push(item);
       if (key !== undefined) batch.keys.add(key);
       batch.settle.push((outcome) => (outcome.status === "fulfilled" ? resolve(outcome.value) : reject(outcome.reason)));
+      if (!this.#flushing) void this.#flush();
     });
   }
 
-  readonly #flush = async (): Promise<void> => {
-    const batches = this.#waiting;
-    this.#waiting = [];
-    for (const batch of batches) {
-      let outcomes: PromiseSettledResult<Result>[];
-      try {
-        outcomes = await this.#options.handle(batch.items);
-      } catch (reason) {
-        outcomes = batch.items.map(() => ({ status: "rejected", reason }));
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      for (let batch = this.#waiting.shift(); batch; batch = this.#waiting.shift()) {
+        let outcomes: PromiseSettledResult<Result>[];
+        try {
+          outcomes = await this.#options.handle(batch.items);
+        } catch (reason) {
+          outcomes = batch.items.map(() => ({ status: "rejected", reason }));
+        }
+        for (const [i, settle] of batch.settle.entries()) settle(outcomes[i] as PromiseSettledResult<Result>);
       }
-      for (const [i, settle] of batch.settle.entries()) settle(outcomes[i] as PromiseSettledResult<Result>);
+    } finally {
+      this.#flushing = false;
     }
-  };
+  }
 }
