@@ -53,8 +53,9 @@ export interface RedisAdapters extends Adapters {
  * ioredis client; stepwise never quits it.
  *
  * Redis keeps what it acknowledged only as well as its persistence settings say: run it with the
- * append-only file on (`appendonly yes`); `appendfsync everysec` may lose about the last second of
- * writes when Redis itself crashes, `always` loses none (see docs/adapters.md).
+ * append-only file on (`appendonly yes`). A crash of the Redis process alone loses nothing it
+ * acknowledged; a crash of the machine loses about the last second of writes with `appendfsync
+ * everysec`, none with `always` (see docs/adapters.md).
  *
  * ```ts
  * import { Redis } from "ioredis";
