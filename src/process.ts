@@ -1,4 +1,5 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { waitOver } from "./abort.js";
 import type { Clock } from "./clock.js";
 import type { Delivery } from "./event.js";
 import type { Logger } from "./logger.js";
@@ -297,7 +298,7 @@ async function receivedOrRetryDue<Item>(
   try {
     return await (receiving ? Promise.race([receiving, retry]) : retry);
   } finally {
-    timer.abort();
+    timer.abort(waitOver);
     retry.catch(() => {});
   }
 }

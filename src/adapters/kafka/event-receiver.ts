@@ -1,4 +1,4 @@
-import { untilWoken } from "../../abort.js";
+import { untilWoken, waitOver } from "../../abort.js";
 import { systemClock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
 import { ClosedError } from "../../errors.js";
@@ -230,7 +230,7 @@ export class TopicConsumer {
       // the message, not taken, is fetched again from the group's position.
       await Promise.race([taken, this.#heartbeatUntil(heartbeat, done.signal)]);
     } finally {
-      done.abort();
+      done.abort(waitOver);
       if (this.#offered === offered) this.#offered = undefined;
     }
   }

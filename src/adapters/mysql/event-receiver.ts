@@ -1,4 +1,4 @@
-import { throwIfAborted, untilAborted, untilWoken } from "../../abort.js";
+import { throwIfAborted, untilAborted, untilWoken, waitOver } from "../../abort.js";
 import { systemClock, type Clock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver } from "../../event.js";
 import { ClosedError } from "../../errors.js";
@@ -151,7 +151,7 @@ export class MysqlEventReceiver implements EventReceiver {
       this.wakers.add(wake);
       systemClock.sleep(this.settings.pollingFrequencyMs, timer.signal).then(wake, () => undefined);
       return () => {
-        timer.abort();
+        timer.abort(waitOver);
         this.context.notifier.unwait(this.topic, wake);
         this.wakers.delete(wake);
       };

@@ -1,3 +1,4 @@
+import { waitOver } from "../../abort.js";
 import { systemClock } from "../../clock.js";
 import type { Delivery, Event, EventReceiver, Headers } from "../../event.js";
 import { ClosedError } from "../../errors.js";
@@ -182,7 +183,7 @@ export class PostgresEventReceiver implements EventReceiver {
       ]);
     } finally {
       cancel?.();
-      done.abort(stopWaiting);
+      done.abort(waitOver);
     }
   }
 
@@ -195,4 +196,3 @@ export class PostgresEventReceiver implements EventReceiver {
   }
 }
 
-const stopWaiting = new Error("the wait is over");

@@ -1,3 +1,4 @@
+import { waitOver } from "../../abort.js";
 import { systemClock } from "../../clock.js";
 
 // A command on a client whose server is down waits in the client's offline queue, for as long as
@@ -13,7 +14,7 @@ export async function atMost(ms: number, work: Promise<unknown>): Promise<void> 
   try {
     await Promise.race([work.then(ignore, ignore), systemClock.sleep(ms, done.signal).catch(ignore)]);
   } finally {
-    done.abort();
+    done.abort(waitOver);
   }
 }
 
