@@ -162,7 +162,8 @@ async function natsBackend(): Promise<Backend> {
   const { jetstreamManager } = await import("@nats-io/jetstream");
   const { PostgresRecordStore, PostgresTimeoutStore } = await import("stepwise/postgres");
   const { nats } = await import("stepwise/nats");
-  const connection = await connect({ servers: process.env.NATS_URL ?? "127.0.0.1:4222", maxReconnectAttempts: -1 });
+  // noAsyncTraces, as docs/adapters.md advises where throughput matters.
+  const connection = await connect({ servers: process.env.NATS_URL ?? "127.0.0.1:4222", maxReconnectAttempts: -1, noAsyncTraces: true });
   const id = randomBytes(4).toString("hex");
   const { pool, schema, drop, queries } = await postgresSchema(`bench_${id}`);
   const prefix = `bench-${id}`;
