@@ -165,6 +165,24 @@ test("await sees a run that reaches the status after the call", async () => {
   }
 });
 
+test("several awaits of one run each see it reach the status, also when one of them gave up first", async () => {
+  const wf = waitingWorkflow();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("w-5", { initialValue: { id: "w-5", count: 0 } });
+    const controller = new AbortController();
+    const first = wf.await("w-5", runId, Status.Done);
+    const givingUp = wf.await("w-5", runId, Status.Done, { signal: controller.signal });
+    const awaits = [first, wf.await("w-5", runId, Status.Done), wf.await("w-5", runId, Status.Done)];
+    controller.abort(new Error("caller gave up"));
+    await assert.rejects(givingUp, /caller gave up/);
+    await wf.callback("w-5", Status.Created, 5);
+    for (const done of await Promise.all(awaits)) assert.equal(done.object.count, 5);
+  } finally {
+    await wf.stop();
+  }
+});
+
 test("states() names every process and follows run() and stop()", async () => {
   const { wf } = lineWorkflow({ stepOptions: { parallelCount: 2 } });
   assert.deepEqual(Object.keys(wf.states()).sort(), [
