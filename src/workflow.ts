@@ -204,7 +204,7 @@ export class Workflow<T, S extends number> {
   async #trigger(foreignId: string, options: TriggerOptions<T, S>): Promise<string> {
     if (!this.#loops || this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "trigger");
     checkStorableText("foreign id", foreignId);
-    const { graph, clock, codec } = this.#ctx;
+    const { graph, clock, codec, debug } = this.#ctx;
     const startAt = options.startAt ?? (graph.start as number);
     if (!graph.has(startAt)) throw new InvalidStatusError(startAt, `workflow "${this.name}" has no such status to start at`);
     // A run started in a terminal status would never complete and would block its foreign id.
@@ -220,7 +220,8 @@ export class Workflow<T, S extends number> {
       object: codec.encode(options.initialValue ?? ({} as T)),
       createdAt: now,
       updatedAt: now,
-      meta: { runStateReason: "", statusDescription: graph.statusName(startAt), version: 1, traceOrigin: callerOf(this.trigger) },
+      // A call site costs a stack capture, several times the rest of a trigger: taken only when debugging.
+      meta: { runStateReason: "", statusDescription: graph.statusName(startAt), version: 1, traceOrigin: debug ? callerOf(this.trigger) : "" },
     });
     return runId;
   }

@@ -28,7 +28,19 @@ test("a run goes through every step to its terminal status and completes", async
     assert.deepEqual(done.object, { id: "item-1", count: 3 });
     assert.equal(done.meta.version, 4);
     assert.equal(done.meta.statusDescription, "Done");
-    assert.match(done.meta.traceOrigin, /workflow\.test\.ts/);
+    assert.equal(done.meta.traceOrigin, "", "no call site is captured unless debugging");
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("with debug: true, a run's traceOrigin names the file and line that triggered it", async () => {
+  const { wf } = lineWorkflow({ config: { debug: true, logger: { debug: () => {}, error: () => {} } } });
+  try {
+    await wf.run();
+    const runId = await wf.trigger("traced", { initialValue: { id: "traced", count: 0 } });
+    const done = await wf.await("traced", runId, Status.Done);
+    assert.match(done.meta.traceOrigin, /workflow\.test\.ts:\d+:\d+/);
   } finally {
     await wf.stop();
   }
