@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { HeaderKey, topic, type Headers, type OutboxEvent } from "stepwise";
 import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   memory,
@@ -14,6 +15,22 @@ for (const c of eventStreamerCases(async () => new MemoryEventStreamer())) test(
 // memory() is given no client of its own, so there is nothing of the user's to check.
 for (const c of bundleCases(async () => memory(), async () => {})) test(`memory: ${c.name}`, c.run);
 for (const c of recordStoreCases(async () => new MemoryRecordStore())) test(`memory: ${c.name}`, c.run);
+
+/** A streamer that also lists what its record store published, oldest first, as the outbox would. */
+class ListingStreamer extends MemoryEventStreamer {
+  readonly published: OutboxEvent[] = [];
+
+  override publish(topic: string, foreignId: string, type: number, headers: Headers): void {
+    super.publish(topic, foreignId, type, headers);
+    const workflowName = headers[HeaderKey.workflowName] ?? "";
+    this.published.push({ id: String(this.published.length + 1), workflowName, foreignId, type, headers, createdAt: new Date() });
+  }
+}
+const listing = new ListingStreamer();
+const publishedBy = async (workflowName: string) => listing.published.filter((e) => e.workflowName === workflowName);
+for (const c of recordStoreCases(async () => new MemoryRecordStore({ eventStreamer: listing }), { writtenEvents: publishedBy })) {
+  test(`memory (events on the streamer): ${c.name}`, c.run);
+}
 for (const c of timeoutStoreCases(async () => new MemoryTimeoutStore())) test(`memory: ${c.name}`, c.run);
 for (const c of roleSchedulerCases(async () => new MemoryRoleScheduler(), {
   loseLease: async (scheduler, role) => scheduler.revoke(role),
@@ -167,6 +184,27 @@ test("memory: memory() bundles fresh adapters", () => {
 });
 
 test("memory: 300 runs of a three-step workflow on memory() over two shards each complete, each transition stored once", async () => {
-  await lineRunsComplete(memory(), { runs: 300, name: "memory-line", outbox: true });
+  await lineRunsComplete(memory(), { runs: 300, name: "memory-line", outbox: false });
   await failingRunDoesNotBlock(memory(), "memory-head-of-line");
+});
+
+test("memory: the same with a record store whose events go through the outbox", async () => {
+  const adapters = { ...memory(), recordStore: new MemoryRecordStore(), outbox: true };
+  await lineRunsComplete(adapters, { runs: 300, name: "memory-outbox-line", outbox: true });
+});
+
+test("memory: a store given a streamer publishes each record's event on its topic at once", async () => {
+  const streamer = new MemoryEventStreamer();
+  const store = new MemoryRecordStore({ eventStreamer: streamer });
+  const record = makeRecord({ workflowName: "published", status: 2 });
+  const receiver = await streamer.newReceiver(topic("published", 2), "r");
+  try {
+    await store.store(record);
+    const { event } = await receiver.recv(AbortSignal.timeout(5_000));
+    assert.equal(event.headers[HeaderKey.runId], record.runId);
+    assert.equal(event.headers[HeaderKey.recordVersion], "1");
+    assert.deepEqual(await store.listOutboxEvents("published", 10), [], "nothing waits in the outbox");
+  } finally {
+    await receiver.close();
+  }
 });

@@ -1,13 +1,22 @@
 import { adoptClock, FollowingClock, type Clock, type ClockAdopter } from "../../clock.js";
 import { OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
-import { outboxEventData } from "../../outbox-event.js";
+import { HeaderKey } from "../../event.js";
+import { eventHeaders } from "../../outbox-event.js";
 import { copyRecord, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
 import { isFinished } from "../../runstate.js";
+import type { MemoryEventStreamer } from "./event-streamer.js";
 
 /** Options of {@link MemoryRecordStore}. */
 export interface MemoryRecordStoreOptions {
   /** Stamps `OutboxEvent.createdAt`. Default: the system clock. */
   clock?: Clock;
+  /**
+   * Where the event of each store goes. Without it, to this store's outbox (`listOutboxEvents`),
+   * which the workflow's outbox process moves to whatever EventStreamer the workflow uses. With
+   * it, straight onto this streamer's topic as part of the store, and the outbox stays empty:
+   * build the workflow with `outbox: false` then (the `memory()` bundle does both).
+   */
+  eventStreamer?: MemoryEventStreamer;
 }
 
 /**
@@ -26,6 +35,7 @@ export interface MemoryRecordStoreOptions {
  */
 export class MemoryRecordStore implements RecordStore, ClockAdopter {
   private readonly clock: Clock;
+  private readonly events: MemoryEventStreamer | undefined;
   /** Run id → latest version. Map order is creation order, the tie-break of `list`. */
   private readonly records = new Map<string, Record>();
   /** Run id → every stored version, oldest first. Shares objects with `records`; never mutated. */
@@ -40,6 +50,7 @@ export class MemoryRecordStore implements RecordStore, ClockAdopter {
 
   constructor(options: MemoryRecordStoreOptions = {}) {
     this.clock = options.clock ?? new FollowingClock();
+    this.events = options.eventStreamer;
   }
   /** Stamps times with the workflow's clock when this store was given none. */
   [adoptClock](clock: Clock): void {
@@ -48,7 +59,7 @@ export class MemoryRecordStore implements RecordStore, ClockAdopter {
 
 
   /**
-   * Writes the record and one outbox event, if `record.meta.version` is one more than the stored
+   * Writes the record and its event, if `record.meta.version` is one more than the stored
    * version (or 1 for a new run); otherwise throws VersionConflictError and writes nothing.
    * A new run throws WorkflowInProgressError while the latest run of its workflow and foreign id
    * has not finished.
@@ -80,7 +91,10 @@ export class MemoryRecordStore implements RecordStore, ClockAdopter {
     } else {
       this.versions.get(runId)?.push(stored);
     }
-    this.appendOutboxEvent(stored);
+    // Headers are built fresh for each event and never mutated, so receivers and listings may share them.
+    const headers = eventHeaders(record);
+    if (this.events) this.events.publish(headers[HeaderKey.topic] ?? "", foreignId, record.status, headers);
+    else this.appendOutboxEvent(workflowName, foreignId, record.status, headers);
   }
 
   /** The latest version of the run; RecordNotFoundError when there is none. */
@@ -132,7 +146,7 @@ export class MemoryRecordStore implements RecordStore, ClockAdopter {
     return matches.slice(offset, offset + query.limit).map(copyRecord);
   }
 
-  /** Up to `limit` outbox events of the workflow, oldest first. */
+  /** Up to `limit` outbox events of the workflow, oldest first; none when events go to a streamer. */
   async listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]> {
     const events: OutboxEvent[] = [];
     const pending = this.outboxByWorkflow.get(workflowName);
@@ -159,15 +173,14 @@ export class MemoryRecordStore implements RecordStore, ClockAdopter {
     return (this.versions.get(runId) ?? []).map(copyRecord);
   }
 
-  private appendOutboxEvent(record: Record): void {
+  private appendOutboxEvent(workflowName: string, foreignId: string, type: number, headers: OutboxEvent["headers"]): void {
     const id = String(this.nextOutboxId++);
-    // Headers are built fresh for each event and never mutated, so listings may share them.
-    const event: OutboxEvent = { id, workflowName: record.workflowName, ...outboxEventData(record), createdAt: this.clock.now() };
+    const event: OutboxEvent = { id, workflowName, foreignId, type, headers, createdAt: this.clock.now() };
     this.outbox.set(id, event);
-    let pending = this.outboxByWorkflow.get(record.workflowName);
+    let pending = this.outboxByWorkflow.get(workflowName);
     if (pending === undefined) {
       pending = new Map();
-      this.outboxByWorkflow.set(record.workflowName, pending);
+      this.outboxByWorkflow.set(workflowName, pending);
     }
     pending.set(id, event);
   }
