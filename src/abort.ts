@@ -24,6 +24,9 @@ export function throwIfAborted(...signals: readonly AbortSignal[]): void {
  * ```
  */
 export function untilAborted<T>(work: Promise<T>, ...signals: readonly AbortSignal[]): Promise<T> {
+  // Nothing can abort it, so the work alone settles it: no linked signal to make (an await
+  // without a signal or timeout waits here once per run).
+  if (signals.length === 0) return work;
   const link = linkSignals(...signals);
   if (link.signal.aborted) {
     work.catch(ignore);

@@ -20,14 +20,20 @@ export interface AwaitOptions {
   timeoutMs?: number;
 }
 
-/** Counts the events seen for one run on one topic, so a waiter misses none between its checks. */
+/**
+ * Counts the events seen for one run on one topic, so a waiter misses none between its checks.
+ * Each await call has its own, and waits on it one wait at a time.
+ */
 class Subscription {
+  /** The next subscription to the same run on the same topic (several awaits of one run). */
+  next: Subscription | undefined;
   seen = 0;
   /** The record version the latest event announced. */
   version = 0;
   /** Set when the topic's receiver failed: the waiter must subscribe again. */
   broken = false;
-  #wakers = new Set<() => void>();
+  /** Ends the wait in progress. */
+  #wake: (() => void) | undefined;
 
   notify(version: number): void {
     this.seen++;
@@ -37,15 +43,21 @@ class Subscription {
 
   /** Wakes the waiter without an event, so it looks at its signals again. */
   wake(): void {
-    for (const wake of this.#wakers) wake();
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
   }
 
   /** Resolves once more than `seen` events have arrived; rejects when any of the signals aborts. */
-  async waitBeyond(seen: number, signals: readonly AbortSignal[]): Promise<void> {
-    if (this.seen > seen) return;
-    await untilWoken((wake) => {
-      this.#wakers.add(wake);
-      return () => this.#wakers.delete(wake);
+  waitBeyond(seen: number, signals: readonly AbortSignal[]): Promise<void> {
+    if (this.seen > seen) return Promise.resolve();
+    // Most awaits have neither a signal nor a timeout: then there is nothing to listen to.
+    if (signals.length === 0) return new Promise((resolve) => (this.#wake = resolve));
+    return untilWoken((wake) => {
+      this.#wake = wake;
+      return () => {
+        if (this.#wake === wake) this.#wake = undefined;
+      };
     }, ...signals);
   }
 }
@@ -57,7 +69,8 @@ interface WatchedTopic {
   /** Settles once the receiver is open; `open` says so without a wait. */
   ready: Promise<void>;
   open: boolean;
-  subscriptions: Map<string, Set<Subscription>>;
+  /** Run id → the first of its subscriptions, linked by `next`: no set per awaited run. */
+  subscriptions: Map<string, Subscription>;
 }
 
 /**
@@ -70,6 +83,8 @@ export class RunWatcher<T> {
   readonly #receiverName: string;
   readonly #lifetime: AbortSignal;
   readonly #topics = new Map<string, WatchedTopic>();
+  /** Status → the topic an await of it watches, made once. */
+  readonly #topicNames = new Map<number, string>();
   /** Every waiting subscription, woken by one listener on the lifetime signal: a listener per waiter makes each add O(waiters). */
   readonly #active = new Set<Subscription>();
 
@@ -86,17 +101,16 @@ export class RunWatcher<T> {
    * Resolves with the run once it reaches `status`, also when it was there before the call; rejects
    * with StatusNotReachedError once a terminal `status` can no longer be reached.
    */
-  async await<S extends number>(foreignId: string, runId: string, status: S, options: AwaitOptions = {}): Promise<TypedRecord<T, S>> {
+  async await<S extends number>(foreignId: string, runId: string, status: S, options?: AwaitOptions): Promise<TypedRecord<T, S>> {
     const { graph } = this.#ctx;
-    const { timeoutMs } = options;
+    const timeoutMs = options?.timeoutMs;
     if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0)) {
       throw new InvalidOptionError("timeoutMs", `await: option "timeoutMs" must be a non-negative number of milliseconds, got ${String(timeoutMs)}`);
     }
     const terminal = graph.isTerminal(status);
-    // A run reaching a terminal status completes, and completion is announced on the run-state-change topic.
-    const watched = terminal ? runStateChangeTopic(this.#ctx.name) : topic(this.#ctx.name, status);
+    const topicName = this.#topicName(status, terminal);
     const signals: AbortSignal[] = [];
-    if (options.signal) signals.push(options.signal);
+    if (options?.signal) signals.push(options.signal);
     const timeout = timeoutMs === undefined || timeoutMs === Infinity ? undefined : new AbortController();
     if (timeout && timeoutMs !== undefined) {
       signals.push(timeout.signal);
@@ -106,15 +120,15 @@ export class RunWatcher<T> {
         .catch(() => {});
     }
     let subscription = new Subscription();
-    let unsubscribe = await this.#subscribe(watched, runId, subscription);
+    let watched = await this.#subscribe(topicName, runId, subscription);
     this.#active.add(subscription);
     try {
       for (;;) {
         if (subscription.broken) {
-          unsubscribe();
+          unsubscribe(watched, runId, subscription);
           this.#active.delete(subscription);
           subscription = new Subscription();
-          unsubscribe = await this.#subscribe(watched, runId, subscription);
+          watched = await this.#subscribe(topicName, runId, subscription);
           this.#active.add(subscription);
         }
         const seen = subscription.seen;
@@ -134,11 +148,22 @@ export class RunWatcher<T> {
     } finally {
       this.#active.delete(subscription);
       timeout?.abort(settled);
-      unsubscribe();
+      unsubscribe(watched, runId, subscription);
     }
   }
 
-  async #subscribe(topicName: string, runId: string, subscription: Subscription): Promise<() => void> {
+  /** A run reaching a terminal status completes, and completion is announced on the run-state-change topic. */
+  #topicName(status: number, terminal: boolean): string {
+    let name = this.#topicNames.get(status);
+    if (name === undefined) {
+      name = terminal ? runStateChangeTopic(this.#ctx.name) : topic(this.#ctx.name, status);
+      this.#topicNames.set(status, name);
+    }
+    return name;
+  }
+
+  /** Adds the subscription to its topic's, opening the topic's receiver first if nobody watches it yet. */
+  async #subscribe(topicName: string, runId: string, subscription: Subscription): Promise<WatchedTopic> {
     let watched = this.#topics.get(topicName);
     if (!watched) {
       const receiver = this.#ctx.eventStreamer.newReceiver(topicName, this.#receiverName, { streamFromLatest: true, ephemeral: true });
@@ -148,23 +173,18 @@ export class RunWatcher<T> {
       void receiver.then((r) => this.#dispatch(r, created.subscriptions)).catch((err: unknown) => this.#failed(topicName, created, err));
     }
     if (!watched.open) await watched.ready;
-    const subscriptions = watched.subscriptions;
-    const forRun = subscriptions.get(runId) ?? new Set<Subscription>();
-    forRun.add(subscription);
-    subscriptions.set(runId, forRun);
-    return () => {
-      forRun.delete(subscription);
-      if (forRun.size === 0) subscriptions.delete(runId);
-    };
+    subscription.next = watched.subscriptions.get(runId);
+    watched.subscriptions.set(runId, subscription);
+    return watched;
   }
 
-  async #dispatch(receiver: EventReceiver, subscriptions: Map<string, Set<Subscription>>): Promise<void> {
+  async #dispatch(receiver: EventReceiver, subscriptions: Map<string, Subscription>): Promise<void> {
     try {
       while (!this.#lifetime.aborted) {
         const { event, ack } = await receiver.recv(this.#lifetime);
         const runId = event.headers[HeaderKey.runId] ?? "";
         const version = Number(event.headers[HeaderKey.recordVersion]);
-        for (const subscription of subscriptions.get(runId) ?? []) subscription.notify(version);
+        for (let subscription = subscriptions.get(runId); subscription; subscription = subscription.next) subscription.notify(version);
         await ack();
       }
     } finally {
@@ -177,11 +197,27 @@ export class RunWatcher<T> {
     if (this.#topics.get(topicName) === watched) this.#topics.delete(topicName);
     if (this.#lifetime.aborted) return;
     this.#ctx.logger.error(err, { process: "await", topic: topicName });
-    for (const subscriptions of watched.subscriptions.values()) {
-      for (const subscription of subscriptions) {
+    for (const first of watched.subscriptions.values()) {
+      for (let subscription: Subscription | undefined = first; subscription; subscription = subscription.next) {
         subscription.broken = true;
         subscription.wake();
       }
+    }
+  }
+}
+
+/** Takes `subscription` out of its run's list on the topic. */
+function unsubscribe(watched: WatchedTopic, runId: string, subscription: Subscription): void {
+  const first = watched.subscriptions.get(runId);
+  if (first === subscription) {
+    if (subscription.next) watched.subscriptions.set(runId, subscription.next);
+    else watched.subscriptions.delete(runId);
+    return;
+  }
+  for (let before = first; before; before = before.next) {
+    if (before.next === subscription) {
+      before.next = subscription.next;
+      return;
     }
   }
 }

@@ -21,7 +21,11 @@ export interface BuildConfig<T> {
   timeoutStore?: TimeoutStore;
   clock?: Clock;
   logger?: Logger;
-  /** Log debug lines to the console (ignored when a logger is given). */
+  /**
+   * Debugging: processes send debug lines to the logger (the console unless a logger is given),
+   * and each run records the file and line that triggered it in `meta.traceOrigin`, which costs
+   * a stack capture per trigger.
+   */
   debug?: boolean;
   /** Options for every process, below each process's own. */
   defaultOptions?: ProcessOptions;

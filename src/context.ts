@@ -18,6 +18,10 @@ export interface WorkflowContext<T> {
   readonly logger: Logger;
   /** `build({ debug: true })`: processes log every event, skip, role change and back-off. */
   readonly debug: boolean;
+  /** Reads a run without copies where the store keeps records as they are (the memory store; see `kept-record.ts`). */
+  readonly readKept: ((runId: string) => Record | undefined) | undefined;
+  /** `readKept` is there and the codec is the JSON one: objects are written as KeptRecords, never as bytes. */
+  readonly keepsObjects: boolean;
   readonly eventStreamer: EventStreamer;
   readonly recordStore: RecordStore;
   readonly roleScheduler: RoleScheduler;

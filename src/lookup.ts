@@ -20,15 +20,20 @@ export async function currentRecordFor<T>(ctx: WorkflowContext<T>, event: Event)
  * are read with one `lookupMany` where the store has it. A stale read fails its event alone.
  */
 export async function currentRecordsFor<T>(ctx: WorkflowContext<T>, events: readonly Event[]): Promise<PromiseSettledResult<Record | SkipReason>[]> {
+  const { readKept } = ctx;
+  // A store that keeps records answers at once: no promise or map per run.
+  if (readKept) return events.map((event) => settledCurrent(ctx, event, readKept(runIdOf(event)) ?? "record_not_found"));
   const runIds = events.map(runIdOf);
   const found = ctx.recordStore.lookupMany && events.length > 1 ? await lookupManyOrSkip(ctx, runIds) : await lookupEachOrSkip(ctx, runIds);
-  return events.map((event) => {
-    try {
-      return { status: "fulfilled", value: currentOrSkip(ctx, event, found.get(runIdOf(event)) ?? "record_not_found") };
-    } catch (reason) {
-      return { status: "rejected", reason };
-    }
-  });
+  return events.map((event) => settledCurrent(ctx, event, found.get(runIdOf(event)) ?? "record_not_found"));
+}
+
+function settledCurrent<T>(ctx: WorkflowContext<T>, event: Event, record: Record | SkipReason): PromiseSettledResult<Record | SkipReason> {
+  try {
+    return { status: "fulfilled", value: currentOrSkip(ctx, event, record) };
+  } catch (reason) {
+    return { status: "rejected", reason };
+  }
 }
 
 function currentOrSkip<T>(ctx: WorkflowContext<T>, event: Event, record: Record | SkipReason): Record | SkipReason {
@@ -82,6 +87,7 @@ export async function lookupInState<T>(ctx: WorkflowContext<T>, event: Event, ru
  * logged as an error of the run and skipped; an operator cancels or deletes it (`wf.cancel`).
  */
 export async function lookupOrSkip<T>(ctx: WorkflowContext<T>, runId: string): Promise<Record | SkipReason> {
+  if (ctx.readKept) return ctx.readKept(runId) ?? "record_not_found";
   try {
     return await ctx.recordStore.lookup(runId);
   } catch (err) {

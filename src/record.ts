@@ -6,6 +6,7 @@ export interface RecordMeta {
   runStateReason: string;
   statusDescription: string;
   version: number;
+  /** Where the run was triggered (the calling function, file, line and column) when the workflow was built with `debug: true`; else empty. */
   traceOrigin: string;
 }
 

@@ -2,19 +2,35 @@ import type { Clock } from "./clock.js";
 import type { WorkflowContext } from "./context.js";
 import type { Graph } from "./graph.js";
 import { hasErrorCode, InvalidResultError, InvalidTransitionError, ObjectDecodeError } from "./errors.js";
+import { toJsonData } from "./json-data.js";
+import { KeptRecord, type RecordFields } from "./kept-record.js";
 import type { Record } from "./record.js";
 import { isControl, makeRun, type Run, type TypedRecord } from "./run.js";
 import { canChangeRunState, RunState, runStateName } from "./runstate.js";
 
 /** Decodes a stored record into the typed form; an object the codec rejects gives ObjectDecodeError. */
 export function decodeRecord<T, S extends number>(ctx: WorkflowContext<T>, record: Record): TypedRecord<T, S> {
-  let object: T;
+  return {
+    workflowName: record.workflowName,
+    foreignId: record.foreignId,
+    runId: record.runId,
+    runState: record.runState,
+    status: record.status as S,
+    object: decodeObject(ctx, record),
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    meta: record.meta,
+  };
+}
+
+function decodeObject<T>(ctx: WorkflowContext<T>, record: Record): T {
+  // Kept data is what the JSON codec would decode; copied, since the caller may change it.
+  if (ctx.keepsObjects && record instanceof KeptRecord) return toJsonData(record.data) as T;
   try {
-    object = ctx.codec.decode(record.object);
+    return ctx.codec.decode(record.object);
   } catch (err) {
     throw new ObjectDecodeError(record.runId, { cause: err });
   }
-  return { ...record, status: record.status as S, object };
 }
 
 export function decodeRun<T, S extends number>(ctx: WorkflowContext<T>, record: Record): Run<T, S> {
@@ -34,28 +50,46 @@ export function resultRecord<T>(
   allowed: ReadonlySet<number>,
   where: string,
 ): Record | undefined {
+  let runState: RunState;
+  let status: number | undefined;
+  let reason: string | undefined;
   if (isControl(result)) {
     switch (result.kind) {
       case "skip":
         return undefined;
       case "pause":
-        return changedRecord(ctx, current, { runState: RunState.Paused, reason: result.reason, object: ctx.codec.encode(object) });
       case "cancel":
-        return changedRecord(ctx, current, { runState: RunState.Cancelled, reason: result.reason, object: ctx.codec.encode(object) });
+        runState = result.kind === "pause" ? RunState.Paused : RunState.Cancelled;
+        reason = result.reason;
+        break;
       case "saveAndRepeat":
-        return changedRecord(ctx, current, { runState: RunState.Running, object: ctx.codec.encode(object) });
+        runState = RunState.Running;
+        break;
     }
+  } else {
+    if (typeof result !== "number") throw new InvalidResultError(where, describeResult(result));
+    if (!allowed.has(result)) {
+      throw new InvalidTransitionError(
+        ctx.graph.statusName(current.status),
+        ctx.graph.statusName(result),
+        `not declared (declared: ${[...allowed].map((s) => ctx.graph.statusName(s)).join(", ")})`,
+      );
+    }
+    runState = ctx.graph.isTerminal(result) ? RunState.Completed : RunState.Running;
+    status = result;
   }
-  if (typeof result !== "number") throw new InvalidResultError(where, describeResult(result));
-  if (!allowed.has(result)) {
-    throw new InvalidTransitionError(
-      ctx.graph.statusName(current.status),
-      ctx.graph.statusName(result),
-      `not declared (declared: ${[...allowed].map((s) => ctx.graph.statusName(s)).join(", ")})`,
-    );
-  }
-  const runState = ctx.graph.isTerminal(result) ? RunState.Completed : RunState.Running;
-  return changedRecord(ctx, current, { runState, status: result, object: ctx.codec.encode(object) });
+  return recordWith(ctx, changedFields(ctx, current, { runState, status, reason }), object);
+}
+
+/**
+ * The record of `fields` holding `object`: where the workflow keeps objects, a KeptRecord of a
+ * copy of it as JSON data (so whoever still holds `object` cannot change what is stored); else
+ * the codec's bytes.
+ */
+export function recordWith<T>(ctx: WorkflowContext<T>, fields: RecordFields, object: T): Record {
+  const data = ctx.keepsObjects ? toJsonData(object) : undefined;
+  // A value with no JSON text at all (undefined) still goes through the codec, as it always did.
+  return data === undefined ? { ...fields, object: ctx.codec.encode(object) } : new KeptRecord(fields, data);
 }
 
 /** What changing a record needs: a clock, and the graph to name a new status (absent where the status never changes). */
@@ -73,22 +107,38 @@ export function changedRecord(
   current: Record,
   change: { runState: RunState; status?: number; object?: Uint8Array; reason?: string | undefined },
 ): Record {
+  const fields = changedFields(ctx, current, change);
+  if (change.object !== undefined) return { ...fields, object: change.object };
+  // Kept data stays kept: nobody changes it, so the next version may share it.
+  return current instanceof KeptRecord ? new KeptRecord(fields, current.data) : { ...fields, object: current.object };
+}
+
+/** Every field of the next version of `current` but its object. */
+function changedFields(
+  ctx: RecordChanger,
+  current: Record,
+  change: { runState: RunState; status?: number | undefined; reason?: string | undefined },
+): RecordFields {
   const from = current.runState === RunState.Initiated && change.runState !== RunState.Paused ? RunState.Running : current.runState;
   if (from !== change.runState && !canChangeRunState(from, change.runState)) {
     throw new InvalidTransitionError(runStateName(current.runState), runStateName(change.runState), "the run-state rules forbid it");
   }
   const status = change.status ?? current.status;
+  const meta = current.meta;
+  // Spelled out rather than spread: this runs once per transition, and fixed literals cost less.
   return {
-    ...current,
-    status,
+    workflowName: current.workflowName,
+    foreignId: current.foreignId,
+    runId: current.runId,
     runState: change.runState,
-    object: change.object ?? current.object,
+    status,
+    createdAt: current.createdAt,
     updatedAt: ctx.clock.now(),
     meta: {
-      ...current.meta,
-      version: current.meta.version + 1,
-      statusDescription: change.status === undefined || !ctx.graph ? current.meta.statusDescription : ctx.graph.statusName(status),
-      runStateReason: change.reason ?? (change.runState === current.runState ? current.meta.runStateReason : ""),
+      runStateReason: change.reason ?? (change.runState === current.runState ? meta.runStateReason : ""),
+      statusDescription: change.status === undefined || !ctx.graph ? meta.statusDescription : ctx.graph.statusName(status),
+      version: meta.version + 1,
+      traceOrigin: meta.traceOrigin,
     },
   };
 }

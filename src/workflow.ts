@@ -3,7 +3,7 @@ import { setMaxListeners } from "node:events";
 import { RunWatcher, type AwaitOptions } from "./await.js";
 import type { BuildConfig } from "./build-config.js";
 import { shareClock, systemClock } from "./clock.js";
-import { jsonCodec } from "./codec.js";
+import { isJsonCodec, jsonCodec } from "./codec.js";
 import type { WorkflowContext } from "./context.js";
 import {
   hasErrorCode,
@@ -24,6 +24,7 @@ import { storeAll } from "./store-all.js";
 import { RecentWrites } from "./recent-writes.js";
 import { batchedLookup, batchedWrite } from "./batched-store.js";
 import type { Record as RunRecord } from "./record.js";
+import { keptRecordReader, type RecordFields } from "./kept-record.js";
 import { runCallbacks, type CallbackDefinition, type CallbackResult } from "./callback.js";
 import { listRuns, type ListOptions, type RunPage } from "./list.js";
 import { runControl, type RunControl } from "./run-control.js";
@@ -35,7 +36,7 @@ import { hookProcess, type HookedRunState, type RunStateHook } from "./hook.js";
 import { defaultResumeAfterMs, pauseRetryProcess } from "./pause-retry.js";
 import { scheduleProcess, type ScheduleOptions } from "./schedule.js";
 import { timeoutProcesses, type TimeoutDefinition } from "./timeout.js";
-import { decodeRun } from "./update.js";
+import { decodeRun, recordWith } from "./update.js";
 import { checkStorableText } from "./storable-text.js";
 
 /** Options of `Workflow.trigger`. */
@@ -98,32 +99,40 @@ export class Workflow<T, S extends number> {
     const logger = workflowLogger(config.logger, debug);
     const recentWrites = new RecentWrites();
     const writeOne = batchedWrite(config.recordStore);
+    const codec = config.codec ?? jsonCodec<T>();
+    const store = config.recordStore;
+    const readKept = keptRecordReader(store);
+    // A store that keeps records in this process reads as fast as the recent writes would.
+    const remembers = readKept === undefined;
     const ctx: WorkflowContext<T> = {
       name: definition.name,
       graph: definition.graph,
-      codec: config.codec ?? jsonCodec<T>(),
+      codec,
       clock: config.clock ?? systemClock,
       logger,
       debug,
+      readKept,
+      keepsObjects: readKept !== undefined && isJsonCodec(codec),
       eventStreamer: config.eventStreamer,
-      recordStore: config.recordStore,
+      recordStore: store,
       roleScheduler: config.roleScheduler,
       timeoutStore: config.timeoutStore,
       defaultOptions: config.defaultOptions,
       recentWrites,
-      lookup: batchedLookup(config.recordStore),
+      lookup: readKept ? keptLookup(readKept) : batchedLookup(store),
       write: async (record) => {
         await writeOne(record);
-        recentWrites.remember(record);
+        if (remembers) recentWrites.remember(record);
         wake.notify();
         if (debug) logWritten(logger, definition.graph, record);
       },
       writeAll: async (records) => {
-        const outcomes = await storeAll(config.recordStore, records);
+        const outcomes = await storeAll(store, records);
         wake.notify();
+        if (!remembers && !debug) return outcomes;
         for (const [i, record] of records.entries()) {
           if (outcomes[i]?.status !== "fulfilled") continue;
-          recentWrites.remember(record);
+          if (remembers) recentWrites.remember(record);
           if (debug) logWritten(logger, definition.graph, record);
         }
         return outcomes;
@@ -204,24 +213,25 @@ export class Workflow<T, S extends number> {
   async #trigger(foreignId: string, options: TriggerOptions<T, S>): Promise<string> {
     if (!this.#loops || this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "trigger");
     checkStorableText("foreign id", foreignId);
-    const { graph, clock, codec } = this.#ctx;
+    const { graph, clock, debug } = this.#ctx;
     const startAt = options.startAt ?? (graph.start as number);
     if (!graph.has(startAt)) throw new InvalidStatusError(startAt, `workflow "${this.name}" has no such status to start at`);
     // A run started in a terminal status would never complete and would block its foreign id.
     if (graph.isTerminal(startAt)) throw new InvalidStatusError(startAt, `${graph.statusName(startAt)} is terminal: a run cannot start there`);
     const now = clock.now();
     const runId = randomUUID();
-    await this.#ctx.write({
+    const fields: RecordFields = {
       workflowName: this.name,
       foreignId,
       runId,
       runState: RunState.Initiated,
       status: startAt,
-      object: codec.encode(options.initialValue ?? ({} as T)),
       createdAt: now,
       updatedAt: now,
-      meta: { runStateReason: "", statusDescription: graph.statusName(startAt), version: 1, traceOrigin: callerOf(this.trigger) },
-    });
+      // A call site costs a stack capture, several times the rest of a trigger: taken only when debugging.
+      meta: { runStateReason: "", statusDescription: graph.statusName(startAt), version: 1, traceOrigin: debug ? callerOf(this.trigger) : "" },
+    };
+    await this.#ctx.write(recordWith(this.#ctx, fields, options.initialValue ?? ({} as T)));
     return runId;
   }
 
@@ -334,6 +344,15 @@ function callerOf(fn: (...args: never[]) => unknown): string {
     Error.prepareStackTrace = prepareStackTrace;
     Error.stackTraceLimit = stackTraceLimit;
   }
+}
+
+/** `lookup` for a store that keeps records: the stored data shared, no bytes made. */
+function keptLookup(readKept: (runId: string) => RunRecord | undefined): (runId: string) => Promise<RunRecord> {
+  return async (runId) => {
+    const record = readKept(runId);
+    if (record === undefined) throw new RecordNotFoundError(runId);
+    return record;
+  };
 }
 
 /** Timeouts grouped by the status they watch, in the order added: each status gets one inserter and one poller. */

@@ -235,8 +235,9 @@ test("the outbox process is named outbox-consumer, and absent with outbox: false
     b.addStep(Status.Created, next, Status.Done);
     return b;
   };
-  assert.ok("outbox-consumer" in define().build(memory()).states());
+  assert.ok("outbox-consumer" in define().build({ ...memory(), outbox: true }).states());
   assert.ok(!("outbox-consumer" in define().build({ ...memory(), outbox: false }).states()));
+  assert.ok(!("outbox-consumer" in define().build(memory()).states()), "memory() publishes its events itself");
 });
 
 test("process names count the shards of parallelCount", () => {

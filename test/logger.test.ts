@@ -46,7 +46,7 @@ test("debug: true logs launches, roles, events consumed and skipped, transitions
     assert.ok(messages.has(expected), `a "${expected}" line`);
   }
   const launched = lines.filter((l) => l.message === "process launched").map((l) => l.meta.process);
-  assert.ok(launched.includes("created-consumer-1-of-1") && launched.includes("outbox-consumer"));
+  assert.ok(launched.includes("created-consumer-1-of-1") && launched.includes("delete-consumer"));
   const written = lines.filter((l) => l.message === "run written").map((l) => l.meta.status);
   assert.deepEqual(written, ["Created", "Processed", "Done"]);
   const backOff = lines.find((l) => l.message === "backing off");

@@ -13,7 +13,7 @@ import {
   WorkflowInProgressError,
   WorkflowNotRunningError,
 } from "stepwise";
-import { memory } from "stepwise/memory";
+import { memory, MemoryRecordStore } from "stepwise/memory";
 import { FakeClock } from "stepwise/testing";
 import { lineWorkflow, Status, type Item } from "./support/workflows.js";
 
@@ -28,7 +28,19 @@ test("a run goes through every step to its terminal status and completes", async
     assert.deepEqual(done.object, { id: "item-1", count: 3 });
     assert.equal(done.meta.version, 4);
     assert.equal(done.meta.statusDescription, "Done");
-    assert.match(done.meta.traceOrigin, /workflow\.test\.ts/);
+    assert.equal(done.meta.traceOrigin, "", "no call site is captured unless debugging");
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("with debug: true, a run's traceOrigin names the file and line that triggered it", async () => {
+  const { wf } = lineWorkflow({ config: { debug: true, logger: { debug: () => {}, error: () => {} } } });
+  try {
+    await wf.run();
+    const runId = await wf.trigger("traced", { initialValue: { id: "traced", count: 0 } });
+    const done = await wf.await("traced", runId, Status.Done);
+    assert.match(done.meta.traceOrigin, /workflow\.test\.ts:\d+:\d+/);
   } finally {
     await wf.stop();
   }
@@ -165,13 +177,30 @@ test("await sees a run that reaches the status after the call", async () => {
   }
 });
 
+test("several awaits of one run each see it reach the status, also when one of them gave up first", async () => {
+  const wf = waitingWorkflow();
+  try {
+    await wf.run();
+    const runId = await wf.trigger("w-5", { initialValue: { id: "w-5", count: 0 } });
+    const controller = new AbortController();
+    const first = wf.await("w-5", runId, Status.Done);
+    const givingUp = wf.await("w-5", runId, Status.Done, { signal: controller.signal });
+    const awaits = [first, wf.await("w-5", runId, Status.Done), wf.await("w-5", runId, Status.Done)];
+    controller.abort(new Error("caller gave up"));
+    await assert.rejects(givingUp, /caller gave up/);
+    await wf.callback("w-5", Status.Created, 5);
+    for (const done of await Promise.all(awaits)) assert.equal(done.object.count, 5);
+  } finally {
+    await wf.stop();
+  }
+});
+
 test("states() names every process and follows run() and stop()", async () => {
   const { wf } = lineWorkflow({ stepOptions: { parallelCount: 2 } });
   assert.deepEqual(Object.keys(wf.states()).sort(), [
     "created-consumer-1-of-2",
     "created-consumer-2-of-2",
     "delete-consumer",
-    "outbox-consumer",
     "paused-records-retry-consumer",
     "processed-consumer-1-of-2",
     "processed-consumer-2-of-2",
@@ -194,12 +223,13 @@ test("states() names every process and follows run() and stop()", async () => {
 });
 
 test("outbox: false leaves events in the store's outbox", async () => {
-  const { wf, adapters } = lineWorkflow({ config: { outbox: false } });
+  const recordStore = new MemoryRecordStore();
+  const { wf } = lineWorkflow({ config: { recordStore, outbox: false } });
   assert.equal(wf.states()["outbox-consumer"], undefined);
   try {
     await wf.run();
     await wf.trigger("o-1", { initialValue: { id: "o-1", count: 0 } });
-    const pending = await adapters.recordStore.listOutboxEvents("line", 10);
+    const pending = await recordStore.listOutboxEvents("line", 10);
     assert.equal(pending.length, 1);
   } finally {
     await wf.stop();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Builder, HeaderKey, topic, type Codec, type Headers, type OutboxEvent } from "stepwise";
 import { bundleCases, eventStreamerCases, makeRecord, recordStoreCases, roleSchedulerCases, timeoutStoreCases } from "stepwise/adaptertest";
 import {
   memory,
@@ -14,6 +15,22 @@ for (const c of eventStreamerCases(async () => new MemoryEventStreamer())) test(
 // memory() is given no client of its own, so there is nothing of the user's to check.
 for (const c of bundleCases(async () => memory(), async () => {})) test(`memory: ${c.name}`, c.run);
 for (const c of recordStoreCases(async () => new MemoryRecordStore())) test(`memory: ${c.name}`, c.run);
+
+/** A streamer that also lists what its record store published, oldest first, as the outbox would. */
+class ListingStreamer extends MemoryEventStreamer {
+  readonly published: OutboxEvent[] = [];
+
+  override publish(topic: string, foreignId: string, type: number, headers: Headers): void {
+    super.publish(topic, foreignId, type, headers);
+    const workflowName = headers[HeaderKey.workflowName] ?? "";
+    this.published.push({ id: String(this.published.length + 1), workflowName, foreignId, type, headers, createdAt: new Date() });
+  }
+}
+const listing = new ListingStreamer();
+const publishedBy = async (workflowName: string) => listing.published.filter((e) => e.workflowName === workflowName);
+for (const c of recordStoreCases(async () => new MemoryRecordStore({ eventStreamer: listing }), { writtenEvents: publishedBy })) {
+  test(`memory (events on the streamer): ${c.name}`, c.run);
+}
 for (const c of timeoutStoreCases(async () => new MemoryTimeoutStore())) test(`memory: ${c.name}`, c.run);
 for (const c of roleSchedulerCases(async () => new MemoryRoleScheduler(), {
   loseLease: async (scheduler, role) => scheduler.revoke(role),
@@ -167,6 +184,132 @@ test("memory: memory() bundles fresh adapters", () => {
 });
 
 test("memory: 300 runs of a three-step workflow on memory() over two shards each complete, each transition stored once", async () => {
-  await lineRunsComplete(memory(), { runs: 300, name: "memory-line", outbox: true });
+  await lineRunsComplete(memory(), { runs: 300, name: "memory-line", outbox: false });
   await failingRunDoesNotBlock(memory(), "memory-head-of-line");
+});
+
+test("memory: the same with a record store whose events go through the outbox", async () => {
+  const adapters = { ...memory(), recordStore: new MemoryRecordStore(), outbox: true };
+  await lineRunsComplete(adapters, { runs: 300, name: "memory-outbox-line", outbox: true });
+});
+
+test("memory: a store given a streamer publishes each record's event on its topic at once", async () => {
+  const streamer = new MemoryEventStreamer();
+  const store = new MemoryRecordStore({ eventStreamer: streamer });
+  const record = makeRecord({ workflowName: "published", status: 2 });
+  const receiver = await streamer.newReceiver(topic("published", 2), "r");
+  try {
+    await store.store(record);
+    const { event } = await receiver.recv(AbortSignal.timeout(5_000));
+    assert.equal(event.headers[HeaderKey.runId], record.runId);
+    assert.equal(event.headers[HeaderKey.recordVersion], "1");
+    assert.deepEqual(await store.listOutboxEvents("published", 10), [], "nothing waits in the outbox");
+  } finally {
+    await receiver.close();
+  }
+});
+
+/** What the objects of the tests below hold. */
+type Shapes = { n: number; when?: unknown; gone?: unknown; odd?: unknown; list?: unknown[]; seen?: unknown };
+
+enum Step {
+  Unknown = 0,
+  First = 1,
+  Second = 2,
+  Done = 3,
+}
+
+test("memory: a step that changes its object and then throws, or after it returned, leaves the stored object as it was", async () => {
+  const b = new Builder<Shapes, Step>("kept-throw", Step);
+  const seen: number[] = [];
+  let kept: Shapes | undefined;
+  b.addStep(
+    Step.First,
+    async (run) => {
+      seen.push(run.object.n);
+      run.object.n = 99;
+      if (seen.length === 1) throw new Error("after changing the object");
+      kept = run.object;
+      return Step.Done;
+    },
+    Step.Done,
+  ).withOptions({ errBackOff: 1 });
+  const adapters = memory();
+  const wf = b.build({ ...adapters, logger: { debug: () => {}, error: () => {} } });
+  try {
+    await wf.run();
+    const runId = await wf.trigger("t", { initialValue: { n: 1 } });
+    const done = await wf.await("t", runId, Step.Done, { timeoutMs: 5_000 });
+    assert.deepEqual(seen, [1, 1], "the retry saw the object as stored, not as the failed attempt left it");
+    assert.equal(done.object.n, 99);
+    done.object.n = 7;
+    if (kept) kept.n = 8;
+    assert.equal((await wf.get(runId)).object.n, 99, "changing an awaited run's object, or the step's, changes nothing stored");
+    assert.deepEqual(adapters.recordStore.snapshots(runId).map((r) => JSON.parse(new TextDecoder().decode(r.object)) as Shapes), [{ n: 1 }, { n: 99 }]);
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("memory: with the default codec a step sees its object exactly as a round trip through JSON makes it", async () => {
+  const b = new Builder<Shapes, Step>("kept-json", Step);
+  const when = new Date("2026-03-04T05:06:07.089Z");
+  b.addStep(
+    Step.First,
+    async (run) => {
+      Object.assign(run.object, { when, gone: undefined, odd: [NaN, -0, undefined, () => 1, new Map([["k", 1]])], list: [{ a: [1, { b: "ü" }] }] });
+      return Step.Second;
+    },
+    Step.Second,
+  );
+  b.addStep(
+    Step.Second,
+    async (run) => {
+      run.object.seen = { whenIsString: typeof run.object.when === "string", hasGone: "gone" in run.object };
+      return Step.Done;
+    },
+    Step.Done,
+  );
+  const adapters = memory();
+  const wf = b.build(adapters);
+  try {
+    await wf.run();
+    const runId = await wf.trigger("j", { initialValue: { n: 1 } });
+    const done = await wf.await("j", runId, Step.Done, { timeoutMs: 5_000 });
+    const roundTrip = JSON.parse(JSON.stringify({ n: 1, when, odd: [NaN, -0, undefined, () => 1, new Map([["k", 1]])], list: [{ a: [1, { b: "ü" }] }] })) as Shapes;
+    assert.deepStrictEqual(done.object, { ...roundTrip, seen: { whenIsString: true, hasGone: false } });
+    const stored = await adapters.recordStore.lookup(runId);
+    assert.equal(new TextDecoder().decode(stored.object), JSON.stringify(done.object), "the stored bytes are the JSON codec's");
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("memory: a custom codec encodes every write and decodes every read of a step", async () => {
+  let encodes = 0;
+  let decodes = 0;
+  const codec: Codec<Shapes> = {
+    encode: (value) => {
+      encodes++;
+      return new TextEncoder().encode(JSON.stringify(value));
+    },
+    decode: (bytes) => {
+      decodes++;
+      return JSON.parse(new TextDecoder().decode(bytes)) as Shapes;
+    },
+  };
+  const b = new Builder<Shapes, Step>("kept-codec", Step);
+  b.addStep(Step.First, async (run) => (run.object.n++, Step.Second), Step.Second);
+  b.addStep(Step.Second, async (run) => (run.object.n++, Step.Done), Step.Done);
+  const wf = b.build({ ...memory(), codec });
+  try {
+    await wf.run();
+    const runId = await wf.trigger("c", { initialValue: { n: 0 } });
+    const done = await wf.await("c", runId, Step.Done, { timeoutMs: 5_000 });
+    assert.equal(done.object.n, 2);
+    assert.equal(encodes, 3, "the trigger and both steps encoded");
+    assert.ok(decodes >= 3, "both steps and the await decoded");
+  } finally {
+    await wf.stop();
+  }
 });

@@ -83,6 +83,15 @@ export class MemoryEventStreamer implements EventStreamer, ClockAdopter {
     );
   }
 
+  /**
+   * Appends an event to `topic` at once, as a sender's `send` does: for a {@link MemoryRecordStore}
+   * given this streamer, which publishes each record's event as part of storing the record. The
+   * headers object is kept as given and shared by every receiver, so treat it as read-only.
+   */
+  publish(topic: string, foreignId: string, type: number, headers: Headers): void {
+    appendEvent(this.log(topic), foreignId, type, headers, this.clock);
+  }
+
   /** Closes every receiver this streamer opened that is still open. Idempotent. */
   close(): Promise<void> {
     return this.open.close();
@@ -119,12 +128,16 @@ export class MemoryEventSender implements EventSender {
    */
   async send(foreignId: string, type: number, headers: Headers): Promise<void> {
     if (this.closed) throw new ClosedError(`memory event sender for topic "${this.topic}"`, "send");
-    // The id is the event's offset in the topic (see MemoryEventStreamer).
-    this.log.append({ id: String(this.log.end), foreignId, type, headers, createdAt: this.clock.now() });
+    appendEvent(this.log, foreignId, type, headers, this.clock);
   }
 
   /** Refuses later sends. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+function appendEvent(log: TopicLog<Event>, foreignId: string, type: number, headers: Headers, clock: Clock): void {
+  // The id is the event's offset in the topic (see MemoryEventStreamer).
+  log.append({ id: String(log.end), foreignId, type, headers, createdAt: clock.now() });
 }

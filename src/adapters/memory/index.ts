@@ -20,6 +20,8 @@ export interface MemoryAdapters extends Adapters {
   recordStore: MemoryRecordStore;
   timeoutStore: MemoryTimeoutStore;
   roleScheduler: MemoryRoleScheduler;
+  /** The record store publishes each record's event on the streamer itself: no outbox hop. */
+  outbox: false;
 }
 
 /** Options of {@link memory}. */
@@ -31,6 +33,9 @@ export interface MemoryOptions {
 /**
  * Fresh in-process adapters for one process: nothing survives a restart. Pass the result to
  * `build()`. Without a `clock` here, they follow the clock given to `build()` (a FakeClock in tests).
+ * The record store publishes each record's event on the streamer as it stores the record, so the
+ * workflow runs no outbox process (`outbox: false`). Keep that in mind when you combine parts:
+ * with another record store, build with `outbox: true`.
  *
  * @example
  * ```ts
@@ -45,9 +50,10 @@ export function memory(options: MemoryOptions = {}): MemoryAdapters {
   const eventStreamer = new MemoryEventStreamer({ clock });
   return {
     eventStreamer,
-    recordStore: new MemoryRecordStore({ clock }),
+    recordStore: new MemoryRecordStore({ clock, eventStreamer }),
     timeoutStore: new MemoryTimeoutStore({ clock }),
     roleScheduler: new MemoryRoleScheduler(),
+    outbox: false,
     close: closeOnce(() => eventStreamer.close()),
   };
 }

@@ -1,13 +1,49 @@
 import { adoptClock, FollowingClock, type Clock, type ClockAdopter } from "../../clock.js";
 import { OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
-import { outboxEventData } from "../../outbox-event.js";
-import { copyRecord, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
-import { isFinished } from "../../runstate.js";
+import { HeaderKey } from "../../event.js";
+import { encodeJsonData } from "../../json-data.js";
+import { KeptRecord, keptRecords, type KeptRecordAccess, type KeepsRecords, type RecordFields } from "../../kept-record.js";
+import { eventHeaders } from "../../outbox-event.js";
+import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
+import { isFinished, type RunState } from "../../runstate.js";
+import type { MemoryEventStreamer } from "./event-streamer.js";
 
 /** Options of {@link MemoryRecordStore}. */
 export interface MemoryRecordStoreOptions {
   /** Stamps `OutboxEvent.createdAt`. Default: the system clock. */
   clock?: Clock;
+  /**
+   * Where the event of each store goes. Without it, to this store's outbox (`listOutboxEvents`),
+   * which the workflow's outbox process moves to whatever EventStreamer the workflow uses. With
+   * it, straight onto this streamer's topic as part of the store, and the outbox stays empty:
+   * build the workflow with `outbox: false` then (the `memory()` bundle does both).
+   */
+  eventStreamer?: MemoryEventStreamer;
+}
+
+/**
+ * One stored version of a run: its fields, its times in milliseconds, and its object as bytes or,
+ * when a workflow stored a KeptRecord, as that record's data (encoded only if someone reads the
+ * bytes). Never changed once stored, but for the bytes cached on first read.
+ */
+interface StoredVersion {
+  readonly workflowName: string;
+  readonly foreignId: string;
+  readonly runId: string;
+  readonly runState: RunState;
+  readonly status: number;
+  readonly createdMs: number;
+  readonly updatedMs: number;
+  readonly runStateReason: string;
+  readonly statusDescription: string;
+  readonly version: number;
+  readonly traceOrigin: string;
+  /** Undefined until first read when the version holds `data`. */
+  bytes: Uint8Array | undefined;
+  /** The kept data, or undefined when the version was stored as bytes. */
+  readonly data: unknown;
+  /** The version before, for `snapshots`; undefined for version 1. */
+  readonly previous: StoredVersion | undefined;
 }
 
 /**
@@ -15,6 +51,10 @@ export interface MemoryRecordStoreOptions {
  * change the other's. Besides the latest version of each run it keeps every version ever stored
  * ({@link MemoryRecordStore.snapshots}), which testing helpers use to check the path a run took;
  * that history grows with every write, so this store suits tests and short-lived processes.
+ *
+ * A workflow on the default JSON codec hands this store its objects as JSON data rather than bytes
+ * and reads them back the same way, so its steps cost no encoding or decoding; `lookup` and the
+ * other reads still return the bytes the codec would have made.
  *
  * @example
  * ```ts
@@ -24,12 +64,15 @@ export interface MemoryRecordStoreOptions {
  * store.snapshots(runId).map((r) => r.status); // [Created, Paid, Shipped]
  * ```
  */
-export class MemoryRecordStore implements RecordStore, ClockAdopter {
+export class MemoryRecordStore implements RecordStore, KeepsRecords, ClockAdopter {
   private readonly clock: Clock;
-  /** Run id → latest version. Map order is creation order, the tie-break of `list`. */
-  private readonly records = new Map<string, Record>();
-  /** Run id → every stored version, oldest first. Shares objects with `records`; never mutated. */
-  private readonly versions = new Map<string, Record[]>();
+  private readonly events: MemoryEventStreamer | undefined;
+  /**
+   * Run id → latest version, which links to the ones before. One map for both: with many runs,
+   * each lookup in a large map costs more than the rest of a store. Map order is creation order,
+   * the tie-break of `list`.
+   */
+  private readonly records = new Map<string, StoredVersion>();
   /** Workflow name → foreign id → run id of the newest run. */
   private readonly latestRuns = new Map<string, Map<string, string>>();
   /** Outbox event id → event, for deletes. */
@@ -40,18 +83,18 @@ export class MemoryRecordStore implements RecordStore, ClockAdopter {
 
   constructor(options: MemoryRecordStoreOptions = {}) {
     this.clock = options.clock ?? new FollowingClock();
+    this.events = options.eventStreamer;
   }
   /** Stamps times with the workflow's clock when this store was given none. */
   [adoptClock](clock: Clock): void {
     if (this.clock instanceof FollowingClock) this.clock.adopt(clock);
   }
 
-
   /**
-   * Writes the record and one outbox event, if `record.meta.version` is one more than the stored
-   * version (or 1 for a new run); otherwise throws VersionConflictError and writes nothing.
-   * A new run throws WorkflowInProgressError while the latest run of its workflow and foreign id
-   * has not finished.
+   * Writes the record and its event, if `record.meta.version` is one more than the stored version
+   * (or 1 for a new run); otherwise throws VersionConflictError and writes nothing. A new run
+   * throws WorkflowInProgressError while the latest run of its workflow and foreign id has not
+   * finished.
    */
   async store(record: Record): Promise<void> {
     const { runId, workflowName, foreignId } = record;
@@ -62,33 +105,43 @@ export class MemoryRecordStore implements RecordStore, ClockAdopter {
       const latestRunId = this.latestRuns.get(workflowName)?.get(foreignId);
       const latest = latestRunId === undefined ? undefined : this.records.get(latestRunId);
       if (latest !== undefined && !isFinished(latest.runState)) throw new WorkflowInProgressError(workflowName, foreignId);
-    } else if (existing.meta.version !== version - 1) {
+    } else if (existing.version !== version - 1) {
       throw new VersionConflictError(runId, version);
     }
 
     // Every check has passed; from here on nothing throws, so the write is all or nothing.
-    const stored = copyRecord(record);
+    const stored = storedVersion(record, existing);
     this.records.set(runId, stored);
     if (existing === undefined) {
-      this.versions.set(runId, [stored]);
-      let runs = this.latestRuns.get(workflowName);
-      if (runs === undefined) {
-        runs = new Map();
-        this.latestRuns.set(workflowName, runs);
+      let foreignIds = this.latestRuns.get(workflowName);
+      if (foreignIds === undefined) {
+        foreignIds = new Map();
+        this.latestRuns.set(workflowName, foreignIds);
       }
-      runs.set(foreignId, runId);
-    } else {
-      this.versions.get(runId)?.push(stored);
+      foreignIds.set(foreignId, runId);
     }
-    this.appendOutboxEvent(stored);
+    // Headers are built fresh for each event and never mutated, so receivers and listings may share them.
+    const headers = eventHeaders(record);
+    if (this.events) this.events.publish(headers[HeaderKey.topic] ?? "", foreignId, record.status, headers);
+    else this.appendOutboxEvent(workflowName, foreignId, record.status, headers);
   }
 
   /** The latest version of the run; RecordNotFoundError when there is none. */
   async lookup(runId: string): Promise<Record> {
-    const record = this.records.get(runId);
-    if (record === undefined) throw new RecordNotFoundError(runId);
-    return copyRecord(record);
+    const stored = this.records.get(runId);
+    if (stored === undefined) throw new RecordNotFoundError(runId);
+    return plainRecord(stored);
   }
+
+  /** For the engine: reads that share the kept data rather than encoding it (see KeptRecordAccess). */
+  readonly [keptRecords]: KeptRecordAccess = {
+    methods: MemoryRecordStore.prototype,
+    read: (runId) => {
+      const stored = this.records.get(runId);
+      if (stored === undefined) return undefined;
+      return stored.data === undefined ? plainRecord(stored) : new KeptRecord(recordFields(stored), stored.data);
+    },
+  };
 
   /**
    * The newest run of the workflow for `foreignId`; RecordNotFoundError (carrying the foreign id
@@ -96,9 +149,9 @@ export class MemoryRecordStore implements RecordStore, ClockAdopter {
    */
   async latest(workflowName: string, foreignId: string): Promise<Record> {
     const runId = this.latestRuns.get(workflowName)?.get(foreignId);
-    const record = runId === undefined ? undefined : this.records.get(runId);
-    if (record === undefined) throw new RecordNotFoundError(foreignId);
-    return copyRecord(record);
+    const stored = runId === undefined ? undefined : this.records.get(runId);
+    if (stored === undefined) throw new RecordNotFoundError(foreignId);
+    return plainRecord(stored);
   }
 
   /**
@@ -114,25 +167,24 @@ export class MemoryRecordStore implements RecordStore, ClockAdopter {
     const after = filter.createdAfter?.getTime();
     const before = filter.createdBefore?.getTime();
 
-    const matches: Record[] = [];
+    const matches: StoredVersion[] = [];
     for (const r of this.records.values()) {
       if (workflowName !== undefined && r.workflowName !== workflowName) continue;
       if (foreignIds !== undefined && !foreignIds.has(r.foreignId)) continue;
       if (statuses !== undefined && !statuses.has(r.status)) continue;
       if (runStates !== undefined && !runStates.has(r.runState)) continue;
-      const createdMs = r.createdAt.getTime();
-      if (after !== undefined && createdMs <= after) continue;
-      if (before !== undefined && createdMs >= before) continue;
+      if (after !== undefined && r.createdMs <= after) continue;
+      if (before !== undefined && r.createdMs >= before) continue;
       matches.push(r);
     }
     // Array.prototype.sort is stable, so equal timestamps keep the creation order of the map.
-    matches.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    matches.sort((a, b) => a.createdMs - b.createdMs);
     if (query.order === "desc") matches.reverse();
     const offset = query.offset ?? 0;
-    return matches.slice(offset, offset + query.limit).map(copyRecord);
+    return matches.slice(offset, offset + query.limit).map(plainRecord);
   }
 
-  /** Up to `limit` outbox events of the workflow, oldest first. */
+  /** Up to `limit` outbox events of the workflow, oldest first; none when events go to a streamer. */
   async listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]> {
     const events: OutboxEvent[] = [];
     const pending = this.outboxByWorkflow.get(workflowName);
@@ -156,21 +208,69 @@ export class MemoryRecordStore implements RecordStore, ClockAdopter {
 
   /** Copies of every version stored for the run, oldest first; empty for an unknown run. */
   snapshots(runId: string): Record[] {
-    return (this.versions.get(runId) ?? []).map(copyRecord);
+    const versions: Record[] = [];
+    for (let stored = this.records.get(runId); stored !== undefined; stored = stored.previous) versions.push(plainRecord(stored));
+    return versions.reverse();
   }
 
-  private appendOutboxEvent(record: Record): void {
+  private appendOutboxEvent(workflowName: string, foreignId: string, type: number, headers: OutboxEvent["headers"]): void {
     const id = String(this.nextOutboxId++);
-    // Headers are built fresh for each event and never mutated, so listings may share them.
-    const event: OutboxEvent = { id, workflowName: record.workflowName, ...outboxEventData(record), createdAt: this.clock.now() };
+    const event: OutboxEvent = { id, workflowName, foreignId, type, headers, createdAt: this.clock.now() };
     this.outbox.set(id, event);
-    let pending = this.outboxByWorkflow.get(record.workflowName);
+    let pending = this.outboxByWorkflow.get(workflowName);
     if (pending === undefined) {
       pending = new Map();
-      this.outboxByWorkflow.set(record.workflowName, pending);
+      this.outboxByWorkflow.set(workflowName, pending);
     }
     pending.set(id, event);
   }
+}
+
+/** The store's own copy of `record`: a KeptRecord's data is shared, since nobody changes it. */
+function storedVersion(record: Record, previous: StoredVersion | undefined): StoredVersion {
+  const meta = record.meta;
+  const kept = record instanceof KeptRecord;
+  return {
+    workflowName: record.workflowName,
+    foreignId: record.foreignId,
+    runId: record.runId,
+    runState: record.runState,
+    status: record.status,
+    createdMs: record.createdAt.getTime(),
+    updatedMs: record.updatedAt.getTime(),
+    runStateReason: meta.runStateReason,
+    statusDescription: meta.statusDescription,
+    version: meta.version,
+    traceOrigin: meta.traceOrigin,
+    bytes: kept ? undefined : record.object.slice(),
+    data: kept ? record.data : undefined,
+    previous,
+  };
+}
+
+/** Fresh fields of a stored version, with dates and meta of their own. */
+function recordFields(stored: StoredVersion): RecordFields {
+  return {
+    workflowName: stored.workflowName,
+    foreignId: stored.foreignId,
+    runId: stored.runId,
+    runState: stored.runState,
+    status: stored.status,
+    createdAt: new Date(stored.createdMs),
+    updatedAt: new Date(stored.updatedMs),
+    meta: {
+      runStateReason: stored.runStateReason,
+      statusDescription: stored.statusDescription,
+      version: stored.version,
+      traceOrigin: stored.traceOrigin,
+    },
+  };
+}
+
+/** A copy of a stored version as a plain record, its object as bytes. */
+function plainRecord(stored: StoredVersion): Record {
+  stored.bytes ??= encodeJsonData(stored.data);
+  return { ...recordFields(stored), object: stored.bytes.slice() };
 }
 
 function nonEmptySet<V>(values: readonly V[] | undefined): Set<V> | undefined {
