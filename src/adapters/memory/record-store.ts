@@ -97,19 +97,47 @@ export class MemoryRecordStore implements RecordStore, KeepsRecords, ClockAdopte
    * finished.
    */
   async store(record: Record): Promise<void> {
+    const existing = this.check(record, undefined);
+    this.write(record, existing);
+  }
+
+  /**
+   * Writes the records and their events together, each with the version check of `store`, all of
+   * them or none: the first refused record's error is thrown and nothing is written.
+   */
+  async storeMany(records: readonly Record[]): Promise<void> {
+    // New runs of the batch count as the latest of their foreign ids for the records after them.
+    const created = new Map<string, Record>();
+    const existing = records.map((record) => {
+      const found = this.check(record, created);
+      if (found === undefined) created.set(`${record.workflowName}\u0000${record.foreignId}`, record);
+      return found;
+    });
+    for (const [i, record] of records.entries()) this.write(record, existing[i]);
+  }
+
+  /**
+   * The stored version a write of `record` replaces (undefined for a new run), or the error that
+   * refuses it. `created` holds the new runs written before it in the same batch.
+   */
+  private check(record: Record, created: ReadonlyMap<string, Record> | undefined): StoredVersion | undefined {
     const { runId, workflowName, foreignId } = record;
     const version = record.meta.version;
     const existing = this.records.get(runId);
     if (existing === undefined) {
       if (version !== 1) throw new VersionConflictError(runId, version);
       const latestRunId = this.latestRuns.get(workflowName)?.get(foreignId);
-      const latest = latestRunId === undefined ? undefined : this.records.get(latestRunId);
+      const latest = created?.get(`${workflowName}\u0000${foreignId}`) ?? (latestRunId === undefined ? undefined : this.records.get(latestRunId));
       if (latest !== undefined && !isFinished(latest.runState)) throw new WorkflowInProgressError(workflowName, foreignId);
     } else if (existing.version !== version - 1) {
       throw new VersionConflictError(runId, version);
     }
+    return existing;
+  }
 
-    // Every check has passed; from here on nothing throws, so the write is all or nothing.
+  /** Writes a checked record and its event; nothing here throws, so a write is all or nothing. */
+  private write(record: Record, existing: StoredVersion | undefined): void {
+    const { runId, workflowName, foreignId } = record;
     const stored = storedVersion(record, existing);
     this.records.set(runId, stored);
     if (existing === undefined) {
@@ -124,6 +152,16 @@ export class MemoryRecordStore implements RecordStore, KeepsRecords, ClockAdopte
     const headers = eventHeaders(record);
     if (this.events) this.events.publish(headers[HeaderKey.topic] ?? "", foreignId, record.status, headers);
     else this.appendOutboxEvent(workflowName, foreignId, record.status, headers);
+  }
+
+  /** The latest version of each run found. */
+  async lookupMany(runIds: readonly string[]): Promise<Record[]> {
+    const records: Record[] = [];
+    for (const runId of runIds) {
+      const stored = this.records.get(runId);
+      if (stored !== undefined) records.push(plainRecord(stored));
+    }
+    return records;
   }
 
   /** The latest version of the run; RecordNotFoundError when there is none. */
@@ -204,6 +242,11 @@ export class MemoryRecordStore implements RecordStore, KeepsRecords, ClockAdopte
     const pending = this.outboxByWorkflow.get(event.workflowName);
     pending?.delete(id);
     if (pending?.size === 0) this.outboxByWorkflow.delete(event.workflowName);
+  }
+
+  /** Deletes sent outbox events; ids not in the outbox are left alone. */
+  async deleteOutboxEvents(ids: readonly string[]): Promise<void> {
+    for (const id of ids) if (this.outbox.has(id)) await this.deleteOutboxEvent(id);
   }
 
   /** Copies of every version stored for the run, oldest first; empty for an unknown run. */
