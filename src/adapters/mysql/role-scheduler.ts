@@ -31,8 +31,8 @@ interface Session {
   /** Aborts when the session is lost: a query in flight on it then gets no answer, so none is waited for after. */
   readonly ended: AbortController;
   readonly onLost: (err?: unknown) => void;
-  /** This scheduler's row in the members table, live while this session holds its lock. */
-  member?: { id: string; lockName: string };
+  /** The user lock that keeps this scheduler's row in the members table live, once taken on this session. */
+  memberLock?: string;
 }
 
 /**
@@ -77,6 +77,8 @@ export class MysqlRoleScheduler implements RoleScheduler {
   private readonly prefix: string;
   private readonly tables: MysqlTables;
   private readonly pollingFrequencyMs: number;
+  /** This scheduler's row in the members table: the same across sessions, so its share stays where it is. */
+  private readonly memberId = randomUUID();
   private readonly claims: RoleClaims<Session>;
   private session: Session | undefined;
   private opening: Promise<Session> | undefined;
@@ -159,19 +161,18 @@ export class MysqlRoleScheduler implements RoleScheduler {
     const table = this.tables.roleMembers;
     const session = await this.openSession();
     try {
-      let member = session.member;
-      if (member === undefined) {
-        const id = randomUUID();
-        const lockName = await this.hashedName("member", id);
+      let lockName = session.memberLock;
+      if (lockName === undefined) {
+        // A lock of this session's own: an earlier session that is not quite gone keeps its lock.
+        lockName = await this.hashedName("member", this.memberId, randomUUID());
         const [row] = await this.query(session, "SELECT GET_LOCK(?, 0) AS got", [lockName], "GET_LOCK()");
         if (Number(row?.got) !== 1) throw new Error(`mysql: could not take the member lock ${lockName}`);
-        member = { id, lockName };
-        session.member = member;
+        session.memberLock = lockName;
       }
       await this.query(
         session,
-        `INSERT INTO \`${table}\` (member, lock_name, roles) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE roles = VALUES(roles)`,
-        [member.id, member.lockName, encodeMemberRoles(roles)],
+        `INSERT INTO \`${table}\` (member, lock_name, roles) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE lock_name = VALUES(lock_name), roles = VALUES(roles)`,
+        [this.memberId, lockName, encodeMemberRoles(roles)],
         table,
       );
       const rows = await this.query(session, `SELECT member, roles, IS_USED_LOCK(lock_name) IS NOT NULL AS live FROM \`${table}\``, [], table);
@@ -180,7 +181,7 @@ export class MysqlRoleScheduler implements RoleScheduler {
         await this.query(session, `DELETE FROM \`${table}\` WHERE member IN (?) AND IS_USED_LOCK(lock_name) IS NULL`, [gone], table);
       }
       const members = rows.filter((row) => Number(row.live) === 1).map((row) => ({ id: String(row.member), roles: decodeMemberRoles(row.roles) }));
-      return { self: member.id, members };
+      return { self: this.memberId, members };
     } catch (err) {
       if (isFatal(err) || session.lost) this.lose(session, err);
       throw err;
@@ -190,12 +191,12 @@ export class MysqlRoleScheduler implements RoleScheduler {
   /** Deletes our row and gives its lock back; a closing scheduler releases every lock at once after. */
   private async leaveMembers(): Promise<void> {
     const session = this.session;
-    const member = session?.member;
-    if (session === undefined || member === undefined || session.lost) return;
-    session.member = undefined;
+    const lockName = session?.memberLock;
+    if (session === undefined || lockName === undefined || session.lost) return;
+    session.memberLock = undefined;
     try {
-      await this.query(session, `DELETE FROM \`${this.tables.roleMembers}\` WHERE member = ?`, [member.id], this.tables.roleMembers);
-      await this.query(session, "SELECT RELEASE_LOCK(?) AS released", [member.lockName], "RELEASE_LOCK()");
+      await this.query(session, `DELETE FROM \`${this.tables.roleMembers}\` WHERE member = ?`, [this.memberId], this.tables.roleMembers);
+      await this.query(session, "SELECT RELEASE_LOCK(?) AS released", [lockName], "RELEASE_LOCK()");
     } catch (err) {
       // The row is dead once the lock is free, whoever notices first deletes it.
       if (isFatal(err)) this.lose(session, err);
