@@ -80,6 +80,13 @@ CREATE TABLE IF NOT EXISTS `stepwise_cursors` (
   PRIMARY KEY (topic, name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+CREATE TABLE IF NOT EXISTS `stepwise_role_members` (
+  member VARBINARY(64) NOT NULL,
+  lock_name VARBINARY(64) NOT NULL,
+  roles MEDIUMTEXT NOT NULL,
+  PRIMARY KEY (member)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
 CREATE TABLE IF NOT EXISTS `stepwise_schema_version` (
   version INT UNSIGNED NOT NULL,
   applied_at DATETIME(3) NOT NULL,

@@ -85,6 +85,14 @@ CREATE TABLE IF NOT EXISTS stepwise_leases (
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- The role schedulers sharing the file, each with the roles it awaits, until when. A scheduler
+-- renews its row while it awaits roles; the roles spread over the rows that have not expired.
+CREATE TABLE IF NOT EXISTS stepwise_role_members (
+  member     TEXT NOT NULL PRIMARY KEY,
+  roles      TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS stepwise_schema_version (
   version    INTEGER NOT NULL PRIMARY KEY,
   applied_at INTEGER NOT NULL

@@ -336,6 +336,23 @@ export class RoleLostError extends StepwiseError {
   }
 }
 
+/**
+ * A lease ended because its role now belongs to another member of the role scheduler: roles are
+ * spread over the live processes, and one joined or came back. The reason of the lease's signal;
+ * the process awaits the role again and gets it back if the assignment returns it.
+ */
+export class RoleHandedOverError extends StepwiseError {
+  readonly code = "ROLE_HANDED_OVER";
+  constructor(
+    readonly role: string,
+    /** The member the role is assigned to now. */
+    readonly member: string,
+    options?: ErrorOptions,
+  ) {
+    super(`the lease on role "${role}" was handed over: the role is assigned to member "${member}" now`, options);
+  }
+}
+
 /** The reason of a lease's signal once its holder released it. */
 export class RoleReleasedError extends StepwiseError {
   readonly code = "ROLE_RELEASED";

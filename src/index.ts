@@ -55,6 +55,7 @@ export {
   ObjectDecodeError,
   OutboxRecordNotFoundError,
   RecordNotFoundError,
+  RoleHandedOverError,
   RoleLostError,
   RoleReleasedError,
   RoleSchedulerClosedError,

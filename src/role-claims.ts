@@ -1,8 +1,9 @@
 import { setMaxListeners } from "node:events";
 import { linkSignals, throwIfAborted, untilWoken, type LinkedSignal } from "./abort.js";
-import type { RoleLostError} from "./errors.js";
-import { RoleReleasedError, RoleSchedulerClosedError } from "./errors.js";
+import type { RoleLostError } from "./errors.js";
+import { RoleHandedOverError, RoleReleasedError, RoleSchedulerClosedError } from "./errors.js";
 import { renewLease, type LeaseRenewal } from "./lease-renewal.js";
+import { RoleMembership, type RoleMembers } from "./role-membership.js";
 import type { Lease } from "./rolescheduler.js";
 
 /**
@@ -24,17 +25,28 @@ export interface RoleLock<Hold> {
   release(role: string, hold: Hold): Promise<void>;
   /** Renews each hold while its lease lasts, for engines whose leases expire. */
   renewal?: LeaseRenewal<Hold>;
+  /**
+   * Lists this process among the others sharing the engine, so that roles spread over them: a
+   * role is then only taken by the member it is assigned to. Without it, every role goes to
+   * whichever process asks first (for an engine that only one process can use).
+   */
+  members?: RoleMembers;
 }
 
-/** One `await` call: waiting its turn in this process, taking the role in the engine, holding it, or done. */
+/**
+ * One `await` call: waiting its turn in this process, waiting until the role is assigned to this
+ * process, taking the role in the engine, holding it, or done.
+ */
 interface Claim<Hold> {
-  state: "waiting" | "acquiring" | "holding" | "done";
+  state: "waiting" | "assigning" | "acquiring" | "holding" | "done";
   /** Aborts when the signal given to `await` aborts or the scheduler closes. */
   readonly link: LinkedSignal;
   /** Aborts the lease's signal when the claim ends while holding. */
   readonly lease: AbortController;
-  /** Called when the claim's turn comes. */
+  /** Called when the claim's turn comes, and while assigning, when the assignment may have changed. */
   wake?: () => void;
+  /** While acquiring: aborts when the role is assigned to another member meanwhile. */
+  moved?: AbortController;
   hold?: Hold;
   /** The renewal loop of a held lease; settles soon after the lease's signal aborts. */
   renewing?: Promise<unknown>;
@@ -57,6 +69,11 @@ interface RoleQueue<Hold> {
  * Each claim listens to the caller's signal only while it lasts, so one long-lived signal given
  * to any number of awaits keeps no listener from a finished one.
  *
+ * With {@link RoleLock.members}, roles are spread over the processes sharing the engine: a claim
+ * whose turn came waits until the role is assigned to this process before taking it, and a lease
+ * on a role assigned elsewhere ends (with {@link RoleHandedOverError}) so that its new member can
+ * take it. The engine's lock still keeps each role to one holder while processes disagree.
+ *
  * @example
  * ```ts
  * class MyRoleScheduler implements RoleScheduler {
@@ -71,6 +88,7 @@ export class RoleClaims<Hold> {
   /** Only roles claimed in this process; an entry goes away with its last claim. */
   readonly #roles = new Map<string, RoleQueue<Hold>>();
   readonly #closing = new AbortController();
+  readonly #membership: RoleMembership | undefined;
 
   /** `scheduler` names the scheduler in errors (its class name). */
   constructor(scheduler: string, lock: RoleLock<Hold>) {
@@ -78,6 +96,7 @@ export class RoleClaims<Hold> {
     this.#lock = lock;
     // Every live claim listens for the close.
     setMaxListeners(0, this.#closing.signal);
+    if (lock.members !== undefined) this.#membership = new RoleMembership(lock.members, () => this.#reassign());
   }
 
   /** Whether {@link RoleClaims.close} was called. */
@@ -98,6 +117,7 @@ export class RoleClaims<Hold> {
     if (queue === undefined) {
       queue = { turn: undefined, waiting: [] };
       this.#roles.set(role, queue);
+      this.#membership?.want(role);
     }
     const claim: Claim<Hold> = { state: "waiting", link: linkSignals(signal, this.#closing.signal), lease: new AbortController() };
     try {
@@ -113,8 +133,7 @@ export class RoleClaims<Hold> {
           };
         }, claim.link.signal);
       }
-      claim.state = "acquiring";
-      const hold = await this.#lock.acquire(role, claim.link.signal);
+      const hold = await this.#take(role, claim);
       claim.hold = hold;
       if (claim.link.signal.aborted) {
         // Given up while the engine granted it: give it straight back.
@@ -160,6 +179,67 @@ export class RoleClaims<Hold> {
     // Each claim hears the close through its linked signal and ends itself.
     if (!this.isClosed) this.#closing.abort(new RoleSchedulerClosedError(this.#scheduler));
     await Promise.all(holders.map(([role, claim]) => this.#end(role, claim, undefined)));
+    await this.#membership?.close();
+  }
+
+  /** Takes the role in the engine, once it is this process's to take. */
+  async #take(role: string, claim: Claim<Hold>): Promise<Hold> {
+    const membership = this.#membership;
+    if (membership === undefined) {
+      claim.state = "acquiring";
+      return this.#lock.acquire(role, claim.link.signal);
+    }
+    for (;;) {
+      claim.state = "assigning";
+      await this.#untilAssigned(role, claim, membership);
+      claim.state = "acquiring";
+      const moved = new AbortController();
+      claim.moved = moved;
+      const link = linkSignals(claim.link.signal, moved.signal);
+      try {
+        const hold = await this.#lock.acquire(role, link.signal);
+        if (!moved.signal.aborted) return hold;
+        // Assigned elsewhere while the engine granted it: give it back, and wait for it to return.
+        await this.#lock.release(role, hold).catch(ignore);
+      } catch (err) {
+        if (!moved.signal.aborted || claim.link.signal.aborted) throw err;
+      } finally {
+        link.unlink();
+        claim.moved = undefined;
+      }
+    }
+  }
+
+  /** Resolves once the latest listing assigns `role` to this process; rejects if the beat for it failed. */
+  async #untilAssigned(role: string, claim: Claim<Hold>, membership: RoleMembership): Promise<void> {
+    for (;;) {
+      const assignment = membership.assignment(role);
+      if (assignment.kind === "mine") return;
+      if (assignment.kind === "unknown" && assignment.failure !== undefined) throw assignment.failure;
+      await untilWoken((wake) => {
+        claim.wake = wake;
+        return () => {
+          claim.wake = undefined;
+        };
+      }, claim.link.signal);
+    }
+  }
+
+  /** After each listing: hands over the leases on roles now assigned elsewhere, and wakes the claims waiting for theirs. */
+  #reassign(): void {
+    const membership = this.#membership as RoleMembership;
+    for (const [role, { turn: claim }] of [...this.#roles]) {
+      if (claim === undefined) continue;
+      if (claim.state === "assigning") {
+        claim.wake?.();
+        continue;
+      }
+      const assignment = membership.assignment(role);
+      if (assignment.kind !== "theirs") continue;
+      const reason = new RoleHandedOverError(role, assignment.member);
+      if (claim.state === "holding") void this.#end(role, claim, reason);
+      else if (claim.state === "acquiring") claim.moved?.abort(reason);
+    }
   }
 
   #holding(role: string, queue: RoleQueue<Hold>, claim: Claim<Hold>, hold: Hold | undefined): Lease {
@@ -192,6 +272,9 @@ export class RoleClaims<Hold> {
       await this.#lock.release(role, claim.hold as Hold).catch(ignore);
       const queue = this.#roles.get(role);
       if (queue !== undefined) this.#passTurn(role, queue, claim);
+      // With nothing left to hold, this process leaves the members before the release resolves, so
+      // that a process listing them next does not wait for a member that is gone.
+      await this.#membership?.settled();
     })();
     return claim.ended;
   }
@@ -202,7 +285,10 @@ export class RoleClaims<Hold> {
     const next = queue.waiting.shift();
     queue.turn = next;
     if (next !== undefined) next.wake?.();
-    else if (this.#roles.get(role) === queue) this.#roles.delete(role);
+    else if (this.#roles.get(role) === queue) {
+      this.#roles.delete(role);
+      this.#membership?.unwant(role);
+    }
   }
 }
 

@@ -18,6 +18,16 @@ after(async () => {
   await cluster?.stop();
 });
 
+/** What a worker holds now: the names of its lines starting with `taken` not followed by one starting with `ended`. */
+function current(worker: Worker, taken: string, ended: string): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const { text, atMs } of worker.lines) {
+    if (text.startsWith(taken)) found.set(text.slice(taken.length), atMs);
+    else if (text.startsWith(ended)) found.delete(text.slice(ended.length));
+  }
+  return found;
+}
+
 /** What a worker's lines starting with `prefix` name (roles, or receivers as "<topic> <name>"), from line `from` on, with when each came. */
 function named(worker: Worker, prefix: string, from = 0): Map<string, number> {
   const found = new Map<string, number>();
@@ -35,8 +45,8 @@ test("three workers on Postgres records and roles with Kafka events finish 2,000
     const name = `kafka-multi-${randomBytes(4).toString("hex")}`;
     const args = ["--schema", db.schema, "--brokers", cluster.brokers.join(","), "--name", name, ...(cluster.mock ? ["--mock"] : [])];
     const startedMs = Date.now();
-    // The two idle workers start first and take the roles between them (a worker takes every
-    // role that is free); the third then triggers the runs and takes over roles as they come free.
+    // The two idle workers start first and share the roles; the third then triggers the runs and
+    // takes its share over from them.
     const [second, third] = [workers.start("kafka", args), workers.start("kafka", args)];
     await Promise.all([second.said("ready"), third.said("ready")]);
     const first = workers.start("kafka", [...args, "--trigger", String(runs)]);
@@ -49,10 +59,10 @@ test("three workers on Postgres records and roles with Kafka events finish 2,000
     await until("half of the runs to complete", async () => (await completed()) >= runs / 2, 60_000);
 
     // Kill whichever of the two idle workers holds more roles, so there is something to take over.
-    const victim = named(second, "held ").size >= named(third, "held ").size ? second : third;
+    const victim = current(second, "held ", "ended ").size >= current(third, "held ", "ended ").size ? second : third;
     const survivors = [first, victim === second ? third : second];
-    const victimRoles = named(victim, "held ");
-    const victimReceivers = named(victim, "receiving ");
+    const victimRoles = current(victim, "held ", "ended ");
+    const victimReceivers = current(victim, "receiving ", "closed ");
     assert.ok(victimRoles.size > 0, "the killed worker held roles");
     // What the survivors say from here on is what they did after the kill.
     const linesAtKill = new Map(survivors.map((w) => [w, w.lines.length]));

@@ -47,10 +47,14 @@ test("two processes on one SQLite file: every role runs in exactly one; a SIGKIL
   try {
     const workers = [started.start("sqlite", args), started.start("sqlite", args)];
     await Promise.all(workers.map((w) => w.said("ready")));
-    // Both started together: each role goes to whichever asked first.
+    // Both started together: the roles spread over the two, half each (give or take one).
     await until(
-      "every process to run in one of the two workers",
-      async () => [...(await runningIn(workers)).byProcess.values()].every((list) => list.length === 1),
+      "every process to run in one of the two workers, each running half of them",
+      async () => {
+        const { byProcess, counts } = await runningIn(workers);
+        const lists = [...byProcess.values()];
+        return lists.every((list) => list.length === 1) && counts.every((n) => Math.abs(n - lists.length / 2) <= 1);
+      },
       10_000,
     );
 
@@ -79,8 +83,8 @@ test("two processes on one SQLite file: every role runs in exactly one; a SIGKIL
     const split = (await runningIn(workers)).counts;
     t.diagnostic(`${looks} looks while ${runs} runs completed; processes running per worker: ${split.join(" and ")}`);
 
-    // SIGKILL the worker with more roles (often all: whichever started first takes every free
-    // role): it cannot release them, so they pass on only as its leases run out.
+    // SIGKILL the worker with more roles: it cannot release them, so they pass on only as its
+    // leases and its membership run out.
     const victim = (split[0] ?? 0) >= (split[1] ?? 0) ? 0 : 1;
     const survivor = workers[1 - victim] as Worker;
     const survivorOwner = (await survivor.states()).owner;

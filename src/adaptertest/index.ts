@@ -6,3 +6,4 @@ export { makeRecord, type RecordOverrides } from "./record-fixture.js";
 export { timeoutStoreCases } from "./timeout-store.js";
 export { bundleCases, type Bundle } from "./bundle.js";
 export { roleSchedulerCases, type RoleSchedulerCaseOptions } from "./role-scheduler.js";
+export type { RoleSpreadOptions } from "./role-spread.js";

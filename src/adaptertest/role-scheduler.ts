@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import type { Lease, RoleScheduler } from "../rolescheduler.js";
 import type { ConformanceCase } from "./case.js";
+import { roleSpreadCase, type RoleSpreadOptions } from "./role-spread.js";
 import { withScope, type Defer } from "./scope.js";
 import { uniqueName } from "./unique-name.js";
 import { settle, whenAborted, within } from "./within.js";
@@ -19,6 +20,12 @@ export interface RoleSchedulerCaseOptions<R extends RoleScheduler> {
    * lower it for an engine where a round trip is slow, as long as a leak would still show.
    */
   leakRounds?: number;
+  /**
+   * For a scheduler that spreads roles over the processes sharing its engine: how to make several
+   * and crash one. When given, a case checks that 12 roles spread over 3 schedulers (4 each, give
+   * or take one) with one holder each, and move on when one crashes or stops.
+   */
+  spread?: RoleSpreadOptions<R>;
 }
 
 /**
@@ -194,6 +201,7 @@ export function roleSchedulerCases<R extends RoleScheduler>(
         }),
     });
   }
+  if (options.spread !== undefined) cases.push(roleSpreadCase(options.spread));
   return cases;
 }
 

@@ -16,6 +16,8 @@ const prefix = `stepwise-test/${randomUUID()}/`;
 let client: Etcd3;
 /** Another client, for whatever another process would do to the keys. */
 let other: Etcd3;
+/** The client of each scheduler standing in for a process. */
+const memberClients = new Map<EtcdRoleScheduler, Etcd3>();
 
 before(() => {
   client = new Etcd3({ hosts });
@@ -25,6 +27,7 @@ after(async () => {
   await other.delete().prefix(prefix);
   client.close();
   other.close();
+  for (const own of memberClients.values()) own.close();
 });
 
 /** The id of the lease the role's key is attached to, or undefined when nobody holds the role. */
@@ -46,6 +49,20 @@ for (const c of roleSchedulerCases(async () => new EtcdRoleScheduler({ client, p
   },
   // Enough rounds for a leak to show, few enough that a server round trip per await stays cheap.
   leakRounds: 50,
+  spread: {
+    // A client per scheduler, as each process has its own.
+    makeMembers: async (count) =>
+      Array.from({ length: count }, () => {
+        const own = new Etcd3({ hosts });
+        const scheduler = new EtcdRoleScheduler({ client: own, prefix, ttl: 2 });
+        memberClients.set(scheduler, own);
+        return scheduler;
+      }),
+    // A closed client renews no lease and deletes nothing, as a process that died.
+    crash: async (scheduler) => memberClients.get(scheduler)?.close(),
+    takeoverMs: 4_000,
+    diagnostic: (message) => console.log(`etcd: ${message}`),
+  },
 })) {
   test(`etcd: ${c.name}`, c.run);
 }
@@ -95,16 +112,18 @@ test("etcd: a lease whose renewals stop aborts before etcd could expire it, and 
     if: (key, column, cmp, value) => client.if(key, column, cmp, value),
     put: (key) => client.put(key),
     get: (key) => client.get(key),
+    getAll: () => client.getAll(),
     delete: () => client.delete(),
     watch: () => client.watch(),
   };
   const role = `unrenewed-${randomUUID()}`;
   const holder = await within("a free role", new EtcdRoleScheduler({ client: unrenewed, prefix, ttl: 1 }).await(role, new AbortController().signal));
   const lease = await holderLease(role);
-  const rival = new EtcdRoleScheduler({ client: other, prefix, ttl: 2 }).await(role, new AbortController().signal);
   await within("the unrenewed lease to abort", whenAborted(holder.signal));
   assert.ok(hasErrorCode(holder.signal.reason, "ROLE_LOST"), String(holder.signal.reason));
   assert.match((holder.signal.reason as Error).message, /its etcd lease ended/);
+  // Awaited only now: a rival awaiting it earlier could be assigned the role and take it over first.
+  const rival = new EtcdRoleScheduler({ client: other, prefix, ttl: 2 }).await(role, new AbortController().signal);
   const next = await within("the role for another scheduler", rival);
   assert.notEqual(await holderLease(role), lease, "the role is held on another lease");
   await Promise.all([holder.release(), next.release()]);

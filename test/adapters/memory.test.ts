@@ -6,6 +6,7 @@ import {
   memory,
   MemoryEventStreamer,
   MemoryRecordStore,
+  MemoryRoleCluster,
   MemoryRoleScheduler,
   MemoryTimeoutStore,
 } from "stepwise/memory";
@@ -36,6 +37,23 @@ for (const c of roleSchedulerCases(async () => new MemoryRoleScheduler(), {
   loseLease: async (scheduler, role) => scheduler.revoke(role),
 })) {
   test(`memory: ${c.name}`, c.run);
+}
+{
+  const ttlMs = 300;
+  for (const c of roleSchedulerCases(async () => new MemoryRoleScheduler({ cluster: new MemoryRoleCluster({ ttlMs }) }), {
+    loseLease: async (scheduler, role) => scheduler.revoke(role),
+    spread: {
+      makeMembers: async (count) => {
+        const cluster = new MemoryRoleCluster({ ttlMs });
+        return Array.from({ length: count }, () => new MemoryRoleScheduler({ cluster }));
+      },
+      crash: (scheduler) => scheduler.crash(),
+      takeoverMs: 2 * ttlMs,
+      diagnostic: (message) => console.log(`memory cluster: ${message}`),
+    },
+  })) {
+    test(`memory (cluster): ${c.name}`, c.run);
+  }
 }
 
 test("memory: the event streamer drops events every cursor of the topic has acked", async () => {

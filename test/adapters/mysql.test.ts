@@ -28,7 +28,7 @@ import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
 import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
 
-const pool: Pool = createPool({
+const poolOptions = {
   host: "127.0.0.1",
   port: Number(process.env.MYSQL_PORT ?? 3306),
   user: "root",
@@ -36,8 +36,10 @@ const pool: Pool = createPool({
   timezone: "Z",
   supportBigNumbers: true,
   bigNumberStrings: true,
-  connectionLimit: 40,
-});
+} as const;
+const pool: Pool = createPool({ ...poolOptions, connectionLimit: 40 });
+/** The pool of each scheduler standing in for a process, and the ids of the connections it opened. */
+const memberPools = new Map<MysqlRoleScheduler, { pool: Pool; threads: Set<number> }>();
 const prefix = `sw_${randomBytes(4).toString("hex")}_`;
 /** Every prefix this file creates tables for, dropped at the end. */
 const prefixes = [prefix];
@@ -57,6 +59,7 @@ after(async () => {
     );
     for (const { name } of rows) await pool.query(`DROP TABLE \`${name}\``);
   }
+  await Promise.all([...memberPools.values()].map((member) => member.pool.end()));
   await pool.end();
 });
 
@@ -136,7 +139,10 @@ test("mysql: retention deletes events older than maxAgeMs, read or not", async (
   assert.deepEqual(rows.map((r) => r.f), ["new"], "the event older than maxAgeMs went although idle never read it");
 });
 
-for (const c of roleSchedulerCases(async () => scheduler(), {
+for (const c of roleSchedulerCases(async () => {
+  await ready();
+  return scheduler();
+}, {
   // A lease is lost the way MySQL loses one: the session holding the lock ends.
   loseLease: async (s, role) => {
     const [rows] = await pool.query<({ id: string | null } & RowDataPacket)[]>("SELECT IS_USED_LOCK(?) AS id", [
@@ -148,6 +154,28 @@ for (const c of roleSchedulerCases(async () => scheduler(), {
   },
   // Enough rounds for a leak to show, few enough that a server round trip per await stays cheap.
   leakRounds: 200,
+  spread: {
+    // A pool per scheduler, as each process has its own.
+    makeMembers: async (count) => {
+      await ready();
+      return Array.from({ length: count }, () => {
+        const memberPool = createPool({ ...poolOptions, connectionLimit: 4 });
+        const threads = new Set<number>();
+        memberPool.on("connection", (connection) => threads.add(connection.threadId));
+        const s = scheduler({ pool: memberPool, pollingFrequency: 50 });
+        memberPools.set(s, { pool: memberPool, threads });
+        return s;
+      });
+    },
+    // Killing its connections is what a killed process's death does: the server frees their locks.
+    crash: async (s) => {
+      const member = memberPools.get(s);
+      assert.ok(member, "the crashed scheduler was made by makeMembers");
+      for (const id of member.threads) await pool.query(`KILL CONNECTION ${id}`).catch(() => undefined);
+    },
+    takeoverMs: 500,
+    diagnostic: (message) => console.log(`mysql: ${message}`),
+  },
 })) {
   test(`mysql: ${c.name}`, c.run);
 }
@@ -209,6 +237,7 @@ test("mysql: adapters on a prefix without tables throw SchemaMissingError naming
   await assert.rejects(new MysqlTimeoutStore({ pool, prefix: missing }).list("w"), isSchemaMissing("timeouts"));
   await assert.rejects(streamer({ prefix: missing }).newReceiver("t", "r"), isSchemaMissing("cursors"));
   await assert.rejects(new MysqlRecordStore({ pool, prefix: missing, events: "table" }).store(makeRecord()), isSchemaMissing("records"));
+  await assert.rejects(scheduler({ prefix: missing }).await("r", AbortSignal.timeout(5_000)), isSchemaMissing("role_members"));
 });
 
 test("mysql: an object over maxObjectBytes is an ObjectTooLargeError and nothing is written; the default fits one packet", async () => {

@@ -14,13 +14,15 @@ const { prefix, bucket, removeStreams } = uniquePrefix();
 let connection: NatsConnection;
 /** A second client, for what "someone else" does to the server. */
 let other: NatsConnection;
+/** The connection of each scheduler standing in for a process. */
+const memberConnections = new Map<NatsRoleScheduler, NatsConnection>();
 
 before(async () => {
   [connection, other] = await Promise.all([connectNats(), connectNats()]);
 });
 after(async () => {
   await removeStreams(connection);
-  await Promise.all([connection.close(), other.close()]);
+  await Promise.all([connection.close(), other.close(), ...[...memberConnections.values()].map((own) => own.close())]);
 });
 
 const streamer = (ackWaitMs = 30_000) => new NatsEventStreamer({ connection, prefix, ackWaitMs });
@@ -41,6 +43,21 @@ for (const c of roleSchedulerCases(async () => new NatsRoleScheduler({ connectio
   },
   // Enough rounds for a leak to show, few enough that a server round trip per await stays cheap.
   leakRounds: 200,
+  spread: {
+    // A connection per scheduler, as each process has its own.
+    makeMembers: async (count) => {
+      const connections = await Promise.all(Array.from({ length: count }, () => connectNats()));
+      return connections.map((own) => {
+        const scheduler = new NatsRoleScheduler({ connection: own, bucket, ttlMs: 1_000 });
+        memberConnections.set(scheduler, own);
+        return scheduler;
+      });
+    },
+    // A closed connection renews nothing and deletes nothing, as a process that died.
+    crash: async (scheduler) => memberConnections.get(scheduler)?.close(),
+    takeoverMs: 2_000,
+    diagnostic: (message) => console.log(`nats: ${message}`),
+  },
 })) {
   test(`nats: ${c.name}`, c.run);
 }

@@ -14,9 +14,11 @@ import {
   schemaVersion,
   tables,
 } from "stepwise/postgres";
+import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import type pg from "pg";
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
-import { freshSchema } from "../support/postgres.js";
+import { freshSchema, testPool } from "../support/postgres.js";
 import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
 import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
 import { trimAfterAcks } from "../support/retention.js";
@@ -25,7 +27,10 @@ let db: Awaited<ReturnType<typeof freshSchema>>;
 before(async () => {
   db = await freshSchema();
 });
+/** The pool of each scheduler standing in for a process. */
+const memberPools = new Map<PostgresRoleScheduler, pg.Pool>();
 after(async () => {
+  await Promise.all([...memberPools.values()].map((pool) => pool.end()));
   await db.drop();
 });
 
@@ -89,6 +94,26 @@ for (const c of roleSchedulerCases(async () => new PostgresRoleScheduler({ pool:
   },
   // Enough rounds for a leak to show, few enough that a server round trip per await stays cheap.
   leakRounds: 200,
+  spread: {
+    // A pool per scheduler, as each process has its own; its application_name finds its sessions.
+    makeMembers: async (count) =>
+      Array.from({ length: count }, () => {
+        const pool = testPool({ max: 2, application_name: `stepwise-member-${randomBytes(6).toString("hex")}` });
+        // Ended sessions report on the pool: heard here, they are what the crash case expects.
+        pool.on("error", () => undefined);
+        const scheduler = new PostgresRoleScheduler({ pool, retryMs: 50 });
+        memberPools.set(scheduler, pool);
+        return scheduler;
+      }),
+    // Ending its sessions is what a killed process's death does: the server drops their locks.
+    crash: async (scheduler) => {
+      const pool = memberPools.get(scheduler);
+      assert.ok(pool, "the crashed scheduler was made by makeMembers");
+      await db.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [pool.options.application_name]);
+    },
+    takeoverMs: 500,
+    diagnostic: (message) => console.log(`postgres: ${message}`),
+  },
 })) {
   test(`postgres: ${c.name}`, c.run);
 }

@@ -17,7 +17,10 @@ import { lineWorkflowOn, Status } from "../support/workflows.js";
 
 const client = redisClient();
 const prefix = freshPrefix("adapter");
+/** The client of each scheduler standing in for a process. */
+const memberClients = new Map<RedisRoleScheduler, Redis>();
 after(async () => {
+  for (const own of memberClients.values()) own.disconnect();
   await deleteKeys(client, prefix);
   await client.quit();
 });
@@ -36,6 +39,20 @@ for (const c of roleSchedulerCases(async () => new RedisRoleScheduler({ client, 
   },
   // Enough rounds for a leak to show, few enough that a server round trip per await stays cheap.
   leakRounds: 200,
+  spread: {
+    // A client per scheduler, as each process has its own.
+    makeMembers: async (count) =>
+      Array.from({ length: count }, () => {
+        const own = redisClient();
+        const scheduler = new RedisRoleScheduler({ client: own, prefix, ttlMs: 1000 });
+        memberClients.set(scheduler, own);
+        return scheduler;
+      }),
+    // A disconnected client renews nothing and releases nothing, as a process that died.
+    crash: async (scheduler) => memberClients.get(scheduler)?.disconnect(),
+    takeoverMs: 2000,
+    diagnostic: (message) => console.log(`redis: ${message}`),
+  },
 })) {
   test(`redis: ${c.name}`, c.run);
 }

@@ -155,6 +155,8 @@ test("sqlite: retention deletes events older than maxAgeMs, read or not, and is 
 
 /** Which file each scheduler made by the role-scheduler cases works on, for loseLease. */
 const schedulerFiles = new Map<SqliteRoleScheduler, string>();
+/** The handle of each scheduler standing in for a process, closed to crash it. */
+const memberDbs = new Map<SqliteRoleScheduler, Database.Database>();
 for (const c of roleSchedulerCases(
   async () => {
     const db = freshDb();
@@ -174,6 +176,25 @@ for (const c of roleSchedulerCases(
       } finally {
         other.close();
       }
+    },
+    spread: {
+      // One file, a Database handle per scheduler, as separate processes would have.
+      makeMembers: async (count) => {
+        const path = freshDb().name;
+        return Array.from({ length: count }, () => {
+          const db = connect(path);
+          const scheduler = new SqliteRoleScheduler({ db, leaseTtl: 300, pollingFrequency: 20 });
+          schedulers.push(scheduler);
+          memberDbs.set(scheduler, db);
+          return scheduler;
+        });
+      },
+      // A closed handle renews nothing and releases nothing, as a process that died.
+      crash: async (scheduler) => {
+        memberDbs.get(scheduler)?.close();
+      },
+      takeoverMs: 600,
+      diagnostic: (message) => console.log(`sqlite: ${message}`),
     },
   },
 )) {

@@ -135,7 +135,7 @@ async function open(): Promise<Backend> {
   }
 }
 
-/** The roles and receivers the workflow takes, each reported as it is taken. */
+/** The roles and receivers the workflow takes, each reported as it is taken and as it ends. */
 function reporting(adapters: BuildConfig<Item>): BuildConfig<Item> {
   const { eventStreamer, roleScheduler } = adapters;
   const streamer: EventStreamer = {
@@ -143,13 +143,21 @@ function reporting(adapters: BuildConfig<Item>): BuildConfig<Item> {
     newReceiver: async (topic, name, options) => {
       const receiver = await eventStreamer.newReceiver(topic, name, options);
       say(`receiving ${topic} ${name}`);
-      return receiver;
+      return {
+        recv: (signal) => receiver.recv(signal),
+        close: async () => {
+          await receiver.close();
+          say(`closed ${topic} ${name}`);
+        },
+      };
     },
   };
   const roles: RoleScheduler | undefined = roleScheduler && {
     await: async (role, signal) => {
       const lease = await roleScheduler.await(role, signal);
       say(`held ${role}`);
+      // Roles move between workers as they join, so a test needs to know which are held now.
+      lease.signal.addEventListener("abort", () => say(`ended ${role}`), { once: true });
       return lease;
     },
   };

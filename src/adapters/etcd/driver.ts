@@ -31,10 +31,11 @@ export interface EtcdTxnResponse {
   header: { revision: string };
 }
 
-/** `client.put(key)`: a put builder, used as an operation of a transaction. */
+/** `client.put(key)`: a put builder, run by `exec()` or used as an operation of a transaction. */
 export interface EtcdPut extends EtcdOperation {
   value(value: string): EtcdPut;
   lease(leaseId: string): EtcdPut;
+  exec(): Promise<unknown>;
 }
 
 /** `client.get(key)`: reads one key. */
@@ -42,9 +43,17 @@ export interface EtcdGet extends EtcdOperation {
   exec(): Promise<{ kvs: EtcdKeyValue[] }>;
 }
 
-/** `client.delete()`: a delete builder, used as an operation of a transaction. */
+/** `client.delete()`: a delete builder, run by `exec()` or used as an operation of a transaction. */
 export interface EtcdDelete extends EtcdOperation {
   key(key: string): EtcdDelete;
+  exec(): Promise<unknown>;
+}
+
+/** `client.getAll()`: reads every key under a prefix. */
+export interface EtcdGetAll {
+  prefix(prefix: string): EtcdGetAll;
+  /** The keys found, with their values as text. */
+  strings(): Promise<{ [key: string]: string }>;
 }
 
 /** A lease the client keeps alive until it is revoked or lost. */
@@ -66,6 +75,7 @@ export interface EtcdLease {
 
 /** A watch on one key, streaming its changes from a start revision on. */
 export interface EtcdWatcher {
+  on(event: "put", handler: (kv: EtcdKeyValue) => void): unknown;
   on(event: "delete", handler: (kv: EtcdKeyValue) => void): unknown;
   on(event: "connected", handler: () => void): unknown;
   on(event: "disconnected", handler: (err: Error) => void): unknown;
@@ -77,6 +87,7 @@ export interface EtcdWatcher {
 /** `client.watch()`: builds a watch. */
 export interface EtcdWatchBuilder {
   key(key: string): EtcdWatchBuilder;
+  prefix(prefix: string): EtcdWatchBuilder;
   only(...operations: "delete"[]): EtcdWatchBuilder;
   startRevision(revision: string): EtcdWatchBuilder;
   /** Starts the watch and returns it at once, so listeners are in place before any event. */
@@ -92,6 +103,7 @@ export interface EtcdClient {
   if(key: string, column: "Create", cmp: "==", value: string | number): EtcdTxn;
   put(key: string): EtcdPut;
   get(key: string): EtcdGet;
+  getAll(): EtcdGetAll;
   delete(): EtcdDelete;
   watch(): EtcdWatchBuilder;
 }

@@ -6,6 +6,7 @@ export type {
   EtcdClient,
   EtcdDelete,
   EtcdGet,
+  EtcdGetAll,
   EtcdKeyValue,
   EtcdLease,
   EtcdOperation,

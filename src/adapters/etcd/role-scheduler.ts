@@ -1,7 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { throwIfAborted, untilAborted } from "../../abort.js";
 import { RoleLostError } from "../../errors.js";
 import { RoleClaims } from "../../role-claims.js";
+import { decodeMemberRoles, encodeMemberRoles, type MemberListing } from "../../role-membership.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
 import { InvalidOptionError } from "../../errors.js";
 import type { EtcdClient } from "./driver.js";
@@ -15,10 +17,13 @@ export interface EtcdRoleSchedulerOptions {
   /**
    * Seconds the lease lives without renewal: how long the roles of a process that died stay
    * taken. A whole number, at least 1; etcd may round it up to its minimum (2 s by default).
-   * Default 5.
+   * The scheduler's membership (which roles spread to it) is on the same lease. Default 5.
    */
   ttl?: number;
-  /** Put before every role name to make its key. Default "stepwise/roles/". */
+  /**
+   * Put before every role name to make its key. Default "stepwise/roles/". The schedulers awaiting
+   * roles are listed under `<prefix>~members/`.
+   */
   prefix?: string;
 }
 
@@ -44,6 +49,12 @@ interface Hold {
  * expired it, a renewal failed, or none was confirmed within three quarters of the TTL. A process
  * that dies loses its roles when etcd expires its lease, after the TTL.
  *
+ * Roles spread over the processes on the cluster, as rink does: each scheduler awaiting roles puts
+ * a key `<prefix>~members/<id>` naming them on its lease, and lists those keys every quarter of
+ * the TTL. It takes only the roles assigned to it, about its share, and hands a role over when the
+ * assignment moves it. A dead scheduler's member key goes with its lease, so its roles are
+ * reassigned at the first listing after etcd expires it.
+ *
  * ```ts
  * import { Etcd3 } from "etcd3";
  * import { EtcdRoleScheduler } from "stepwise/etcd";
@@ -56,13 +67,16 @@ export class EtcdRoleScheduler implements RoleScheduler {
   readonly #ttl: number;
   readonly #prefix: string;
   readonly #holder = `${hostname()}:${process.pid}`;
+  /** This scheduler's id among the members, the last part of its member key. */
+  readonly #memberId = `${this.#holder}:${randomUUID()}`;
+  /** Whether this scheduler is listed as a member, which keeps the session: one of the users. */
+  #member = false;
+  /** The member key's value as last put, and on which session's lease. */
+  #written: { session: Session; value: string } | undefined;
   /** Await calls in progress plus leases not yet released; the session is closed when none is left. */
   #users = 0;
   #session: Promise<Session> | undefined;
-  readonly #claims = new RoleClaims<Hold>("EtcdRoleScheduler", {
-    acquire: (role, signal) => this.#acquire(role, signal),
-    release: (_role, hold) => this.#release(hold),
-  });
+  readonly #claims: RoleClaims<Hold>;
 
   constructor(options: EtcdRoleSchedulerOptions) {
     const ttl = options.ttl ?? 5;
@@ -70,10 +84,78 @@ export class EtcdRoleScheduler implements RoleScheduler {
     this.#client = options.client;
     this.#ttl = ttl;
     this.#prefix = options.prefix ?? "stepwise/roles/";
+    this.#claims = new RoleClaims<Hold>("EtcdRoleScheduler", {
+      acquire: (role, signal) => this.#acquire(role, signal),
+      release: (_role, hold) => this.#release(hold),
+      members: {
+        beatMs: (ttl * 1000) / 4,
+        beat: (roles) => this.#beat(roles),
+        leave: () => this.#leaveMembers(),
+        watch: (changed) => this.#watchMembers(changed),
+      },
+    });
   }
 
   async await(role: string, signal: AbortSignal): Promise<Lease> {
     return this.#claims.await(role, signal);
+  }
+
+  #membersPrefix(): string {
+    return `${this.#prefix}~members/`;
+  }
+
+  /** Puts our member key with the roles we await on the session's lease (when they changed), and lists the member keys. */
+  async #beat(roles: readonly string[]): Promise<MemberListing> {
+    if (!this.#member) {
+      this.#member = true;
+      this.#users++;
+    }
+    const session = await this.#currentSession();
+    const value = encodeMemberRoles(roles);
+    const key = this.#membersPrefix() + this.#memberId;
+    if (this.#written?.session !== session || this.#written.value !== value) {
+      try {
+        await this.#client.put(key).value(value).lease(session.id).exec();
+      } catch (err) {
+        if (isLeaseNotFound(err)) session.lose(new Error(`the etcd lease ${session.id} is gone`, { cause: err }));
+        throw err;
+      }
+      this.#written = { session, value };
+    }
+    const found = await this.#client.getAll().prefix(this.#membersPrefix()).strings();
+    // Deleted by someone else: put it again at the next beat.
+    if (found[key] === undefined) this.#written = undefined;
+    const members = Object.entries(found).map(([memberKey, roleList]) => ({
+      id: memberKey.slice(this.#membersPrefix().length),
+      roles: decodeMemberRoles(roleList),
+    }));
+    return { self: this.#memberId, members };
+  }
+
+  /** Calls `changed` when a member key is put or deleted (a member joined, changed its roles, left or expired). */
+  #watchMembers(changed: () => void): () => void {
+    const watcher = this.#client.watch().prefix(this.#membersPrefix()).watcher();
+    watcher.on("put", changed);
+    watcher.on("delete", changed);
+    // Never leave 'error' unheard: an EventEmitter with no listener for it ends the process. The beats go on without the watch.
+    watcher.on("error", () => undefined);
+    return () => void watcher.cancel().catch(() => undefined);
+  }
+
+  /** Deletes our member key, and closes the session once nothing else uses it. */
+  async #leaveMembers(): Promise<void> {
+    if (!this.#member) return;
+    this.#member = false;
+    const written = this.#written;
+    this.#written = undefined;
+    if (written !== undefined && !written.session.signal.aborted) {
+      await this.#client
+        .delete()
+        .key(this.#membersPrefix() + this.#memberId)
+        .exec()
+        .catch(() => undefined);
+    }
+    await this.#leave();
   }
 
   /** Creates the role's key on the session's lease, trying again each time a watch sees it deleted. */

@@ -8,7 +8,8 @@ import { MemoryTimeoutStore } from "./timeout-store.js";
 export { MemoryEventStreamer, type MemoryEventStreamerOptions } from "./event-streamer.js";
 export { MemoryRecordStore, type MemoryRecordStoreOptions } from "./record-store.js";
 export { MemoryTimeoutStore, type MemoryTimeoutStoreOptions } from "./timeout-store.js";
-export { MemoryRoleScheduler } from "./role-scheduler.js";
+export { MemoryRoleScheduler, type MemoryRoleSchedulerOptions } from "./role-scheduler.js";
+export { MemoryRoleCluster, type MemoryRoleClusterOptions } from "./role-cluster.js";
 export { MemoryConnector } from "./connector.js";
 
 /**

@@ -1,11 +1,12 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { untilAborted } from "../../abort.js";
 import { systemClock, wallInterval } from "../../clock.js";
 import { RoleClaims } from "../../role-claims.js";
+import { decodeMemberRoles, encodeMemberRoles, type MemberListing } from "../../role-membership.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
 import { InvalidOptionError, RoleLostError, RoleSchedulerClosedError } from "../../errors.js";
-import { select, type MysqlPool, type MysqlPoolConnection } from "./driver.js";
-import { defaultPrefix, mysqlTables } from "./schema.js";
+import { select, type MysqlPool, type MysqlPoolConnection, type MysqlValue, type Row } from "./driver.js";
+import { defaultPrefix, mysqlTables, type MysqlTables } from "./schema.js";
 
 /** Options of {@link MysqlRoleScheduler}. */
 export interface MysqlRoleSchedulerOptions {
@@ -17,8 +18,8 @@ export interface MysqlRoleSchedulerOptions {
    */
   prefix?: string;
   /**
-   * How often, in ms, a role held elsewhere is tried again, and the scheduler's connection is
-   * checked while it holds roles. Default 500.
+   * How often, in ms, a role held elsewhere is tried again, the scheduler's connection is checked
+   * while it holds roles, and the members awaiting roles are listed. Default 500.
    */
   pollingFrequency?: number;
 }
@@ -27,7 +28,11 @@ export interface MysqlRoleSchedulerOptions {
 interface Session {
   readonly connection: MysqlPoolConnection;
   lost: boolean;
+  /** Aborts when the session is lost: a query in flight on it then gets no answer, so none is waited for after. */
+  readonly ended: AbortController;
   readonly onLost: (err?: unknown) => void;
+  /** The user lock that keeps this scheduler's row in the members table live, once taken on this session. */
+  memberLock?: string;
 }
 
 /**
@@ -48,6 +53,12 @@ interface Session {
  * every lease on it aborts; the connection is watched for errors and checked every
  * `pollingFrequency` while roles are held.
  *
+ * Roles spread over the processes on the database: a scheduler that awaits roles keeps a row in
+ * `<prefix>role_members` (run `migrate` first) naming them, alive while its session holds a user
+ * lock of its own, and lists the live rows every `pollingFrequency`. It takes only the roles
+ * assigned to it, about its share, and hands a role over when the assignment moves it. A process
+ * that dies takes its session and that lock with it, so its roles are reassigned at the next look.
+ *
  * Call `close()` after `wf.stop()`: it releases the locks and gives the connection back to the pool
  * (the pool itself is never ended).
  *
@@ -64,7 +75,10 @@ interface Session {
 export class MysqlRoleScheduler implements RoleScheduler {
   private readonly pool: MysqlPool;
   private readonly prefix: string;
+  private readonly tables: MysqlTables;
   private readonly pollingFrequencyMs: number;
+  /** This scheduler's row in the members table: the same across sessions, so its share stays where it is. */
+  private readonly memberId = randomUUID();
   private readonly claims: RoleClaims<Session>;
   private session: Session | undefined;
   private opening: Promise<Session> | undefined;
@@ -76,7 +90,7 @@ export class MysqlRoleScheduler implements RoleScheduler {
   constructor(options: MysqlRoleSchedulerOptions) {
     this.pool = options.pool;
     this.prefix = options.prefix ?? defaultPrefix;
-    mysqlTables(this.prefix); // the same rules as for table prefixes
+    this.tables = mysqlTables(this.prefix);
     this.pollingFrequencyMs = options.pollingFrequency ?? 500;
     if (!Number.isFinite(this.pollingFrequencyMs) || this.pollingFrequencyMs <= 0) {
       throw new InvalidOptionError("pollingFrequency", `MysqlRoleScheduler: pollingFrequency must be a positive number of ms, got ${String(options.pollingFrequency)}`);
@@ -84,6 +98,11 @@ export class MysqlRoleScheduler implements RoleScheduler {
     this.claims = new RoleClaims("MysqlRoleScheduler", {
       acquire: (role, signal) => this.acquire(role, signal),
       release: (role, session) => this.release(role, session),
+      members: {
+        beatMs: this.pollingFrequencyMs,
+        beat: (roles) => this.beat(roles),
+        leave: () => this.leaveMembers(),
+      },
     });
   }
 
@@ -100,13 +119,18 @@ export class MysqlRoleScheduler implements RoleScheduler {
    * The name of the user lock that stands for `role` in this database. `SELECT IS_USED_LOCK(name)`
    * gives the connection id holding it; for operations and tests.
    */
-  async lockName(role: string): Promise<string> {
+  lockName(role: string): Promise<string> {
+    return this.hashedName(role);
+  }
+
+  /** A user lock name for `parts` in this database and prefix: 64 hex digits, MySQL's limit. */
+  private async hashedName(...parts: string[]): Promise<string> {
     this.database ??= select(this.pool, "SELECT DATABASE() AS db", [], "DATABASE()").then(([row]) => String(row?.db ?? ""));
     const database = await this.database.catch((err: unknown) => {
       this.database = undefined;
       throw err;
     });
-    return createHash("sha256").update(`${database}\0${this.prefix}\0${role}`).digest("hex");
+    return createHash("sha256").update([database, this.prefix, ...parts].join("\0")).digest("hex");
   }
 
   /**
@@ -128,6 +152,57 @@ export class MysqlRoleScheduler implements RoleScheduler {
     }
   }
 
+  /**
+   * Keeps our row in the members table with the roles we await (taking the row's lock on a new
+   * session first), and lists the rows whose lock is held: the live members. Rows whose lock is
+   * free belong to sessions that ended, and are deleted.
+   */
+  private async beat(roles: readonly string[]): Promise<MemberListing> {
+    const table = this.tables.roleMembers;
+    const session = await this.openSession();
+    try {
+      let lockName = session.memberLock;
+      if (lockName === undefined) {
+        // A lock of this session's own: an earlier session that is not quite gone keeps its lock.
+        lockName = await this.hashedName("member", this.memberId, randomUUID());
+        const [row] = await this.query(session, "SELECT GET_LOCK(?, 0) AS got", [lockName], "GET_LOCK()");
+        if (Number(row?.got) !== 1) throw new Error(`mysql: could not take the member lock ${lockName}`);
+        session.memberLock = lockName;
+      }
+      await this.query(
+        session,
+        `INSERT INTO \`${table}\` (member, lock_name, roles) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE lock_name = VALUES(lock_name), roles = VALUES(roles)`,
+        [this.memberId, lockName, encodeMemberRoles(roles)],
+        table,
+      );
+      const rows = await this.query(session, `SELECT member, roles, IS_USED_LOCK(lock_name) IS NOT NULL AS live FROM \`${table}\``, [], table);
+      const gone = rows.filter((row) => Number(row.live) !== 1).map((row) => String(row.member));
+      if (gone.length > 0) {
+        await this.query(session, `DELETE FROM \`${table}\` WHERE member IN (?) AND IS_USED_LOCK(lock_name) IS NULL`, [gone], table);
+      }
+      const members = rows.filter((row) => Number(row.live) === 1).map((row) => ({ id: String(row.member), roles: decodeMemberRoles(row.roles) }));
+      return { self: this.memberId, members };
+    } catch (err) {
+      if (isFatal(err) || session.lost) this.lose(session, err);
+      throw err;
+    }
+  }
+
+  /** Deletes our row and gives its lock back; a closing scheduler releases every lock at once after. */
+  private async leaveMembers(): Promise<void> {
+    const session = this.session;
+    const lockName = session?.memberLock;
+    if (session === undefined || lockName === undefined || session.lost) return;
+    session.memberLock = undefined;
+    try {
+      await this.query(session, `DELETE FROM \`${this.tables.roleMembers}\` WHERE member = ?`, [this.memberId], this.tables.roleMembers);
+      await this.query(session, "SELECT RELEASE_LOCK(?) AS released", [lockName], "RELEASE_LOCK()");
+    } catch (err) {
+      // The row is dead once the lock is free, whoever notices first deletes it.
+      if (isFatal(err)) this.lose(session, err);
+    }
+  }
+
   /** GET_LOCK without waiting, tried again every `pollingFrequency`; resolves with the session that holds the lock. */
   private async acquire(role: string, signal: AbortSignal): Promise<Session> {
     const name = await untilAborted(this.lockName(role), signal);
@@ -135,7 +210,7 @@ export class MysqlRoleScheduler implements RoleScheduler {
       const session = await untilAborted(this.openSession(), signal);
       let got: unknown;
       try {
-        const [row] = await select(session.connection, "SELECT GET_LOCK(?, 0) AS got", [name], "GET_LOCK()");
+        const [row] = await this.query(session, "SELECT GET_LOCK(?, 0) AS got", [name], "GET_LOCK()");
         got = row?.got;
       } catch (err) {
         // A lost connection is not the waiters' problem: try again on a new one.
@@ -160,7 +235,7 @@ export class MysqlRoleScheduler implements RoleScheduler {
     }
     if (session.lost || this.claims.isClosed) return;
     try {
-      await select(session.connection, "SELECT RELEASE_LOCK(?) AS released", [await this.lockName(role)], "RELEASE_LOCK()");
+      await this.query(session, "SELECT RELEASE_LOCK(?) AS released", [await this.lockName(role)], "RELEASE_LOCK()");
     } catch (err) {
       // Either the connection is gone, and its locks with it, or the lock's state is unknown: start afresh.
       this.lose(session, err);
@@ -172,7 +247,7 @@ export class MysqlRoleScheduler implements RoleScheduler {
     this.opening ??= (async () => {
       try {
         const connection = await this.pool.getConnection();
-        const session: Session = { connection, lost: false, onLost: (err) => this.lose(session, err) };
+        const session: Session = { connection, lost: false, ended: new AbortController(), onLost: (err) => this.lose(session, err) };
         connection.on("error", session.onLost);
         connection.on("end", session.onLost);
         // Closed while connecting: hand the connection straight back.
@@ -197,12 +272,18 @@ export class MysqlRoleScheduler implements RoleScheduler {
   private lose(session: Session, err: unknown): void {
     if (session.lost) return;
     session.lost = true;
+    session.ended.abort(new Error("the MySQL connection holding the role locks was lost", { cause: err }));
     this.forget(session);
     session.connection.destroy();
     this.claims.loseEvery(
       (role) => new RoleLostError(role, "its lock went with the MySQL connection", { cause: err }),
       (held) => held === session,
     );
+  }
+
+  /** A statement on the session's connection; rejects at once if the session is lost, as a dead connection may never answer. */
+  private query(session: Session, sql: string, values: MysqlValue[], what: string): Promise<Row[]> {
+    return untilAborted(select(session.connection, sql, values, what), session.ended.signal);
   }
 
   /** Stops watching a session's connection and stops using it for new locks. */

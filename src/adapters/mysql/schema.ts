@@ -14,6 +14,8 @@ export interface MysqlTables {
   /** One row that every transaction writing to `events` locks first: see `event-log.ts`. */
   eventsLock: string;
   cursors: string;
+  /** The role schedulers awaiting roles: see `role-scheduler.ts`. */
+  roleMembers: string;
   schemaVersion: string;
 }
 
@@ -38,6 +40,7 @@ export function mysqlTables(prefix: string = defaultPrefix): MysqlTables {
     events: `${prefix}events`,
     eventsLock: `${prefix}events_lock`,
     cursors: `${prefix}cursors`,
+    roleMembers: `${prefix}role_members`,
     schemaVersion: `${prefix}schema_version`,
   };
 }
@@ -134,6 +137,14 @@ export function schemaStatements(prefix: string = defaultPrefix): string[] {
   position BIGINT UNSIGNED NOT NULL,
   updated_at DATETIME(3) NOT NULL,
   PRIMARY KEY (topic, name)
+) ${tableOptions}`,
+    // A role scheduler awaiting roles, and which: live while its session holds the user lock
+    // lock_name, so a row outlives a process that died only until someone sees that lock free.
+    `CREATE TABLE IF NOT EXISTS \`${t.roleMembers}\` (
+  member VARBINARY(64) NOT NULL,
+  lock_name VARBINARY(64) NOT NULL,
+  roles MEDIUMTEXT NOT NULL,
+  PRIMARY KEY (member)
 ) ${tableOptions}`,
     `CREATE TABLE IF NOT EXISTS \`${t.schemaVersion}\` (
   version INT UNSIGNED NOT NULL,

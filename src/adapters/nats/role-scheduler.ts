@@ -5,6 +5,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { untilAborted } from "../../abort.js";
 import { systemClock } from "../../clock.js";
 import { RoleClaims } from "../../role-claims.js";
+import { decodeMemberRoles, encodeMemberRoles, type ListedMember, type MemberListing } from "../../role-membership.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
 import { InvalidOptionError } from "../../errors.js";
 import { ApiCode, checkOpen, hasApiCode, translateError, type NatsConnection } from "./driver.js";
@@ -19,7 +20,8 @@ export interface NatsRoleSchedulerOptions {
   /**
    * How long a role outlives a holder that stopped renewing it (it crashed, or lost the server),
    * in ms: the bucket's `max_age`. Used when the bucket is created; an existing bucket keeps its
-   * own, and the scheduler follows it. Default 5,000.
+   * own, and the scheduler follows it. A scheduler's membership (which roles spread to it) lives
+   * in the bucket too, renewed every third of it. Default 5,000.
    */
   ttlMs?: number;
   /** Replicas of the bucket in a cluster. Default 1. */
@@ -60,6 +62,11 @@ interface Bucket {
  * A dead holder's roles are free once its keys expire: within the bucket's TTL of its last
  * renewal (the server checks expiry about as often), then the next retry of a waiter takes them.
  *
+ * Roles spread over the processes on the bucket: each scheduler that awaits roles keeps a key
+ * `members.<id>` naming them, put again every TTL/3, and lists those keys as often. It takes only
+ * the roles assigned to it, about its share, and hands a role over when the assignment moves it.
+ * A dead scheduler's key expires with its role keys, and its roles are reassigned then.
+ *
  * @example
  * ```ts
  * const roleScheduler = new NatsRoleScheduler({ connection, ttlMs: 5_000 });
@@ -72,10 +79,15 @@ export class NatsRoleScheduler implements RoleScheduler {
   readonly #replicas: number;
   readonly #js: JetStreamClient;
   readonly #instance = { host: hostname(), pid: process.pid };
+  /** This scheduler's key among the members: role keys never hold a ".". */
+  readonly #memberKey = `members.${roleKey(`${hostname()}-${process.pid}-${randomUUID()}`)}`;
   readonly #claims: RoleClaims<Hold>;
   #bucket: Promise<Bucket> | undefined;
+  /** The open bucket's TTL, once known. */
+  #bucketTtlMs: number | undefined;
 
   constructor(options: NatsRoleSchedulerOptions) {
+    const ttlMs = () => this.#bucketTtlMs ?? this.#ttlMs;
     this.#connection = options.connection;
     this.#bucketName = checkBucket(options.bucket ?? "stepwise_roles");
     this.#ttlMs = options.ttlMs ?? 5_000;
@@ -95,11 +107,45 @@ export class NatsRoleScheduler implements RoleScheduler {
           return true;
         },
       },
+      members: {
+        // Before the bucket is open, the TTL asked for; after, the bucket's own.
+        get beatMs() {
+          return ttlMs() / 3;
+        },
+        beat: (roles) => this.#beat(roles),
+        leave: async () => {
+          const bucket = await this.#bucket;
+          await bucket?.kv.delete(this.#memberKey);
+        },
+      },
     });
   }
 
   async await(role: string, signal: AbortSignal): Promise<Lease> {
     return this.#claims.await(role, signal);
+  }
+
+  /** Puts our member key with the roles we await (which renews it), and lists the member keys. */
+  async #beat(roles: readonly string[]): Promise<MemberListing> {
+    const bucket = await this.#open();
+    const action = `list the members in bucket "${this.#bucketName}"`;
+    try {
+      await bucket.kv.put(this.#memberKey, encodeMemberRoles(roles));
+      // The stream's subjects, then each key's latest entry: no consumer, whose deliveries stall
+      // while the keys it is sent expire under it.
+      const subjectPrefix = `$KV.${this.#bucketName}.`;
+      const jsm = await this.#js.jetstreamManager(false);
+      const info = await jsm.streams.info(`KV_${this.#bucketName}`, { subjects_filter: `${subjectPrefix}members.>` });
+      const keys = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(subjectPrefix.length));
+      const entries = await Promise.all(keys.map((key) => bucket.kv.get(key)));
+      const members: ListedMember[] = [];
+      for (const entry of entries) {
+        if (entry?.operation === "PUT") members.push({ id: entry.key, roles: decodeMemberRoles(entry.string()) });
+      }
+      return { self: this.#memberKey, members };
+    } catch (err) {
+      throw translateError(err, action, this.#connection);
+    }
   }
 
   /** Creates the role's key, trying again every TTL/4 while another process has it. */
@@ -146,6 +192,7 @@ export class NatsRoleScheduler implements RoleScheduler {
       if (!(ttl > 0)) {
         throw new InvalidOptionError("bucket", `key-value bucket "${this.#bucketName}" has no TTL, so a crashed holder's roles would never be freed: delete it, or name another bucket`);
       }
+      this.#bucketTtlMs = ttl;
       return { kv, ttlMs: ttl };
     } catch (err) {
       throw translateError(err, action, this.#connection);

@@ -2,13 +2,18 @@ import { untilAborted } from "../../abort.js";
 import { systemClock } from "../../clock.js";
 import { RoleLostError } from "../../errors.js";
 import { RoleClaims } from "../../role-claims.js";
+import type { ListedMember, MemberListing } from "../../role-membership.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
+import { fnv1a32 } from "../../shard.js";
 import { checkOut, type PgClient, type PgPool } from "./driver.js";
 
 /** Options of {@link PostgresRoleScheduler}. */
 export interface PostgresRoleSchedulerOptions {
   pool: PgPool;
-  /** How often a waiting role tries its lock again, in ms. Default 500. */
+  /**
+   * How often a waiting role tries its lock again, and how often the scheduler looks at which
+   * processes await which roles, in ms. Default 500.
+   */
   retryMs?: number;
 }
 
@@ -18,6 +23,19 @@ interface Connection {
   lost: boolean;
   /** Removes our listeners from the client. */
   detach(): void;
+  /** The keys of the shared locks saying which roles we await, taken on this connection. */
+  readonly wanted: Set<number>;
+}
+
+/**
+ * The first key of the shared advisory locks by which a scheduler says it awaits a role ("stpw");
+ * the second is the role's 32-bit hash. The two-key form never meets the one-key role locks.
+ */
+const wantedClass = 0x73747077;
+
+/** The second key of a role's shared "awaited" lock: its FNV-1a hash as a signed int4. */
+function wantedKey(role: string): number {
+  return fnv1a32(role) | 0;
 }
 
 /**
@@ -28,6 +46,12 @@ interface Connection {
  *
  * Locks are keyed by a 64-bit hash of the role name: two names that collide exclude each other,
  * which costs waiting, never safety.
+ *
+ * Roles spread over the processes on the database: on the same connection, the scheduler holds a
+ * shared advisory lock for each role it awaits, and every `retryMs` reads from `pg_locks` which
+ * sessions await which of its roles. It takes only the roles assigned to it, about its share, and
+ * hands a role over when the assignment moves it. A process that dies takes its session, and with
+ * it its locks, so its roles are reassigned at the next look, within `retryMs`. No table is needed.
  */
 export class PostgresRoleScheduler implements RoleScheduler {
   readonly #pool: PgPool;
@@ -37,6 +61,8 @@ export class PostgresRoleScheduler implements RoleScheduler {
   #users = 0;
   #connection: Promise<Connection> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Whether this process is listed as a member, which keeps the connection: one of the users. */
+  #member = false;
 
   constructor(options: PostgresRoleSchedulerOptions) {
     this.#pool = options.pool;
@@ -44,6 +70,11 @@ export class PostgresRoleScheduler implements RoleScheduler {
     this.#claims = new RoleClaims("PostgresRoleScheduler", {
       acquire: (role, signal) => this.#acquire(role, signal),
       release: (role, connection) => this.#release(role, connection),
+      members: {
+        beatMs: this.#retryMs,
+        beat: (roles) => this.#beat(roles),
+        leave: () => this.#leaveMembers(),
+      },
     });
   }
 
@@ -73,6 +104,74 @@ export class PostgresRoleScheduler implements RoleScheduler {
   async #release(role: string, connection: Connection): Promise<void> {
     if (!connection.lost) {
       await this.#serial(() => connection.client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [role])).catch(() => {});
+    }
+    await this.#leave();
+  }
+
+  /**
+   * Holds a shared lock for each role we await (and none for the others), then lists the sessions
+   * holding such locks for our roles: the members, by backend pid.
+   */
+  async #beat(roles: readonly string[]): Promise<MemberListing> {
+    if (!this.#member) {
+      this.#member = true;
+      this.#users++;
+    }
+    const connection = await this.#connect();
+    const byKey = new Map<number, string[]>();
+    for (const role of roles) {
+      const key = wantedKey(role);
+      byKey.set(key, [...(byKey.get(key) ?? []), role]);
+    }
+    const take = [...byKey.keys()].filter((key) => !connection.wanted.has(key));
+    const drop = [...connection.wanted].filter((key) => !byKey.has(key));
+    if (take.length > 0) {
+      // Never waits: only another application taking our key exclusively could refuse it, and then we just go unlisted.
+      const { rows } = await this.#serial(() =>
+        connection.client.query<{ key: number; taken: boolean }>(
+          "SELECT k AS key, pg_try_advisory_lock_shared($1, k) AS taken FROM unnest($2::int4[]) AS k",
+          [wantedClass, take],
+        ),
+      );
+      for (const { key, taken } of rows) if (taken) connection.wanted.add(key);
+    }
+    if (drop.length > 0) await this.#dropWanted(connection, drop);
+    // pg_locks shows a lock's second key as an unsigned oid.
+    const unsigned = [...byKey.keys()].map((key) => key >>> 0);
+    const { rows } = await this.#serial(() =>
+      connection.client.query<{ self: number; wanted: [number, number | string][] }>(
+        `SELECT pg_backend_pid() AS self, (
+           SELECT coalesce(json_agg(json_build_array(l.pid, l.objid::bigint)), '[]') FROM pg_locks l
+           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = $1::bigint::oid
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND l.objid::bigint = ANY($2::bigint[])
+         ) AS wanted`,
+        [wantedClass, unsigned],
+      ),
+    );
+    const row = rows[0];
+    const members = new Map<string, string[]>();
+    for (const [pid, key] of row?.wanted ?? []) {
+      const id = String(pid);
+      members.set(id, [...(members.get(id) ?? []), ...(byKey.get(Number(key) | 0) ?? [])]);
+    }
+    const listed: ListedMember[] = [...members].map(([id, wanted]) => ({ id, roles: wanted }));
+    return { self: String(row?.self), members: listed };
+  }
+
+  /** Gives up the shared locks of roles no longer awaited. */
+  async #dropWanted(connection: Connection, keys: readonly number[]): Promise<void> {
+    await this.#serial(() => connection.client.query("SELECT pg_advisory_unlock_shared($1, k) FROM unnest($2::int4[]) AS k", [wantedClass, keys]));
+    for (const key of keys) connection.wanted.delete(key);
+  }
+
+  /** Stops being a member: drops its shared locks, and the connection once nothing else uses it. */
+  async #leaveMembers(): Promise<void> {
+    if (!this.#member) return;
+    this.#member = false;
+    const connection = await this.#connection?.catch(() => undefined);
+    if (connection !== undefined && !connection.lost && connection.wanted.size > 0) {
+      await this.#dropWanted(connection, [...connection.wanted]).catch(ignore);
     }
     await this.#leave();
   }
@@ -120,7 +219,7 @@ export class PostgresRoleScheduler implements RoleScheduler {
           throw diedEarly;
         }
         client.on("end", onEnd);
-        connection = { client, lost: false, detach };
+        connection = { client, lost: false, detach, wanted: new Set() };
         return connection;
       });
       connecting.catch(() => {
@@ -142,7 +241,8 @@ export class PostgresRoleScheduler implements RoleScheduler {
     connection.lost = true;
     // Our listeners go before the client goes back: the pool hands it to someone else next.
     connection.detach();
-    connection.client.release();
+    // A connection that may still hold shared locks must not go to the pool's next user.
+    connection.client.release(connection.wanted.size > 0 ? new Error("its shared advisory locks could not be given up") : undefined);
   }
 }
 

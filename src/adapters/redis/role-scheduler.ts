@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { throwIfAborted, untilAborted, untilWoken } from "../../abort.js";
-import { systemClock } from "../../clock.js";
+import { throwIfAborted, untilAborted } from "../../abort.js";
+import { KeyedWakers } from "../../keyed-wakers.js";
 import { RoleClaims } from "../../role-claims.js";
+import { encodeMemberRoles, decodeMemberRoles, type ListedMember, type MemberListing } from "../../role-membership.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
 import { InvalidOptionError } from "../../errors.js";
 import type { RedisClient, RedisConnection } from "./driver.js";
@@ -15,7 +16,8 @@ export interface RedisRoleSchedulerOptions {
   client: RedisClient;
   /**
    * How long a lease lasts without renewal, in ms; the holder renews it every third of that. A
-   * crashed holder's roles pass to another process about this long after its last renewal.
+   * crashed holder's roles pass to another process about this long after its last renewal. A
+   * scheduler's membership (which roles spread to it) lasts as long, renewed as often.
    * Default 5000.
    */
   ttlMs?: number;
@@ -41,6 +43,32 @@ const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`;
 
+/**
+ * Renews member ARGV[1] in the members hash until ARGV[2] ms from now (the server's clock), with
+ * the roles ARGV[3]; deletes the members that ran out and returns the others as flat triples
+ * (id, ms left, roles). A field's value is "<expires at ms> <roles JSON>".
+ */
+const beatScript = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], (now + ttl) .. ' ' .. ARGV[3])
+if redis.call('PTTL', KEYS[1]) < 2 * ttl then redis.call('PEXPIRE', KEYS[1], 2 * ttl) end
+local all = redis.call('HGETALL', KEYS[1])
+local live = {}
+for i = 1, #all, 2 do
+  local value = all[i + 1]
+  local space = string.find(value, ' ', 1, true)
+  local expires = space and tonumber(string.sub(value, 1, space - 1))
+  if not expires or expires <= now then
+    redis.call('HDEL', KEYS[1], all[i])
+  else
+    table.insert(live, all[i])
+    table.insert(live, expires - now)
+    table.insert(live, string.sub(value, space + 1))
+  end
+end
+return live`;
+
 /** A role's key as this process holds it. */
 interface Hold {
   key: string;
@@ -61,6 +89,12 @@ interface Hold {
  *   `ttlMs / 4`, whichever comes first; a crashed holder's roles are taken over about `ttlMs`
  *   after its last renewal.
  *
+ * Roles spread over the processes on the server: each scheduler that awaits roles is a field of
+ * the hash `<prefix>role-members` naming them, renewed every `ttlMs / 3` (by the server's clock),
+ * and takes only the roles assigned to it, about its share; it hands a role over when the
+ * assignment moves it. A crashed scheduler's field runs out with its leases, so its roles are
+ * reassigned about `ttlMs` after its last renewal.
+ *
  * Tokens read "<host>/<pid>/<uuid>", so `GET <prefix>role:<role>` tells who holds a role.
  * A lease is not a fence on its own: a holder that stalls longer than `ttlMs` may act once more
  * after its role passed on. The record store's version check is what makes that harmless.
@@ -75,8 +109,10 @@ export class RedisRoleScheduler implements RoleScheduler {
   readonly #prefix: string;
   readonly #channel: string;
   readonly #tokenPrefix = `${hostname()}/${process.pid}/`;
-  /** Wakes the awaits waiting for a role held elsewhere, on a release notice. */
-  readonly #wakers = new Map<string, Set<() => void>>();
+  /** This scheduler's field in the members hash. */
+  readonly #member = `${this.#tokenPrefix}${randomUUID()}`;
+  /** The awaits waiting for a role held elsewhere, woken by a release notice. */
+  readonly #released = new KeyedWakers();
   /** The connection subscribed to release notices, open while any await waits. */
   #subscriber: { connection: RedisConnection; subscribed: Promise<void> } | undefined;
   #waiting = 0;
@@ -97,7 +133,28 @@ export class RedisRoleScheduler implements RoleScheduler {
         ttlMs: () => this.#ttlMs,
         renew: async (_role, hold) => Number(await this.#eval(renewScript, hold.key, hold.token, this.#ttlMs)) === 1,
       },
+      members: {
+        beatMs: this.#ttlMs / 3,
+        beat: (roles) => this.#beat(roles),
+        leave: async () => {
+          await this.#client.call("HDEL", this.#membersKey(), this.#member);
+        },
+      },
     });
+  }
+
+  #membersKey(): string {
+    return `${this.#prefix}role-members`;
+  }
+
+  async #beat(roles: readonly string[]): Promise<MemberListing> {
+    const reply = await this.#eval(beatScript, this.#membersKey(), this.#member, this.#ttlMs, encodeMemberRoles(roles));
+    const flat = Array.isArray(reply) ? reply : [];
+    const members: ListedMember[] = [];
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      members.push({ id: String(flat[i]), expiresInMs: Number(flat[i + 1]), roles: decodeMemberRoles(flat[i + 2]) });
+    }
+    return { self: this.#member, members };
   }
 
   /** The key that holds `role`'s lease. */
@@ -137,7 +194,7 @@ export class RedisRoleScheduler implements RoleScheduler {
         const leftMs = Number(reply);
         // -2: the key went away since; -1: a key without expiry, set by something else.
         const waitMs = leftMs === -2 ? 0 : Math.min(this.#ttlMs / 4, leftMs >= 0 ? leftMs + 1 : this.#ttlMs / 4);
-        await this.#waitForRelease(role, waitMs, signal);
+        await this.#released.wait(role, waitMs, signal);
       }
     } finally {
       this.#leave();
@@ -148,32 +205,6 @@ export class RedisRoleScheduler implements RoleScheduler {
     await this.#eval(releaseScript, key, token, this.#channel, role);
   }
 
-  /** Waits for a release notice of `role`, or `waitMs`; rejects with the signal's reason once it aborts. */
-  async #waitForRelease(role: string, waitMs: number, signal: AbortSignal): Promise<void> {
-    const timer = new AbortController();
-    try {
-      await untilWoken((wake) => {
-        systemClock.sleep(waitMs, timer.signal).then(wake, () => undefined);
-        let wakers = this.#wakers.get(role);
-        if (!wakers) {
-          wakers = new Set();
-          this.#wakers.set(role, wakers);
-        }
-        const registered = wakers;
-        registered.add(wake);
-        return () => {
-          registered.delete(wake);
-          if (registered.size === 0 && this.#wakers.get(role) === registered) this.#wakers.delete(role);
-        };
-      }, signal);
-    } finally {
-      timer.abort();
-    }
-  }
-
-  #wake(role: string): void {
-    for (const wake of this.#wakers.get(role) ?? []) wake();
-  }
 
   /** Subscribes to release notices, once, while anyone waits. Never rejects: without notices, waits end on their timers. */
   #listen(): Promise<void> {
@@ -182,7 +213,7 @@ export class RedisRoleScheduler implements RoleScheduler {
       // ioredis reconnects and subscribes again by itself; meanwhile waits end on their timers.
       connection.on("error", () => {});
       connection.on("message", (channel, role) => {
-        if (channel === this.#channel) this.#wake(role);
+        if (channel === this.#channel) this.#released.wake(role);
       });
       const subscribed = connection.subscribe(this.#channel).then(
         () => {},

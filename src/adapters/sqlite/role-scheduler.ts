@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { throwIfAborted } from "../../abort.js";
 import { systemClock } from "../../clock.js";
 import { RoleClaims } from "../../role-claims.js";
+import { decodeMemberRoles, encodeMemberRoles, type MemberListing } from "../../role-membership.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
 import { InvalidOptionError } from "../../errors.js";
 import type { SqliteDatabase } from "./driver.js";
@@ -16,7 +17,8 @@ export interface SqliteRoleSchedulerOptions {
   prefix?: string;
   /**
    * How long a lease lasts unless renewed, in ms. Default 5000. The holder renews it every third of
-   * that; when a process dies, its roles are free for others once its leases run out.
+   * that; when a process dies, its roles are free for others once its leases run out. A
+   * scheduler's membership (which roles spread to it) lasts as long, renewed as often.
    */
   leaseTtl?: number;
   /**
@@ -38,6 +40,11 @@ export interface SqliteRoleSchedulerOptions {
  * Release deletes the row, so a waiter elsewhere takes the role at its next try. When a process
  * exits without releasing (a crash, SIGKILL), its roles pass to another process once the leases
  * run out, within `leaseTtl` (plus at most one `pollingFrequency`).
+ *
+ * Roles spread over the processes sharing the file: each scheduler keeps a row in the members
+ * table (the roles it awaits, renewed every `leaseTtl / 3`) and takes only the roles assigned to
+ * it, about its share; a process joining gets its share within a third of `leaseTtl`, and a dead
+ * one's roles are reassigned once its row expires, as its leases do.
  *
  * Expiry times are wall-clock milliseconds: every process on a file must share a clock, which
  * processes on one machine do (SQLite files are not for network file systems anyway).
@@ -69,6 +76,11 @@ export class SqliteRoleScheduler implements RoleScheduler {
       acquire: (role, signal) => this.#acquire(role, signal),
       release: async (role) => this.#release(role),
       renewal: { ttlMs: () => this.#leaseTtlMs, renew: async (role) => this.#renew(role) },
+      members: {
+        beatMs: this.#leaseTtlMs / 3,
+        beat: async (roles) => this.#beat(roles),
+        leave: async () => this.#leave(),
+      },
     });
   }
 
@@ -132,6 +144,37 @@ export class SqliteRoleScheduler implements RoleScheduler {
       nowMs,
     );
     return changes > 0;
+  }
+
+  /** Renews our member row with the roles we await, forgets expired rows, and lists the rest. */
+  #beat(roles: readonly string[]): MemberListing {
+    const t = this.#t;
+    const nowMs = systemClock.now().getTime();
+    return this.#sql.db.transaction(() => {
+      this.#sql.run(
+        `INSERT INTO ${t.members} (member, roles, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (member) DO UPDATE SET roles = excluded.roles, expires_at = excluded.expires_at`,
+        this.owner,
+        encodeMemberRoles(roles),
+        nowMs + this.#leaseTtlMs,
+      );
+      this.#sql.run(`DELETE FROM ${t.members} WHERE expires_at <= ?`, nowMs);
+      const rows = this.#sql.all(`SELECT member, roles, expires_at FROM ${t.members}`);
+      const members = rows.map((row) => ({
+        id: String(row.member),
+        roles: decodeMemberRoles(row.roles),
+        expiresInMs: (integer(row.expires_at) ?? nowMs) - nowMs,
+      }));
+      return { self: this.owner, members };
+    }).immediate();
+  }
+
+  #leave(): void {
+    try {
+      this.#sql.run(`DELETE FROM ${this.#t.members} WHERE member = ?`, this.owner);
+    } catch {
+      // The file cannot be written: the row then simply expires.
+    }
   }
 
   #release(role: string): void {

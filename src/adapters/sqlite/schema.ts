@@ -17,6 +17,7 @@ export interface SqliteTables {
   events: string;
   cursors: string;
   leases: string;
+  members: string;
   schemaVersion: string;
 }
 
@@ -36,6 +37,7 @@ export function sqliteTables(prefix: string = defaultPrefix): SqliteTables {
     events: `${prefix}events`,
     cursors: `${prefix}cursors`,
     leases: `${prefix}leases`,
+    members: `${prefix}role_members`,
     schemaVersion: `${prefix}schema_version`,
   };
 }
@@ -142,6 +144,14 @@ CREATE TABLE IF NOT EXISTS ${t.cursors} (
 CREATE TABLE IF NOT EXISTS ${t.leases} (
   role       TEXT NOT NULL PRIMARY KEY,
   owner      TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- The role schedulers sharing the file, each with the roles it awaits, until when. A scheduler
+-- renews its row while it awaits roles; the roles spread over the rows that have not expired.
+CREATE TABLE IF NOT EXISTS ${t.members} (
+  member     TEXT NOT NULL PRIMARY KEY,
+  roles      TEXT NOT NULL,
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 
