@@ -1,4 +1,4 @@
-// npm run bench:scaling [-- --backend postgres|redis-only ...] [--n 2000] [--step-ms 5] [--json]
+// npm run bench:scaling [-- --backend postgres|redis-only ...] [--n 2000] [--step-ms 5] [--batch-size N] [--json]
 //
 // Does a second and a third process add throughput? The three-step line workflow
 // (test/support/line-worker.ts), each step first awaiting --step-ms of simulated I/O so that the
@@ -53,6 +53,8 @@ const { values } = parseArgs({
     backend: { type: "string", multiple: true },
     n: { type: "string", default: "2000" },
     "step-ms": { type: "string", default: "5" },
+    // The steps' batchSize; 1 handles one event at a time, where waiting on I/O is the limit.
+    "batch-size": { type: "string" },
     json: { type: "boolean", default: false },
   },
 });
@@ -73,7 +75,8 @@ async function measure(backend: string, count: number): Promise<{ seconds: numbe
   const storage = await storages[backend]!();
   const workers = new Workers();
   try {
-    const args = [...storage.args, "--name", workflowName, "--ttl-ms", "5000", "--step-delay-ms", String(stepMs), "--in-flight", "100"];
+    const args = [...storage.args, "--name", workflowName, "--ttl-ms", "5000", "--step-delay-ms", String(stepMs), "--in-flight", "100",
+      ...(values["batch-size"] === undefined ? [] : ["--batch-size", values["batch-size"]])];
     const started = Array.from({ length: count }, () => workers.start(backend as WorkerBackend, args));
     await Promise.all(started.map((w) => w.said("ready")));
     const load = loadavg()[0]!;

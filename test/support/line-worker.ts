@@ -8,7 +8,7 @@
 // owner where the backend has one) and "trigger" (triggers more runs).
 //   line-worker.ts <backend> [--schema S] [--prefix P] [--path F] [--brokers B] [--mock]
 //                  [--name N] [--trigger N] [--in-flight N] [--halfway N] [--ttl-ms MS] [--parallel N]
-//                  [--die-in-commit N] [--die-halfway] [--step-delay-ms MS]
+//                  [--die-in-commit N] [--die-halfway] [--step-delay-ms MS] [--batch-size N]
 // --die-halfway: SIGKILLs itself once it said "halfway".
 // --die-in-commit N: SIGKILLs itself once the N-th batch of several records is on its way to the
 // store, so the store's transaction is cut off mid-commit from this side.
@@ -45,6 +45,7 @@ const { positionals, values } = parseArgs({
     parallel: { type: "string", default: "3" },
     "die-in-commit": { type: "string", default: "0" },
     "step-delay-ms": { type: "string", default: "0" },
+    "batch-size": { type: "string" },
   },
 });
 const [backend = ""] = positionals;
@@ -194,7 +195,11 @@ const opened = await open();
 opened.adapters = dyingInCommit(opened.adapters, Number(values["die-in-commit"]));
 const { wf, calls } = lineWorkflowOn(reporting(opened.adapters), {
   name: values.name,
-  stepOptions: { parallelCount: Number(values.parallel), errBackOff: 50 },
+  stepOptions: {
+    parallelCount: Number(values.parallel),
+    errBackOff: 50,
+    ...(values["batch-size"] === undefined ? {} : { batchSize: Number(values["batch-size"]) }),
+  },
   stepDelayMs: Number(values["step-delay-ms"]),
   config: {
     // The outbox sees other processes' writes by polling its table.
