@@ -127,25 +127,7 @@ export class PostgresRecordStore implements RecordStore {
   async store(record: Record): Promise<void> {
     this.#checkSize(record);
     const { runId, meta } = record;
-    const event = outboxEventData(record);
-    const values = [
-      runId,
-      record.workflowName,
-      record.foreignId,
-      record.runState,
-      record.status,
-      record.object,
-      record.createdAt,
-      record.updatedAt,
-      meta.version,
-      meta.runStateReason,
-      meta.statusDescription,
-      meta.traceOrigin,
-      event.foreignId,
-      event.type,
-      JSON.stringify(event.headers),
-      event.headers.topic,
-    ];
+    const values = storeValues(record);
     let written: number;
     try {
       const result = await this.#pool.query<{ written: number }>(withValues(meta.version === 1 ? this.#insert : this.#update, values));
@@ -181,27 +163,7 @@ export class PostgresRecordStore implements RecordStore {
     for (const record of records) this.#checkSize(record);
     const columns: unknown[][] = Array.from({ length: 16 }, () => []);
     for (const record of records) {
-      const { meta } = record;
-      const event = outboxEventData(record);
-      const values = [
-        record.runId,
-        record.workflowName,
-        record.foreignId,
-        record.runState,
-        record.status,
-        Buffer.from(record.object.buffer, record.object.byteOffset, record.object.byteLength),
-        record.createdAt,
-        record.updatedAt,
-        meta.version,
-        meta.runStateReason,
-        meta.statusDescription,
-        meta.traceOrigin,
-        event.foreignId,
-        event.type,
-        JSON.stringify(event.headers),
-        event.headers.topic,
-      ];
-      for (const [i, value] of values.entries()) columns[i]?.push(value);
+      for (const [i, value] of storeValues(record).entries()) columns[i]?.push(value);
     }
     let row: { written: number; current_ids: string[] } | undefined;
     try {
@@ -304,4 +266,32 @@ export class PostgresRecordStore implements RecordStore {
       throw translateError(err, this.#t, table);
     }
   }
+}
+
+/**
+ * The values the store statements take for a record, in their order: the record's columns, then
+ * its event's foreign id, type, headers and topic.
+ */
+function storeValues(record: Record): unknown[] {
+  const { meta } = record;
+  const event = outboxEventData(record);
+  return [
+    record.runId,
+    record.workflowName,
+    record.foreignId,
+    record.runState,
+    record.status,
+    // A Buffer, which pg also writes inside an array parameter.
+    Buffer.from(record.object.buffer, record.object.byteOffset, record.object.byteLength),
+    record.createdAt,
+    record.updatedAt,
+    meta.version,
+    meta.runStateReason,
+    meta.statusDescription,
+    meta.traceOrigin,
+    event.foreignId,
+    event.type,
+    JSON.stringify(event.headers),
+    event.headers.topic,
+  ];
 }
