@@ -1,6 +1,7 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { waitOver } from "./abort.js";
 import type { Clock } from "./clock.js";
+import { hasErrorCode } from "./errors.js";
 import type { Delivery } from "./event.js";
 import type { Logger } from "./logger.js";
 import type { ResolvedOptions } from "./options.js";
@@ -82,7 +83,11 @@ export async function runProcess<Item>(spec: ProcessSpec<Item>, deps: ProcessDep
       try {
         await consume(spec, deps, AbortSignal.any([stop, lease.signal]));
       } finally {
-        if (lease.signal.aborted && !stop.aborted) logger.debug("role lost", process);
+        if (lease.signal.aborted && !stop.aborted) {
+          // A role handed to another process to share the work out is no loss.
+          const handedOver = hasErrorCode(lease.signal.reason, "ROLE_HANDED_OVER");
+          logger.debug(handedOver ? "role handed over" : "role lost", process);
+        }
         await lease.release();
       }
     } catch (err) {

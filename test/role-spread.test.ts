@@ -64,3 +64,24 @@ test("three workflow instances on one role cluster split the processes, run ever
     await shared.close();
   }
 });
+
+test("with debug, a process that hands a role to a newcomer says so, rather than that it lost it", async () => {
+  const shared = memory();
+  const cluster = new MemoryRoleCluster({ ttlMs: 300 });
+  const lines: string[] = [];
+  const logger = { debug: (message: string) => void lines.push(message), error: () => {} };
+  const first = lineWorkflowOn({ ...shared, roleScheduler: new MemoryRoleScheduler({ cluster }) }, { name: "handover", config: { debug: true, logger } });
+  const second = lineWorkflowOn({ ...shared, roleScheduler: new MemoryRoleScheduler({ cluster }) }, { name: "handover" });
+  const wfs = [first.wf, second.wf];
+  try {
+    await first.wf.run();
+    await until("the first instance to hold every process", () => isSpreadOver(wfs, [0]));
+    await second.wf.run();
+    await until("the processes to spread over both", () => isSpreadOver(wfs, [0, 1]));
+    assert.ok(lines.includes("role handed over"), "the first instance logged the handover");
+    assert.ok(!lines.includes("role lost"), "and no role as lost");
+  } finally {
+    await Promise.all(wfs.map((wf) => wf.stop()));
+    await shared.close();
+  }
+});
