@@ -93,9 +93,10 @@ test("etcd: two schedulers on two clients never both hold a role", async () => {
       assert.ok(holding === undefined || holding.aborted, "the other scheduler's lease ended before this one began");
       holding = lease.signal;
       grants[index] = (grants[index] ?? 0) + 1;
-      // Hold across a round trip to etcd, so the other scheduler's attempts meet a held key.
-      assert.ok(await holderLease(role), "the held role has its key");
-      assert.equal(lease.signal.aborted, false, "nothing took the role away meanwhile");
+      // Hold across a round trip to etcd, so the other scheduler's attempts meet a held key. Both
+      // want the role, so it may be handed to the one it is assigned to: then the lease ends first.
+      const key = await holderLease(role);
+      assert.ok(key !== undefined || lease.signal.aborted, "a held role has its key until its lease ends");
       holding = undefined;
       await lease.release();
     }
