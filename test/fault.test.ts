@@ -28,14 +28,14 @@ test("connections terminated by the server mid-run: steps are retried and every 
       Number((await db.pool.query(`SELECT count(*) FROM "${db.schema}".stepwise_records WHERE run_state = $1`, [RunState.Completed])).rows[0].count) === runs;
     const killer = (async () => {
       // Keeps ending one of the workflow's connections at random, whatever it is doing (a step's
-      // write, the LISTEN connection, the role lock), ten times a second until every run finished.
+      // write, the LISTEN connection, the role lock), forty times a second until every run finished.
       while (runIds.length < runs || !(await allDone())) {
         const { rows } = await db.pool.query<{ ended: boolean }>(
           `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
             WHERE application_name = 'stepwise-fault' AND pid <> pg_backend_pid() ORDER BY random() LIMIT 1`,
         );
         terminated += rows.filter((r) => r.ended).length;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await new Promise((resolve) => setTimeout(resolve, 25));
       }
     })();
     for (let i = 0; i < runs; i++) {
