@@ -110,7 +110,7 @@ export class MemoryRecordStore implements RecordStore, KeepsRecords, ClockAdopte
     const created = new Map<string, Record>();
     const existing = records.map((record) => {
       const found = this.check(record, created);
-      if (found === undefined) created.set(`${record.workflowName}\u0000${record.foreignId}`, record);
+      if (found === undefined) created.set(foreignIdKey(record.workflowName, record.foreignId), record);
       return found;
     });
     for (const [i, record] of records.entries()) this.write(record, existing[i]);
@@ -127,7 +127,7 @@ export class MemoryRecordStore implements RecordStore, KeepsRecords, ClockAdopte
     if (existing === undefined) {
       if (version !== 1) throw new VersionConflictError(runId, version);
       const latestRunId = this.latestRuns.get(workflowName)?.get(foreignId);
-      const latest = created?.get(`${workflowName}\u0000${foreignId}`) ?? (latestRunId === undefined ? undefined : this.records.get(latestRunId));
+      const latest = created?.get(foreignIdKey(workflowName, foreignId)) ?? (latestRunId === undefined ? undefined : this.records.get(latestRunId));
       if (latest !== undefined && !isFinished(latest.runState)) throw new WorkflowInProgressError(workflowName, foreignId);
     } else if (existing.version !== version - 1) {
       throw new VersionConflictError(runId, version);
@@ -267,6 +267,11 @@ export class MemoryRecordStore implements RecordStore, KeepsRecords, ClockAdopte
     }
     pending.set(id, event);
   }
+}
+
+/** One key per workflow and foreign id, split by a NUL, which workflows refuse in names. */
+function foreignIdKey(workflowName: string, foreignId: string): string {
+  return `${workflowName}\u0000${foreignId}`;
 }
 
 /** The store's own copy of `record`: a KeptRecord's data is shared, since nobody changes it. */
