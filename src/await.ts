@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { errorText } from "./logger.js";
 import { untilWoken } from "./abort.js";
 import type { WorkflowContext } from "./context.js";
 import { systemClock } from "./clock.js";
@@ -196,7 +197,7 @@ export class RunWatcher<T> {
   #failed(topicName: string, watched: WatchedTopic, err: unknown): void {
     if (this.#topics.get(topicName) === watched) this.#topics.delete(topicName);
     if (this.#lifetime.aborted) return;
-    this.#ctx.logger.error(err, { process: "await", topic: topicName });
+    this.#ctx.logger.error(`await: receiver of ${topicName} failed: ${errorText(err)}`, { process: "await", topic: topicName, err });
     for (const first of watched.subscriptions.values()) {
       for (let subscription: Subscription | undefined = first; subscription; subscription = subscription.next) {
         subscription.broken = true;

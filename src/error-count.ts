@@ -35,9 +35,9 @@ export class ErrorCount<T> {
       throw err;
     }
     this.#counts.delete(record.runId);
-    this.#ctx.logger.error(err, { runId: record.runId, pausedAfterErrors: count });
     const message = err instanceof Error ? err.message : String(err);
     const reason = `paused after ${count} errors in ${this.#where}: ${message}`;
+    this.#ctx.logger.warn(`run ${record.runId} ${reason}`, { runId: record.runId, pausedAfterErrors: count, err });
     await writeUnlessSuperseded(this.#ctx, changedRecord(this.#ctx, record, { runState: RunState.Paused, reason }));
   }
 }

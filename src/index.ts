@@ -36,7 +36,7 @@ export { jsonCodec } from "./codec.js";
 export type { Codec } from "./codec.js";
 export { systemClock } from "./clock.js";
 export type { Clock } from "./clock.js";
-export type { Logger } from "./logger.js";
+export type { LogFields, Logger } from "./logger.js";
 export type { SkipReason } from "./skip.js";
 export { fnv1a32 } from "./shard.js";
 export type { StatusEnum } from "./graph.js";

@@ -1,13 +1,25 @@
-/** Where a workflow reports what nobody else can be handed: errors at the top of a process loop, and debug lines. */
+/** Structured fields of a log line. */
+export type LogFields = { readonly [key: string]: unknown };
+
+/**
+ * Where a workflow reports what nobody else can be handed: errors at the top of a process loop, runs
+ * set aside, and (under `debug`) every step of its work. The message alone says what happened, so a
+ * logger that drops the fields (pino, given a message first, does) still tells the story; the
+ * fields carry it for those that keep them. A pino, winston or console-like logger fits as it is.
+ */
 export interface Logger {
-  debug(message: string, meta?: { readonly [key: string]: unknown }): void;
-  error(err: unknown, meta?: { readonly [key: string]: unknown }): void;
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
 }
 
-/** Logs errors to stderr and debug lines to stdout: the default. */
+/** Logs to the console: errors and warnings to stderr, the rest to stdout. The default. */
 export const consoleLogger: Logger = {
-  debug: (message, meta) => console.debug("stepwise:", message, meta ?? ""),
-  error: (err, meta) => console.error("stepwise:", err, meta ?? ""),
+  debug: (message, fields) => console.debug("stepwise:", message, fields ?? ""),
+  info: (message, fields) => console.info("stepwise:", message, fields ?? ""),
+  warn: (message, fields) => console.warn("stepwise:", message, fields ?? ""),
+  error: (message, fields) => console.error("stepwise:", message, fields ?? ""),
 };
 
 const quiet = (): void => {};
@@ -19,5 +31,15 @@ const quiet = (): void => {};
 export function workflowLogger(logger: Logger | undefined, debug: boolean): Logger {
   const target = logger ?? consoleLogger;
   if (debug) return target;
-  return { debug: quiet, error: (err, meta) => target.error(err, meta) };
+  return {
+    debug: quiet,
+    info: (message, fields) => target.info(message, fields),
+    warn: (message, fields) => target.warn(message, fields),
+    error: (message, fields) => target.error(message, fields),
+  };
+}
+
+/** The one-line text of a thrown value, for a message that must make sense without its fields. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

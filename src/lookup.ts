@@ -1,4 +1,5 @@
 import type { WorkflowContext } from "./context.js";
+import { errorText } from "./logger.js";
 import { hasErrorCode, StaleReadError } from "./errors.js";
 import { HeaderKey, type Event } from "./event.js";
 import type { Record, RecordStore } from "./record.js";
@@ -93,7 +94,7 @@ export async function lookupOrSkip<T>(ctx: WorkflowContext<T>, runId: string): P
   } catch (err) {
     if (hasErrorCode(err, "RECORD_NOT_FOUND")) return "record_not_found";
     if (hasErrorCode(err, "MALFORMED_RECORD")) {
-      ctx.logger.error(err, { runId, skipped: "record_malformed" });
+      ctx.logger.error(`run ${runId} is malformed and was skipped: ${errorText(err)}`, { runId, skipped: "record_malformed", err });
       return "record_malformed";
     }
     throw err;

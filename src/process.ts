@@ -3,7 +3,7 @@ import { waitOver } from "./abort.js";
 import type { Clock } from "./clock.js";
 import { hasErrorCode } from "./errors.js";
 import type { Delivery } from "./event.js";
-import type { Logger } from "./logger.js";
+import { errorText, type Logger } from "./logger.js";
 import type { ResolvedOptions } from "./options.js";
 import type { RoleScheduler } from "./rolescheduler.js";
 import { isInShard } from "./shard.js";
@@ -92,7 +92,7 @@ export async function runProcess<Item>(spec: ProcessSpec<Item>, deps: ProcessDep
       }
     } catch (err) {
       if (stop.aborted) break;
-      logger.error(err, process);
+      logger.error(`process ${spec.name} failed: ${errorText(err)}`, { ...process, err });
       deps.setState(spec.name, ProcessState.Idle);
       logger.debug("backing off", { ...process, errBackOffMs: spec.options.errBackOff });
       await deps.clock.sleep(spec.options.errBackOff, stop).catch(() => {});
@@ -256,7 +256,7 @@ async function handleBatch<Item>(
       if (signal.aborted || item.key === undefined) throw outcome.reason;
       // This item alone backs off; the process goes on with the others.
       const fields = { process: spec.name, role: spec.role, key: item.key };
-      deps.logger.error(outcome.reason, fields);
+      deps.logger.error(`process ${spec.name} failed on ${item.key}: ${errorText(outcome.reason)}`, { ...fields, err: outcome.reason });
       deps.logger.debug("backing off", { ...fields, errBackOffMs: spec.options.errBackOff });
       retryAt.set(item.key, deps.clock.now().getTime() + spec.options.errBackOff);
       continue;

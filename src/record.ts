@@ -70,6 +70,10 @@ export interface RecordStore {
   deleteOutboxEvent(id: string): Promise<void>;
   /** Optional: deletes these outbox events in one go; ids not (or no longer) in the outbox are left alone. */
   deleteOutboxEvents?(ids: readonly string[]): Promise<void>;
+  /** Optional: how many runs of the workflow each status holds (statuses without runs left out), for dashboards. */
+  countByStatus?(workflowName: string): Promise<Map<number, number>>;
+  /** Optional: the names of the workflows that have runs in the store, sorted. */
+  workflowNames?(): Promise<string[]>;
 }
 
 /** A deep enough copy that neither side can change the other's record. */

@@ -5,6 +5,7 @@ import { memory } from "stepwise/memory";
 import { sqlite } from "stepwise/sqlite";
 import { until } from "./support/until.js";
 import { Status, type Item } from "./support/workflows.js";
+import { errorsTo } from "./support/logger.js";
 
 const item = (id: string): Item => ({ id, count: 0 });
 
@@ -81,7 +82,7 @@ test("events that arrived together are stored with one storeMany, and a run that
     Status.Done,
   ).withOptions({ batchSize: 50, errBackOff: 10, pauseAfterErrCount: 3 });
   const errors: unknown[] = [];
-  const wf = b.build({ ...adapters, recordStore, logger: { debug: () => {}, error: (err) => errors.push(err) } });
+  const wf = b.build({ ...adapters, recordStore, logger: errorsTo(errors) });
   try {
     await wf.run();
     const ids = ["fails", ...Array.from({ length: 20 }, (_, i) => `run-${i}`)];

@@ -6,6 +6,7 @@ import { postgres } from "stepwise/postgres";
 import { freshSchema } from "./support/postgres.js";
 import { until } from "./support/until.js";
 import { lineWorkflowOn, Status } from "./support/workflows.js";
+import { errorsTo } from "./support/logger.js";
 
 test("connections terminated by the server mid-run: steps are retried and every run ends correct", { timeout: 120_000 }, async () => {
   const db = await freshSchema();
@@ -17,7 +18,7 @@ test("connections terminated by the server mid-run: steps are retried and every 
   const { wf, calls } = lineWorkflowOn(adapters, {
     name: "fault",
     stepOptions: { errBackOff: 20 },
-    config: { logger: { debug: () => {}, error: (err) => errors.push(err) } },
+    config: { logger: errorsTo(errors) },
   });
   try {
     await wf.run();

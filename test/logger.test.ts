@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { pino } from "pino";
 import { Builder, type Logger } from "stepwise";
+import { quietLogger } from "./support/logger.js";
 import { memory } from "stepwise/memory";
 import { until } from "./support/until.js";
 import { Status, type Item } from "./support/workflows.js";
@@ -9,7 +11,7 @@ type Line = { message: string; meta: { readonly [key: string]: unknown } };
 
 function recordingLogger(): { logger: Logger; lines: Line[] } {
   const lines: Line[] = [];
-  return { lines, logger: { debug: (message, meta = {}) => void lines.push({ message, meta }), error: () => {} } };
+  return { lines, logger: { ...quietLogger, debug: (message, meta = {}) => void lines.push({ message, meta }) } };
 }
 
 /** Created → Processed → Done, where the first attempt at Processed throws once. */
@@ -92,3 +94,35 @@ function runIdOf(lines: Line[]): unknown {
 async function waitForLine(lines: Line[], match: (line: Line) => boolean): Promise<void> {
   await until("the debug line", () => lines.some(match));
 }
+
+test("a pino logger passes as it is: a failing step is logged as an error naming the process and the error", async () => {
+  const written: { level: number; msg: string }[] = [];
+  const logger = pino({ level: "debug" }, { write: (line: string) => void written.push(JSON.parse(line) as { level: number; msg: string }) });
+  const wf = flakyLine(logger, false);
+  try {
+    await wf.run();
+    const runId = await wf.trigger("d-4", { initialValue: { id: "d-4", count: 0 } });
+    await wf.await("d-4", runId, Status.Done);
+  } finally {
+    await wf.stop();
+  }
+  const errors = written.filter((line) => line.level === pino.levels.values.error);
+  assert.equal(errors.length, 1, "one error line for the one failed attempt");
+  assert.match(errors[0]?.msg ?? "", /processed-consumer-1-of-1 .*Error: once/);
+  assert.ok(!written.some((line) => line.level === pino.levels.values.debug), "no debug line without debug: true");
+});
+
+test("with debug: true, a pino logger at level debug gets the debug lines", async () => {
+  const written: { level: number; msg: string }[] = [];
+  const logger = pino({ level: "debug" }, { write: (line: string) => void written.push(JSON.parse(line) as { level: number; msg: string }) });
+  const wf = flakyLine(logger, true);
+  try {
+    await wf.run();
+    const runId = await wf.trigger("d-5", { initialValue: { id: "d-5", count: 0 } });
+    await wf.await("d-5", runId, Status.Done);
+  } finally {
+    await wf.stop();
+  }
+  const debugMessages = new Set(written.filter((line) => line.level === pino.levels.values.debug).map((line) => line.msg));
+  for (const expected of ["process launched", "event consumed", "run written", "backing off"]) assert.ok(debugMessages.has(expected), `a "${expected}" line`);
+});

@@ -17,6 +17,7 @@ import { connectNats, eventually } from "./support/nats.js";
 import { freshSchema } from "./support/postgres.js";
 import { until } from "./support/until.js";
 import { lineWorkflowOn, Status } from "./support/workflows.js";
+import { errorsTo } from "./support/logger.js";
 
 const servers: ChildProcess[] = [];
 after(() => {
@@ -82,7 +83,7 @@ test("a NATS server down at start and restarted mid-run: errors are clear, recei
         name: "restart",
         stepOptions: { parallelCount: 2 },
         config: {
-          logger: { debug: () => {}, error: (err) => void errors.push(err) },
+          logger: errorsTo(errors),
           defaultOptions: { errBackOff: 50, pollingFrequency: 50 },
         },
       },

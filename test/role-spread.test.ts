@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ProcessState, RunState, type Workflow } from "stepwise";
+import { quietLogger } from "./support/logger.js";
 import { memory, MemoryRoleCluster, MemoryRoleScheduler } from "stepwise/memory";
 import { until } from "./support/until.js";
 import { lineWorkflowOn, Status, type Item } from "./support/workflows.js";
@@ -69,7 +70,7 @@ test("with debug, a process that hands a role to a newcomer says so, rather than
   const shared = memory();
   const cluster = new MemoryRoleCluster({ ttlMs: 300 });
   const lines: string[] = [];
-  const logger = { debug: (message: string) => void lines.push(message), error: () => {} };
+  const logger = { ...quietLogger, debug: (message: string) => void lines.push(message) };
   const first = lineWorkflowOn({ ...shared, roleScheduler: new MemoryRoleScheduler({ cluster }) }, { name: "handover", config: { debug: true, logger } });
   const second = lineWorkflowOn({ ...shared, roleScheduler: new MemoryRoleScheduler({ cluster }) }, { name: "handover" });
   const wfs = [first.wf, second.wf];

@@ -14,6 +14,7 @@ import { memory } from "stepwise/memory";
 import { FakeClock, waitFor } from "stepwise/testing";
 import { until } from "./support/until.js";
 import { Status, type Item } from "./support/workflows.js";
+import { errorsTo, quietLogger } from "./support/logger.js";
 
 const item = (id: string): Item => ({ id, count: 0 });
 
@@ -103,7 +104,7 @@ test("a failing step is retried after errBackOff and then succeeds", async () =>
     Status.Done,
   ).withOptions({ errBackOff: 5_000 });
   const errors: unknown[] = [];
-  const wf = b.build({ ...memory({ clock }), clock, logger: { debug: () => {}, error: (err) => errors.push(err) } });
+  const wf = b.build({ ...memory({ clock }), clock, logger: errorsTo(errors) });
   try {
     await wf.run();
     const runId = await wf.trigger("f", { initialValue: item("f") });
@@ -136,7 +137,7 @@ test("pauseAfterErrCount pauses a run after that many errors and moves on to oth
     },
     Status.Done,
   ).withOptions({ pauseAfterErrCount: 3, errBackOff: 1 });
-  const wf = b.build({ ...memory(), logger: { debug: () => {}, error: () => {} } });
+  const wf = b.build({ ...memory(), logger: quietLogger });
   try {
     await wf.run();
     const badId = await wf.trigger("bad", { initialValue: item("bad") });
@@ -162,7 +163,7 @@ test("a status the step did not declare is refused at runtime with InvalidTransi
     pauseAfterErrCount: 1,
   });
   const errors: unknown[] = [];
-  const wf = b.build({ ...memory(), logger: { debug: () => {}, error: (err) => errors.push(err) } });
+  const wf = b.build({ ...memory(), logger: errorsTo(errors) });
   try {
     await wf.run();
     await wf.trigger("u", { initialValue: item("u") });
@@ -197,7 +198,7 @@ test("an object that does not decode is an ObjectDecodeError and the stored run 
   ).withOptions({ pauseAfterErrCount: 1 });
   const adapters = memory();
   const errors: unknown[] = [];
-  const wf = b.build({ ...adapters, codec: json, logger: { debug: () => {}, error: (err) => errors.push(err) } });
+  const wf = b.build({ ...adapters, codec: json, logger: errorsTo(errors) });
   try {
     await wf.run();
     const runId = await wf.trigger("d", { initialValue: { id: "d" } as unknown as Item });
@@ -280,7 +281,7 @@ test("a stale read is retried until the store catches up, and the step runs once
     ).withOptions({ errBackOff: 1 });
   }
   const errors: unknown[] = [];
-  const wf = b.build({ ...inner, recordStore: lagging, logger: { debug: () => {}, error: (err) => errors.push(err) } });
+  const wf = b.build({ ...inner, recordStore: lagging, logger: errorsTo(errors) });
   try {
     await wf.run();
     const runId = await wf.trigger("st", { initialValue: item("st") });
@@ -370,7 +371,7 @@ test("a run whose step keeps failing backs off alone: the runs behind it go on",
     },
     Status.Done,
   ).withOptions({ errBackOff: 60_000, pauseAfterErrCount: 0 });
-  const wf = b.build({ ...memory(), clock, logger: { debug: () => {}, error: () => {} } });
+  const wf = b.build({ ...memory(), clock, logger: quietLogger });
   try {
     await wf.run();
     await wf.trigger("bad", { initialValue: item("bad") });

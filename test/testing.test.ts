@@ -5,6 +5,7 @@ import { Builder, InvalidStatusError, InvalidTransitionError, isControl, RunStat
 import { memory, type MemoryAdapters } from "stepwise/memory";
 import { awaitTimeoutInsert, FakeClock, newTestingRun, requireStatus, triggerCallbackOn, waitFor } from "stepwise/testing";
 import { lineWorkflow, Status, type Item } from "./support/workflows.js";
+import { quietLogger } from "./support/logger.js";
 
 // Every wait below is bounded by the test's own timeout, so a lost event fails instead of hanging.
 const bounded = { timeout: 10_000 };
@@ -382,7 +383,7 @@ const charge: StepFn<Order, OrderStatus, OrderStatus.Paid | OrderStatus.Failed> 
   return OrderStatus.Paid;
 };
 
-const silent: Logger = { debug: () => {}, error: () => {} };
+const silent: Logger = quietLogger;
 function stepContext(): StepContext {
   return { signal: new AbortController().signal, logger: silent, clock: new FakeClock(start) };
 }

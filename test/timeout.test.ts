@@ -4,6 +4,7 @@ import { BuildError, Builder, durationTimer, RunState, timeTimer, type TimerFn }
 import { memory } from "stepwise/memory";
 import { awaitTimeoutInsert, FakeClock, requireStatus, waitFor } from "stepwise/testing";
 import { until } from "./support/until.js";
+import { errorsTo, quietLogger } from "./support/logger.js";
 
 enum Order {
   Unknown = 0,
@@ -135,7 +136,7 @@ test("a timer that throws is retried after errBackOff, and the run is untouched 
     Order.Expired,
   ).withOptions({ errBackOff: 1_000 });
   const adapters = memory({ clock });
-  const wf = b.build({ ...adapters, clock, logger: { debug: () => {}, error: (err) => errors.push(err) } });
+  const wf = b.build({ ...adapters, clock, logger: errorsTo(errors) });
   try {
     await wf.run();
     const runId = await wf.trigger("o-5", { initialValue: { id: "o-5" } });
@@ -171,7 +172,7 @@ test("a timeout function that keeps throwing pauses its run after pauseAfterErrC
     },
     Order.Expired,
   ).withOptions({ pauseAfterErrCount: 3, errBackOff: 1, pollingFrequency: 5 });
-  const wf = b.build({ ...memory(), pauseRetry: false, logger: { debug: () => {}, error: () => {} } });
+  const wf = b.build({ ...memory(), pauseRetry: false, logger: quietLogger });
   try {
     await wf.run();
     await wf.trigger("o-6", { initialValue: { id: "o-6" } });

@@ -13,6 +13,7 @@ import {
 import { memory } from "stepwise/memory";
 import { FakeClock, newTestingContext, newTestingRun, waitFor } from "stepwise/testing";
 import { lineWorkflow, Status, type Item } from "./support/workflows.js";
+import { errorsTo } from "./support/logger.js";
 
 test("a step returning undefined or a hand-made control is an InvalidResultError naming the step", async () => {
   for (const [name, returned] of [
@@ -23,7 +24,7 @@ test("a step returning undefined or a hand-made control is an InvalidResultError
     // The cast stands for JavaScript callers, or a branch that forgot its return.
     b.addStep(Status.Created, (async () => returned) as unknown as () => Promise<Control>).withOptions({ pauseAfterErrCount: 1 });
     const errors: unknown[] = [];
-    const wf = b.build({ ...memory(), pauseRetry: false, logger: { debug: () => {}, error: (err) => errors.push(err) } });
+    const wf = b.build({ ...memory(), pauseRetry: false, logger: errorsTo(errors) });
     try {
       await wf.run();
       await wf.trigger("t-1", { initialValue: { id: "t-1", count: 0 } });

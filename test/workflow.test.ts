@@ -16,6 +16,7 @@ import {
 import { memory, MemoryRecordStore } from "stepwise/memory";
 import { FakeClock } from "stepwise/testing";
 import { lineWorkflow, Status, type Item } from "./support/workflows.js";
+import { quietLogger } from "./support/logger.js";
 
 test("a run goes through every step to its terminal status and completes", async () => {
   const { wf } = lineWorkflow();
@@ -35,7 +36,7 @@ test("a run goes through every step to its terminal status and completes", async
 });
 
 test("with debug: true, a run's traceOrigin names the file and line that triggered it", async () => {
-  const { wf } = lineWorkflow({ config: { debug: true, logger: { debug: () => {}, error: () => {} } } });
+  const { wf } = lineWorkflow({ config: { debug: true, logger: quietLogger } });
   try {
     await wf.run();
     const runId = await wf.trigger("traced", { initialValue: { id: "traced", count: 0 } });

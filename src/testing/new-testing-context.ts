@@ -2,7 +2,7 @@ import type { Logger } from "../logger.js";
 import type { StepContext } from "../run.js";
 import { FakeClock } from "./fake-clock.js";
 
-const quietLogger: Logger = { debug: () => {}, error: () => {} };
+const quietLogger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 /**
  * The `ctx` a step, callback or timeout function is handed, for calling one alone in a unit test:

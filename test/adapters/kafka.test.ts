@@ -14,6 +14,7 @@ import { freshSchema } from "../support/postgres.js";
 import { until } from "../support/until.js";
 import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
 import { lineWorkflowOn, Status } from "../support/workflows.js";
+import { errorsTo } from "../support/logger.js";
 
 let cluster: TestCluster;
 let publisher: Producer;
@@ -114,7 +115,7 @@ function lineOnKafka(db: Awaited<ReturnType<typeof freshSchema>>, streamer: Kafk
   return lineWorkflowOn(lineOnKafkaAdapters(db, streamer), {
     // Topics outlive a test on a real cluster: a new workflow name gives new topics.
     name: `kafka-line-${unique()}`,
-    config: { ...kafkaConfig, logger: { debug: () => {}, error: (err) => errors.push(err) } },
+    config: { ...kafkaConfig, logger: errorsTo(errors) },
   });
 }
 

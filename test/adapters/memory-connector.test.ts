@@ -6,6 +6,7 @@ import { Builder, ProcessState, RunState, type ConnectorConstructor, type Connec
 import { connectorCases } from "stepwise/adaptertest";
 import { memory, MemoryConnector } from "stepwise/memory";
 import { waitFor } from "stepwise/testing";
+import { quietLogger } from "../support/logger.js";
 
 for (const c of connectorCases(async (events) => new MemoryConnector(events))) test(`memory: ${c.name}`, c.run);
 
@@ -155,7 +156,7 @@ function paymentsWorkflow(connector: ConnectorConstructor, options: { parallelCo
     await api.trigger(e.foreignId, { initialValue: { orderId: e.foreignId, eventId: e.id, amount: Number(e.headers.amount) } });
   }).withOptions({ parallelCount: options.parallelCount, errBackOff: options.errBackOff });
   const adapters = memory();
-  const wf = b.build({ ...adapters, logger: { debug() {}, error() {} } });
+  const wf = b.build({ ...adapters, logger: quietLogger });
   return { wf, adapters, calls };
 }
 

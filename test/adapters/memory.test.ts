@@ -11,6 +11,7 @@ import {
   MemoryTimeoutStore,
 } from "stepwise/memory";
 import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
+import { quietLogger } from "../support/logger.js";
 
 for (const c of eventStreamerCases(async () => new MemoryEventStreamer())) test(`memory: ${c.name}`, c.run);
 // memory() is given no client of its own, so there is nothing of the user's to check.
@@ -253,7 +254,7 @@ test("memory: a step that changes its object and then throws, or after it return
     Step.Done,
   ).withOptions({ errBackOff: 1 });
   const adapters = memory();
-  const wf = b.build({ ...adapters, logger: { debug: () => {}, error: () => {} } });
+  const wf = b.build({ ...adapters, logger: quietLogger });
   try {
     await wf.run();
     const runId = await wf.trigger("t", { initialValue: { n: 1 } });

@@ -14,6 +14,7 @@ import { deleteKeys, freePort, freshPrefix, killConnections, privateRedisServer,
 import { until } from "../support/until.js";
 import { failingRunDoesNotBlock, lineRunsComplete } from "../support/end-to-end.js";
 import { lineWorkflowOn, Status } from "../support/workflows.js";
+import { errorsTo, quietLogger } from "../support/logger.js";
 
 const client = redisClient();
 const prefix = freshPrefix("adapter");
@@ -401,7 +402,7 @@ test("redis: a workflow on an unreachable Redis logs clear errors and keeps tryi
   try {
     const { wf } = lineWorkflowOn(
       { ...redis({ client: down, prefix }), recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), outbox: true },
-      { name: "redis-down", stepOptions: { errBackOff: 20 }, config: { defaultOptions: { errBackOff: 20 }, logger: { debug: () => {}, error: (err) => errors.push(err) } } },
+      { name: "redis-down", stepOptions: { errBackOff: 20 }, config: { defaultOptions: { errBackOff: 20 }, logger: errorsTo(errors) } },
     );
     await wf.run();
     await wf.trigger("item-1", { initialValue: { id: "item-1", count: 0 } });
@@ -428,7 +429,7 @@ test("redis: while the server is down, an await rejects as soon as its signal ab
 
     const { wf } = lineWorkflowOn(
       { ...redis({ client: down, prefix }), recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), outbox: true },
-      { name: "redis-down-stop", config: { logger: { debug: () => {}, error: () => {} } } },
+      { name: "redis-down-stop", config: { logger: quietLogger } },
     );
     await wf.run();
     const stopping = wf.stop();
@@ -464,7 +465,7 @@ test("redis: connections killed by the server mid-run are reopened and every run
   try {
     const { wf } = lineWorkflowOn(
       { ...redis({ client: faulty, prefix, ttlMs: 1000 }), recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), outbox: true },
-      { name: "redis-fault", stepOptions: { parallelCount: 2, errBackOff: 20 }, config: { logger: { debug: () => {}, error: (err) => errors.push(err) } } },
+      { name: "redis-fault", stepOptions: { parallelCount: 2, errBackOff: 20 }, config: { logger: errorsTo(errors) } },
     );
     await wf.run();
     const runs = 300;
@@ -499,7 +500,7 @@ test("redis: a workflow started while its server is down runs once it is up, and
   const db = await freshSchema({ max: 10 });
   const { wf } = lineWorkflowOn(
     { ...redis({ client: own, ttlMs: 1000 }), recordStore: new PostgresRecordStore({ pool: db.pool, schema: db.schema }), outbox: true },
-    { name: "redis-restart", stepOptions: { parallelCount: 2, errBackOff: 20 }, config: { defaultOptions: { errBackOff: 20 }, logger: { debug: () => {}, error: () => {} } } },
+    { name: "redis-restart", stepOptions: { parallelCount: 2, errBackOff: 20 }, config: { defaultOptions: { errBackOff: 20 }, logger: quietLogger } },
   );
   try {
     await wf.run(); // no server yet: every process waits or backs off

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { Builder, RunState, type BuildConfig } from "stepwise";
 import { lineWorkflowOn, Status, type Item } from "./workflows.js";
+import { errorsTo, quietLogger } from "./logger.js";
 
 /** The load of the end-to-end case, and what it expects of the backend. */
 export interface EndToEndOptions {
@@ -31,7 +32,7 @@ export async function lineRunsComplete(adapters: BuildConfig<Item>, options: End
   const { wf, calls } = lineWorkflowOn(adapters, {
     name: options.name,
     stepOptions: { parallelCount: options.parallelCount ?? 2 },
-    config: { ...options.config, logger: { debug: () => {}, error: (err) => void errors.push(err) } },
+    config: { ...options.config, logger: errorsTo(errors) },
   });
   if (options.outbox !== undefined) assert.equal("outbox-consumer" in wf.states(), options.outbox, "an outbox process exactly when events need moving");
   try {
@@ -68,7 +69,7 @@ export async function failingRunDoesNotBlock(adapters: BuildConfig<Item>, name: 
     },
     Status.Done,
   ).withOptions({ errBackOff: 60_000, pauseAfterErrCount: 0 });
-  const wf = b.build({ ...adapters, logger: { debug: () => {}, error: () => {} } });
+  const wf = b.build({ ...adapters, logger: quietLogger });
   try {
     await wf.run();
     const bad = await wf.trigger("bad", { initialValue: { id: "bad", count: 0 } });

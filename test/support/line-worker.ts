@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
 import { Etcd3 } from "etcd3";
 import pg from "pg";
 import type { BuildConfig, EventStreamer, RoleScheduler } from "stepwise";
+import { quietLogger } from "./logger.js";
 import { etcd } from "stepwise/etcd";
 import { kafka } from "stepwise/kafka";
 import { nats } from "stepwise/nats";
@@ -204,7 +205,7 @@ const { wf, calls } = lineWorkflowOn(reporting(opened.adapters), {
   config: {
     // The outbox sees other processes' writes by polling its table.
     defaultOptions: { pollingFrequency: 50, errBackOff: 50 },
-    logger: { debug: () => {}, error: (err) => say(`error ${err instanceof Error ? err.message : String(err)}`) },
+    logger: { ...quietLogger, error: (message) => say(`error ${message}`) },
   },
 });
 await wf.run();

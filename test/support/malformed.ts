@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Builder, RunState, type BuildConfig, type Logger } from "stepwise";
 import { waitFor } from "stepwise/testing";
 import { Status, type Item } from "./workflows.js";
+import { errorsTo } from "./logger.js";
 
 /**
  * A run whose stored row got a run state no store writes (as a hand-edited row would): its event
@@ -14,7 +15,7 @@ export async function malformedRunIsSkippedAndCancellable(
   corrupt: (runId: string) => Promise<void>,
 ): Promise<void> {
   const errors: unknown[] = [];
-  const logger: Logger = { debug: () => {}, error: (err) => void errors.push(err) };
+  const logger: Logger = errorsTo(errors);
   const b = new Builder<Item, Status>(name, Status);
   b.addCallback(Status.Created, async () => Status.Processed, Status.Processed);
   b.addStep(Status.Processed, async () => Status.Done, Status.Done);

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { systemClock } from "../../clock.js";
-import type { Logger } from "../../logger.js";
+import { errorText, type Logger } from "../../logger.js";
 import { checkOut, type PgClient, type PgNotification, type PgPool } from "./driver.js";
 
 interface Listening {
@@ -87,7 +87,7 @@ export class Notifier {
         this.#unsent = new Set();
         await this.#pool
           .query("SELECT count(pg_notify($1, payload)) FROM unnest($2::text[]) AS payload", [this.#channel, payloads])
-          .catch((err: unknown) => this.#logger?.error(err, { adapter: "postgres", notify: this.#channel }));
+          .catch((err: unknown) => this.#logger?.error(`postgres: NOTIFY on ${this.#channel} failed: ${errorText(err)}`, { adapter: "postgres", notify: this.#channel, err }));
       }
     } finally {
       this.#sending = false;
@@ -135,7 +135,7 @@ export class Notifier {
     const onError = (err: Error) => {
       if (!client || lost) return;
       lost = true;
-      this.#logger?.error(err, { adapter: "postgres", listen: this.#channel });
+      this.#logger?.error(`postgres: LISTEN on ${this.#channel} failed: ${errorText(err)}`, { adapter: "postgres", listen: this.#channel, err });
       detach();
       // A dead connection may report more errors as it closes; nobody else listens to it now.
       client.on("error", () => {});
@@ -151,7 +151,7 @@ export class Notifier {
     try {
       client = await checkOut(this.#pool, onError);
     } catch (err) {
-      this.#logger?.error(err, { adapter: "postgres", listen: this.#channel });
+      this.#logger?.error(`postgres: LISTEN on ${this.#channel} failed: ${errorText(err)}`, { adapter: "postgres", listen: this.#channel, err });
       return undefined;
     }
     client.on("notification", onNotification);
