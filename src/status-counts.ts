@@ -1,9 +1,9 @@
 import type { RecordStore } from "./record.js";
-import { maxScannedRuns, storedPages } from "./stored-pages.js";
+import { storedPages } from "./stored-pages.js";
 
 /**
  * How many runs of the workflow each status holds: the store's own count where it has one, else
- * counted from its {@link maxScannedRuns} newest runs (`partial` then says whether runs were left out).
+ * counted from its `maxScannedRuns` (10,000) newest runs (`partial` then says whether runs were left out).
  */
 export async function statusCounts(
   recordStore: Pick<RecordStore, "list" | "countByStatus">,

@@ -1,9 +1,9 @@
 import type { RecordStore } from "./record.js";
-import { maxScannedRuns, storedPages } from "./stored-pages.js";
+import { storedPages } from "./stored-pages.js";
 
 /**
  * The names of the workflows with runs in the store, sorted: the store's own answer where it has
- * one, else gathered from its {@link maxScannedRuns} newest runs.
+ * one, else gathered from its `maxScannedRuns` (10,000) newest runs.
  */
 export async function storedWorkflowNames(recordStore: Pick<RecordStore, "list" | "workflowNames">): Promise<string[]> {
   if (recordStore.workflowNames) return recordStore.workflowNames();
