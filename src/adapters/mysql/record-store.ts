@@ -286,7 +286,7 @@ export class MysqlRecordStore implements RecordStore {
     );
     if (affectedRows === 0) throw new OutboxRecordNotFoundError(id);
   }
-  /** How many runs of the workflow each status holds, in one read of the `by_status` index. */
+  /** How many runs of the workflow each status holds, in one query over the indexes that start with the workflow name. */
   async countByStatus(workflowName: string): Promise<Map<number, number>> {
     const rows = await select(
       this.pool,
