@@ -31,9 +31,9 @@ interface Runs {
   paid: string;
 }
 
-/** A store holding a few runs of "orders", made by a built workflow that has stopped since. */
-async function fillStore(adapters: Parameters<Builder<Order, Status>["build"]>[0]): Promise<Runs> {
-  const b = new Builder<Order, Status>("orders", Status);
+/** A store holding a few runs of the workflow (default "orders"), made by a built workflow that has stopped since. */
+async function fillStore(adapters: Parameters<Builder<Order, Status>["build"]>[0], name = "orders"): Promise<Runs> {
+  const b = new Builder<Order, Status>(name, Status);
   b.addStep(Status.Created, async () => Status.AwaitingPayment, Status.AwaitingPayment);
   b.addCallback(Status.AwaitingPayment, async () => Status.Paid, Status.Paid);
   const wf = b.build(adapters);
@@ -277,4 +277,28 @@ test("--sqlite and --postgres together exit 2", async () => {
   const { code, stderr } = await stepwise(["runs", "list", "--sqlite", "a.db", "--postgres", "postgres://localhost/x"]);
   assert.equal(code, 2);
   assert.match(stderr, /cannot be used with/);
+});
+
+test("with several workflows in the store, --workflow names one, and leaving it out lists them", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "stepwise-cli-"));
+  try {
+    const path = join(dir, "runs.db");
+    const adapters = sqlite(path);
+    await fillStore(adapters, "orders");
+    const refunds = await fillStore(adapters, "refunds").finally(() => adapters.close());
+
+    const unnamed = await stepwise(["runs", "list", "--sqlite", path]);
+    assert.equal(unnamed.code, 2);
+    assert.match(unnamed.stderr, /2 workflows \(orders, refunds\): name one with --workflow \[INVALID_OPTION\]/);
+    const page = await stepwiseJson<RunList>(["runs", "list", "--sqlite", path, "--workflow", "refunds"]);
+    assert.deepEqual(page.runs.map((r) => r.runId), [refunds.paid, refunds.waiting[1], refunds.waiting[0]]);
+    const unknown = await stepwise(["runs", "list", "--sqlite", path, "--workflow", "returns"]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /WORKFLOW_NOT_FOUND/);
+    const otherWorkflow = await stepwise(["runs", "show", refunds.paid, "--sqlite", path, "--workflow", "orders"]);
+    assert.equal(otherWorkflow.code, 1, "a run of another workflow is not found");
+    assert.match(otherWorkflow.stderr, /RECORD_NOT_FOUND/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
