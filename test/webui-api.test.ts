@@ -30,22 +30,20 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 /** Created waits for a payment callback, Paid for a shipping one; Shipped completes the run. */
 function orders(adapters: Pick<BuildConfig<Order>, "eventStreamer" | "recordStore" | "roleScheduler" | "timeoutStore" | "outbox">, clock: FakeClock, name = "orders"): Workflow<Order, OrderStatus> {
   const b = new Builder<Order, OrderStatus>(name, OrderStatus);
-  b.addCallback(
-    OrderStatus.Created,
-    async (run) => {
-      run.object.paid = true;
-      return OrderStatus.Paid;
-    },
-    OrderStatus.Paid,
-  );
-  b.addCallback(
-    OrderStatus.Paid,
-    async (run) => {
-      run.object.shipped = true;
-      return OrderStatus.Shipped;
-    },
-    OrderStatus.Shipped,
-  );
+  const callbacks: [OrderStatus, OrderStatus, "paid" | "shipped"][] = [
+    [OrderStatus.Created, OrderStatus.Paid, "paid"],
+    [OrderStatus.Paid, OrderStatus.Shipped, "shipped"],
+  ];
+  for (const [from, to, flag] of callbacks) {
+    b.addCallback(
+      from,
+      async (run) => {
+        run.object[flag] = true;
+        return to;
+      },
+      to,
+    );
+  }
   return b.build({ ...adapters, clock });
 }
 
@@ -567,9 +565,10 @@ test('basePath "/ops/" serves the page and API under it, and only there', async 
 /**
  * What Express does for `app.use("/ops", express.json(), ui.handler)`: cut the mount path off
  * req.url, keep the full one in req.originalUrl and the mount in req.baseUrl, and read a JSON body
- * into req.body before the handler runs.
+ * into req.body before the handler runs. Fastify's middie (`fastify.use("/ops", ui.handler)`) cuts
+ * the path the same way but names no mount and leaves the body unread.
  */
-function expressLike(mount: string, handler: WebUi["handler"]): RequestListener {
+function expressLike(mount: string, handler: WebUi["handler"], framework: "express" | "middie"): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
     if (url !== mount && !url.startsWith(`${mount}/`) && !url.startsWith(`${mount}?`)) {
@@ -578,8 +577,13 @@ function expressLike(mount: string, handler: WebUi["handler"]): RequestListener 
     }
     const mounted = req as IncomingMessage & { originalUrl: string; baseUrl: string; body?: unknown };
     mounted.originalUrl = url;
-    mounted.baseUrl = mount;
     req.url = url.slice(mount.length) || "/";
+    if (framework === "middie") {
+      if (!req.url.startsWith("/")) req.url = `/${req.url}`;
+      void handler(req, res);
+      return;
+    }
+    mounted.baseUrl = mount;
     if (req.headers["content-type"] !== "application/json") {
       void handler(req, res);
       return;
@@ -593,14 +597,14 @@ function expressLike(mount: string, handler: WebUi["handler"]): RequestListener 
   };
 }
 
-test("mounted Express-style under a path, the web UI finds its base from the mount", async () => {
-  for (const basePath of [undefined, "/ops/"]) {
+test("mounted by Express or Fastify's middie under a path, the web UI finds its base from the mount", async () => {
+  for (const [framework, basePath] of [["express", undefined], ["express", "/ops/"], ["middie", undefined], ["middie", "/ops/"]] as const) {
     const { ui, runIds, stop } = await memoryUi(basePath === undefined ? {} : { basePath });
-    const server = await listen(expressLike("/ops", ui.handler));
+    const server = await listen(expressLike("/ops", ui.handler, framework));
     try {
       const get = (path: string) => fetch(server.origin + path, { headers: auth, redirect: "manual" });
       assert.equal((await get("/ops/")).status, 200);
-      assert.equal((await get("/ops/api/workflows")).status, 200, `basePath ${basePath}`);
+      assert.equal((await get("/ops/api/workflows")).status, 200, `${framework}, basePath ${basePath}`);
       const page = (await (await get("/ops/api/runs?limit=2")).json()) as Page;
       assert.equal(page.runs.length, 2);
       const bare = await get("/ops");

@@ -33,14 +33,14 @@ export function nodeHandler(ui: UiSettings): (req: IncomingMessage, res: ServerR
 }
 
 function uiRequest(req: FrameworkRequest): { request: UiRequest; bodyRefused: () => boolean } {
-  // Express cuts its mount path off req.url and keeps the path the browser sent in originalUrl.
+  // Express and Fastify's middie cut the mount path off req.url and keep the path the browser sent in originalUrl.
   const { path, query } = splitTarget(typeof req.originalUrl === "string" ? req.originalUrl : (req.url ?? "/"));
   let refused = false;
   const request: UiRequest = {
     method: req.method ?? "GET",
     path,
     query,
-    mountPath: typeof req.baseUrl === "string" ? req.baseUrl : "",
+    mountPath: mountPath(req, path),
     header: (name) => {
       const value = req.headers[name.toLowerCase()];
       return Array.isArray(value) ? value.join(", ") : value;
@@ -57,6 +57,17 @@ function uiRequest(req: FrameworkRequest): { request: UiRequest; bodyRefused: ()
     },
   };
   return { request, bodyRefused: () => refused };
+}
+
+/** Express names its mount (req.baseUrl); middie leaves it to be read off the path it cut. */
+function mountPath(req: FrameworkRequest, fullPath: string): string {
+  if (typeof req.baseUrl === "string") return req.baseUrl;
+  if (typeof req.originalUrl !== "string") return "";
+  const cut = splitTarget(req.url ?? "/").path;
+  if (cut === fullPath) return "";
+  if (fullPath.endsWith(cut)) return fullPath.slice(0, fullPath.length - cut.length);
+  // The mount path itself, asked for without its slash.
+  return cut === "/" ? fullPath : "";
 }
 
 function bodyAlreadyRead(body: unknown, maxBytes: number): string {

@@ -13,6 +13,7 @@ export interface ActionResult {
 
 const actions: ReadonlySet<string> = new Set<RunAction>(["pause", "resume", "cancel", "delete"]);
 
+/** Whether a path segment names one of the run actions. */
 export function isRunAction(name: string): name is RunAction {
   return actions.has(name);
 }
