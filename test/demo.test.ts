@@ -38,6 +38,8 @@ test("npm start processes a batch of orders with progress lines, a summary and t
     // Orders 25 and 50 are never paid, orders 20, 40 and 60 are declined, the rest delivered.
     assert.match(stdout, /Done: 55 delivered, 3 payments declined, 2 cancelled unpaid/);
     assert.match(stdout, new RegExp(`diagram \\(Mermaid\\) is in ${join(cwd, "stepwise-demo.mmd").replaceAll("/", "\\/")}`));
+    // The last line: what to type next to see these runs in the web UI.
+    assert.equal(stdout.trimEnd().split("\n").at(-1), "To look at the runs in the web UI: npx stepwise ui --sqlite stepwise-demo.db");
   } finally {
     await rm(cwd, { recursive: true, force: true });
   }

@@ -10,6 +10,8 @@ import process from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { Builder } from "stepwise";
+import { sqlite } from "stepwise/sqlite";
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -17,6 +19,7 @@ const stepLimitMs = 180_000;
 
 interface Manifest {
   name: string;
+  version: string;
   exports: { [subpath: string]: { types: string; default: string } };
   dependencies: { [name: string]: string };
 }
@@ -170,7 +173,35 @@ test("the packed package installs into a fresh project, imports with plain node 
       const output = await exec(process.execPath, [join("out", "main.js")], project);
       assert.deepEqual(JSON.parse(output), { status: 2, total: 2 });
     });
+
+    await t.test("the stepwise command is installed and reads a SQLite file with plain node", async () => {
+      await linkFromRepository(project, "better-sqlite3");
+      const file = join(dir, "runs.db");
+      const runId = await storeOneRun(file);
+      const bin = join(project, "node_modules", ".bin", "stepwise");
+      assert.equal((await exec(bin, ["--version"], project)).trim(), manifest.version);
+      const page = JSON.parse(await exec(bin, ["runs", "list", "--sqlite", file, "--json"], project)) as { runs: { runId: string; statusName: string }[] };
+      assert.deepEqual(page.runs.map((r) => [r.runId, r.statusName]), [[runId, "Done"]]);
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+/** A SQLite file holding one finished run, written by a workflow from the sources. */
+async function storeOneRun(file: string): Promise<string> {
+  enum Status { Unknown = 0, Created = 1, Done = 2 }
+  const b = new Builder<{ n: number }, Status>("counter", Status);
+  b.addStep(Status.Created, async () => Status.Done, Status.Done);
+  const adapters = sqlite(file);
+  const wf = b.build(adapters);
+  await wf.run();
+  try {
+    const runId = await wf.trigger("one", { initialValue: { n: 1 } });
+    await wf.await("one", runId, Status.Done);
+    return runId;
+  } finally {
+    await wf.stop();
+    await adapters.close();
+  }
+}

@@ -1,6 +1,6 @@
 // `npm start`: the order processor on a SQLite file in the working directory, with live progress.
 // Stop it at any point (Ctrl-C, or kill -9) and start it again: it finishes the unfinished orders.
-import { resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import { createDiagram, isFinished, RunState, type Record } from "stepwise";
 import { sqlite } from "stepwise/sqlite";
 import { buildOrderProcessor, OrderStatus } from "../orderprocessor.js";
@@ -62,8 +62,14 @@ for (;;) {
         `${counts.get("Cancelled") ?? 0} cancelled unpaid, in ${seconds.toFixed(1)} s.`,
     );
     console.log(`The workflow's diagram (Mermaid) is in ${diagram}.`);
+    console.log(`To look at the runs in the web UI: npx stepwise ui --sqlite ${shellWord(relative(process.cwd(), path))}`);
     break;
   }
   await new Promise((resolve) => setTimeout(resolve, 200));
 }
 await shutDown(0);
+
+/** The path as one word of a shell command, quoted only when it has to be. */
+function shellWord(text: string): string {
+  return /^[\w./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}

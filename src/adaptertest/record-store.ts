@@ -457,6 +457,42 @@ export function recordStoreCases(make: () => Promise<RecordStore>, options: Reco
       assert.equal((await store.listOutboxEvents(workflowName, allEvents)).length, 2, "deleting again changes nothing");
     },
   });
+  cases.push(
+    {
+      name: "record store: countByStatus counts the workflow's runs in each status",
+      run: async () => {
+        const store = await make();
+        if (!store.countByStatus) return;
+        const { workflowName, runs } = await storeListFixture(store);
+        await store.store(makeRecord({ workflowName: uniqueName("other-workflow"), status: 2 }));
+        const countByStatus = store.countByStatus.bind(store);
+        const counts = async (name: string) => Object.fromEntries(await countByStatus(name));
+        assert.deepEqual(await counts(workflowName), { 1: 2, 2: 2, 3: 1 }, "every run counts once, whatever its run state, and no other workflow's");
+        await store.store(version(runs[0] as Record, 2, { runState: RunState.Running, status: 3 }));
+        assert.deepEqual(await counts(workflowName), { 1: 1, 2: 2, 3: 2 }, "a run that moved counts in its new status only");
+        assert.deepEqual(await counts(uniqueName("workflow")), {}, "an unknown workflow has no counts");
+      },
+    },
+    {
+      name: "record store: workflowNames names each workflow with runs once, sorted",
+      run: async () => {
+        const store = await make();
+        if (!store.workflowNames) return;
+        // Two names differ only in case: both are listed, in code-point order ("B" before "a").
+        const base = uniqueName("names");
+        const named = [`${base}-b`, `${base}-a`, `${base}-B`];
+        for (const workflowName of named) {
+          await store.store(makeRecord({ workflowName }));
+          await store.store(makeRecord({ workflowName }));
+        }
+        const names = await store.workflowNames();
+        // The database may be shared with other cases, so only this case's names are compared.
+        assert.deepEqual(names.filter((name) => name.startsWith(base)), [...named].sort(), "each name once, sorted");
+        assert.deepEqual(names, [...names].sort(), "the whole list is sorted");
+        assert.equal(new Set(names).size, names.length, "no name twice");
+      },
+    },
+  );
   if (writtenEvents === undefined) return cases;
   // Events written elsewhere: the outbox cases do not apply, and the outbox must stay empty.
   return [

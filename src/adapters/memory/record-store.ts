@@ -249,6 +249,22 @@ export class MemoryRecordStore implements RecordStore, KeepsRecords, ClockAdopte
     for (const id of ids) if (this.outbox.has(id)) await this.deleteOutboxEvent(id);
   }
 
+  /** How many runs of the workflow each status holds; statuses without runs are left out. */
+  async countByStatus(workflowName: string): Promise<Map<number, number>> {
+    const counts = new Map<number, number>();
+    const foreignIds = this.latestRuns.get(workflowName);
+    if (foreignIds === undefined) return counts;
+    // Every run counts, not only each foreign id's latest, so the count walks the runs themselves.
+    for (const r of this.records.values()) if (r.workflowName === workflowName) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+    return counts;
+  }
+
+  /** The names of the workflows with runs in the store, sorted. */
+  async workflowNames(): Promise<string[]> {
+    // Every run is the latest of its foreign id when it is made, so each workflow with a run has a key here.
+    return [...this.latestRuns.keys()].sort();
+  }
+
   /** Copies of every version stored for the run, oldest first; empty for an unknown run. */
   snapshots(runId: string): Record[] {
     const versions: Record[] = [];

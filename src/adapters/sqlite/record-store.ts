@@ -234,6 +234,19 @@ export class SqliteRecordStore implements RecordStore {
     if (changes === 0) throw new OutboxRecordNotFoundError(id);
   }
 
+  /** How many runs of the workflow each status holds, in one read of the workflow's index. */
+  async countByStatus(workflowName: string): Promise<Map<number, number>> {
+    const rows = this.#sql.all(`SELECT status, COUNT(*) AS runs FROM ${this.#t.records} WHERE workflow_name = ? GROUP BY status`, workflowName);
+    return new Map(rows.map((row) => [integer(row.status) ?? 0, integer(row.runs) ?? 0]));
+  }
+
+  /** The names of the workflows with runs in the file, sorted. */
+  async workflowNames(): Promise<string[]> {
+    const rows = this.#sql.all(`SELECT DISTINCT workflow_name FROM ${this.#t.records}`);
+    // Sorted here, as every store sorts them, rather than in the column's collation.
+    return rows.map((row) => text(row.workflow_name)).sort();
+  }
+
   async deleteOutboxEvents(ids: readonly string[]): Promise<void> {
     const valid = ids.filter((id) => /^\d{1,15}$/.test(id)).map(Number);
     if (valid.length === 0) return;
