@@ -8,6 +8,13 @@ export interface RecordMeta {
   version: number;
   /** Where the run was triggered (the calling function, file, line and column) when the workflow was built with `debug: true`; else empty. */
   traceOrigin: string;
+  /**
+   * The W3C `traceparent` of the span that wrote this version, when the workflow was built with a
+   * tracer: its event carries it on, so the run's next step continues the same trace.
+   */
+  traceParent?: string | undefined;
+  /** The W3C `tracestate` beside `traceParent`, if the tracer keeps one. */
+  traceState?: string | undefined;
 }
 
 /** The untyped, serialisable form of a run, as record stores keep it. */
@@ -81,7 +88,7 @@ export function copyRecord(record: Record): Record {
   // Spelled out rather than spread: stores copy on every read and write, and a literal of one
   // fixed shape is several times cheaper.
   const meta = record.meta;
-  return {
+  const copy: Record = {
     workflowName: record.workflowName,
     foreignId: record.foreignId,
     runId: record.runId,
@@ -97,4 +104,16 @@ export function copyRecord(record: Record): Record {
       traceOrigin: meta.traceOrigin,
     },
   };
+  copyTrace(copy.meta, meta);
+  return copy;
+}
+
+/**
+ * Gives `meta` the trace context of `from`, if it has one. A record without one leaves the keys
+ * out rather than holding undefined, so it reads back from every store as it went in.
+ */
+export function copyTrace(meta: RecordMeta, from: Pick<RecordMeta, "traceParent" | "traceState">): RecordMeta {
+  if (from.traceParent !== undefined) meta.traceParent = from.traceParent;
+  if (from.traceState !== undefined) meta.traceState = from.traceState;
+  return meta;
 }

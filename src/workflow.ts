@@ -38,6 +38,7 @@ import { scheduleProcess, type ScheduleOptions } from "./schedule.js";
 import { timeoutProcesses, type TimeoutDefinition } from "./timeout.js";
 import { decodeRun, recordWith } from "./update.js";
 import { checkStorableText } from "./storable-text.js";
+import { carryTrace, spanStart } from "./tracer.js";
 
 /** Options of `Workflow.trigger`. */
 export interface TriggerOptions<T, S extends number> {
@@ -110,6 +111,7 @@ export class Workflow<T, S extends number> {
       codec,
       clock: config.clock ?? systemClock,
       logger,
+      tracer: config.tracer,
       debug,
       readKept,
       keepsObjects: readKept !== undefined && isJsonCodec(codec),
@@ -213,7 +215,7 @@ export class Workflow<T, S extends number> {
   async #trigger(foreignId: string, options: TriggerOptions<T, S>): Promise<string> {
     if (!this.#loops || this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "trigger");
     checkStorableText("foreign id", foreignId);
-    const { graph, clock, debug } = this.#ctx;
+    const { graph, clock, debug, tracer } = this.#ctx;
     const startAt = options.startAt ?? (graph.start as number);
     if (!graph.has(startAt)) throw new InvalidStatusError(startAt, `workflow "${this.name}" has no such status to start at`);
     // A run started in a terminal status would never complete and would block its foreign id.
@@ -231,7 +233,9 @@ export class Workflow<T, S extends number> {
       // A call site costs a stack capture, several times the rest of a trigger: taken only when debugging.
       meta: { runStateReason: "", statusDescription: graph.statusName(startAt), version: 1, traceOrigin: debug ? callerOf(this.trigger) : "" },
     };
-    await this.#ctx.write(recordWith(this.#ctx, fields, options.initialValue ?? ({} as T)));
+    const record = recordWith(this.#ctx, fields, options.initialValue ?? ({} as T));
+    if (tracer === undefined) await this.#ctx.write(record);
+    else await tracer.inSpan(spanStart(this.#ctx, "trigger", record, undefined, true), (trace) => this.#ctx.write(carryTrace(record, trace)));
     return runId;
   }
 
