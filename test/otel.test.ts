@@ -1,0 +1,204 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { context, SpanStatusCode, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { Builder, durationTimer, RunState, type TypedRecord } from "stepwise";
+import { memory } from "stepwise/memory";
+import { otel } from "stepwise/otel";
+import { awaitTimeoutInsert, FakeClock, waitFor } from "stepwise/testing";
+import { quietLogger } from "./support/logger.js";
+import { until } from "./support/until.js";
+
+// One SDK for the file, as an application has: registered globally, so `otel()` finds it.
+const exporter = new InMemorySpanExporter();
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+trace.setGlobalTracerProvider(provider);
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+const appTracer = provider.getTracer("app");
+
+enum Order {
+  Unknown = 0,
+  Created = 1,
+  Paid = 2,
+  Shipped = 3,
+  Expired = 4,
+}
+type Cart = { id: string; paidWith?: string };
+
+/** The finished spans stepwise made for the workflow, oldest first. */
+function spansOf(workflowName: string): ReadableSpan[] {
+  return exporter.getFinishedSpans().filter((s) => s.attributes["workflow.name"] === workflowName);
+}
+
+async function spanNamed(workflowName: string, name: string): Promise<ReadableSpan> {
+  await until(`span "${name}"`, () => spansOf(workflowName).some((s) => s.name === name));
+  return spansOf(workflowName).find((s) => s.name === name) as ReadableSpan;
+}
+
+function traceIdOf(span: ReadableSpan): string {
+  return span.spanContext().traceId;
+}
+
+function assertChildOf(child: ReadableSpan, parent: ReadableSpan): void {
+  assert.equal(traceIdOf(child), traceIdOf(parent), `${child.name} is in the trace of ${parent.name}`);
+  assert.equal(child.parentSpanContext?.spanId, parent.spanContext().spanId, `${child.name} is a child of ${parent.name}`);
+}
+
+test("a run's trigger, steps and hook are spans of one trace, each the child of the one that wrote its event", async () => {
+  const name = "traced-line";
+  const b = new Builder<Cart, Order>(name, Order);
+  b.addStep(
+    Order.Created,
+    async () => {
+      // The step runs with its span active: the user's own spans nest below it.
+      appTracer.startSpan("charge card").end();
+      return Order.Paid;
+    },
+    Order.Paid,
+  );
+  b.addStep(Order.Paid, async () => Order.Shipped, Order.Shipped);
+  const completed: TypedRecord<Cart, Order>[] = [];
+  b.onComplete(async (run) => {
+    completed.push(run);
+  });
+  const wf = b.build({ ...memory(), tracer: otel() });
+  try {
+    await wf.run();
+    const runId = await wf.trigger("cart-1", { initialValue: { id: "cart-1" } });
+    const hook = await spanNamed(name, "hook Shipped");
+    const [triggered, created, paid] = await Promise.all(["trigger Created", "step Created", "step Paid"].map((n) => spanNamed(name, n)));
+    assert.ok(triggered && created && paid);
+
+    assert.equal(triggered.parentSpanContext, undefined, "a trigger outside any span starts the trace");
+    assertChildOf(created, triggered);
+    assertChildOf(paid, created);
+    assertChildOf(hook, paid);
+    const charge = exporter.getFinishedSpans().find((s) => s.name === "charge card");
+    assert.ok(charge, "the step's own span was exported");
+    assertChildOf(charge, created);
+
+    assert.deepEqual(created.attributes, {
+      "workflow.name": name,
+      "workflow.run_id": runId,
+      "workflow.foreign_id": "cart-1",
+      "workflow.status": "Created",
+      "workflow.run_state": "Initiated",
+    });
+    assert.equal(paid.attributes["workflow.status"], "Paid");
+    assert.equal(paid.attributes["workflow.run_state"], "Running");
+    assert.equal(hook.attributes["workflow.status"], "Shipped");
+    assert.equal(hook.attributes["workflow.run_state"], "Completed");
+    assert.equal(triggered.attributes["workflow.run_id"], runId);
+    for (const span of [triggered, created, paid, hook]) assert.equal(span.status.code, SpanStatusCode.UNSET, `${span.name} succeeded`);
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("a step that throws records the error on its span", async () => {
+  const name = "traced-failure";
+  const b = new Builder<Cart, Order>(name, Order);
+  b.addStep(
+    Order.Created,
+    async () => {
+      throw new Error("card declined");
+    },
+    Order.Paid,
+  ).withOptions({ pauseAfterErrCount: 1 });
+  const wf = b.build({ ...memory(), tracer: otel(), logger: quietLogger });
+  try {
+    await wf.run();
+    await wf.trigger("cart-2", { initialValue: { id: "cart-2" } });
+    const failed = await spanNamed(name, "step Created");
+    assert.equal(failed.status.code, SpanStatusCode.ERROR);
+    assert.match(failed.status.message ?? "", /card declined/);
+    const exception = failed.events.find((e) => e.name === "exception");
+    assert.equal(exception?.attributes?.["exception.message"], "card declined");
+    await waitFor(wf, "cart-2", (r) => r.runState === RunState.Paused);
+  } finally {
+    await wf.stop();
+  }
+});
+
+/** Created waits for a payment callback, or expires after an hour. */
+function checkout(name: string) {
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const b = new Builder<Cart, Order>(name, Order);
+  b.addCallback(
+    Order.Created,
+    async (run, payload) => {
+      run.object.paidWith = String(payload);
+      return Order.Paid;
+    },
+    Order.Paid,
+  );
+  b.addTimeout(Order.Created, durationTimer(60 * 60_000), async () => Order.Expired, Order.Expired);
+  b.addStep(Order.Paid, async () => Order.Shipped, Order.Shipped);
+  const wf = b.build({ ...memory({ clock }), clock, tracer: otel() });
+  return { wf, clock };
+}
+
+test("a callback continues its run's trace and links the caller's span", async () => {
+  const name = "traced-callback";
+  const { wf } = checkout(name);
+  try {
+    await wf.run();
+    const runId = await wf.trigger("cart-3", { initialValue: { id: "cart-3" } });
+    const triggered = await spanNamed(name, "trigger Created");
+    const webhook = appTracer.startSpan("POST /payments");
+    await context.with(trace.setSpan(context.active(), webhook), () => wf.callback("cart-3", Order.Created, "card"));
+    webhook.end();
+    const callback = await spanNamed(name, "callback Created");
+    assertChildOf(callback, triggered);
+    assert.deepEqual(
+      callback.links.map((l) => l.context.spanId),
+      [webhook.spanContext().spanId],
+      "the caller's span is linked",
+    );
+    assert.equal(callback.attributes["workflow.run_id"], runId);
+    assert.equal(callback.attributes["workflow.status"], "Created");
+    const shipped = await spanNamed(name, "step Paid");
+    assertChildOf(shipped, callback);
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("an expired timeout is a span in its run's trace", async () => {
+  const name = "traced-timeout";
+  const { wf, clock } = checkout(name);
+  try {
+    await wf.run();
+    const runId = await wf.trigger("cart-4", { initialValue: { id: "cart-4" } });
+    await awaitTimeoutInsert(wf, "cart-4", runId, Order.Created);
+    clock.advance(60 * 60_000);
+    const timeout = await spanNamed(name, "timeout Created");
+    assertChildOf(timeout, await spanNamed(name, "trigger Created"));
+    assert.equal(timeout.attributes["workflow.run_id"], runId);
+    assert.equal(timeout.attributes["workflow.run_state"], "Initiated");
+    await waitFor(wf, "cart-4", (r) => r.status === Order.Expired);
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("a trigger inside the caller's span joins the caller's trace", async () => {
+  const name = "traced-caller";
+  const b = new Builder<Cart, Order>(name, Order);
+  b.addStep(Order.Created, async () => Order.Paid, Order.Paid);
+  const wf = b.build({ ...memory(), tracer: otel({ tracer: provider.getTracer("custom") }) });
+  try {
+    await wf.run();
+    const request = appTracer.startSpan("POST /orders");
+    await context.with(trace.setSpan(context.active(), request), () => wf.trigger("cart-5", { initialValue: { id: "cart-5" } }));
+    request.end();
+    const triggered = await spanNamed(name, "trigger Created");
+    assert.equal(traceIdOf(triggered), request.spanContext().traceId);
+    assert.equal(triggered.parentSpanContext?.spanId, request.spanContext().spanId);
+    assert.equal(triggered.instrumentationScope.name, "custom", "spans go to the tracer given");
+    assertChildOf(await spanNamed(name, "step Created"), triggered);
+  } finally {
+    await wf.stop();
+  }
+});
