@@ -1,13 +1,21 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { context, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { Builder, durationTimer, RunState, type TypedRecord } from "stepwise";
+import { Builder, durationTimer, RunState, type RoleScheduler, type TypedRecord } from "stepwise";
 import { memory } from "stepwise/memory";
 import { otel } from "stepwise/otel";
+import { sqlite, type SqliteAdapters } from "stepwise/sqlite";
 import { awaitTimeoutInsert, FakeClock, waitFor } from "stepwise/testing";
 import { quietLogger } from "./support/logger.js";
+import { tracedLine } from "./support/traced-line.js";
 import { until } from "./support/until.js";
 
 // One SDK for the file, as an application has: registered globally, so `otel()` finds it.
@@ -200,5 +208,65 @@ test("a trigger inside the caller's span joins the caller's trace", async () => 
     assertChildOf(await spanNamed(name, "step Created"), triggered);
   } finally {
     await wf.stop();
+  }
+});
+
+/** A span as the worker process printed it. */
+interface PrintedSpan {
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  attributes: { [key: string]: unknown };
+}
+
+/** Grants no role: this process only triggers, and every step runs in the worker. */
+const triggerOnly: RoleScheduler = {
+  await: (_role, signal) =>
+    new Promise((_, reject) => {
+      signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true });
+    }),
+};
+
+test("a run triggered in one process and stepped in another is one trace", { timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "stepwise-otel-"));
+  const path = join(dir, "runs.db");
+  const worker = spawn(process.execPath, ["--conditions=source", "--import", "tsx", new URL("./support/traced-worker.ts", import.meta.url).pathname, path], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = once(worker, "exit");
+  exited.catch(() => {});
+  const lines: string[] = [];
+  createInterface({ input: worker.stdout }).on("line", (line) => lines.push(line));
+  let adapters: SqliteAdapters | undefined;
+  let wf: ReturnType<typeof tracedLine> | undefined;
+  try {
+    // The worker creates the tables; opening the file only then spares the two processes a race.
+    await until("the worker to be ready", () => lines.includes("ready"), 30_000);
+    adapters = sqlite(path);
+    wf = tracedLine({ ...adapters, roleScheduler: triggerOnly, tracer: otel() });
+    await wf.run();
+    const runId = await wf.trigger("basket-1", { initialValue: { id: "basket-1" } });
+    const triggered = await spanNamed("traced-checkout", "trigger Created");
+
+    const workerSpans = () =>
+      lines
+        .filter((line) => line.startsWith("span "))
+        .map((line) => JSON.parse(line.slice("span ".length)) as PrintedSpan)
+        .filter((span) => span.attributes["workflow.run_id"] === runId);
+    await until("the worker's spans of both steps", () => workerSpans().length >= 2, 30_000);
+    const created = workerSpans().find((s) => s.name === "step Created");
+    const paid = workerSpans().find((s) => s.name === "step Paid");
+    assert.ok(created && paid, `the worker printed: ${workerSpans().map((s) => s.name).join(", ")}`);
+    assert.equal(created.traceId, traceIdOf(triggered), "the worker's first step continues the trigger's trace");
+    assert.equal(created.parentSpanId, triggered.spanContext().spanId, "the first step is a child of the trigger");
+    assert.equal(paid.traceId, traceIdOf(triggered));
+    assert.equal(paid.parentSpanId, created.spanId, "the second step is a child of the first");
+  } finally {
+    await wf?.stop();
+    await adapters?.close();
+    worker.kill("SIGTERM");
+    await exited;
+    await rm(dir, { recursive: true, force: true });
   }
 });
