@@ -104,16 +104,17 @@ export function copyRecord(record: Record): Record {
       traceOrigin: meta.traceOrigin,
     },
   };
-  copyTrace(copy.meta, meta);
+  withTrace(copy.meta, meta.traceParent, meta.traceState);
   return copy;
 }
 
 /**
- * Gives `meta` the trace context of `from`, if it has one. A record without one leaves the keys
- * out rather than holding undefined, so it reads back from every store as it went in.
+ * Gives `meta` a trace context, where there is one (stores keep none as empty text). A record
+ * without one leaves the keys out rather than holding undefined, so it reads back from every store
+ * as it went in.
  */
-export function copyTrace(meta: RecordMeta, from: Pick<RecordMeta, "traceParent" | "traceState">): RecordMeta {
-  if (from.traceParent !== undefined) meta.traceParent = from.traceParent;
-  if (from.traceState !== undefined) meta.traceState = from.traceState;
+export function withTrace(meta: RecordMeta, traceParent: string | undefined, traceState: string | undefined): RecordMeta {
+  if (traceParent) meta.traceParent = traceParent;
+  if (traceState) meta.traceState = traceState;
   return meta;
 }

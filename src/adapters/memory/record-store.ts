@@ -4,7 +4,7 @@ import { HeaderKey } from "../../event.js";
 import { encodeJsonData } from "../../json-data.js";
 import { KeptRecord, keptRecords, type KeptRecordAccess, type KeepsRecords, type RecordFields } from "../../kept-record.js";
 import { eventHeaders } from "../../outbox-event.js";
-import { copyTrace, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
+import { withTrace, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
 import { isFinished, type RunState } from "../../runstate.js";
 import type { MemoryEventStreamer } from "./event-streamer.js";
 
@@ -310,14 +310,15 @@ function recordFields(stored: StoredVersion): RecordFields {
     status: stored.status,
     createdAt: new Date(stored.createdMs),
     updatedAt: new Date(stored.updatedMs),
-    meta: copyTrace(
+    meta: withTrace(
       {
         runStateReason: stored.runStateReason,
         statusDescription: stored.statusDescription,
         version: stored.version,
         traceOrigin: stored.traceOrigin,
       },
-      stored,
+      stored.traceParent,
+      stored.traceState,
     ),
   };
 }
