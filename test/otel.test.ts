@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { context, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { Builder, durationTimer, RunState, type RoleScheduler, type TypedRecord } from "stepwise";
+import { Builder, durationTimer, RunState, type BuildConfig, type RoleScheduler, type TypedRecord } from "stepwise";
 import { memory } from "stepwise/memory";
 import { otel } from "stepwise/otel";
 import { sqlite, type SqliteAdapters } from "stepwise/sqlite";
@@ -129,8 +129,8 @@ test("a step that throws records the error on its span", async () => {
   }
 });
 
-/** Created waits for a payment callback, or expires after an hour. */
-function checkout(name: string) {
+/** Created waits for a payment callback, or expires after an hour; on memory unless given adapters. */
+function checkout(name: string, adaptersFor: (clock: FakeClock) => BuildConfig<Cart> = (clock) => memory({ clock })) {
   const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
   const b = new Builder<Cart, Order>(name, Order);
   b.addCallback(
@@ -143,7 +143,7 @@ function checkout(name: string) {
   );
   b.addTimeout(Order.Created, durationTimer(60 * 60_000), async () => Order.Expired, Order.Expired);
   b.addStep(Order.Paid, async () => Order.Shipped, Order.Shipped);
-  const wf = b.build({ ...memory({ clock }), clock, tracer: otel() });
+  const wf = b.build({ ...adaptersFor(clock), clock, tracer: otel() });
   return { wf, clock };
 }
 
@@ -188,6 +188,24 @@ test("an expired timeout is a span in its run's trace", async () => {
     await waitFor(wf, "cart-4", (r) => r.status === Order.Expired);
   } finally {
     await wf.stop();
+  }
+});
+
+test("on a durable store, a timeout continues the trace its run's stored record carries", async () => {
+  const name = "traced-durable-timeout";
+  const dir = await mkdtemp(join(tmpdir(), "stepwise-otel-"));
+  let adapters: SqliteAdapters | undefined;
+  const { wf, clock } = checkout(name, (clock) => (adapters = sqlite(join(dir, "runs.db"), { clock })));
+  try {
+    await wf.run();
+    const runId = await wf.trigger("cart-6", { initialValue: { id: "cart-6" } });
+    await awaitTimeoutInsert(wf, "cart-6", runId, Order.Created);
+    clock.advance(60 * 60_000);
+    assertChildOf(await spanNamed(name, "timeout Created"), await spanNamed(name, "trigger Created"));
+  } finally {
+    await wf.stop();
+    await adapters?.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

@@ -1,5 +1,5 @@
 import { errorNumber, run, select, type MysqlQueryable } from "./driver.js";
-import { defaultPrefix, mysqlTables, schemaStatements, schemaVersion, timeoutIndexColumnSql, type MysqlTables } from "./schema.js";
+import { defaultPrefix, mysqlTables, schemaStatements, schemaVersion, timeoutIndexColumnSql, traceColumnsSql, type MysqlTables } from "./schema.js";
 
 /** ER_DUP_FIELDNAME: a concurrent migrate added the column first. */
 const duplicateColumn = 1060;
@@ -40,6 +40,7 @@ export async function migrate(pool: MysqlQueryable, options: MysqlMigrateOptions
     );
   }
   await addTimeoutIndexColumn(pool, prefix, tables);
+  await addTraceColumns(pool, prefix, tables);
 }
 
 /** Brings a timeouts table of layout 1 to layout 2; a no-op once it has the column. */
@@ -53,6 +54,22 @@ async function addTimeoutIndexColumn(pool: MysqlQueryable, prefix: string, table
   if (found.length > 0) return;
   try {
     await run(pool, timeoutIndexColumnSql(prefix), [], tables.timeouts);
+  } catch (err) {
+    if (errorNumber(err) !== duplicateColumn) throw err;
+  }
+}
+
+/** Brings a records table of layout 1 or 2 to layout 3; a no-op once it has the columns. */
+async function addTraceColumns(pool: MysqlQueryable, prefix: string, tables: MysqlTables): Promise<void> {
+  const found = await select(
+    pool,
+    "SELECT 1 AS found FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'trace_parent'",
+    [tables.records],
+    tables.records,
+  );
+  if (found.length > 0) return;
+  try {
+    await run(pool, traceColumnsSql(prefix), [], tables.records);
   } catch (err) {
     if (errorNumber(err) !== duplicateColumn) throw err;
   }

@@ -1,6 +1,6 @@
 import type { SqliteDatabase } from "./driver.js";
 import { translateError } from "./errors.js";
-import { defaultPrefix, schemaSql, schemaVersion, sqliteTables, timeoutIndexColumnSql, type SqliteTables } from "./schema.js";
+import { defaultPrefix, schemaSql, schemaVersion, sqliteTables, timeoutIndexColumnSql, traceColumnsSql, type SqliteTables } from "./schema.js";
 import { integer } from "./statements.js";
 
 /** Options of {@link migrate}. */
@@ -37,6 +37,7 @@ export function migrate(db: SqliteDatabase, options: SqliteMigrateOptions = {}):
       checkSchemaVersion(db, tables);
       db.exec(schemaSql(prefix));
       addTimeoutIndexColumn(db, tables);
+      addTraceColumns(db, tables);
     }).immediate();
   } catch (err) {
     throw translateError(err, db.name);
@@ -61,6 +62,12 @@ export function checkSchemaVersion(db: SqliteDatabase, tables: SqliteTables): vo
 function addTimeoutIndexColumn(db: SqliteDatabase, tables: SqliteTables): void {
   const columns = db.prepare(`SELECT name FROM pragma_table_info('${tables.timeouts}')`).all() as { name: unknown }[];
   if (!columns.some((c) => c.name === "timeout_index")) db.exec(timeoutIndexColumnSql(tables.prefix));
+}
+
+/** Brings a records table of layout 1 or 2 to layout 3; a no-op once it has the columns. */
+function addTraceColumns(db: SqliteDatabase, tables: SqliteTables): void {
+  const columns = db.prepare(`SELECT name FROM pragma_table_info('${tables.records}')`).all() as { name: unknown }[];
+  if (!columns.some((c) => c.name === "trace_parent")) for (const statement of traceColumnsSql(tables.prefix)) db.exec(statement);
 }
 
 function storedSchemaVersion(db: SqliteDatabase, tables: SqliteTables): number {
