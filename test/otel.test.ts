@@ -272,14 +272,17 @@ test("a run triggered in one process and stepped in another is one trace", { tim
         .filter((line) => line.startsWith("span "))
         .map((line) => JSON.parse(line.slice("span ".length)) as PrintedSpan)
         .filter((span) => span.attributes["workflow.run_id"] === runId);
-    await until("the worker's spans of both steps", () => workerSpans().length >= 2, 30_000);
+    await until("the worker's spans of both steps and the hook", () => workerSpans().length >= 3, 30_000);
     const created = workerSpans().find((s) => s.name === "step Created");
     const paid = workerSpans().find((s) => s.name === "step Paid");
-    assert.ok(created && paid, `the worker printed: ${workerSpans().map((s) => s.name).join(", ")}`);
+    const hook = workerSpans().find((s) => s.name === "hook Shipped");
+    assert.ok(created && paid && hook, `the worker printed: ${workerSpans().map((s) => s.name).join(", ")}`);
     assert.equal(created.traceId, traceIdOf(triggered), "the worker's first step continues the trigger's trace");
     assert.equal(created.parentSpanId, triggered.spanContext().spanId, "the first step is a child of the trigger");
     assert.equal(paid.traceId, traceIdOf(triggered));
     assert.equal(paid.parentSpanId, created.spanId, "the second step is a child of the first");
+    assert.equal(hook.traceId, traceIdOf(triggered));
+    assert.equal(hook.parentSpanId, paid.spanId, "the hook is a child of the step that completed the run");
   } finally {
     await wf?.stop();
     await adapters?.close();

@@ -28,15 +28,14 @@ export function otel(options: OtelOptions = {}): Tracer {
   const propagator = new W3CTraceContextPropagator();
   return {
     inSpan<R>(start: SpanStart, work: (trace: TraceContext | undefined) => Promise<R>): Promise<R> {
-      const caller = context.active();
       let parent: Context;
       let links: Link[] | undefined;
       if (start.parent === undefined) {
-        parent = start.forCaller ? caller : ROOT_CONTEXT;
+        parent = start.forCaller ? context.active() : ROOT_CONTEXT;
       } else {
         parent = propagator.extract(ROOT_CONTEXT, start.parent, traceContextGetter);
         // The run's trace is the parent; the caller's span (a webhook's request) is linked to it.
-        if (start.forCaller) links = linkTo(caller);
+        if (start.forCaller) links = linkTo(context.active());
       }
       const span = tracer.startSpan(start.name, { attributes: start.attributes, links }, parent);
       const active = trace.setSpan(parent, span);
