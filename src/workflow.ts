@@ -209,10 +209,11 @@ export class Workflow<T, S extends number> {
 
   /** Starts a run for `foreignId` and returns its run id. */
   trigger(foreignId: string, ...[options]: TriggerArgs<T, S>): Promise<string> {
-    return this.#trigger(foreignId, options ?? {});
+    return this.#trigger(foreignId, options ?? {}, true);
   }
 
-  async #trigger(foreignId: string, options: TriggerOptions<T, S>): Promise<string> {
+  /** `forCaller`: the trigger's span continues the caller's active context (see SpanStart.forCaller). */
+  async #trigger(foreignId: string, options: TriggerOptions<T, S>, forCaller: boolean): Promise<string> {
     if (!this.#loops || this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "trigger");
     checkStorableText("foreign id", foreignId);
     const { graph, clock, debug, tracer } = this.#ctx;
@@ -235,7 +236,7 @@ export class Workflow<T, S extends number> {
     };
     const record = recordWith(this.#ctx, fields, options.initialValue ?? ({} as T));
     if (tracer === undefined) await this.#ctx.write(record);
-    else await tracer.inSpan(spanStart(this.#ctx, "trigger", record, undefined, true), (trace) => this.#ctx.write(carryTrace(record, trace)));
+    else await tracer.inSpan(spanStart(this.#ctx, "trigger", record, undefined, forCaller), (trace) => this.#ctx.write(carryTrace(record, trace)));
     return runId;
   }
 
@@ -290,7 +291,7 @@ export class Workflow<T, S extends number> {
    */
   async schedule(foreignId: string, spec: string, options: ScheduleOptions<T> = {}): Promise<void> {
     if (this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "schedule");
-    const process = scheduleProcess(this.#ctx, foreignId, spec, options, (id, initialValue) => this.#trigger(id, { initialValue }));
+    const process = scheduleProcess(this.#ctx, foreignId, spec, options, (id, initialValue) => this.#trigger(id, { initialValue }, false));
     if (this.#states.has(process.name)) throw new InvalidScheduleError(spec, { cause: new Error(`"${foreignId}" is already scheduled on it`) });
     this.#states.set(process.name, ProcessState.Unknown);
     this.#processes.push(process as ProcessSpec<never>);

@@ -229,6 +229,28 @@ test("a trigger inside the caller's span joins the caller's trace", async () => 
   }
 });
 
+test("a scheduled run starts a trace of its own, whatever span was active when it was scheduled", async () => {
+  const name = "traced-schedule";
+  const clock = new FakeClock(new Date("2026-01-01T00:00:30Z"));
+  const b = new Builder<Cart, Order>(name, Order);
+  b.addStep(Order.Created, async () => Order.Paid, Order.Paid);
+  const wf = b.build({ ...memory({ clock }), clock, tracer: otel() });
+  try {
+    await wf.run();
+    const setup = appTracer.startSpan("configure schedules");
+    await context.with(trace.setSpan(context.active(), setup), () => wf.schedule("nightly", "* * * * *", { initialValue: { id: "nightly" } }));
+    setup.end();
+    await clock.blockUntil(1);
+    clock.advance(30_000);
+    const triggered = await spanNamed(name, "trigger Created");
+    assert.equal(triggered.parentSpanContext, undefined, "a slot has no caller");
+    assert.notEqual(traceIdOf(triggered), setup.spanContext().traceId);
+    assertChildOf(await spanNamed(name, "step Created"), triggered);
+  } finally {
+    await wf.stop();
+  }
+});
+
 /** A span as the worker process printed it. */
 interface PrintedSpan {
   name: string;
