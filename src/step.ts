@@ -99,10 +99,14 @@ async function runStep<T>(
   let next: Record | undefined;
   const { tracer } = ctx;
   try {
-    next =
-      tracer === undefined
-        ? await stepResult(ctx, step, record, signal, undefined)
-        : await tracer.inSpan(spanStart(ctx, "step", record, eventTrace(event.headers)), (trace) => stepResult(ctx, step, record, signal, trace));
+    if (tracer === undefined) {
+      // Spelled out rather than through stepResult: an untraced step pays for no extra async call.
+      const run = decodeRun<T, number>(ctx, record);
+      const result = await step.fn(run, { signal, logger: ctx.logger, clock: ctx.clock });
+      next = resultRecord(ctx, record, run.object, result, step.to, `step ${ctx.graph.statusName(step.from)}`);
+    } else {
+      next = await tracer.inSpan(spanStart(ctx, "step", record, eventTrace(event.headers)), (trace) => stepResult(ctx, step, record, signal, trace));
+    }
   } catch (err) {
     if (signal.aborted) throw err;
     await errors.failed(record, err);
@@ -112,7 +116,7 @@ async function runStep<T>(
   return next ?? "step_skipped";
 }
 
-/** The record the step function asks for, carrying the step's trace context; undefined for `skip`. */
+/** The record the step function asks for, carrying the step span's trace context; undefined for `skip`. */
 async function stepResult<T>(
   ctx: WorkflowContext<T>,
   step: StepDefinition<T>,
