@@ -1,10 +1,12 @@
-// npm run bench [-- --backend NAME ...] [--n 2000] [--seq 200] [--warm-up 20] [--json]
+// npm run bench [-- --backend NAME ...] [--n 2000] [--seq 200] [--warm-up 20] [--json] [--tracing]
 //
 // The fixed workload (A → B → C → done, each step count++ on { id, count }) on every stepwise
 // backend in bench/backends.ts, each in a child process of its own (bench/stepwise.ts), so peak
 // RSS and CPU time are per backend. --json prints each child's line as it is; otherwise a table.
 // Throughput: n runs triggered at once, from the first trigger to the last completion.
 // Latency: warm-up runs, then seq runs one after another, each from trigger to completion.
+// --tracing: the workflow is built with otel() on an OpenTelemetry SDK whose spans are dropped at
+// export, to measure what tracing costs stepwise (systems are then named stepwise-<backend>-tracing).
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { backends } from "./backends.js";
@@ -17,6 +19,7 @@ const { values } = parseArgs({
     ...childOptions,
     backend: { type: "string", multiple: true },
     json: { type: "boolean", default: false },
+    tracing: { type: "boolean", default: false },
   },
 });
 const names = values.backend ?? Object.keys(backends);
@@ -32,7 +35,7 @@ try {
     try {
       // The child bounds its own waits; this only catches one that hangs anyway.
       const timeoutMs = watchdogMs(Number(values["timeout-s"])) + 60_000;
-      const result = await runChild([...command.argv, "--backend", name, ...workloadArgs(values)], { timeoutMs });
+      const result = await runChild([...command.argv, "--backend", name, ...workloadArgs(values), ...(values.tracing ? ["--tracing"] : [])], { timeoutMs });
       if (command.loader === "tsx") result.loader = "tsx";
       results.push(result);
       if (values.json) console.log(JSON.stringify(result));

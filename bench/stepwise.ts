@@ -2,9 +2,10 @@
 //   node --conditions=source --import tsx bench/stepwise.ts --backend memory [--n 2000] [--seq 200]
 // prints one JSON line. `npm run bench` starts this once per backend (bench/main.ts), with the
 // library's defaults; --parallel-count N shards each step's consumer N ways, to see what that buys.
+// --tracing builds the workflow with otel() (see bench/tracing.ts).
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
-import { Builder } from "stepwise";
+import { Builder, type Tracer } from "stepwise";
 import { backends, type Backend } from "./backends.js";
 import { childOptions, percentile, round3, runBenchmark, type SystemUnderTest } from "./measure.mjs";
 
@@ -17,14 +18,16 @@ enum Step {
 }
 type Counter = { id: string; count: number };
 
-const { values } = parseArgs({ options: { ...childOptions, backend: { type: "string" }, "parallel-count": { type: "string" } } });
+const { values } = parseArgs({
+  options: { ...childOptions, backend: { type: "string" }, "parallel-count": { type: "string" }, tracing: { type: "boolean", default: false } },
+});
 const parallelCount = values["parallel-count"] === undefined ? undefined : Number(values["parallel-count"]);
 const name = values.backend ?? "memory";
 const make = backends[name];
 if (!make) throw new Error(`unknown backend "${name}"; known: ${Object.keys(backends).join(", ")}`);
 
 /** A → B → C → Done, each step counting once. `onStep` sees every step start. */
-function buildWorkflow(backend: Backend, onStep: () => void) {
+function buildWorkflow(backend: Backend, tracer: Tracer | undefined, onStep: () => void) {
   const b = new Builder<Counter, Step>("bench", Step);
   for (const [from, to] of [
     [Step.A, Step.B],
@@ -41,7 +44,7 @@ function buildWorkflow(backend: Backend, onStep: () => void) {
       to,
     );
   }
-  const config = backend.config as Backend["config"] & { recordStore: Backend["config"]["recordStore"] };
+  const config = { ...(backend.config as Backend["config"] & { recordStore: Backend["config"]["recordStore"] }), ...(tracer ? { tracer } : {}) };
   return b.build(parallelCount === undefined ? config : { ...config, defaultOptions: { parallelCount } });
 }
 
@@ -55,7 +58,9 @@ let queriesPerTransition: number | undefined;
 
 async function open(): Promise<SystemUnderTest> {
   const backend = await make!();
-  const wf = buildWorkflow(backend, () => {
+  // Loaded only when asked for, so a run without tracing never loads OpenTelemetry.
+  const tracing = values.tracing ? (await import("./tracing.js")).benchTracing() : undefined;
+  const wf = buildWorkflow(backend, tracing?.tracer, () => {
     const now = performance.now();
     if (isMeasuringHops && lastStepAt > 0) hopMs.push(now - lastStepAt);
     lastStepAt = now;
@@ -82,12 +87,13 @@ async function open(): Promise<SystemUnderTest> {
     async close() {
       await wf.stop();
       await backend.close();
+      await tracing?.close();
     },
   };
 }
 
 await runBenchmark({
-  system: parallelCount === undefined ? `stepwise-${name}` : `stepwise-${name}-p${parallelCount}`,
+  system: `stepwise-${name}${parallelCount === undefined ? "" : `-p${parallelCount}`}${values.tracing ? "-tracing" : ""}`,
   open,
   args: values,
   extra: () => {

@@ -1,4 +1,4 @@
--- stepwise PostgreSQL schema, version 2
+-- stepwise PostgreSQL schema, version 3
 CREATE TABLE IF NOT EXISTS "public"."stepwise_records" (
   run_id             text PRIMARY KEY,
   workflow_name      text NOT NULL,
@@ -12,8 +12,13 @@ CREATE TABLE IF NOT EXISTS "public"."stepwise_records" (
   run_state_reason   text NOT NULL DEFAULT '',
   status_description text NOT NULL DEFAULT '',
   trace_origin       text NOT NULL DEFAULT '',
-  seq                bigserial NOT NULL
+  seq                bigserial NOT NULL,
+  trace_parent       text NOT NULL DEFAULT '',
+  trace_state        text NOT NULL DEFAULT ''
 );
+-- Tables of layouts 1 and 2 lack the W3C trace context of the span that wrote each version ('' for none).
+ALTER TABLE "public"."stepwise_records" ADD COLUMN IF NOT EXISTS trace_parent text NOT NULL DEFAULT '';
+ALTER TABLE "public"."stepwise_records" ADD COLUMN IF NOT EXISTS trace_state text NOT NULL DEFAULT '';
 -- At most one unfinished run per workflow and foreign id: concurrent triggers yield one run.
 CREATE UNIQUE INDEX IF NOT EXISTS stepwise_records_unfinished ON "public"."stepwise_records" (workflow_name, foreign_id)
   WHERE run_state NOT IN (4, 5, 6, 7);
@@ -74,4 +79,4 @@ CREATE TABLE IF NOT EXISTS "public"."stepwise_schema_version" (
   version    integer PRIMARY KEY,
   applied_at timestamptz NOT NULL DEFAULT now()
 );
-INSERT INTO "public"."stepwise_schema_version" (version) VALUES (2) ON CONFLICT DO NOTHING;
+INSERT INTO "public"."stepwise_schema_version" (version) VALUES (3) ON CONFLICT DO NOTHING;

@@ -6,6 +6,7 @@ import type { ProcessOptions } from "./options.js";
 import type { RecordStore } from "./record.js";
 import type { RoleScheduler } from "./rolescheduler.js";
 import type { TimeoutStore } from "./timeout-store.js";
+import type { Tracer } from "./tracer.js";
 
 /** Automatic resumption of paused runs. */
 export interface PauseRetryOptions {
@@ -21,6 +22,8 @@ export interface BuildConfig<T> {
   timeoutStore?: TimeoutStore;
   clock?: Clock;
   logger?: Logger;
+  /** Traces triggers, steps, callbacks, timeouts and hooks, e.g. `otel()` from `stepwise/otel`. Default: none, at no cost. */
+  tracer?: Tracer;
   /**
    * Debugging: processes send debug lines to the logger (the console unless a logger is given),
    * and each run records the file and line that triggered it in `meta.traceOrigin`, which costs

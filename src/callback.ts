@@ -3,6 +3,7 @@ import { hasErrorCode, InvalidStatusError, RecordNotFoundError } from "./errors.
 import type { Record } from "./record.js";
 import type { Control, Run, StepContext } from "./run.js";
 import { isFinished, isStopped } from "./runstate.js";
+import { carryTrace, recordTrace, spanStart, type TraceContext } from "./tracer.js";
 import { decodeRun, resultRecord, writeUnlessSuperseded } from "./update.js";
 
 /**
@@ -51,19 +52,37 @@ export async function runCallbacks<T, S extends number>(
     // event to retry with, so dropping it would lose the payload.
     for (;;) {
       if (latest.status !== status || isStopped(latest.runState) || isFinished(latest.runState)) break;
-      const run = decodeRun<T, number>(ctx, latest);
-      const result = await callback.fn(run, payload, { signal, logger: ctx.logger, clock: ctx.clock });
-      const next = resultRecord(ctx, latest, run.object, result, callback.to, `callback ${ctx.graph.statusName(status)}`);
-      if (!next) break;
-      if (await writeUnlessSuperseded(ctx, next)) {
+      const current = latest;
+      const call = (trace: TraceContext | undefined) => callOnce(ctx, callback, current, payload, signal, trace);
+      // The callback continues the run's trace; the caller's own context is the parent only of a
+      // run that carries none (see SpanStart.forCaller).
+      const outcome = ctx.tracer === undefined ? await call(undefined) : await ctx.tracer.inSpan(spanStart(ctx, "callback", current, recordTrace(current), true), call);
+      if (outcome === "skipped") break;
+      if (outcome !== "superseded") {
         handled = true;
-        latest = next;
+        latest = outcome;
         break;
       }
       latest = await latestOf(ctx, foreignId);
     }
   }
   return { handled, run: decodeRun<T, S>(ctx, latest) };
+}
+
+/** Runs one callback on the run and writes what it asks for: the record written, or why none was. */
+async function callOnce<T>(
+  ctx: WorkflowContext<T>,
+  callback: CallbackDefinition<T>,
+  current: Record,
+  payload: unknown,
+  signal: AbortSignal,
+  trace: TraceContext | undefined,
+): Promise<Record | "skipped" | "superseded"> {
+  const run = decodeRun<T, number>(ctx, current);
+  const result = await callback.fn(run, payload, { signal, logger: ctx.logger, clock: ctx.clock });
+  const next = carryTrace(resultRecord(ctx, current, run.object, result, callback.to, `callback ${ctx.graph.statusName(current.status)}`), trace);
+  if (!next) return "skipped";
+  return (await writeUnlessSuperseded(ctx, next)) ? next : "superseded";
 }
 
 /** The latest run of the foreign id; RecordNotFoundError naming the foreign id when there is none. */

@@ -8,6 +8,7 @@ import type { Record, RecordStore } from "./record.js";
 import type { RecentWrites } from "./recent-writes.js";
 import type { RoleScheduler } from "./rolescheduler.js";
 import type { TimeoutStore } from "./timeout-store.js";
+import type { Tracer } from "./tracer.js";
 
 /** What every part of a built workflow shares: its name, graph, adapters, codec, clock and logger. */
 export interface WorkflowContext<T> {
@@ -16,6 +17,8 @@ export interface WorkflowContext<T> {
   readonly codec: Codec<T>;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** `build({ tracer })`: where spans go; undefined makes none. */
+  readonly tracer: Tracer | undefined;
   /** `build({ debug: true })`: processes log every event, skip, role change and back-off. */
   readonly debug: boolean;
   /** Reads a run without copies where the store keeps records as they are (the memory store; see `kept-record.ts`). */

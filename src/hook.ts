@@ -10,6 +10,7 @@ import { runStateChangeTopic } from "./topic.js";
 import { decodeRecord } from "./update.js";
 import { lookupInState } from "./lookup.js";
 import { isSkip } from "./skip.js";
+import { eventTrace, spanStart } from "./tracer.js";
 
 /** Called once a run has paused, been cancelled or completed. A throw retries it after errBackOff. */
 export type RunStateHook<T, S extends number> = (record: TypedRecord<T, S>, ctx: StepContext) => Promise<void>;
@@ -30,7 +31,8 @@ export function hookProcess<T>(ctx: WorkflowContext<T>, runState: HookedRunState
       if (Number(event.headers[HeaderKey.runState]) !== runState) return "filtered_out";
       const record = await lookupInState(ctx, event, runState);
       if (isSkip(record)) return record;
-      await hook(decodeRecord(ctx, record), { signal, logger: ctx.logger, clock: ctx.clock });
+      const call = () => hook(decodeRecord(ctx, record), { signal, logger: ctx.logger, clock: ctx.clock });
+      await (ctx.tracer === undefined ? call() : ctx.tracer.inSpan(spanStart(ctx, "hook", record, eventTrace(event.headers)), call));
       return undefined;
     },
   });

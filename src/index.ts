@@ -37,6 +37,8 @@ export type { Codec } from "./codec.js";
 export { systemClock } from "./clock.js";
 export type { Clock } from "./clock.js";
 export type { LogFields, Logger } from "./logger.js";
+export { TraceHeaderKey } from "./tracer.js";
+export type { SpanAttributes, SpanKindName, SpanStart, TraceContext, Tracer } from "./tracer.js";
 export type { SkipReason } from "./skip.js";
 export { fnv1a32 } from "./shard.js";
 export type { StatusEnum } from "./graph.js";

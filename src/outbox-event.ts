@@ -2,6 +2,7 @@ import { RunState } from "./runstate.js";
 import { deleteTopic, runStateChangeTopic, topic } from "./topic.js";
 import type { HeaderKey, Headers } from "./event.js";
 import type { Record } from "./record.js";
+import { TraceHeaderKey } from "./tracer.js";
 
 /** The topic a stored record's event goes to. */
 export function outboxTopic(record: Record): string {
@@ -30,7 +31,7 @@ export function outboxEventData(record: Record): { foreignId: string; type: numb
 export function eventHeaders(record: Record): Headers {
   // Spelled out rather than computed from HeaderKey: a literal of fixed keys is built several
   // times faster, once per transition; `satisfies` keeps the keys those of HeaderKey.
-  return {
+  const headers: { [key: string]: string } = {
     workflow_name: record.workflowName,
     foreign_id: record.foreignId,
     topic: outboxTopic(record),
@@ -38,4 +39,11 @@ export function eventHeaders(record: Record): Headers {
     run_state: String(record.runState),
     record_version: String(record.meta.version),
   } satisfies { [key in (typeof HeaderKey)[keyof typeof HeaderKey]]: string };
+  // The trace context rides along only where a tracer wrote one, so the next process continues it.
+  const { traceParent, traceState } = record.meta;
+  if (traceParent) {
+    headers[TraceHeaderKey.traceParent] = traceParent;
+    if (traceState) headers[TraceHeaderKey.traceState] = traceState;
+  }
+  return headers;
 }

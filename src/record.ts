@@ -8,6 +8,13 @@ export interface RecordMeta {
   version: number;
   /** Where the run was triggered (the calling function, file, line and column) when the workflow was built with `debug: true`; else empty. */
   traceOrigin: string;
+  /**
+   * The W3C `traceparent` of the span that wrote this version, when the workflow was built with a
+   * tracer: its event carries it on, so the run's next step continues the same trace.
+   */
+  traceParent?: string | undefined;
+  /** The W3C `tracestate` beside `traceParent`, if the tracer keeps one. */
+  traceState?: string | undefined;
 }
 
 /** The untyped, serialisable form of a run, as record stores keep it. */
@@ -81,7 +88,7 @@ export function copyRecord(record: Record): Record {
   // Spelled out rather than spread: stores copy on every read and write, and a literal of one
   // fixed shape is several times cheaper.
   const meta = record.meta;
-  return {
+  const copy: Record = {
     workflowName: record.workflowName,
     foreignId: record.foreignId,
     runId: record.runId,
@@ -97,4 +104,17 @@ export function copyRecord(record: Record): Record {
       traceOrigin: meta.traceOrigin,
     },
   };
+  withTrace(copy.meta, meta.traceParent, meta.traceState);
+  return copy;
+}
+
+/**
+ * Gives `meta` a trace context, where there is one (stores keep none as empty text). A record
+ * without one leaves the keys out rather than holding undefined, so it reads back from every store
+ * as it went in.
+ */
+export function withTrace(meta: RecordMeta, traceParent: string | undefined, traceState: string | undefined): RecordMeta {
+  if (traceParent) meta.traceParent = traceParent;
+  if (traceState) meta.traceState = traceState;
+  return meta;
 }

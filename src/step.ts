@@ -12,6 +12,7 @@ import type { Record } from "./record.js";
 import type { Control, Run, StepContext } from "./run.js";
 import { isSkip, type SkipReason } from "./skip.js";
 import { topic } from "./topic.js";
+import { carryTrace, eventTrace, spanStart, type TraceContext } from "./tracer.js";
 import { decodeRun, resultRecord } from "./update.js";
 
 /** A step: consumes runs entering `from` and moves them to one of the declared destinations. */
@@ -96,10 +97,16 @@ async function runStep<T>(
     return isSkip(record) ? record : "status_mismatch";
   }
   let next: Record | undefined;
+  const { tracer } = ctx;
   try {
-    const run = decodeRun<T, number>(ctx, record);
-    const result = await step.fn(run, { signal, logger: ctx.logger, clock: ctx.clock });
-    next = resultRecord(ctx, record, run.object, result, step.to, `step ${ctx.graph.statusName(step.from)}`);
+    if (tracer === undefined) {
+      // Spelled out rather than through stepResult: an untraced step pays for no extra async call.
+      const run = decodeRun<T, number>(ctx, record);
+      const result = await step.fn(run, { signal, logger: ctx.logger, clock: ctx.clock });
+      next = resultRecord(ctx, record, run.object, result, step.to, `step ${ctx.graph.statusName(step.from)}`);
+    } else {
+      next = await tracer.inSpan(spanStart(ctx, "step", record, eventTrace(event.headers)), (trace) => stepResult(ctx, step, record, signal, trace));
+    }
   } catch (err) {
     if (signal.aborted) throw err;
     await errors.failed(record, err);
@@ -107,6 +114,19 @@ async function runStep<T>(
   }
   errors.reset(record.runId);
   return next ?? "step_skipped";
+}
+
+/** The record the step function asks for, carrying the step span's trace context; undefined for `skip`. */
+async function stepResult<T>(
+  ctx: WorkflowContext<T>,
+  step: StepDefinition<T>,
+  record: Record,
+  signal: AbortSignal,
+  trace: TraceContext | undefined,
+): Promise<Record | undefined> {
+  const run = decodeRun<T, number>(ctx, record);
+  const result = await step.fn(run, { signal, logger: ctx.logger, clock: ctx.clock });
+  return carryTrace(resultRecord(ctx, record, run.object, result, step.to, `step ${ctx.graph.statusName(step.from)}`), trace);
 }
 
 function isWrite(value: Record | SkipReason | undefined): value is Record {

@@ -12,6 +12,7 @@ import { currentRecordFor, lookupOrSkip } from "./lookup.js";
 import { isSkip, type SkipReason } from "./skip.js";
 import type { TimeoutRecord, TimeoutStore } from "./timeout-store.js";
 import { topic } from "./topic.js";
+import { carryTrace, recordTrace, spanStart, type TraceContext } from "./tracer.js";
 import { decodeRecord, decodeRun, resultRecord, writeUnlessSuperseded } from "./update.js";
 
 /** Decides when a run entering the status times out; null means no timeout for this run. */
@@ -124,10 +125,13 @@ async function fireTimeout<T>(
   // A paused run keeps its timeout and fires once resumed.
   if (isStopped(record.runState)) return "record_stopped";
   let next: Record | undefined;
+  const { tracer } = ctx;
   try {
-    const run = decodeRun<T, number>(ctx, record);
-    const result = await timeout.fn(run, ctx.clock.now(), { signal, logger: ctx.logger, clock: ctx.clock });
-    next = resultRecord(ctx, record, run.object, result, timeout.to, `timeout ${ctx.graph.statusName(timeout.from)}`);
+    next =
+      tracer === undefined
+        ? await timeoutResult(ctx, timeout, record, signal, undefined)
+        : // No event brought the timeout: it continues the trace its run's record carries.
+          await tracer.inSpan(spanStart(ctx, "timeout", record, recordTrace(record)), (trace) => timeoutResult(ctx, timeout, record, signal, trace));
   } catch (err) {
     if (signal.aborted) throw err;
     await errors.failed(record, err);
@@ -138,4 +142,17 @@ async function fireTimeout<T>(
   // version check then finds the run moved on and cancels it.
   if (!next || (await writeUnlessSuperseded(ctx, next))) await store.complete(expired.id);
   return next ? undefined : "step_skipped";
+}
+
+/** The record the timeout function asks for, carrying the timeout's trace context; undefined for `skip`. */
+async function timeoutResult<T>(
+  ctx: WorkflowContext<T>,
+  timeout: TimeoutDefinition<T>,
+  record: Record,
+  signal: AbortSignal,
+  trace: TraceContext | undefined,
+): Promise<Record | undefined> {
+  const run = decodeRun<T, number>(ctx, record);
+  const result = await timeout.fn(run, ctx.clock.now(), { signal, logger: ctx.logger, clock: ctx.clock });
+  return carryTrace(resultRecord(ctx, record, run.object, result, timeout.to, `timeout ${ctx.graph.statusName(timeout.from)}`), trace);
 }

@@ -4,7 +4,7 @@ import type { Graph } from "./graph.js";
 import { hasErrorCode, InvalidResultError, InvalidTransitionError, ObjectDecodeError } from "./errors.js";
 import { toJsonData } from "./json-data.js";
 import { KeptRecord, type RecordFields } from "./kept-record.js";
-import type { Record } from "./record.js";
+import { withTrace, type Record } from "./record.js";
 import { isControl, makeRun, type Run, type TypedRecord } from "./run.js";
 import { canChangeRunState, RunState, runStateName } from "./runstate.js";
 
@@ -134,12 +134,17 @@ function changedFields(
     status,
     createdAt: current.createdAt,
     updatedAt: ctx.clock.now(),
-    meta: {
-      runStateReason: change.reason ?? (change.runState === current.runState ? meta.runStateReason : ""),
-      statusDescription: change.status === undefined || !ctx.graph ? meta.statusDescription : ctx.graph.statusName(status),
-      version: meta.version + 1,
-      traceOrigin: meta.traceOrigin,
-    },
+    // The run's trace goes on through versions written outside any span (pause, resume, delete).
+    meta: withTrace(
+      {
+        runStateReason: change.reason ?? (change.runState === current.runState ? meta.runStateReason : ""),
+        statusDescription: change.status === undefined || !ctx.graph ? meta.statusDescription : ctx.graph.statusName(status),
+        version: meta.version + 1,
+        traceOrigin: meta.traceOrigin,
+      },
+      meta.traceParent,
+      meta.traceState,
+    ),
   };
 }
 

@@ -38,6 +38,7 @@ import { scheduleProcess, type ScheduleOptions } from "./schedule.js";
 import { timeoutProcesses, type TimeoutDefinition } from "./timeout.js";
 import { decodeRun, recordWith } from "./update.js";
 import { checkStorableText } from "./storable-text.js";
+import { carryTrace, spanStart } from "./tracer.js";
 
 /** Options of `Workflow.trigger`. */
 export interface TriggerOptions<T, S extends number> {
@@ -110,6 +111,7 @@ export class Workflow<T, S extends number> {
       codec,
       clock: config.clock ?? systemClock,
       logger,
+      tracer: config.tracer,
       debug,
       readKept,
       keepsObjects: readKept !== undefined && isJsonCodec(codec),
@@ -207,13 +209,14 @@ export class Workflow<T, S extends number> {
 
   /** Starts a run for `foreignId` and returns its run id. */
   trigger(foreignId: string, ...[options]: TriggerArgs<T, S>): Promise<string> {
-    return this.#trigger(foreignId, options ?? {});
+    return this.#trigger(foreignId, options ?? {}, true);
   }
 
-  async #trigger(foreignId: string, options: TriggerOptions<T, S>): Promise<string> {
+  /** `forCaller`: the trigger's span continues the caller's active context (see SpanStart.forCaller). */
+  async #trigger(foreignId: string, options: TriggerOptions<T, S>, forCaller: boolean): Promise<string> {
     if (!this.#loops || this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "trigger");
     checkStorableText("foreign id", foreignId);
-    const { graph, clock, debug } = this.#ctx;
+    const { graph, clock, debug, tracer } = this.#ctx;
     const startAt = options.startAt ?? (graph.start as number);
     if (!graph.has(startAt)) throw new InvalidStatusError(startAt, `workflow "${this.name}" has no such status to start at`);
     // A run started in a terminal status would never complete and would block its foreign id.
@@ -231,7 +234,9 @@ export class Workflow<T, S extends number> {
       // A call site costs a stack capture, several times the rest of a trigger: taken only when debugging.
       meta: { runStateReason: "", statusDescription: graph.statusName(startAt), version: 1, traceOrigin: debug ? callerOf(this.trigger) : "" },
     };
-    await this.#ctx.write(recordWith(this.#ctx, fields, options.initialValue ?? ({} as T)));
+    const record = recordWith(this.#ctx, fields, options.initialValue ?? ({} as T));
+    if (tracer === undefined) await this.#ctx.write(record);
+    else await tracer.inSpan(spanStart(this.#ctx, "trigger", record, undefined, forCaller), (trace) => this.#ctx.write(carryTrace(record, trace)));
     return runId;
   }
 
@@ -286,7 +291,7 @@ export class Workflow<T, S extends number> {
    */
   async schedule(foreignId: string, spec: string, options: ScheduleOptions<T> = {}): Promise<void> {
     if (this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "schedule");
-    const process = scheduleProcess(this.#ctx, foreignId, spec, options, (id, initialValue) => this.#trigger(id, { initialValue }));
+    const process = scheduleProcess(this.#ctx, foreignId, spec, options, (id, initialValue) => this.#trigger(id, { initialValue }, false));
     if (this.#states.has(process.name)) throw new InvalidScheduleError(spec, { cause: new Error(`"${foreignId}" is already scheduled on it`) });
     this.#states.set(process.name, ProcessState.Unknown);
     this.#processes.push(process as ProcessSpec<never>);

@@ -9,8 +9,8 @@ const run = promisify(execFile);
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 const fields = ["n", "runs_per_s", "transitions_per_s", "seq_p50_ms", "seq_p99_ms", "rss_mb", "cpu_s"];
 
-async function benchLines(backend: string): Promise<{ [field: string]: unknown }[]> {
-  const { stdout } = await run(npm, ["run", "bench", "--", "--n", "50", "--json", "--backend", backend, "--timeout-s", "60"], {
+async function benchLines(backend: string, extra: readonly string[] = []): Promise<{ [field: string]: unknown }[]> {
+  const { stdout } = await run(npm, ["run", "bench", "--", "--n", "50", "--json", "--backend", backend, "--timeout-s", "60", ...extra], {
     timeout: 150_000,
     maxBuffer: 1 << 20,
   });
@@ -34,3 +34,11 @@ for (const backend of ["memory", "postgres"]) {
     }
   });
 }
+
+test("npm run bench -- --tracing measures the memory backend with otel()", { timeout: 180_000 }, async () => {
+  const lines = await benchLines("memory", ["--tracing"]);
+  assert.deepEqual(
+    lines.map((line) => [line.system, typeof line.runs_per_s === "number" && line.runs_per_s > 0]),
+    [["stepwise-memory-tracing", true]],
+  );
+});

@@ -38,15 +38,18 @@ const expectedNames: { [subpath: string]: string[] } = {
   "./redis": ["redis", "RedisEventStreamer"],
   "./kafka": ["kafka", "KafkaEventStreamer"],
   "./webui": ["webui", "UnauthorizedError"],
+  "./otel": ["otel"],
 };
 
 /**
  * The optional peers a subpath loads as soon as it is imported. Every other subpath must import
  * with no driver installed. stepwise/nats talks to the server through JetStream and its key-value
- * store, which are needed for anything it does (and documented as its packages).
+ * store, which are needed for anything it does (and documented as its packages); stepwise/otel
+ * exists to use OpenTelemetry's API and its W3C propagator.
  */
 const peersAtImport: { [subpath: string]: string[] } = {
   "./nats": ["@nats-io/jetstream", "@nats-io/kv"],
+  "./otel": ["@opentelemetry/api", "@opentelemetry/core"],
 };
 
 /** Runs a command; on failure the error names the command and carries its output. */

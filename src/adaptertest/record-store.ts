@@ -59,6 +59,39 @@ export function recordStoreCases(make: () => Promise<RecordStore>, options: Reco
       },
     },
     {
+      name: "record store: a record's trace context reads back, and its event carries it",
+      run: async () => {
+        const store = await make();
+        const traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        const record = makeRecord({ workflowName: uniqueName("traced"), meta: { traceParent, traceState: "vendor=a,other=b" } });
+        await store.store(record);
+        assertSameRecord(await store.lookup(record.runId), record, "traceparent and tracestate kept");
+        assertSameRecord(await store.latest(record.workflowName, record.foreignId), record, "latest keeps them too");
+
+        const next = version(record, 2, { runState: RunState.Running });
+        next.meta = { ...next.meta, traceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01" };
+        delete next.meta.traceState;
+        await store.store(next);
+        assertSameRecord(await store.lookup(record.runId), next, "a new traceparent without tracestate replaces both");
+
+        const untraced = version(next, 3);
+        delete untraced.meta.traceParent;
+        await store.store(untraced);
+        assertSameRecord(await store.lookup(record.runId), untraced, "a version without a trace context reads back without one");
+
+        const headers = (await written(store, record.workflowName)).map((e) => [e.headers.traceparent, e.headers.tracestate]);
+        assert.deepEqual(
+          headers,
+          [
+            [traceParent, "vendor=a,other=b"],
+            [next.meta.traceParent, undefined],
+            [undefined, undefined],
+          ],
+          "each event carries its record's trace context",
+        );
+      },
+    },
+    {
       name: "record store: the store keeps its own copy of a record",
       run: async () => {
         const store = await make();

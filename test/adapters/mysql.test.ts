@@ -213,6 +213,32 @@ test("mysql: migrate brings a timeouts table of layout 1 to the current layout, 
   assert.deepEqual(listed.map((t) => [t.runId, t.index]), [["r-1", 0], ["r-1", 1]]);
 });
 
+test("mysql: migrate brings a records table of layout 2 to the current layout, its runs reading back without a trace context", async () => {
+  const old = `${prefix}v2_`;
+  prefixes.push(old);
+  // The records table as layout 2 made it, with one run in it.
+  await pool.query(`CREATE TABLE \`${old}records\` (
+    run_id VARBINARY(255) NOT NULL, seq BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, workflow_name VARBINARY(255) NOT NULL,
+    foreign_id VARBINARY(512) NOT NULL, run_state TINYINT UNSIGNED NOT NULL, status INT NOT NULL, object LONGBLOB NOT NULL,
+    created_at DATETIME(3) NOT NULL, updated_at DATETIME(3) NOT NULL, version INT UNSIGNED NOT NULL, run_state_reason TEXT NOT NULL,
+    status_description TEXT NOT NULL, trace_origin TEXT NOT NULL,
+    unfinished_foreign_id VARBINARY(512) GENERATED ALWAYS AS (IF(run_state IN (4, 5, 6, 7), NULL, foreign_id)) STORED,
+    PRIMARY KEY (run_id), UNIQUE KEY seq (seq), UNIQUE KEY unfinished_foreign_id (workflow_name, unfinished_foreign_id)) ENGINE=InnoDB`);
+  await pool.query(`CREATE TABLE \`${old}schema_version\` (version INT UNSIGNED NOT NULL, applied_at DATETIME(3) NOT NULL, PRIMARY KEY (version)) ENGINE=InnoDB`);
+  await pool.query(`INSERT INTO \`${old}schema_version\` VALUES (2, UTC_TIMESTAMP(3))`);
+  await pool.query(`INSERT INTO \`${old}records\` (run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version,
+    run_state_reason, status_description, trace_origin) VALUES ('r-1', 'w', 'f-1', 2, 1, '{}', '1970-01-01 00:00:00.000', '1970-01-01 00:00:00.000', 1, '', '', '')`);
+  await Promise.all([migrate(pool, { prefix: old }), migrate(pool, { prefix: old })]);
+  await migrate(pool, { prefix: old });
+  assert.equal(await count(`SELECT MAX(version) AS n FROM \`${old}schema_version\``), schemaVersion);
+  const store = new MysqlRecordStore({ pool, prefix: old });
+  const stored = await store.lookup("r-1");
+  assert.deepEqual(stored.meta, { runStateReason: "", statusDescription: "", version: 1, traceOrigin: "" });
+  const traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  await store.store({ ...stored, meta: { ...stored.meta, version: 2, traceParent } });
+  assert.equal((await store.lookup("r-1")).meta.traceParent, traceParent);
+});
+
 test("mysql: a status's reminder and expiry each fire once", async () => {
   await ready();
   await reminderThenExpiry((clock) => {

@@ -150,6 +150,35 @@ test("postgres: migrate brings a timeouts table of layout 1 to the current layou
   }
 });
 
+test("postgres: migrate brings a records table of layout 2 to the current layout, its runs reading back without a trace context", async () => {
+  const schema = `${db.schema}_v2`;
+  try {
+    // The records table as layout 2 made it, with one run in it.
+    await db.pool.query(`CREATE SCHEMA "${schema}";
+      CREATE TABLE "${schema}".stepwise_records (
+        run_id text PRIMARY KEY, workflow_name text NOT NULL, foreign_id text NOT NULL, run_state smallint NOT NULL, status integer NOT NULL,
+        object bytea NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, version integer NOT NULL,
+        run_state_reason text NOT NULL DEFAULT '', status_description text NOT NULL DEFAULT '', trace_origin text NOT NULL DEFAULT '',
+        seq bigserial NOT NULL);
+      CREATE TABLE "${schema}".stepwise_schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO "${schema}".stepwise_schema_version (version) VALUES (2);
+      INSERT INTO "${schema}".stepwise_records (run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version)
+        VALUES ('r-1', 'w', 'f-1', 2, 1, '\\x7b7d', 'epoch', 'epoch', 1);`);
+    await migrate(db.pool, { schema });
+    await migrate(db.pool, { schema });
+    const { rows } = await db.pool.query(`SELECT max(version) AS version FROM "${schema}".stepwise_schema_version`);
+    assert.equal(rows[0].version, schemaVersion);
+    const store = new PostgresRecordStore({ pool: db.pool, schema });
+    const old = await store.lookup("r-1");
+    assert.deepEqual(old.meta, { runStateReason: "", statusDescription: "", version: 1, traceOrigin: "" });
+    const traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    await store.store({ ...old, meta: { ...old.meta, version: 2, traceParent } });
+    assert.equal((await store.lookup("r-1")).meta.traceParent, traceParent);
+  } finally {
+    await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  }
+});
+
 test("postgres: a status's reminder and expiry each fire once", async () => {
   await reminderThenExpiry(() => postgres(options()));
 });

@@ -249,6 +249,29 @@ test("sqlite: migrate brings a timeouts table of layout 1 to the current layout,
   assert.deepEqual(listed.map((t) => [t.runId, t.index]), [["r-1", 0], ["r-1", 1]]);
 });
 
+test("sqlite: migrate brings a records table of layout 2 to the current layout, its runs reading back without a trace context", async () => {
+  const db = connect();
+  // The records table as layout 2 made it, with one run in it.
+  db.exec(`CREATE TABLE stepwise_records (
+    seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE, workflow_name TEXT NOT NULL, foreign_id TEXT NOT NULL,
+    run_state INTEGER NOT NULL, status INTEGER NOT NULL, object BLOB NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    version INTEGER NOT NULL, run_state_reason TEXT NOT NULL DEFAULT '', status_description TEXT NOT NULL DEFAULT '',
+    trace_origin TEXT NOT NULL DEFAULT '');
+  CREATE TABLE stepwise_schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL);
+  INSERT INTO stepwise_schema_version VALUES (2, 0);
+  INSERT INTO stepwise_records (run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version)
+    VALUES ('r-1', 'w', 'f-1', 2, 1, X'7B7D', 0, 0, 1);`);
+  migrate(db);
+  migrate(db);
+  assert.equal(count(db, "SELECT max(version) AS n FROM stepwise_schema_version"), schemaVersion);
+  const store = new SqliteRecordStore({ db });
+  const old = await store.lookup("r-1");
+  assert.deepEqual(old.meta, { runStateReason: "", statusDescription: "", version: 1, traceOrigin: "" });
+  const traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  await store.store({ ...old, meta: { ...old.meta, version: 2, traceParent } });
+  assert.equal((await store.lookup("r-1")).meta.traceParent, traceParent);
+});
+
 test("sqlite: a status's reminder and expiry each fire once", async () => {
   let adapters: ReturnType<typeof sqlite> | undefined;
   try {

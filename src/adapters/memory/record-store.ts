@@ -4,7 +4,7 @@ import { HeaderKey } from "../../event.js";
 import { encodeJsonData } from "../../json-data.js";
 import { KeptRecord, keptRecords, type KeptRecordAccess, type KeepsRecords, type RecordFields } from "../../kept-record.js";
 import { eventHeaders } from "../../outbox-event.js";
-import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
+import { withTrace, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
 import { isFinished, type RunState } from "../../runstate.js";
 import type { MemoryEventStreamer } from "./event-streamer.js";
 
@@ -38,6 +38,8 @@ interface StoredVersion {
   readonly statusDescription: string;
   readonly version: number;
   readonly traceOrigin: string;
+  readonly traceParent: string | undefined;
+  readonly traceState: string | undefined;
   /** Undefined until first read when the version holds `data`. */
   bytes: Uint8Array | undefined;
   /** The kept data, or undefined when the version was stored as bytes. */
@@ -306,6 +308,8 @@ function storedVersion(record: Record, previous: StoredVersion | undefined): Sto
     statusDescription: meta.statusDescription,
     version: meta.version,
     traceOrigin: meta.traceOrigin,
+    traceParent: meta.traceParent,
+    traceState: meta.traceState,
     bytes: kept ? undefined : record.object.slice(),
     data: kept ? record.data : undefined,
     previous,
@@ -322,12 +326,16 @@ function recordFields(stored: StoredVersion): RecordFields {
     status: stored.status,
     createdAt: new Date(stored.createdMs),
     updatedAt: new Date(stored.updatedMs),
-    meta: {
-      runStateReason: stored.runStateReason,
-      statusDescription: stored.statusDescription,
-      version: stored.version,
-      traceOrigin: stored.traceOrigin,
-    },
+    meta: withTrace(
+      {
+        runStateReason: stored.runStateReason,
+        statusDescription: stored.statusDescription,
+        version: stored.version,
+        traceOrigin: stored.traceOrigin,
+      },
+      stored.traceParent,
+      stored.traceState,
+    ),
   };
 }
 

@@ -1,5 +1,5 @@
 import { errorNumber, run, select, type MysqlQueryable } from "./driver.js";
-import { defaultPrefix, mysqlTables, schemaStatements, schemaVersion, timeoutIndexColumnSql, type MysqlTables } from "./schema.js";
+import { defaultPrefix, mysqlTables, schemaStatements, schemaVersion, timeoutIndexColumnSql, traceColumnsSql } from "./schema.js";
 
 /** ER_DUP_FIELDNAME: a concurrent migrate added the column first. */
 const duplicateColumn = 1060;
@@ -39,20 +39,25 @@ export async function migrate(pool: MysqlQueryable, options: MysqlMigrateOptions
       `mysql: the tables with prefix "${prefix}" have layout version ${found}, newer than the ${schemaVersion} this version of stepwise knows: upgrade stepwise`,
     );
   }
-  await addTimeoutIndexColumn(pool, prefix, tables);
+  // Layout 1 to 2: which of a status's timeouts a row is. Layout 2 to 3: the run's trace context.
+  await addColumnUnlessPresent(pool, tables.timeouts, "timeout_index", timeoutIndexColumnSql(prefix));
+  await addColumnUnlessPresent(pool, tables.records, "trace_parent", traceColumnsSql(prefix));
 }
 
-/** Brings a timeouts table of layout 1 to layout 2; a no-op once it has the column. */
-async function addTimeoutIndexColumn(pool: MysqlQueryable, prefix: string, tables: MysqlTables): Promise<void> {
+/**
+ * Runs `sql`, an ALTER TABLE adding `column` to `table`, unless the table has the column: MySQL 8
+ * has no ADD COLUMN IF NOT EXISTS, and a concurrent migrate may add it first.
+ */
+async function addColumnUnlessPresent(pool: MysqlQueryable, table: string, column: string, sql: string): Promise<void> {
   const found = await select(
     pool,
-    "SELECT 1 AS found FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'timeout_index'",
-    [tables.timeouts],
-    tables.timeouts,
+    "SELECT 1 AS found FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?",
+    [table, column],
+    table,
   );
   if (found.length > 0) return;
   try {
-    await run(pool, timeoutIndexColumnSql(prefix), [], tables.timeouts);
+    await run(pool, sql, [], table);
   } catch (err) {
     if (errorNumber(err) !== duplicateColumn) throw err;
   }

@@ -3,7 +3,7 @@ import { systemClock, type Clock } from "../../clock.js";
 import { InvalidOptionError, MalformedRecordError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
 import { HeaderKey } from "../../event.js";
 import { outboxEventData } from "../../outbox-event.js";
-import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
+import { withTrace, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
 import { RunState } from "../../runstate.js";
 import { fromDatetime, parseHeaders, toBuffer, toDatetime, toText } from "./columns.js";
 import { duplicateKeyName, inTransaction, select, write, type MysqlPool, type MysqlQueryable, type MysqlValue, type Row } from "./driver.js";
@@ -52,7 +52,7 @@ export interface MysqlRecordStoreOptions {
 // the select alias, which would sort the text instead of using the index.
 const recordColumns = `run_id, workflow_name, foreign_id, run_state, status, object,
   CAST(created_at AS CHAR) AS created_at, CAST(updated_at AS CHAR) AS updated_at,
-  version, run_state_reason, status_description, trace_origin`;
+  version, run_state_reason, status_description, trace_origin, trace_parent, trace_state`;
 
 /**
  * A {@link RecordStore} on MySQL or MariaDB through a mysql2 promise pool. Run `migrate(pool)`
@@ -165,6 +165,8 @@ export class MysqlRecordStore implements RecordStore {
       record.meta.runStateReason,
       record.meta.statusDescription,
       record.meta.traceOrigin,
+      record.meta.traceParent ?? "",
+      record.meta.traceState ?? "",
     ];
     if (version === 1) {
       await this.insertRecord(connection, record, fields);
@@ -173,7 +175,8 @@ export class MysqlRecordStore implements RecordStore {
       const { affectedRows } = await write(
         connection,
         `UPDATE \`${t.records}\` SET workflow_name = ?, foreign_id = ?, run_state = ?, status = ?, object = ?,
-           created_at = ?, updated_at = ?, version = ?, run_state_reason = ?, status_description = ?, trace_origin = ?
+           created_at = ?, updated_at = ?, version = ?, run_state_reason = ?, status_description = ?, trace_origin = ?,
+           trace_parent = ?, trace_state = ?
          WHERE run_id = ? AND version = ?`,
         [...fields, runId, version - 1],
         t.records,
@@ -321,7 +324,8 @@ export class MysqlRecordStore implements RecordStore {
       await write(
         connection,
         `INSERT INTO \`${this.tables.records}\` (workflow_name, foreign_id, run_state, status, object, created_at, updated_at,
-           version, run_state_reason, status_description, trace_origin, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           version, run_state_reason, status_description, trace_origin, trace_parent, trace_state, run_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [...fields, record.runId],
         this.tables.records,
         true,
@@ -367,12 +371,16 @@ export class MysqlRecordStore implements RecordStore {
       object: Buffer.isBuffer(row.object) ? new Uint8Array(row.object) : new Uint8Array(),
       createdAt,
       updatedAt,
-      meta: {
-        runStateReason: toText(row.run_state_reason) ?? "",
-        statusDescription: toText(row.status_description) ?? "",
-        version: row.version,
-        traceOrigin: toText(row.trace_origin) ?? "",
-      },
+      meta: withTrace(
+        {
+          runStateReason: toText(row.run_state_reason) ?? "",
+          statusDescription: toText(row.status_description) ?? "",
+          version: row.version,
+          traceOrigin: toText(row.trace_origin) ?? "",
+        },
+        toText(row.trace_parent),
+        toText(row.trace_state),
+      ),
     };
     if (!readable) throw malformed(`run_state ${String(runState)} is not a RunState`, record);
     if (!Buffer.isBuffer(row.object)) throw malformed("object is missing", record);

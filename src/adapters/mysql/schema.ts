@@ -3,7 +3,7 @@ import { InvalidOptionError } from "../../errors.js";
 export const defaultPrefix = "stepwise_";
 
 /** The layout version {@link schemaStatements} creates; `migrate` records it in `<prefix>schema_version`. */
-export const schemaVersion = 2;
+export const schemaVersion = 3;
 
 /** The names (unquoted) of stepwise's tables for one prefix. */
 export interface MysqlTables {
@@ -80,6 +80,8 @@ export function schemaStatements(prefix: string = defaultPrefix): string[] {
   run_state_reason TEXT NOT NULL,
   status_description TEXT NOT NULL,
   trace_origin TEXT NOT NULL,
+  trace_parent TEXT NOT NULL,
+  trace_state TEXT NOT NULL,
   unfinished_foreign_id VARBINARY(512) GENERATED ALWAYS AS (IF(run_state IN (4, 5, 6, 7), NULL, foreign_id)) STORED,
   PRIMARY KEY (run_id),
   UNIQUE KEY seq (seq),
@@ -173,6 +175,8 @@ export function schemaSql(prefix: string = defaultPrefix): string {
     "-- Every statement is idempotent and safe to run concurrently.",
     "-- Tables of layout 1 lack timeout_index; migrate() adds it with this statement (run it once, it is not idempotent):",
     `-- ${timeoutIndexColumnSql(prefix)};`,
+    "-- Records tables of layouts 1 and 2 lack trace_parent and trace_state; migrate() adds them with (once, likewise):",
+    `-- ${traceColumnsSql(prefix)};`,
   ].join("\n");
   return `${header}\n\n${schemaStatements(prefix).map((s) => `${s};\n`).join("\n")}`;
 }
@@ -184,4 +188,13 @@ export function schemaSql(prefix: string = defaultPrefix): string {
  */
 export function timeoutIndexColumnSql(prefix: string = defaultPrefix): string {
   return `ALTER TABLE \`${mysqlTables(prefix).timeouts}\` ADD COLUMN timeout_index INT NOT NULL DEFAULT 0 AFTER status`;
+}
+
+/**
+ * Adds the columns layout 3 gave the records table (the W3C trace context of the span that wrote
+ * each version, '' for none, which ALTER TABLE gives the rows already there) to a table of an
+ * earlier layout. Not idempotent, so `migrate` runs it only when the columns are missing.
+ */
+export function traceColumnsSql(prefix: string = defaultPrefix): string {
+  return `ALTER TABLE \`${mysqlTables(prefix).records}\` ADD COLUMN trace_parent TEXT NOT NULL AFTER trace_origin, ADD COLUMN trace_state TEXT NOT NULL AFTER trace_parent`;
 }

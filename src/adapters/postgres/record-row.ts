@@ -1,5 +1,5 @@
 import { MalformedRecordError } from "../../errors.js";
-import type { Record } from "../../record.js";
+import { withTrace, type Record } from "../../record.js";
 import { RunState } from "../../runstate.js";
 
 /** A records row as pg hands it out. */
@@ -16,11 +16,13 @@ export interface RecordRow {
   run_state_reason: string;
   status_description: string;
   trace_origin: string;
+  trace_parent: string;
+  trace_state: string;
 }
 
 /** The records columns, in the order the statements write them. */
 export const columns =
-  "run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin";
+  "run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin, trace_parent, trace_state";
 
 /**
  * A row as a Record, refusing one that could not have been written by a store. A row whose ids,
@@ -41,12 +43,11 @@ export function toRecord(row: RecordRow): Record {
     object: row.object instanceof Uint8Array ? new Uint8Array(row.object) : new Uint8Array(),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
-    meta: {
-      runStateReason: row.run_state_reason,
-      statusDescription: row.status_description,
-      version: row.version,
-      traceOrigin: row.trace_origin,
-    },
+    meta: withTrace(
+      { runStateReason: row.run_state_reason, statusDescription: row.status_description, version: row.version, traceOrigin: row.trace_origin },
+      row.trace_parent,
+      row.trace_state,
+    ),
   };
   if (!readable) throw new MalformedRecordError(runId, `run_state ${String(row.run_state)} is not a run state`, { salvage: record });
   if (!(row.object instanceof Uint8Array)) throw new MalformedRecordError(runId, "object is missing", { salvage: record });

@@ -66,19 +66,19 @@ export class PostgresRecordStore implements RecordStore {
     this.#maxObjectBytes = options.maxObjectBytes ?? 16 * 1024 * 1024;
     this.#notifier = options.events === "table" ? (options.notifier ?? new Notifier(options.pool, this.#t.channel)) : undefined;
     const t = this.#t;
-    // $13.. carry the event: foreign id, type, headers, topic.
+    // $15.. carry the event: foreign id, type, headers, topic.
     const event =
       options.events === "table"
-        ? `, event AS (INSERT INTO ${t.events} (topic, foreign_id, type, headers) SELECT $16, $13, $14, $15::jsonb FROM written RETURNING 1)
+        ? `, event AS (INSERT INTO ${t.events} (topic, foreign_id, type, headers) SELECT $18, $15, $16, $17::jsonb FROM written RETURNING 1)
            SELECT (SELECT count(*) FROM written)::int AS written, (SELECT count(*) FROM event)::int AS events`
-        : `, event AS (INSERT INTO ${t.outbox} (workflow_name, foreign_id, type, headers) SELECT $2, $13, $14, $15::jsonb FROM written RETURNING 1)
-           SELECT (SELECT count(*) FROM written)::int AS written, (SELECT count(*) FROM event WHERE $16::text IS NOT NULL)::int AS events`;
+        : `, event AS (INSERT INTO ${t.outbox} (workflow_name, foreign_id, type, headers) SELECT $2, $15, $16, $17::jsonb FROM written RETURNING 1)
+           SELECT (SELECT count(*) FROM written)::int AS written, (SELECT count(*) FROM event WHERE $18::text IS NOT NULL)::int AS events`;
     this.#insert = statement(`WITH written AS (
-        INSERT INTO ${t.records} (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING 1
+        INSERT INTO ${t.records} (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING 1
       )${event}`);
     this.#update = statement(`WITH written AS (
         UPDATE ${t.records} SET run_state = $4, status = $5, object = $6, updated_at = $8, version = $9,
-          run_state_reason = $10, status_description = $11, trace_origin = $12
+          run_state_reason = $10, status_description = $11, trace_origin = $12, trace_parent = $13, trace_state = $14
         WHERE run_id = $1 AND version = $9 - 1 AND workflow_name = $2 AND foreign_id = $3 AND $7::timestamptz IS NOT NULL
         RETURNING 1
       )${event}`);
@@ -105,9 +105,10 @@ export class PostgresRecordStore implements RecordStore {
              SELECT i.workflow_name, i.event_foreign_id, i.event_type, i.event_headers::jsonb FROM input i JOIN written w USING (run_id) ORDER BY i.ord`;
     this.#storeMany = statement(`WITH input AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::integer[], $6::bytea[], $7::timestamptz[],
-          $8::timestamptz[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::text[], $14::integer[], $15::text[], $16::text[])
-          WITH ORDINALITY AS i(run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at,
-            version, run_state_reason, status_description, trace_origin, event_foreign_id, event_type, event_headers, topic, ord)
+          $8::timestamptz[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::integer[],
+          $17::text[], $18::text[])
+          WITH ORDINALITY AS i(run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason,
+            status_description, trace_origin, trace_parent, trace_state, event_foreign_id, event_type, event_headers, topic, ord)
       ), current AS (
         SELECT r.run_id FROM ${t.records} r JOIN input i
           ON r.run_id = i.run_id AND r.version = i.version - 1 AND r.workflow_name = i.workflow_name AND r.foreign_id = i.foreign_id
@@ -116,13 +117,14 @@ export class PostgresRecordStore implements RecordStore {
         SELECT count(*) = (SELECT count(*) FROM input WHERE version > 1) AS all_current, coalesce(array_agg(run_id), '{}') AS current_ids FROM current
       ), changed AS (
         UPDATE ${t.records} r SET run_state = i.run_state, status = i.status, object = i.object, updated_at = i.updated_at,
-          version = i.version, run_state_reason = i.run_state_reason, status_description = i.status_description, trace_origin = i.trace_origin
+          version = i.version, run_state_reason = i.run_state_reason, status_description = i.status_description, trace_origin = i.trace_origin,
+          trace_parent = i.trace_parent, trace_state = i.trace_state
         FROM input i
         WHERE r.run_id = i.run_id AND i.version > 1 AND r.version = i.version - 1 AND (SELECT all_current FROM checked)
         RETURNING r.run_id
       ), created AS (
         INSERT INTO ${t.records} (${columns})
-          SELECT run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin
+          SELECT ${columns}
           FROM input WHERE version = 1 AND (SELECT all_current FROM checked) ORDER BY ord
         RETURNING run_id
       ), written AS (SELECT run_id FROM changed UNION ALL SELECT run_id FROM created),
@@ -173,7 +175,7 @@ export class PostgresRecordStore implements RecordStore {
    */
   async storeMany(records: readonly Record[]): Promise<void> {
     for (const record of records) this.#checkSize(record);
-    const columns: unknown[][] = Array.from({ length: 16 }, () => []);
+    const columns: unknown[][] = Array.from({ length: 18 }, () => []);
     for (const record of records) {
       for (const [i, value] of storeValues(record).entries()) columns[i]?.push(value);
     }
@@ -314,6 +316,8 @@ function storeValues(record: Record): unknown[] {
     meta.runStateReason,
     meta.statusDescription,
     meta.traceOrigin,
+    meta.traceParent ?? "",
+    meta.traceState ?? "",
     event.foreignId,
     event.type,
     JSON.stringify(event.headers),

@@ -1,7 +1,7 @@
 import type { Tables } from "./tables.js";
 
 /** The layout this version of the adapters reads and writes. */
-export const schemaVersion = 2;
+export const schemaVersion = 3;
 
 /**
  * The DDL creating every table and index, idempotently. The same text, for the default schema
@@ -23,8 +23,13 @@ CREATE TABLE IF NOT EXISTS ${t.records} (
   run_state_reason   text NOT NULL DEFAULT '',
   status_description text NOT NULL DEFAULT '',
   trace_origin       text NOT NULL DEFAULT '',
-  seq                bigserial NOT NULL
+  seq                bigserial NOT NULL,
+  trace_parent       text NOT NULL DEFAULT '',
+  trace_state        text NOT NULL DEFAULT ''
 );
+-- Tables of layouts 1 and 2 lack the W3C trace context of the span that wrote each version ('' for none).
+ALTER TABLE ${t.records} ADD COLUMN IF NOT EXISTS trace_parent text NOT NULL DEFAULT '';
+ALTER TABLE ${t.records} ADD COLUMN IF NOT EXISTS trace_state text NOT NULL DEFAULT '';
 -- At most one unfinished run per workflow and foreign id: concurrent triggers yield one run.
 CREATE UNIQUE INDEX IF NOT EXISTS ${p}records_unfinished ON ${t.records} (workflow_name, foreign_id)
   WHERE run_state NOT IN (4, 5, 6, 7);

@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from "../../clock.js";
 import { InvalidOptionError, MalformedRecordError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
 import { outboxEventData, outboxTopic } from "../../outbox-event.js";
-import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
+import { withTrace, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
 import { isFinished, RunState } from "../../runstate.js";
 import { encodedName } from "../../topic.js";
 import type { RedisClient } from "./driver.js";
@@ -123,7 +123,7 @@ export class RedisRecordStore implements RecordStore {
         record.createdAt.getTime(),
         workflowName,
         foreignId,
-        // s t o u v r d g, as the script writes them
+        // s t o u v r d g p q, as the script writes them
         record.runState,
         record.status,
         // A copy: the socket may still hold the buffer after the caller changed its record.
@@ -133,6 +133,8 @@ export class RedisRecordStore implements RecordStore {
         meta.runStateReason,
         meta.statusDescription,
         meta.traceOrigin,
+        meta.traceParent ?? "",
+        meta.traceState ?? "",
         ...(this.#toStream ? this.#trim : []),
         "*",
         ...eventFields(event.foreignId, event.type, event.headers, this.#clock.now()),
@@ -306,7 +308,7 @@ export class RedisRecordStore implements RecordStore {
  * salvage, so an operator can still cancel or delete the run.
  */
 function toRecord(values: readonly unknown[]): Record {
-  const [runIdValue, w, f, s, t, o, c, u, v, r, d, g] = values;
+  const [runIdValue, w, f, s, t, o, c, u, v, r, d, g, p, q] = values;
   const runId = replyText(runIdValue);
   const malformed = (detail: string, salvage?: Record) => new MalformedRecordError(runId, detail, { salvage });
   const status = replyInteger(t);
@@ -329,7 +331,7 @@ function toRecord(values: readonly unknown[]): Record {
     object: o instanceof Uint8Array ? new Uint8Array(o) : new Uint8Array(),
     createdAt: new Date(createdAtMs),
     updatedAt: new Date(updatedAtMs),
-    meta: { runStateReason: replyText(r), statusDescription: replyText(d), version, traceOrigin: replyText(g) },
+    meta: withTrace({ runStateReason: replyText(r), statusDescription: replyText(d), version, traceOrigin: replyText(g) }, replyText(p), replyText(q)),
   };
   if (!readable) throw malformed(`run state ${replyText(s)} is not a run state`, record);
   if (!(o instanceof Uint8Array)) throw malformed("object is missing", record);

@@ -1,6 +1,6 @@
 import type { SqliteDatabase } from "./driver.js";
 import { translateError } from "./errors.js";
-import { defaultPrefix, schemaSql, schemaVersion, sqliteTables, timeoutIndexColumnSql, type SqliteTables } from "./schema.js";
+import { defaultPrefix, schemaSql, schemaVersion, sqliteTables, timeoutIndexColumnSql, traceColumnsSql, type SqliteTables } from "./schema.js";
 import { integer } from "./statements.js";
 
 /** Options of {@link migrate}. */
@@ -36,7 +36,9 @@ export function migrate(db: SqliteDatabase, options: SqliteMigrateOptions = {}):
     db.transaction(() => {
       checkSchemaVersion(db, tables);
       db.exec(schemaSql(prefix));
-      addTimeoutIndexColumn(db, tables);
+      // Layout 1 to 2: which of a status's timeouts a row is. Layout 2 to 3: the run's trace context.
+      addColumnsUnlessPresent(db, tables.timeouts, "timeout_index", [timeoutIndexColumnSql(tables.prefix)]);
+      addColumnsUnlessPresent(db, tables.records, "trace_parent", traceColumnsSql(tables.prefix));
     }).immediate();
   } catch (err) {
     throw translateError(err, db.name);
@@ -57,10 +59,11 @@ export function checkSchemaVersion(db: SqliteDatabase, tables: SqliteTables): vo
   }
 }
 
-/** Brings a timeouts table of layout 1 to layout 2; a no-op once it has the column. */
-function addTimeoutIndexColumn(db: SqliteDatabase, tables: SqliteTables): void {
-  const columns = db.prepare(`SELECT name FROM pragma_table_info('${tables.timeouts}')`).all() as { name: unknown }[];
-  if (!columns.some((c) => c.name === "timeout_index")) db.exec(timeoutIndexColumnSql(tables.prefix));
+/** Runs `statements`, which add `column` (and maybe others) to `table`, unless the table has it: SQLite has no ADD COLUMN IF NOT EXISTS. */
+function addColumnsUnlessPresent(db: SqliteDatabase, table: string, column: string, statements: readonly string[]): void {
+  const columns = db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: unknown }[];
+  if (columns.some((c) => c.name === column)) return;
+  for (const statement of statements) db.exec(statement);
 }
 
 function storedSchemaVersion(db: SqliteDatabase, tables: SqliteTables): number {

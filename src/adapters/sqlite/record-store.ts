@@ -2,7 +2,7 @@ import { systemClock, type Clock } from "../../clock.js";
 import { InvalidOptionError, MalformedRecordError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
 import { HeaderKey } from "../../event.js";
 import { outboxEventData, outboxTopic } from "../../outbox-event.js";
-import { copyRecord, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
+import { copyRecord, withTrace, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
 import { RunState } from "../../runstate.js";
 import type { SqliteDatabase, SqliteTransaction, SqliteValue } from "./driver.js";
 import { isUniqueViolation } from "./errors.js";
@@ -40,7 +40,7 @@ export interface SqliteRecordStoreOptions {
 }
 
 const recordColumns =
-  "run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin";
+  "run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin, trace_parent, trace_state";
 
 /**
  * A {@link RecordStore} in a SQLite file, through better-sqlite3. Run `migrate(db)` first (or use
@@ -96,10 +96,10 @@ export class SqliteRecordStore implements RecordStore {
     this.#clock = options.clock ?? systemClock;
     this.#onEventCommitted = options.onEventCommitted;
     const t = this.#t;
-    this.#insertSql = `INSERT INTO ${t.records} (${recordColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+    this.#insertSql = `INSERT INTO ${t.records} (${recordColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
     // created_at and the ids never change, and leaving them out of SET spares their indexes.
     this.#updateSql = `UPDATE ${t.records} SET run_state = ?, status = ?, object = ?, updated_at = ?, version = ?,
-        run_state_reason = ?, status_description = ?, trace_origin = ?
+        run_state_reason = ?, status_description = ?, trace_origin = ?, trace_parent = ?, trace_state = ?
       WHERE run_id = ? AND version = ? AND workflow_name = ? AND foreign_id = ?`;
     this.#writeBatch = options.db.transaction((batch: PendingWrite[]) => batch.map((write) => this.#writeRecord(write.record, write.topic)));
     this.#writeAll = options.db.transaction((writes: { record: Record; topic: string }[]) => {
@@ -307,6 +307,8 @@ export class SqliteRecordStore implements RecordStore {
           meta.runStateReason,
           meta.statusDescription,
           meta.traceOrigin,
+          meta.traceParent ?? "",
+          meta.traceState ?? "",
         );
       } else {
         const { changes } = this.#sql.run(
@@ -319,6 +321,8 @@ export class SqliteRecordStore implements RecordStore {
           meta.runStateReason,
           meta.statusDescription,
           meta.traceOrigin,
+          meta.traceParent ?? "",
+          meta.traceState ?? "",
           record.runId,
           meta.version - 1,
           record.workflowName,
@@ -402,12 +406,11 @@ function toRecord(row: Row): Record {
     object: row.object instanceof Uint8Array ? new Uint8Array(row.object) : new Uint8Array(),
     createdAt: new Date(createdAtMs),
     updatedAt: new Date(updatedAtMs),
-    meta: {
-      runStateReason: text(row.run_state_reason),
-      statusDescription: text(row.status_description),
-      version,
-      traceOrigin: text(row.trace_origin),
-    },
+    meta: withTrace(
+      { runStateReason: text(row.run_state_reason), statusDescription: text(row.status_description), version, traceOrigin: text(row.trace_origin) },
+      text(row.trace_parent),
+      text(row.trace_state),
+    ),
   };
   if (!readable) throw malformed(`run_state ${String(row.run_state)} is not a run state`, record);
   if (!(row.object instanceof Uint8Array)) throw malformed("object is missing or not a BLOB", record);
