@@ -9,7 +9,7 @@ export type MermaidDirection = "TB" | "LR" | "RL" | "BT";
  * node where a status has several destinations, and terminal statuses into `[*]`.
  */
 export function mermaid(graph: Graph, direction: MermaidDirection = "LR"): string {
-  const id = (status: number) => graph.statusName(status).replace(/\W/g, "_");
+  const id = (status: number) => mermaidId(graph.statusName(status));
   const lines = ["stateDiagram-v2", `\tdirection ${direction}`];
   if (graph.start !== undefined) lines.push(`\t[*] --> ${id(graph.start)}`);
   for (const status of graph.statuses) {
@@ -26,6 +26,26 @@ export function mermaid(graph: Graph, direction: MermaidDirection = "LR"): strin
     if (graph.isTerminal(status)) lines.push(`\t${id(status)} --> [*]`);
   }
   return lines.join("\n") + "\n";
+}
+
+/**
+ * A diagram of statuses known only by name, without their transitions (the web UI over a store,
+ * with no built workflow at hand): each status a state, terminal ones into `[*]`. State ids are
+ * made from the names as {@link mermaid} makes them, so a reader finds a status in either diagram.
+ */
+export function statusListDiagram(statuses: readonly { name: string; terminal: boolean }[], direction: MermaidDirection = "LR"): string {
+  const lines = ["stateDiagram-v2", `\tdirection ${direction}`];
+  for (const { name, terminal } of statuses) {
+    const id = mermaidId(name);
+    lines.push(id === name ? `\t${id}` : `\tstate "${name.replace(/["\p{Cc}]/gu, " ")}" as ${id}`);
+    if (terminal) lines.push(`\t${id} --> [*]`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Mermaid state ids are word characters only. */
+function mermaidId(name: string): string {
+  return name.replace(/\W/g, "_");
 }
 
 /** Writes `wf.diagram(direction)` to `path`. */

@@ -58,6 +58,17 @@ export class WorkflowInProgressError extends StepwiseError {
   }
 }
 
+/** No workflow of that name is served here (the web UI) or has runs in the store. */
+export class WorkflowNotFoundError extends StepwiseError {
+  readonly code = "WORKFLOW_NOT_FOUND";
+  constructor(
+    readonly workflowName: string,
+    options?: ErrorOptions,
+  ) {
+    super(`no workflow named "${workflowName}"`, options);
+  }
+}
+
 /** A step, callback or timeout returned a status it did not declare, or a run-state change the rules forbid. */
 export class InvalidTransitionError extends StepwiseError {
   readonly code = "INVALID_TRANSITION";

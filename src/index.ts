@@ -67,6 +67,7 @@ export {
   VersionConflictError,
   WorkflowConflictError,
   WorkflowInProgressError,
+  WorkflowNotFoundError,
   WorkflowNotRunningError,
   hasErrorCode,
 } from "./errors.js";

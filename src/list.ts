@@ -1,6 +1,7 @@
 import type { WorkflowContext } from "./context.js";
 import { InvalidOptionError } from "./errors.js";
 import type { Run } from "./run.js";
+import type { Record, RecordStore } from "./record.js";
 import type { RunState } from "./runstate.js";
 import { decodeRun } from "./update.js";
 
@@ -21,6 +22,12 @@ export interface RunPage<T, S extends number> {
   nextCursor: string | null;
 }
 
+/** A page of stored records, newest first; `nextCursor` is null on the last page. */
+export interface RecordPage {
+  records: Record[];
+  nextCursor: string | null;
+}
+
 /** The most runs one page may hold. */
 export const maxListLimit = 500;
 const defaultListLimit = 50;
@@ -37,13 +44,22 @@ interface Cursor {
 
 /** One page of the workflow's runs, newest first, decoded with the workflow's codec. */
 export async function listRuns<T, S extends number>(ctx: WorkflowContext<T>, options: ListOptions<S>): Promise<RunPage<T, S>> {
+  const page = await listRecords(ctx.recordStore, ctx.name, options);
+  return { runs: page.records.map((record) => decodeRun<T, S>(ctx, record)), nextCursor: page.nextCursor };
+}
+
+/**
+ * One page of a workflow's stored records, newest first, as they are: for readers without a built
+ * workflow (the web UI over a store) and, decoded, for `Workflow.list`.
+ */
+export async function listRecords(recordStore: Pick<RecordStore, "list">, workflowName: string, options: ListOptions<number>): Promise<RecordPage> {
   const limit = options.limit ?? defaultListLimit;
   if (!Number.isInteger(limit) || limit < 1 || limit > maxListLimit) {
     throw new InvalidOptionError("limit", `list: option "limit" must be a whole number from 1 to ${maxListLimit}, got ${String(limit)}`);
   }
   const cursor = options.cursor === undefined ? undefined : parseCursor(options.cursor);
-  const records = await ctx.recordStore.list({
-    workflowName: ctx.name,
+  const records = await recordStore.list({
+    workflowName,
     order: "desc",
     limit: limit + 1,
     offset: cursor?.seen ?? 0,
@@ -64,7 +80,7 @@ export async function listRuns<T, S extends number>(ctx: WorkflowContext<T>, opt
     const carried = cursor && cursor.createdAt === lastMs ? cursor.seen : 0;
     nextCursor = formatCursor({ createdAt: lastMs, seen: carried + sameMs });
   }
-  return { runs: page.map((record) => decodeRun<T, S>(ctx, record)), nextCursor };
+  return { records: page, nextCursor };
 }
 
 function asList<V>(value: V | V[] | undefined): V[] | undefined {

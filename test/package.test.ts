@@ -34,6 +34,7 @@ const expectedNames: { [subpath: string]: string[] } = {
   "./etcd": ["etcd", "EtcdRoleScheduler"],
   "./redis": ["redis", "RedisEventStreamer"],
   "./kafka": ["kafka", "KafkaEventStreamer"],
+  "./webui": ["webui", "UnauthorizedError"],
 };
 
 /**

@@ -1,17 +1,9 @@
 import { deepStrictEqual } from "node:assert/strict";
-import type { Record } from "../record.js";
+import { hasSnapshots } from "../snapshots.js";
 import { decodeRecord } from "../update.js";
 import { workflowContext, type Workflow } from "../workflow.js";
 import { defaultWaitMs, pollUntil } from "./poll.js";
 import { waitFor } from "./wait-for.js";
-
-interface Snapshotting {
-  snapshots(runId: string): Record[];
-}
-
-function hasSnapshots(store: object): store is Snapshotting {
-  return typeof (store as Partial<Snapshotting>).snapshots === "function";
-}
 
 /**
  * Waits until the latest run of `foreignId` reaches `status` and checks its object there deeply

@@ -1,0 +1,39 @@
+import type { Record } from "../record.js";
+import { runStateName, type RunState } from "../runstate.js";
+import type { ServedWorkflow } from "./source.js";
+
+/** A run as the runs table lists it; times in ISO 8601 (UTC). */
+export interface RunSummary {
+  workflowName: string;
+  foreignId: string;
+  runId: string;
+  status: number;
+  statusName: string;
+  runState: RunState;
+  runStateName: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A page of `GET /api/runs`, newest first; pass `nextCursor` back as `cursor` for the next, null on the last. */
+export interface RunList {
+  runs: RunSummary[];
+  nextCursor: string | null;
+}
+
+/** The summary of a stored run; no object data, so a list never carries more than it shows. */
+export function runSummary(workflow: ServedWorkflow, record: Record): RunSummary {
+  return {
+    workflowName: record.workflowName,
+    foreignId: record.foreignId,
+    runId: record.runId,
+    status: record.status,
+    statusName: workflow.statusName(record),
+    runState: record.runState,
+    runStateName: runStateName(record.runState),
+    version: record.meta.version,
+    createdAt: record.createdAt.toISOString(),
+    updatedAt: record.updatedAt.toISOString(),
+  };
+}
