@@ -80,10 +80,12 @@ export function diagramPainter(container) {
 /**
  * The SVG mermaid made, made fit for a page whose policy allows no inline styles: the SVG's own
  * <style> goes into a constructed stylesheet and each style attribute is set through the CSSOM,
- * neither of which the policy blocks.
+ * neither of which the policy blocks. Style attributes are renamed before parsing (inside tags
+ * only: text holds no raw "<"), so parsing does not trip the policy either.
  */
 function importSvg(svgText, sheet) {
-  const parsed = new DOMParser().parseFromString(`<!doctype html><body>${svgText}`, "text/html");
+  const renamed = svgText.replace(/(<[^>]*?\s)style="/g, '$1data-style="');
+  const parsed = new DOMParser().parseFromString(`<!doctype html><body>${renamed}`, "text/html");
   const svg = parsed.querySelector("svg");
   if (!svg) throw new Error("mermaid made no SVG");
   const css = [...svg.querySelectorAll("style")].map((style) => {
@@ -91,11 +93,6 @@ function importSvg(svgText, sheet) {
     return style.textContent;
   });
   sheet.replaceSync(css.join("\n"));
-  const inline = [svg, ...svg.querySelectorAll("[style]")].filter((el) => el.hasAttribute("style"));
-  for (const el of inline) {
-    el.setAttribute("data-style", el.getAttribute("style"));
-    el.removeAttribute("style");
-  }
   const node = document.importNode(svg, true);
   for (const el of [node, ...node.querySelectorAll("[data-style]")]) {
     if (!el.hasAttribute("data-style")) continue;

@@ -15,6 +15,7 @@ export function pageHtml(basePath: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>stepwise</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${base}assets/app.css">
 ${mermaidScript}<script type="module" src="${base}assets/app.js"></script>
 </head>
