@@ -35,6 +35,7 @@ function runRow(run) {
     h("td", { text: run.statusName }),
     h("td", {}, runStateBadge(run.runState, run.runStateName)),
     h("td", { class: "number", text: String(run.version) }),
+    h("td", { title: run.createdAt, text: localTime(run.createdAt) }),
     h("td", { title: run.updatedAt, text: localTime(run.updatedAt) }),
     h("td", { class: "mono", title: run.runId, text: run.runId.slice(0, 8) }),
   );

@@ -51,7 +51,7 @@ ${mermaidScript}<script type="module" src="${base}assets/app.js"></script>
         <button id="filter-clear" type="button" class="quiet">Clear</button>
       </form>
       <table id="runs" class="runs">
-        <thead><tr><th>Foreign id</th><th>Status</th><th>Run state</th><th>Version</th><th>Updated</th><th>Run id</th></tr></thead>
+        <thead><tr><th>Foreign id</th><th>Status</th><th>Run state</th><th class="number">Version</th><th>Created</th><th>Updated</th><th>Run id</th></tr></thead>
         <tbody></tbody>
       </table>
       <p id="runs-empty" class="empty" hidden>No runs match.</p>
