@@ -44,7 +44,7 @@ function runStateInRow(page: Page, foreignId: string) {
 }
 
 /** A shop with its web UI served and a browser page open on it; `use` runs with all three, then all close. */
-async function withPage(options: { token: string | false }, use: (page: Page, shop: Shop, served: Served) => Promise<void>): Promise<void> {
+async function withPage(options: { token: string | false; withoutMermaid?: boolean }, use: (page: Page, shop: Shop, served: Served) => Promise<void>): Promise<void> {
   const shop = await openShop(orders);
   let served: Served | undefined;
   let browser: Browser | undefined;
@@ -54,6 +54,8 @@ async function withPage(options: { token: string | false }, use: (page: Page, sh
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on("pageerror", (err) => errors.push(err.message));
+    // As if mermaid were not installed: the bundle is not there.
+    if (options.withoutMermaid) await page.route("**/assets/mermaid.min.js", (route) => route.fulfill({ status: 404 }));
     await page.goto(served.url);
     await use(page, shop, served);
     assert.deepEqual(errors, [], "the page's scripts threw");
@@ -195,5 +197,24 @@ test("a web UI built with token: false shows the runs without asking for one", {
     await tableShows(page, newestFirst(26, 7));
     assert.equal(await page.locator("#sign-in").isVisible(), false);
     assert.equal(await page.locator("#sign-out").isVisible(), false);
+  });
+});
+
+test("without mermaid the page shows the runs per status as a table and the diagram's text", { timeout: limitMs }, async () => {
+  await withPage({ token, withoutMermaid: true }, async (page) => {
+    await signIn(page, token);
+    const counts = page.locator("#diagram table.counts tbody tr");
+    await counts.first().waitFor();
+    const rows = await counts.evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    assert.deepEqual(rows.slice(0, 2), [
+      ["Created", String(inStatus(OrderStatus.Created).length), ""],
+      ["Paid", String(inStatus(OrderStatus.Paid).length), ""],
+    ]);
+    assert.deepEqual(
+      rows.find((row) => row[0] === "Declined"),
+      ["Declined", String(inStatus(OrderStatus.Declined).length), "terminal"],
+    );
+    assert.match(await page.locator("#diagram pre.diagram-text").innerText(), /^stateDiagram-v2[\s\S]*state "Paid \(\d+\)" as Paid/);
+    assert.equal(await page.locator("#diagram svg").count(), 0);
   });
 });
