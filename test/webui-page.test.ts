@@ -70,14 +70,21 @@ test("without the token the page asks for it and shows no run data", { timeout: 
   await withPage({ token }, async (page) => {
     await page.locator("#sign-in").waitFor();
     assert.equal(await page.locator("#overview").isVisible(), false);
-    assert.doesNotMatch(await page.locator("body").innerText(), /order-10/);
+    assert.doesNotMatch((await page.locator("body").textContent()) ?? "", /order-10/);
 
     await page.locator("#token-input").fill("not-the-token");
     await page.locator("#token-form button[type=submit]").click();
     await page.locator("#notice", { hasText: "The token was refused" }).waitFor();
     assert.equal(await page.locator("#sign-in").isVisible(), true);
-    assert.doesNotMatch(await page.locator("body").innerText(), /order-10/);
+    assert.doesNotMatch((await page.locator("body").textContent()) ?? "", /order-10/);
     assert.equal(await page.evaluate("sessionStorage.length"), 0, "a refused token is not kept");
+
+    // Signed in, then "Forget token": the runs leave the page, not only the view.
+    await signIn(page, token);
+    await page.locator("#sign-out").click();
+    await page.locator("#sign-in").waitFor();
+    assert.doesNotMatch((await page.locator("body").textContent()) ?? "", /order-10/);
+    assert.equal(await page.evaluate("sessionStorage.length"), 0, "a forgotten token is not kept");
   });
 });
 

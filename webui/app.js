@@ -21,13 +21,20 @@ const state = {
   nextCursor: null,
   /** Bumped by each load, so an answer that arrives after a newer request was made is dropped. */
   loads: 0,
+  /** What the runs table or the run view shows, as JSON: a poll that finds it unchanged redraws nothing, so a text selection survives. */
+  shown: "",
 };
 
-const paint = diagramPainter(byId("diagram"));
+const diagram = diagramPainter(byId("diagram"));
 
 /** Which view the address asks for. */
 function currentRoute() {
-  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  let parts;
+  try {
+    parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  } catch {
+    return { view: "overview", workflow: undefined };
+  }
   if (parts[0] === "runs" && parts.length === 3) return { view: "run", workflow: parts[1], runId: parts[2] };
   if (parts[0] === "workflows" && parts.length === 2) return { view: "overview", workflow: parts[1] };
   return { view: "overview", workflow: undefined };
@@ -44,11 +51,17 @@ function failed(err) {
   notify(err instanceof ApiError ? `${err.message} (${err.code})` : `The web UI could not be reached: ${err.message}`);
 }
 
+/** Forgets the token and every run shown with it, and asks for a token. */
 function askForToken(message) {
   forgetToken();
   notify(message);
   for (const id of ["overview", "run", "sign-out"]) show(byId(id), false);
-  byId("workflow-tabs").replaceChildren();
+  for (const id of ["workflow-tabs", "run"]) byId(id).replaceChildren();
+  byId("runs").tBodies[0].replaceChildren();
+  diagram.clear();
+  state.workflows = [];
+  state.workflow = null;
+  state.shown = "";
   show(byId("sign-in"), true);
   byId("token-input").focus();
 }
@@ -76,7 +89,7 @@ async function showRoute() {
   if (route.view === "run") return loadRun(route.workflow, route.runId);
   if (!workflow) return notify(name ? `No workflow named "${name}" is served here.` : "No workflows are served here.");
   if (workflow.name !== state.workflow) chooseWorkflow(workflow);
-  await Promise.all([paint(workflow), loadRuns()]);
+  await Promise.all([diagram.paint(workflow), loadRuns()]);
 }
 
 /** A new workflow starts from the first page, unfiltered. */
@@ -95,8 +108,10 @@ async function loadRuns() {
     const page = await listRuns({ workflow: state.workflow, ...state.filters, limit: pageSize, cursor: state.cursors.at(-1) });
     if (load !== state.loads) return;
     state.nextCursor = page.nextCursor;
-    renderRuns(byId("runs").tBodies[0], page.runs);
-    show(byId("runs-empty"), page.runs.length === 0);
+    if (changed(page)) {
+      renderRuns(byId("runs").tBodies[0], page.runs);
+      show(byId("runs-empty"), page.runs.length === 0);
+    }
     byId("page-newer").disabled = state.cursors.length === 1;
     byId("page-older").disabled = page.nextCursor === null;
     byId("page-number").textContent = `Page ${state.cursors.length}`;
@@ -109,16 +124,24 @@ async function loadRun(workflow, runId) {
   const load = ++state.loads;
   try {
     const run = await getRun(workflow, runId);
-    if (load !== state.loads) return;
+    if (load !== state.loads || !changed(run)) return;
     renderRunDetail(byId("run"), run, (action) => act(run, action));
   } catch (err) {
     failed(err);
   }
 }
 
+/** Whether `answer` differs from what is shown; if so, it is what will be shown. */
+function changed(answer) {
+  const json = JSON.stringify(answer);
+  if (json === state.shown) return false;
+  state.shown = json;
+  return true;
+}
+
 /** Asks for confirmation, changes the run, and shows it as it is now (or why it could not change). */
 async function act(run, action) {
-  const answer = await confirmAction(action, `run ${run.foreignId}`);
+  const answer = await confirmAction(action, run.foreignId);
   if (!answer) return;
   try {
     await changeRun(run.workflowName, run.runId, action.name, answer.reason);
@@ -139,17 +162,27 @@ async function refresh() {
   await showRoute();
 }
 
-function applyFilters(event) {
+function submitFilters(event) {
+  // Never submitted: the filters change the table, not the page.
   event.preventDefault();
+  applyFilters();
+}
+
+function applyFilters() {
   const form = new FormData(byId("filters"));
   state.filters = { status: form.get("status"), runState: form.get("runState"), foreignId: form.get("foreignId").trim() };
   state.cursors = [null];
   loadRuns();
 }
 
+function navigated() {
+  notify("");
+  showRoute();
+}
+
 function clearFilters() {
   byId("filters").reset();
-  applyFilters(new Event("submit"));
+  applyFilters();
 }
 
 function older() {
@@ -182,13 +215,14 @@ async function poll() {
 
 function start() {
   fillRunStateFilter(byId("filter-run-state"));
-  byId("filters").addEventListener("submit", applyFilters);
+  byId("filters").addEventListener("submit", submitFilters);
   byId("filter-clear").addEventListener("click", clearFilters);
   byId("page-older").addEventListener("click", older);
   byId("page-newer").addEventListener("click", newer);
   byId("token-form").addEventListener("submit", signIn);
   byId("sign-out").addEventListener("click", () => askForToken(""));
-  window.addEventListener("hashchange", showRoute);
+  for (const id of ["filter-status", "filter-run-state"]) byId(id).addEventListener("change", applyFilters);
+  window.addEventListener("hashchange", navigated);
   open();
   setTimeout(poll, pollMs);
 }

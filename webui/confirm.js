@@ -3,14 +3,14 @@
 import { byId, show } from "./element.js";
 
 /**
- * Asks to confirm `action` (one of run-state.js's actions) on `what`. Resolves with `{ reason }`
+ * Asks to confirm `action` (one of run-state.js's actions) on the run of `foreignId`. Resolves with `{ reason }`
  * when confirmed, or null when dismissed (button, Escape).
  */
-export function confirmAction(action, what) {
+export function confirmAction(action, foreignId) {
   const dialog = byId("confirm");
   const form = byId("confirm-form");
   const reason = byId("confirm-reason");
-  byId("confirm-title").textContent = `${action.label} ${what}?`;
+  byId("confirm-title").textContent = `${action.question} ${foreignId}?`;
   byId("confirm-text").textContent = action.text;
   byId("confirm-ok").textContent = action.label;
   show(byId("confirm-reason-label"), action.askReason);

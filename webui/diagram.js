@@ -36,7 +36,7 @@ export function labelledDiagram(workflow) {
 
 /**
  * Draws workflows' diagrams into one container, redrawing only when the labelled text changed, so
- * polling the counts does not make the picture flicker.
+ * polling the counts does not make the picture flicker. `clear()` empties the container.
  */
 export function diagramPainter(container) {
   const mermaid = globalThis.mermaid;
@@ -59,7 +59,7 @@ export function diagramPainter(container) {
     });
     document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
   }
-  return async function paint(workflow) {
+  async function paint(workflow) {
     const text = labelledDiagram(workflow);
     if (text === drawn) return;
     drawn = text;
@@ -74,7 +74,12 @@ export function diagramPainter(container) {
     } catch (err) {
       container.replaceChildren(h("p", { class: "hint", text: `The diagram could not be drawn: ${err.message}` }), ...diagramFallback(workflow, text));
     }
-  };
+  }
+  function clear() {
+    drawn = "";
+    container.replaceChildren();
+  }
+  return { paint, clear };
 }
 
 /**

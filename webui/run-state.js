@@ -25,10 +25,10 @@ export function runStateBadge(runState, runStateName) {
 
 /** The actions the page offers, in the order it shows them. */
 export const actions = [
-  { name: "pause", label: "Pause", from: [1, 2], askReason: true, text: "The run stops where it is until it is resumed." },
-  { name: "resume", label: "Resume", from: [3], askReason: false, text: "The run goes on from its current status." },
-  { name: "cancel", label: "Cancel", from: [1, 2, 3], askReason: true, text: "The run ends and is not consumed again. This cannot be undone." },
-  { name: "delete", label: "Delete data", from: [4, 5, 6], askReason: true, text: "The run's object is replaced and its data deleted. This cannot be undone." },
+  { name: "pause", label: "Pause", question: "Pause run", from: [1, 2], askReason: true, text: "The run stops where it is until it is resumed." },
+  { name: "resume", label: "Resume", question: "Resume run", from: [3], askReason: false, text: "The run goes on from its current status." },
+  { name: "cancel", label: "Cancel", question: "Cancel run", from: [1, 2, 3], askReason: true, text: "The run ends and is not consumed again. This cannot be undone." },
+  { name: "delete", label: "Delete data", question: "Delete the data of run", from: [4, 5, 6], askReason: true, text: "The run's object is replaced and its data deleted. This cannot be undone." },
 ];
 
 export function isAllowed(action, runState) {
