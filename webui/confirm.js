@@ -13,6 +13,7 @@ export function confirmAction(action, foreignId) {
   byId("confirm-title").textContent = `${action.question} ${foreignId}?`;
   byId("confirm-text").textContent = action.text;
   byId("confirm-ok").textContent = action.label;
+  byId("confirm-ok").className = action.destructive ? "destructive" : "primary";
   show(byId("confirm-reason-label"), action.askReason);
   show(reason, action.askReason);
   reason.value = "";

@@ -30,7 +30,7 @@ function actionButton(action, run, onAction) {
   const allowed = isAllowed(action, run.runState);
   return h("button", {
     type: "button",
-    class: action.name === "pause" || action.name === "resume" ? "" : "danger",
+    class: action.destructive ? "danger" : undefined,
     "data-action": action.name,
     disabled: !allowed,
     title: allowed ? undefined : `Not possible while the run is ${run.runStateName}`,

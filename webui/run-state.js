@@ -27,8 +27,8 @@ export function runStateBadge(runState, runStateName) {
 export const actions = [
   { name: "pause", label: "Pause", question: "Pause run", from: [1, 2], askReason: true, text: "The run stops where it is until it is resumed." },
   { name: "resume", label: "Resume", question: "Resume run", from: [3], askReason: false, text: "The run goes on from its current status." },
-  { name: "cancel", label: "Cancel", question: "Cancel run", from: [1, 2, 3], askReason: true, text: "The run ends and is not consumed again. This cannot be undone." },
-  { name: "delete", label: "Delete data", question: "Delete the data of run", from: [4, 5, 6], askReason: true, text: "The run's object is replaced and its data deleted. This cannot be undone." },
+  { name: "cancel", label: "Cancel", question: "Cancel run", destructive: true, from: [1, 2, 3], askReason: true, text: "The run ends and is not consumed again. This cannot be undone." },
+  { name: "delete", label: "Delete data", question: "Delete the data of run", destructive: true, from: [4, 5, 6], askReason: true, text: "The run's object is replaced and its data deleted. This cannot be undone." },
 ];
 
 export function isAllowed(action, runState) {
