@@ -44,12 +44,13 @@ function runStateInRow(page: Page, foreignId: string) {
 }
 
 /** A shop with its web UI served and a browser page open on it; `use` runs with all three, then all close. */
-async function withPage(options: { token: string | false; withoutMermaid?: boolean }, use: (page: Page, shop: Shop, served: Served) => Promise<void>): Promise<void> {
+async function withPage(options: { token: string | false; withoutMermaid?: boolean; basePath?: string }, use: (page: Page, shop: Shop, served: Served) => Promise<void>): Promise<void> {
   const shop = await openShop(orders);
   let served: Served | undefined;
   let browser: Browser | undefined;
   try {
-    served = await serve(webui({ workflows: [shop.wf], token: options.token }).handler);
+    const { token, basePath } = options;
+    served = await serve(webui({ workflows: [shop.wf], token, basePath }).handler, basePath);
     browser = await launchChromium();
     const page = await browser.newPage();
     const errors: string[] = [];
@@ -223,5 +224,17 @@ test("without mermaid the page shows the runs per status as a table and the diag
     );
     assert.match(await page.locator("#diagram pre.diagram-text").innerText(), /^stateDiagram-v2[\s\S]*state "Paid \(\d+\)" as Paid/);
     assert.equal(await page.locator("#diagram svg").count(), 0);
+  });
+});
+
+test("under a base path the page loads its files and calls the API there", { timeout: limitMs }, async () => {
+  await withPage({ token, basePath: "/ops/stepwise/" }, async (page, _shop, served) => {
+    assert.match(served.url, /\/ops\/stepwise\/$/);
+    await signIn(page, token);
+    await tableShows(page, newestFirst(26, 7));
+    await page.locator("#diagram svg").waitFor();
+    await page.locator('#runs a:text-is("order-1020")').click();
+    await page.locator("#run-object").waitFor();
+    assert.equal(new URL(page.url()).pathname, "/ops/stepwise/");
   });
 });
