@@ -44,13 +44,22 @@ function runStateInRow(page: Page, foreignId: string) {
 }
 
 /** A shop with its web UI served and a browser page open on it; `use` runs with all three, then all close. */
-async function withPage(options: { token: string | false; withoutMermaid?: boolean; basePath?: string }, use: (page: Page, shop: Shop, served: Served) => Promise<void>): Promise<void> {
+interface PageOptions {
+  token: string | false;
+  withoutMermaid?: boolean;
+  basePath?: string;
+  /** Serve the shop's record store without the built workflow, as `npx stepwise ui` does. */
+  storeOnly?: boolean;
+}
+
+async function withPage(options: PageOptions, use: (page: Page, shop: Shop, served: Served) => Promise<void>): Promise<void> {
   const shop = await openShop(orders);
   let served: Served | undefined;
   let browser: Browser | undefined;
   try {
     const { token, basePath } = options;
-    served = await serve(webui({ workflows: [shop.wf], token, basePath }).handler, basePath);
+    const ui = options.storeOnly ? webui({ recordStore: shop.recordStore, token, basePath }) : webui({ workflows: [shop.wf], token, basePath });
+    served = await serve(ui.handler, basePath);
     browser = await launchChromium();
     const page = await browser.newPage();
     const errors: string[] = [];
@@ -236,5 +245,16 @@ test("under a base path the page loads its files and calls the API there", { tim
     await page.locator('#runs a:text-is("order-1020")').click();
     await page.locator("#run-object").waitFor();
     assert.equal(new URL(page.url()).pathname, "/ops/stepwise/");
+  });
+});
+
+test("over a record store alone the page shows the runs, their statuses and a run's object", { timeout: limitMs }, async () => {
+  await withPage({ token, storeOnly: true }, async (page, shop) => {
+    await signIn(page, token);
+    await tableShows(page, newestFirst(26, 7));
+    await page.locator("#diagram svg", { hasText: `Delivered (${inStatus(OrderStatus.Delivered).length})` }).waitFor();
+    await page.locator('#runs a:text-is("order-1026")').click();
+    const shown = JSON.parse(await page.locator("#run-object").innerText()) as unknown;
+    assert.deepEqual(shown, (await shop.wf.get(shop.runIds.get("order-1026") as string)).object);
   });
 });

@@ -95,7 +95,7 @@ async function showRoute() {
 /** A new workflow starts from the first page, unfiltered. */
 function chooseWorkflow(workflow) {
   state.workflow = workflow.name;
-  byId("diagram-title").textContent = `${workflow.name}`;
+  byId("diagram-title").textContent = workflow.name;
   fillStatusFilter(byId("filter-status"), workflow.statuses);
   byId("filters").reset();
   state.filters = { status: "", runState: "", foreignId: "" };
@@ -127,6 +127,9 @@ async function loadRun(workflow, runId) {
     if (load !== state.loads || !changed(run)) return;
     renderRunDetail(byId("run"), run, (action) => act(run, action));
   } catch (err) {
+    // Not another run's detail under this one's address.
+    byId("run").replaceChildren();
+    state.shown = "";
     failed(err);
   }
 }

@@ -8,6 +8,11 @@ function stateId(name) {
   return name.replace(/\W/g, "_");
 }
 
+/** A status name as label text: quotes, semicolons and the like would end the Mermaid statement. */
+function labelText(name) {
+  return name.replace(/[^\w .,/()'-]/g, "_");
+}
+
 function appearsIn(text, id) {
   return text.split(/\s+/).includes(id);
 }
@@ -24,7 +29,7 @@ export function labelledDiagram(workflow) {
     const id = stateId(status.name);
     if (!appearsIn(workflow.diagram, id)) continue;
     const count = workflow.counts[status.name] ?? 0;
-    lines.push(`\tstate "${status.name.replaceAll('"', "'")} (${count.toLocaleString("en")})" as ${id}`);
+    lines.push(`\tstate "${labelText(status.name)} (${count.toLocaleString("en")})" as ${id}`);
     if (count > 0) (status.terminal ? done : busy).push(id);
   }
   lines.push("\tclassDef busy fill:#dbe7ff,stroke:#3b6fd8,stroke-width:2px,color:#14213d");

@@ -1,7 +1,7 @@
 // A shop's order workflow with runs spread over every status and several run states, for the web
 // UI's browser tests and its screenshots. Runs move only by callbacks, so nothing happens between
 // the calls and each run's status is known.
-import { Builder, type Workflow } from "stepwise";
+import { Builder, type RecordStore, type Workflow } from "stepwise";
 import { memory, type MemoryAdapters } from "stepwise/memory";
 import { FakeClock } from "stepwise/testing";
 
@@ -40,6 +40,8 @@ export const foreignIdOf = (index: number) => `order-${1000 + index}`;
 export interface Shop {
   wf: Workflow<Order, OrderStatus>;
   clock: FakeClock;
+  /** Where the runs are, for a web UI that serves the store without the workflow (as the CLI does). */
+  recordStore: RecordStore;
   /** Run ids by foreign id. */
   runIds: Map<string, string>;
   stop(): Promise<void>;
@@ -134,6 +136,7 @@ export async function openShop(count: number, start = new Date("2026-11-20T09:00
   return {
     wf,
     clock,
+    recordStore: adapters.recordStore,
     runIds,
     stop: async () => {
       await wf.stop();
