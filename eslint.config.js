@@ -1,4 +1,5 @@
 import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -6,6 +7,8 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { files: ["scripts/**"], languageOptions: { globals: { console: "readonly" } } },
+  // The web UI's page scripts run in the browser, as ES modules.
+  { files: ["webui/**/*.js"], languageOptions: { sourceType: "module", globals: globals.browser } },
   {
     rules: {
       "@typescript-eslint/no-explicit-any": "error",

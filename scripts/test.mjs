@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
+import { ensureChromium } from "./chromium.mjs";
 import { ensureServices } from "./services.mjs";
 
 function testFiles(dir) {
@@ -15,6 +16,7 @@ function testFiles(dir) {
 }
 
 await ensureServices();
+ensureChromium();
 const files = process.argv.length > 2 ? process.argv.slice(2) : testFiles("test").sort();
 const result = spawnSync(
   process.execPath,

@@ -118,6 +118,22 @@ try {
 }
 `;
 
+// Asks the installed web UI for its page and assets, as a browser would, and prints what came back.
+const webuiFiles = `
+import { memory } from "stepwise/memory";
+import { webui } from "stepwise/webui";
+const ui = webui({ recordStore: memory().recordStore, token: false });
+const get = (path) => ui.fetch(new Request("http://ui.test" + path));
+const page = await (await get("/")).text();
+const app = await get("/assets/app.js");
+console.log(JSON.stringify({
+  pageLoadsMermaid: page.includes("assets/mermaid.min.js"),
+  appJs: [app.status, (await app.text()).length],
+  appCss: (await get("/assets/app.css")).status,
+  mermaid: (await get("/assets/mermaid.min.js")).status,
+}));
+`;
+
 test("the packed package installs into a fresh project, imports with plain node and type-checks", { timeout: 4 * stepLimitMs }, async (t) => {
   const manifest = JSON.parse(await readFile(join(root, "package.json"), "utf8")) as Manifest;
   const subpaths = Object.keys(manifest.exports);
@@ -135,8 +151,11 @@ test("the packed package installs into a fresh project, imports with plain node 
         }
       }
       for (const schema of await readdir(join(root, "sql"))) assert.ok(files.has(`sql/${schema}`), `sql/${schema} is not in the tarball`);
+      for (const file of await readdir(join(root, "webui"))) assert.ok(files.has(`webui/${file}`), `webui/${file} is not in the tarball`);
       const unexpected = packed.files.filter(
-        (path) => !/^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts|js\.map)|sql\/[^/]+\.sql)$/.test(path) || /\.test(-d)?\./.test(path),
+        (path) =>
+          !/^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts|js\.map)|sql\/[^/]+\.sql|webui\/[^/]+\.(js|css))$/.test(path) ||
+          /\.test(-d)?\./.test(path),
       );
       assert.deepEqual(unexpected, [], "the tarball holds files a user does not need");
     });
@@ -158,6 +177,14 @@ test("the packed package installs into a fresh project, imports with plain node 
       for (const subpath of subpaths) {
         for (const name of expectedNames[subpath] ?? []) assert.ok(names[subpath]?.includes(name), `${subpath} does not export ${name}`);
       }
+    });
+
+    await t.test("the installed web UI serves its page's files, and mermaid's bundle once mermaid is installed", async () => {
+      const served = async () => JSON.parse(await exec(process.execPath, ["--input-type=module", "-e", webuiFiles], project)) as { [what: string]: unknown };
+      const appJs = (await readFile(join(root, "webui", "app.js"), "utf8")).length;
+      assert.deepEqual(await served(), { pageLoadsMermaid: false, appJs: [200, appJs], appCss: 200, mermaid: 404 });
+      await linkFromRepository(project, "mermaid");
+      assert.deepEqual(await served(), { pageLoadsMermaid: true, appJs: [200, appJs], appCss: 200, mermaid: 200 });
     });
 
     await t.test("a program type-checks against the installed types and runs from dist/", async () => {

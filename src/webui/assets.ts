@@ -1,14 +1,64 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+
 /** A static file of the page: its bytes or text and its `Content-Type`. */
 export interface Asset {
   body: Uint8Array | string;
   contentType: string;
 }
 
+const javascript = "text/javascript; charset=utf-8";
+
+/**
+ * The page's own files, shipped raw in the package's `webui/` folder. Both `src/webui/` and
+ * `dist/webui/` sit two levels below the package root, so one relative address finds them from
+ * sources and from the build alike.
+ */
+const pageFiles: ReadonlyMap<string, string> = new Map([
+  ["app.css", "text/css; charset=utf-8"],
+  ["app.js", javascript],
+  ["api.js", javascript],
+  ["element.js", javascript],
+  ["run-state.js", javascript],
+  ["time.js", javascript],
+  ["confirm.js", javascript],
+  ["diagram.js", javascript],
+  ["workflows.js", javascript],
+  ["runs.js", javascript],
+  ["run-detail.js", javascript],
+]);
+
+/** Mermaid's self-contained browser bundle: one classic script that sets `globalThis.mermaid`. */
+const mermaidBundle = "mermaid.min.js";
+
 /**
  * The asset served at `GET <basePath>assets/<name>`, or undefined when there is none of that name.
  * `name` is one path segment of letters, digits, ".", "_" and "-", never starting with a dot.
+ * Only the names listed here are served, so no request reaches any other file.
  */
 export function asset(name: string): Asset | undefined {
-  void name;
-  return undefined;
+  if (name === mermaidBundle) {
+    const path = mermaidPath();
+    return path === undefined ? undefined : { body: readFileSync(path), contentType: javascript };
+  }
+  const contentType = pageFiles.get(name);
+  if (contentType === undefined) return undefined;
+  return { body: readFileSync(new URL(`../../webui/${name}`, import.meta.url), "utf8"), contentType };
+}
+
+/**
+ * Whether the optional peer `mermaid` is installed, so the page can draw diagrams; without it the
+ * page shows the diagram's text and a table of counts.
+ */
+export function hasMermaid(): boolean {
+  return mermaidPath() !== undefined;
+}
+
+/** Resolved from this module, so it is the mermaid installed beside stepwise, wherever the app runs. */
+function mermaidPath(): string | undefined {
+  try {
+    return createRequire(import.meta.url).resolve(`mermaid/dist/${mermaidBundle}`);
+  } catch {
+    return undefined;
+  }
 }
