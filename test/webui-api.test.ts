@@ -541,6 +541,28 @@ test("the page is served with security headers; API answers are never cached", a
   }
 });
 
+test("the page's files carry an ETag: asked again with it, an unchanged file is a 304 without a body", async () => {
+  const { ui, stop } = await memoryUi();
+  try {
+    await eachEntryPoint(ui, async (client) => {
+      const first = await client.request("/assets/app.js");
+      assert.equal(first.status, 200);
+      assert.match(first.headers.get("content-type") ?? "", /^text\/javascript/);
+      const etag = first.headers.get("etag");
+      assert.ok(etag, "an ETag");
+      assert.ok((await first.text()).length > 0);
+      const again = await client.request("/assets/app.js", { headers: { "if-none-match": etag } });
+      assert.equal(again.status, 304);
+      assert.equal(await again.text(), "");
+      const other = await client.request("/assets/app.css", { headers: { "if-none-match": etag } });
+      assert.equal(other.status, 200, "another file's ETag does not match");
+      assert.notEqual(other.headers.get("etag"), etag);
+    });
+  } finally {
+    await stop();
+  }
+});
+
 test('basePath "/ops/" serves the page and API under it, and only there', async () => {
   const { ui, stop } = await memoryUi({ basePath: "/ops" });
   try {

@@ -1,3 +1,5 @@
+import type { Asset } from "./assets.js";
+
 /** What the web UI answers, before an entry point turns it into its server's response. */
 export interface UiAnswer {
   status: number;
@@ -49,9 +51,14 @@ export function pageAnswer(html: string): UiAnswer {
   };
 }
 
-/** A static asset of the page. */
-export function assetAnswer(body: string | Uint8Array, contentType: string): UiAnswer {
-  return { status: 200, headers: { ...commonHeaders, "content-type": contentType, "cache-control": "no-cache" }, body };
+/**
+ * A static asset of the page. Browsers keep it and ask again with its ETag, so an unchanged file
+ * (mermaid's bundle is megabytes) costs a 304, while an upgraded package is never served stale.
+ */
+export function assetAnswer(asset: Asset, ifNoneMatch: string | undefined): UiAnswer {
+  const headers = { ...commonHeaders, "content-type": asset.contentType, "cache-control": "no-cache", etag: asset.etag };
+  if (ifNoneMatch !== undefined && ifNoneMatch.split(",").some((tag) => tag.trim() === asset.etag)) return { status: 304, headers, body: "" };
+  return { status: 200, headers, body: asset.body };
 }
 
 /** Sends the browser to the page's own address, so the page's relative links resolve under the base path. */

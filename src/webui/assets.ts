@@ -1,10 +1,12 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
-/** A static file of the page: its bytes or text and its `Content-Type`. */
+/** A static file of the page: its bytes or text, its `Content-Type`, and an ETag of its content. */
 export interface Asset {
   body: Uint8Array | string;
   contentType: string;
+  etag: string;
 }
 
 const javascript = "text/javascript; charset=utf-8";
@@ -37,14 +39,27 @@ const mermaidBundle = "mermaid.min.js";
  * Only the names listed here are served, so no request reaches any other file.
  */
 export function asset(name: string): Asset | undefined {
+  const known = loaded.get(name);
+  if (known) return known;
+  let found: Omit<Asset, "etag"> | undefined;
   if (name === mermaidBundle) {
     const path = mermaidPath();
-    return path === undefined ? undefined : { body: readFileSync(path), contentType: javascript };
+    found = path === undefined ? undefined : { body: readFileSync(path), contentType: javascript };
+  } else {
+    const contentType = pageFiles.get(name);
+    found = contentType === undefined ? undefined : { body: readFileSync(new URL(`../../webui/${name}`, import.meta.url), "utf8"), contentType };
   }
-  const contentType = pageFiles.get(name);
-  if (contentType === undefined) return undefined;
-  return { body: readFileSync(new URL(`../../webui/${name}`, import.meta.url), "utf8"), contentType };
+  if (!found) return undefined;
+  const read: Asset = { ...found, etag: `"${createHash("sha256").update(found.body).digest("base64url").slice(0, 27)}"` };
+  loaded.set(name, read);
+  return read;
 }
+
+/**
+ * Each file read once: mermaid's bundle alone is megabytes. Only the names above are ever loaded,
+ * so this holds a dozen files at most.
+ */
+const loaded = new Map<string, Asset>();
 
 /**
  * Whether the optional peer `mermaid` is installed, so the page can draw diagrams; without it the

@@ -59,7 +59,7 @@ async function answer(ui: UiSettings, request: UiRequest): Promise<UiAnswer> {
   if (segments[0] === "assets" && segments.length === 2 && name !== undefined && assetName.test(name)) {
     allow(request, "GET");
     const found = asset(name);
-    if (found) return assetAnswer(found.body, found.contentType);
+    if (found) return assetAnswer(found, request.header("if-none-match"));
   }
   throw new RouteNotFoundError(request.path);
 }
