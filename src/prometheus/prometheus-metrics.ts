@@ -92,10 +92,14 @@ export function prometheus(options: PrometheusOptions = {}): Metrics {
       const latencyChild = latency.labels(workflowName, processName);
       const errorChild = errors.labels(workflowName, processName);
       const skippedChildren = new Map<SkipReason, Counter.Internal>();
+      let wasAlerting: boolean | undefined;
       return {
         state: (state: ProcessState) => stateChild.set(state),
         lag: (lagSeconds, alerting) => {
           lagChild.set(lagSeconds);
+          // Each set hashes the labels again; the alert seldom changes, so it is set only when it does.
+          if (alerting === wasAlerting) return;
+          wasAlerting = alerting;
           alertChild.set(alerting ? 1 : 0);
         },
         handled: (seconds, count) => {
