@@ -1,4 +1,4 @@
-// npm run bench [-- --backend NAME ...] [--n 2000] [--seq 200] [--warm-up 20] [--json] [--tracing]
+// npm run bench [-- --backend NAME ...] [--n 2000] [--seq 200] [--warm-up 20] [--json] [--tracing] [--metrics]
 //
 // The fixed workload (A → B → C → done, each step count++ on { id, count }) on every stepwise
 // backend in bench/backends.ts, each in a child process of its own (bench/stepwise.ts), so peak
@@ -7,6 +7,8 @@
 // Latency: warm-up runs, then seq runs one after another, each from trigger to completion.
 // --tracing: the workflow is built with otel() on an OpenTelemetry SDK whose spans are dropped at
 // export, to measure what tracing costs stepwise (systems are then named stepwise-<backend>-tracing).
+// --metrics: the workflow is built with prometheus() on a registry of its own, never scraped
+// (systems are then named stepwise-<backend>-metrics).
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { backends } from "./backends.js";
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     backend: { type: "string", multiple: true },
     json: { type: "boolean", default: false },
     tracing: { type: "boolean", default: false },
+    metrics: { type: "boolean", default: false },
   },
 });
 const names = values.backend ?? Object.keys(backends);
@@ -35,7 +38,7 @@ try {
     try {
       // The child bounds its own waits; this only catches one that hangs anyway.
       const timeoutMs = watchdogMs(Number(values["timeout-s"])) + 60_000;
-      const result = await runChild([...command.argv, "--backend", name, ...workloadArgs(values), ...(values.tracing ? ["--tracing"] : [])], { timeoutMs });
+      const result = await runChild([...command.argv, "--backend", name, ...workloadArgs(values), ...(values.tracing ? ["--tracing"] : []), ...(values.metrics ? ["--metrics"] : [])], { timeoutMs });
       if (command.loader === "tsx") result.loader = "tsx";
       results.push(result);
       if (values.json) console.log(JSON.stringify(result));

@@ -2,10 +2,10 @@
 //   node --conditions=source --import tsx bench/stepwise.ts --backend memory [--n 2000] [--seq 200]
 // prints one JSON line. `npm run bench` starts this once per backend (bench/main.ts), with the
 // library's defaults; --parallel-count N shards each step's consumer N ways, to see what that buys.
-// --tracing builds the workflow with otel() (see bench/tracing.ts).
+// --tracing builds the workflow with otel() (see bench/tracing.ts), --metrics with prometheus() (bench/metrics.ts).
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
-import { Builder, type Tracer } from "stepwise";
+import { Builder, type Metrics, type Tracer } from "stepwise";
 import { backends, type Backend } from "./backends.js";
 import { childOptions, percentile, round3, runBenchmark, type SystemUnderTest } from "./measure.mjs";
 
@@ -19,7 +19,13 @@ enum Step {
 type Counter = { id: string; count: number };
 
 const { values } = parseArgs({
-  options: { ...childOptions, backend: { type: "string" }, "parallel-count": { type: "string" }, tracing: { type: "boolean", default: false } },
+  options: {
+    ...childOptions,
+    backend: { type: "string" },
+    "parallel-count": { type: "string" },
+    tracing: { type: "boolean", default: false },
+    metrics: { type: "boolean", default: false },
+  },
 });
 const parallelCount = values["parallel-count"] === undefined ? undefined : Number(values["parallel-count"]);
 const name = values.backend ?? "memory";
@@ -27,7 +33,7 @@ const make = backends[name];
 if (!make) throw new Error(`unknown backend "${name}"; known: ${Object.keys(backends).join(", ")}`);
 
 /** A → B → C → Done, each step counting once. `onStep` sees every step start. */
-function buildWorkflow(backend: Backend, tracer: Tracer | undefined, onStep: () => void) {
+function buildWorkflow(backend: Backend, tracer: Tracer | undefined, metrics: Metrics | undefined, onStep: () => void) {
   const b = new Builder<Counter, Step>("bench", Step);
   for (const [from, to] of [
     [Step.A, Step.B],
@@ -44,7 +50,7 @@ function buildWorkflow(backend: Backend, tracer: Tracer | undefined, onStep: () 
       to,
     );
   }
-  const config = { ...(backend.config as Backend["config"] & { recordStore: Backend["config"]["recordStore"] }), ...(tracer ? { tracer } : {}) };
+  const config = { ...(backend.config as Backend["config"] & { recordStore: Backend["config"]["recordStore"] }), ...(tracer ? { tracer } : {}), ...(metrics ? { metrics } : {}) };
   return b.build(parallelCount === undefined ? config : { ...config, defaultOptions: { parallelCount } });
 }
 
@@ -60,7 +66,8 @@ async function open(): Promise<SystemUnderTest> {
   const backend = await make!();
   // Loaded only when asked for, so a run without tracing never loads OpenTelemetry.
   const tracing = values.tracing ? (await import("./tracing.js")).benchTracing() : undefined;
-  const wf = buildWorkflow(backend, tracing?.tracer, () => {
+  const metrics = values.metrics ? (await import("./metrics.js")).benchMetrics() : undefined;
+  const wf = buildWorkflow(backend, tracing?.tracer, metrics, () => {
     const now = performance.now();
     if (isMeasuringHops && lastStepAt > 0) hopMs.push(now - lastStepAt);
     lastStepAt = now;
@@ -93,7 +100,7 @@ async function open(): Promise<SystemUnderTest> {
 }
 
 await runBenchmark({
-  system: `stepwise-${name}${parallelCount === undefined ? "" : `-p${parallelCount}`}${values.tracing ? "-tracing" : ""}`,
+  system: `stepwise-${name}${parallelCount === undefined ? "" : `-p${parallelCount}`}${values.tracing ? "-tracing" : ""}${values.metrics ? "-metrics" : ""}`,
   open,
   args: values,
   extra: () => {

@@ -2,6 +2,7 @@ import type { Clock } from "./clock.js";
 import type { Codec } from "./codec.js";
 import type { EventStreamer } from "./event.js";
 import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
 import type { ProcessOptions } from "./options.js";
 import type { RecordStore } from "./record.js";
 import type { RoleScheduler } from "./rolescheduler.js";
@@ -24,6 +25,8 @@ export interface BuildConfig<T> {
   logger?: Logger;
   /** Traces triggers, steps, callbacks, timeouts and hooks, e.g. `otel()` from `stepwise/otel`. Default: none, at no cost. */
   tracer?: Tracer;
+  /** Reports process and run-state metrics, e.g. `prometheus()` from `stepwise/prometheus`. Default: none, at no cost. */
+  metrics?: Metrics;
   /**
    * Debugging: processes send debug lines to the logger (the console unless a logger is given),
    * and each run records the file and line that triggered it in `meta.traceOrigin`, which costs

@@ -82,7 +82,7 @@ async function callOnce<T>(
   const result = await callback.fn(run, payload, { signal, logger: ctx.logger, clock: ctx.clock });
   const next = carryTrace(resultRecord(ctx, current, run.object, result, callback.to, `callback ${ctx.graph.statusName(current.status)}`), trace);
   if (!next) return "skipped";
-  return (await writeUnlessSuperseded(ctx, next)) ? next : "superseded";
+  return (await writeUnlessSuperseded(ctx, current, next)) ? next : "superseded";
 }
 
 /** The latest run of the foreign id; RecordNotFoundError naming the foreign id when there is none. */

@@ -93,6 +93,6 @@ async function handleConnectedEvent<T>(
   errors.reset(record.runId);
   if (!moves) return "step_skipped";
   const next = resultRecord(ctx, record, run.object, config.to, new Set([config.to]), `connection to ${config.workflowName}`);
-  if (next) await writeUnlessSuperseded(ctx, next);
+  if (next) await writeUnlessSuperseded(ctx, record, next);
   return undefined;
 }

@@ -3,6 +3,7 @@ import type { Codec } from "./codec.js";
 import type { EventStreamer } from "./event.js";
 import type { Graph } from "./graph.js";
 import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
 import type { ProcessOptions } from "./options.js";
 import type { Record, RecordStore } from "./record.js";
 import type { RecentWrites } from "./recent-writes.js";
@@ -19,6 +20,8 @@ export interface WorkflowContext<T> {
   readonly logger: Logger;
   /** `build({ tracer })`: where spans go; undefined makes none. */
   readonly tracer: Tracer | undefined;
+  /** `build({ metrics })`: where process and run-state metrics go; undefined reports none. */
+  readonly metrics: Metrics | undefined;
   /** `build({ debug: true })`: processes log every event, skip, role change and back-off. */
   readonly debug: boolean;
   /** Reads a run without copies where the store keeps records as they are (the memory store; see `kept-record.ts`). */

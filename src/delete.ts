@@ -28,7 +28,7 @@ export function deleteProcess<T>(ctx: WorkflowContext<T>, customDelete: ((object
       const record = await lookupInState(ctx, event, RunState.RequestedDataDeleted);
       if (isSkip(record)) return record;
       const object = customDelete ? ctx.codec.encode(customDelete(decodeRecord(ctx, record).object)) : deletedObject.slice();
-      await writeUnlessSuperseded(ctx, changedRecord(ctx, record, { runState: RunState.DataDeleted, object }));
+      await writeUnlessSuperseded(ctx, record, changedRecord(ctx, record, { runState: RunState.DataDeleted, object }));
       return undefined;
     },
   });

@@ -38,6 +38,6 @@ export class ErrorCount<T> {
     const message = err instanceof Error ? err.message : String(err);
     const reason = `paused after ${count} errors in ${this.#where}: ${message}`;
     this.#ctx.logger.warn(`run ${record.runId} ${reason}`, { runId: record.runId, pausedAfterErrors: count, err });
-    await writeUnlessSuperseded(this.#ctx, changedRecord(this.#ctx, record, { runState: RunState.Paused, reason }));
+    await writeUnlessSuperseded(this.#ctx, record, changedRecord(this.#ctx, record, { runState: RunState.Paused, reason }));
   }
 }

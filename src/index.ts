@@ -40,6 +40,7 @@ export type { LogFields, Logger } from "./logger.js";
 export { TraceHeaderKey } from "./tracer.js";
 export type { SpanAttributes, SpanKindName, SpanStart, TraceContext, Tracer } from "./tracer.js";
 export type { SkipReason } from "./skip.js";
+export type { Metrics, ProcessMetrics, TrackedWorkflow } from "./metrics.js";
 export { fnv1a32 } from "./shard.js";
 export type { StatusEnum } from "./graph.js";
 export {

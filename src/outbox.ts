@@ -55,6 +55,8 @@ export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: P
     name: "outbox-consumer",
     role: roleName(ctx.name, "outbox-consumer"),
     options: resolved,
+    // The oldest event of the batch (listed oldest first): how far behind the outbox is.
+    createdAt: (batch) => (batch[0] as OutboxEvent).createdAt,
     open: async (signal): Promise<Source<OutboxEvent[]>> => {
       signal.throwIfAborted();
       // Writes by other processes are only seen by polling; ours notify at once. The interval and

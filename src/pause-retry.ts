@@ -33,7 +33,7 @@ export function pauseRetryProcess<T>(ctx: WorkflowContext<T>, resumeAfterMs: num
       const waitMs = paused.updatedAt.getTime() + resumeAfterMs - ctx.clock.now().getTime();
       if (waitMs > 0) await ctx.clock.sleep(waitMs, signal);
       const reason = `resumed automatically after ${resumeAfterMs} ms paused`;
-      await writeUnlessSuperseded(ctx, changedRecord(ctx, paused, { runState: RunState.Running, reason }));
+      await writeUnlessSuperseded(ctx, paused, changedRecord(ctx, paused, { runState: RunState.Running, reason }));
       return undefined;
     },
   });

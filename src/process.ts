@@ -4,6 +4,7 @@ import type { Clock } from "./clock.js";
 import { hasErrorCode } from "./errors.js";
 import type { Delivery } from "./event.js";
 import { errorText, type Logger } from "./logger.js";
+import type { ProcessMetrics } from "./metrics.js";
 import type { ResolvedOptions } from "./options.js";
 import type { RoleScheduler } from "./rolescheduler.js";
 import { isInShard } from "./shard.js";
@@ -63,6 +64,8 @@ export interface ProcessDeps {
   /** `build({ debug: true })`: log each launch, role change, event, skip and back-off. */
   debug: boolean;
   setState(name: string, state: ProcessState): void;
+  /** `build({ metrics })`: this process's instruments; undefined reports nothing. */
+  metrics?: ProcessMetrics | undefined;
 }
 
 /**
@@ -92,6 +95,7 @@ export async function runProcess<Item>(spec: ProcessSpec<Item>, deps: ProcessDep
       }
     } catch (err) {
       if (stop.aborted) break;
+      deps.metrics?.error();
       logger.error(`process ${spec.name} failed: ${errorText(err)}`, { ...process, err });
       deps.setState(spec.name, ProcessState.Idle);
       logger.debug("backing off", { ...process, errBackOffMs: spec.options.errBackOff });
@@ -248,12 +252,16 @@ async function handleBatch<Item>(
   signal: AbortSignal,
 ): Promise<void> {
   if (spec.options.lag > 0) batch = await waitForLag(spec, deps.clock, batch, signal);
+  const { metrics } = deps;
+  const startMs = metrics ? startMeasuring(spec, metrics, deps.clock, batch) : 0;
   const items = batch.map((item) => item.delivery.event);
   const outcomes: BatchOutcome[] = spec.batch ? await spec.batch.handle(items, signal) : [await settle(spec.handle(items[0] as Item, signal))];
+  if (metrics) metrics.handled((deps.clock.now().getTime() - startMs) / 1000, batch.length);
   for (const [i, item] of batch.entries()) {
     const outcome = outcomes[i] as BatchOutcome;
     if (outcome.status === "rejected") {
       if (signal.aborted || item.key === undefined) throw outcome.reason;
+      metrics?.error();
       // This item alone backs off; the process goes on with the others.
       const fields = { process: spec.name, role: spec.role, key: item.key };
       deps.logger.error(`process ${spec.name} failed on ${item.key}: ${errorText(outcome.reason)}`, { ...fields, err: outcome.reason });
@@ -263,6 +271,7 @@ async function handleBatch<Item>(
     }
     if (item.key !== undefined) retryAt.delete(item.key);
     item.done = true;
+    if (metrics && outcome.value) metrics.skipped(outcome.value);
     // Checked first: the line's fields would cost an allocation per event for nobody.
     if (deps.debug) {
       const fields = { process: spec.name, ...spec.describe?.(item.delivery.event) };
@@ -270,6 +279,22 @@ async function handleBatch<Item>(
       else deps.logger.debug("event consumed", fields);
     }
   }
+}
+
+/**
+ * Reports the batch's lag (that of its oldest item: the one an alert is about) and returns the
+ * clock time (ms) its handling starts at.
+ */
+function startMeasuring<Item>(spec: ProcessSpec<Item>, metrics: ProcessMetrics, clock: Clock, batch: readonly Pending<Item>[]): number {
+  const nowMs = clock.now().getTime();
+  const createdAt = spec.createdAt;
+  if (createdAt) {
+    let oldestMs = Infinity;
+    for (const item of batch) oldestMs = Math.min(oldestMs, createdAt(item.delivery.event).getTime());
+    const lagMs = Math.max(0, nowMs - oldestMs);
+    metrics.lag(lagMs / 1000, lagMs > spec.options.lagAlert);
+  }
+  return nowMs;
 }
 
 function settle<V>(work: Promise<V>): Promise<PromiseSettledResult<V>> {

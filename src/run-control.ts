@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from "./clock.js";
 import { hasErrorCode, InvalidTransitionError, RecordNotFoundError } from "./errors.js";
+import { countRunStateChange, type Metrics } from "./metrics.js";
 import type { Record, RecordStore } from "./record.js";
 import { canChangeRunState, RunState, runStateName } from "./runstate.js";
 import { changedRecord } from "./update.js";
@@ -20,6 +21,8 @@ export interface RunControl {
 export interface RunControlOptions {
   /** Stamps `updatedAt`. Default: the system clock. */
   clock?: Clock;
+  /** Counts each change made in `workflow_run_state_changes` (see `stepwise/prometheus`). Default: none. */
+  metrics?: Pick<Metrics, "runStateChanged">;
 }
 
 /**
@@ -50,6 +53,7 @@ export function runControl(recordStore: Pick<RecordStore, "lookup" | "store">, w
       }
       try {
         await recordStore.store(next);
+        countRunStateChange(options.metrics, workflowName, record.runState, to);
         return next;
       } catch (err) {
         // Someone changed the run meanwhile: decide again on its new state.

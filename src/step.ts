@@ -8,8 +8,10 @@ import { resolveOptions, type ProcessOptions } from "./options.js";
 import type { BatchOutcome, ProcessSpec } from "./process.js";
 import { settleAll } from "./settle-all.js";
 import { hasErrorCode } from "./errors.js";
+import { countRunStateChange } from "./metrics.js";
 import type { Record } from "./record.js";
 import type { Control, Run, StepContext } from "./run.js";
+import type { RunState } from "./runstate.js";
 import { isSkip, type SkipReason } from "./skip.js";
 import { topic } from "./topic.js";
 import { carryTrace, eventTrace, spanStart, type TraceContext } from "./tracer.js";
@@ -65,8 +67,12 @@ async function handleStepBatch<T>(
     return runStep(ctx, step, event, found.value, signal, errors);
   });
   const writes: Record[] = [];
-  for (const outcome of prepared) {
-    if (outcome.status === "fulfilled" && isWrite(outcome.value)) writes.push(outcome.value);
+  /** The run state each write changes, where metrics count the changes. */
+  const previous: RunState[] = [];
+  for (const [i, outcome] of prepared.entries()) {
+    if (outcome.status !== "fulfilled" || !isWrite(outcome.value)) continue;
+    writes.push(outcome.value);
+    if (ctx.metrics) previous.push((records[i] as PromiseFulfilledResult<Record>).value.runState);
   }
   const written = writes.length > 0 ? await ctx.writeAll(writes) : [];
   let w = 0;
@@ -78,6 +84,7 @@ async function handleStepBatch<T>(
       ctx.logger.debug("run changed meanwhile; dropping this write", { runId: outcome.value.runId, version: outcome.value.meta.version });
       return { status: "fulfilled", value: undefined };
     }
+    if (write.status === "fulfilled") countRunStateChange(ctx.metrics, ctx.name, previous[w - 1] as RunState, outcome.value.runState);
     return write;
   });
 }

@@ -140,7 +140,7 @@ async function fireTimeout<T>(
   errors.reset(record.runId);
   // Complete only once the transition is stored: a crash in between fires it again, and the
   // version check then finds the run moved on and cancels it.
-  if (!next || (await writeUnlessSuperseded(ctx, next))) await store.complete(expired.id);
+  if (!next || (await writeUnlessSuperseded(ctx, record, next))) await store.complete(expired.id);
   return next ? undefined : "step_skipped";
 }
 

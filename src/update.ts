@@ -4,6 +4,7 @@ import type { Graph } from "./graph.js";
 import { hasErrorCode, InvalidResultError, InvalidTransitionError, ObjectDecodeError } from "./errors.js";
 import { toJsonData } from "./json-data.js";
 import { KeptRecord, type RecordFields } from "./kept-record.js";
+import { countRunStateChange } from "./metrics.js";
 import { withTrace, type Record } from "./record.js";
 import { isControl, makeRun, type Run, type TypedRecord } from "./run.js";
 import { canChangeRunState, RunState, runStateName } from "./runstate.js";
@@ -149,12 +150,13 @@ function changedFields(
 }
 
 /**
- * Writes the change, unless someone else changed the run first: then their write (and its event)
- * supersedes ours, so losing the race is not an error.
+ * Writes the change of `current` to `next`, unless someone else changed the run first: then their
+ * write (and its event) supersedes ours, so losing the race is not an error.
  */
-export async function writeUnlessSuperseded<T>(ctx: WorkflowContext<T>, next: Record): Promise<boolean> {
+export async function writeUnlessSuperseded<T>(ctx: WorkflowContext<T>, current: Record, next: Record): Promise<boolean> {
   try {
     await ctx.write(next);
+    countRunStateChange(ctx.metrics, ctx.name, current.runState, next.runState);
     return true;
   } catch (err) {
     if (hasErrorCode(err, "VERSION_CONFLICT")) {

@@ -90,6 +90,8 @@ export class Workflow<T, S extends number> {
   #loops: Promise<void>[] | undefined;
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
+  /** Takes the workflow out of the metrics collected at scrape time. */
+  readonly #untrack: (() => void) | undefined;
 
   /** Use `Builder.build()`. */
   constructor(definition: WorkflowDefinition<T>) {
@@ -112,6 +114,7 @@ export class Workflow<T, S extends number> {
       clock: config.clock ?? systemClock,
       logger,
       tracer: config.tracer,
+      metrics: config.metrics,
       debug,
       readKept,
       keepsObjects: readKept !== undefined && isJsonCodec(codec),
@@ -147,7 +150,10 @@ export class Workflow<T, S extends number> {
     this.#watcher = new RunWatcher(ctx, this.#stop.signal);
     this.#callbacks = definition.callbacks;
     // Through write(), so this process's outbox hears of the change at once.
-    this.#control = runControl({ lookup: (runId) => config.recordStore.lookup(runId), store: ctx.write }, definition.name, { clock: ctx.clock });
+    this.#control = runControl({ lookup: (runId) => config.recordStore.lookup(runId), store: ctx.write }, definition.name, {
+      clock: ctx.clock,
+      metrics: config.metrics,
+    });
     const api = this as unknown as Workflow<T, number>;
     const processes: ProcessSpec<never>[] = [
       ...definition.steps.flatMap((step) => stepProcesses(ctx, step)),
@@ -163,6 +169,13 @@ export class Workflow<T, S extends number> {
     }
     this.#processes = processes;
     for (const p of processes) this.#states.set(p.name, ProcessState.Unknown);
+    this.#untrack = config.metrics?.track?.({
+      name: definition.name,
+      recordStore: store,
+      clock: ctx.clock,
+      outbox: config.outbox !== false,
+      statusName: (status) => definition.graph.statusName(status),
+    });
     internals.set(this, ctx as WorkflowContext<unknown>);
   }
 
@@ -188,12 +201,17 @@ export class Workflow<T, S extends number> {
   }
 
   #launch<Item>(process: ProcessSpec<Item>): Promise<void> {
+    const metrics = this.#ctx.metrics?.process(this.name, process.name);
     const deps = {
       roleScheduler: this.#ctx.roleScheduler,
       clock: this.#ctx.clock,
       logger: this.#ctx.logger,
       debug: this.#ctx.debug,
-      setState: (name: string, state: ProcessState) => this.#states.set(name, state),
+      setState: (name: string, state: ProcessState) => {
+        this.#states.set(name, state);
+        metrics?.state(state);
+      },
+      metrics,
     };
     return runProcess(process, deps, this.#stop.signal);
   }
@@ -203,6 +221,7 @@ export class Workflow<T, S extends number> {
     this.#stopped ??= (async () => {
       this.#stop.abort();
       await Promise.allSettled(this.#loops ?? []);
+      this.#untrack?.();
     })();
     return this.#stopped;
   }

@@ -42,3 +42,11 @@ test("npm run bench -- --tracing measures the memory backend with otel()", { tim
     [["stepwise-memory-tracing", true]],
   );
 });
+
+test("npm run bench -- --metrics measures the memory backend with prometheus()", { timeout: 180_000 }, async () => {
+  const lines = await benchLines("memory", ["--metrics"]);
+  assert.deepEqual(
+    lines.map((line) => [line.system, typeof line.runs_per_s === "number" && line.runs_per_s > 0]),
+    [["stepwise-memory-metrics", true]],
+  );
+});

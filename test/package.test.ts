@@ -39,17 +39,19 @@ const expectedNames: { [subpath: string]: string[] } = {
   "./kafka": ["kafka", "KafkaEventStreamer"],
   "./webui": ["webui", "UnauthorizedError"],
   "./otel": ["otel"],
+  "./prometheus": ["prometheus"],
 };
 
 /**
  * The optional peers a subpath loads as soon as it is imported. Every other subpath must import
  * with no driver installed. stepwise/nats talks to the server through JetStream and its key-value
  * store, which are needed for anything it does (and documented as its packages); stepwise/otel
- * exists to use OpenTelemetry's API and its W3C propagator.
+ * exists to use OpenTelemetry's API and its W3C propagator, and stepwise/prometheus prom-client.
  */
 const peersAtImport: { [subpath: string]: string[] } = {
   "./nats": ["@nats-io/jetstream", "@nats-io/kv"],
   "./otel": ["@opentelemetry/api", "@opentelemetry/core"],
+  "./prometheus": ["prom-client"],
 };
 
 /** Runs a command; on failure the error names the command and carries its output. */

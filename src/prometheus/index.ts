@@ -1,0 +1,2 @@
+export { prometheus } from "./prometheus-metrics.js";
+export type { PrometheusOptions } from "./prometheus-metrics.js";
