@@ -33,7 +33,7 @@ export interface ProcessSpec<Item> {
   options: ResolvedOptions;
   /** This process's shard (1-based) and the key that places an item in a shard. */
   shard?: { index: number; count: number; key(item: Item): string };
-  /** When the item was made, for `lag`. */
+  /** When the item became due (an event's creation, a timeout's expiry), for `lag` and its metric. */
   createdAt?(item: Item): Date;
   open(signal: AbortSignal): Promise<Source<Item>>;
   /**

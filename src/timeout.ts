@@ -97,6 +97,8 @@ export function timeoutProcesses<T>(ctx: WorkflowContext<T>, from: number, timeo
         close: async () => {},
       };
     },
+    // A timeout is due once it expires: how late it fires is this process's lag.
+    createdAt: (expired) => expired.expireAt,
     handle: (expired, signal) => fireTimeout(ctx, store, timeouts, expired, signal, errors),
     key: (expired) => expired.runId,
     identity: (expired) => expired.id,

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Gauge, Registry, register } from "prom-client";
-import { Builder, ProcessState, RunState, type RoleScheduler } from "stepwise";
+import { Builder, durationTimer, ProcessState, RunState, type RoleScheduler } from "stepwise";
 import { memory, MemoryEventStreamer, MemoryRecordStore, MemoryRoleScheduler } from "stepwise/memory";
 import { prometheus } from "stepwise/prometheus";
-import { FakeClock, waitFor } from "stepwise/testing";
+import { awaitTimeoutInsert, FakeClock, waitFor } from "stepwise/testing";
 import { quietLogger } from "./support/logger.js";
 import { until } from "./support/until.js";
 
@@ -168,6 +168,28 @@ test("the outbox's backlog shows as the age of its oldest unsent event", async (
     clock.advance(7_000);
     assert.equal(await valueOf(registry, "workflow_outbox_lag_seconds", { workflow_name: name }), 7);
     assert.equal(await valueOf(registry, "workflow_runs", { workflow_name: name, status: "Created" }), 1);
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("a timeout poller's lag is how long after its expiry a timeout fired", async () => {
+  const registry = new Registry();
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const name = "late-timeouts";
+  const b = new Builder<Cart, Order>(name, Order);
+  b.addTimeout(Order.Created, durationTimer(60_000), async () => Order.Paid, Order.Paid).withOptions({ pollingFrequency: 10_000 });
+  const wf = b.build({ ...memory({ clock }), clock, logger: quietLogger, metrics: prometheus({ registry }) });
+  try {
+    await wf.run();
+    const runId = await wf.trigger("late-1", { initialValue: { id: "late-1" } });
+    await awaitTimeoutInsert(wf, "late-1", runId, Order.Created);
+    // The poller looks every 10 s: a timeout due at 60 s is found at 70 s, 10 s late.
+    clock.advance(70_000);
+    await wf.await("late-1", runId, Order.Paid);
+    const labels = { workflow_name: name, process_name: "created-timeout-consumer" };
+    assert.equal(await valueOf(registry, "workflow_process_lag_seconds", labels), 10);
+    assert.equal(await valueOf(registry, "workflow_process_lag_alert", labels), 0);
   } finally {
     await wf.stop();
   }
