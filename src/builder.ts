@@ -6,7 +6,8 @@ import { checkStorableText } from "./storable-text.js";
 import type { StepDefinition, StepFn } from "./step.js";
 import type { CallbackDefinition, CallbackFn } from "./callback.js";
 import type { ConnectionDefinition, ConnectWorkflowConfig } from "./connect.js";
-import type { ConnectorConstructor, ConnectorDefinition, ConnectorFn } from "./connector.js";
+import type { ConnectorConstructor, ConnectorDefinition } from "./connector.js";
+import type { ConnectorFn } from "./connector-fn.js";
 import type { HookedRunState, RunStateHook } from "./hook.js";
 import { RunState, runStateName } from "./runstate.js";
 import { unsupportedTimeoutOptions, type TimeoutDefinition, type TimeoutFn, type TimerFn } from "./timeout.js";
@@ -32,7 +33,7 @@ export class Builder<T, S extends number> {
   readonly #steps: StepDefinition<T>[] = [];
   readonly #callbacks: CallbackDefinition<T>[] = [];
   readonly #timeouts: TimeoutDefinition<T>[] = [];
-  readonly #connectors: ConnectorDefinition<T>[] = [];
+  readonly #connectors: ConnectorDefinition<Workflow<T, number>>[] = [];
   readonly #connections: ConnectionDefinition<T>[] = [];
   readonly #hooks = new Map<HookedRunState, RunStateHook<T, number>>();
   readonly #problems: Error[] = [];
@@ -126,7 +127,7 @@ export class Builder<T, S extends number> {
     if (this.#connectors.some((c) => c.name.toLowerCase() === name.toLowerCase())) {
       this.#problems.push(new BuildError(`a connector named "${name}" was already added: connector names must be unique (ignoring case)`));
     }
-    const connector: ConnectorDefinition<T> = { name, constructor, fn: fn as unknown as ConnectorDefinition<T>["fn"], options: {} };
+    const connector: ConnectorDefinition<Workflow<T, number>> = { name, constructor, fn: fn as unknown as ConnectorDefinition<Workflow<T, number>>["fn"], options: {} };
     this.#connectors.push(connector);
     return {
       withOptions: (options) => {

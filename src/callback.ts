@@ -3,7 +3,8 @@ import { hasErrorCode, InvalidStatusError, RecordNotFoundError } from "./errors.
 import type { Record } from "./record.js";
 import type { Control, Run, StepContext } from "./run.js";
 import { isFinished, isStopped } from "./runstate.js";
-import { carryTrace, recordTrace, spanStart, type TraceContext } from "./tracer.js";
+import { carryTrace, recordTrace, spanStart } from "./trace-context.js";
+import type { TraceContext } from "./tracer.js";
 import { decodeRun, resultRecord, writeUnlessSuperseded } from "./update.js";
 
 /**

@@ -5,7 +5,6 @@ import { roleName } from "./graph.js";
 import { resolveOptions, type ProcessOptions } from "./options.js";
 import type { ProcessSpec } from "./process.js";
 import type { StepContext } from "./run.js";
-import type { Workflow } from "./workflow.js";
 
 /** An event from outside stepwise, as a connector hands it out. */
 export interface ConnectorEvent {
@@ -27,21 +26,22 @@ export interface ConnectorConstructor {
   make(consumerName: string): Promise<ConnectorConsumer>;
 }
 
-/** Handles one external event, typically by triggering a run or calling back. A throw retries it. */
-export type ConnectorFn<T, S extends number> = (api: Workflow<T, S>, event: ConnectorEvent, ctx: StepContext) => Promise<void>;
-
-export interface ConnectorDefinition<T> {
+/**
+ * A connector as the builder keeps it. `Api` is what its function is handed (the built workflow,
+ * see `ConnectorFn`), left open here so the processes need not know the Workflow class.
+ */
+export interface ConnectorDefinition<Api> {
   name: string;
   constructor: ConnectorConstructor;
-  fn: ConnectorFn<T, number>;
+  fn: (api: Api, event: ConnectorEvent, ctx: StepContext) => Promise<void>;
   options: ProcessOptions;
 }
 
 /** One process per shard; events are split by the hash of their id. */
-export function connectorProcesses<T>(
+export function connectorProcesses<T, Api>(
   ctx: WorkflowContext<T>,
-  connector: ConnectorDefinition<T>,
-  api: Workflow<T, number>,
+  connector: ConnectorDefinition<Api>,
+  api: Api,
 ): ProcessSpec<ConnectorEvent>[] {
   const options = resolveOptions(ctx.defaultOptions, connector.options, "own");
   const count = options.parallelCount;

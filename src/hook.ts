@@ -10,7 +10,7 @@ import { runStateChangeTopic } from "./topic.js";
 import { decodeRecord } from "./update.js";
 import { lookupInState } from "./lookup.js";
 import { isSkip } from "./skip.js";
-import { eventTrace, spanStart } from "./tracer.js";
+import { eventTrace, spanStart } from "./trace-context.js";
 
 /** Called once a run has paused, been cancelled or completed. A throw retries it after errBackOff. */
 export type RunStateHook<T, S extends number> = (record: TypedRecord<T, S>, ctx: StepContext) => Promise<void>;

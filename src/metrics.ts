@@ -1,5 +1,5 @@
 import type { Clock } from "./clock.js";
-import type { ProcessState } from "./process.js";
+import type { ProcessState } from "./process-state.js";
 import type { RecordStore } from "./record.js";
 import type { RunState } from "./runstate.js";
 import type { SkipReason } from "./skip.js";

@@ -7,16 +7,9 @@ import { errorText, type Logger } from "./logger.js";
 import type { ProcessMetrics } from "./metrics.js";
 import type { ResolvedOptions } from "./options.js";
 import type { RoleScheduler } from "./rolescheduler.js";
+import { ProcessState } from "./process-state.js";
 import { isInShard } from "./shard.js";
 import type { SkipReason } from "./skip.js";
-
-/** What `Workflow.states()` reports for each process. */
-export enum ProcessState {
-  Unknown = 0,
-  Shutdown = 1,
-  Running = 2,
-  Idle = 3,
-}
 
 /** Where a process gets its work: an event receiver, a connector, or a poller over a store. */
 export interface Source<Item> {

@@ -14,7 +14,8 @@ import type { Control, Run, StepContext } from "./run.js";
 import type { RunState } from "./runstate.js";
 import { isSkip, type SkipReason } from "./skip.js";
 import { topic } from "./topic.js";
-import { carryTrace, eventTrace, spanStart, type TraceContext } from "./tracer.js";
+import { carryTrace, eventTrace, spanStart } from "./trace-context.js";
+import type { TraceContext } from "./tracer.js";
 import { decodeRun, resultRecord } from "./update.js";
 
 /** A step: consumes runs entering `from` and moves them to one of the declared destinations. */

@@ -12,7 +12,8 @@ import { currentRecordFor, lookupOrSkip } from "./lookup.js";
 import { isSkip, type SkipReason } from "./skip.js";
 import type { TimeoutRecord, TimeoutStore } from "./timeout-store.js";
 import { topic } from "./topic.js";
-import { carryTrace, recordTrace, spanStart, type TraceContext } from "./tracer.js";
+import { carryTrace, recordTrace, spanStart } from "./trace-context.js";
+import type { TraceContext } from "./tracer.js";
 import { decodeRecord, decodeRun, resultRecord, writeUnlessSuperseded } from "./update.js";
 
 /** Decides when a run entering the status times out; null means no timeout for this run. */

@@ -16,7 +16,8 @@ import {
 import type { Graph } from "./graph.js";
 import { workflowLogger, type Logger } from "./logger.js";
 import { outboxProcess, Wake } from "./outbox.js";
-import { ProcessState, runProcess, type ProcessSpec } from "./process.js";
+import { ProcessState } from "./process-state.js";
+import { runProcess, type ProcessSpec } from "./process.js";
 import { makeRun, type Run } from "./run.js";
 import { RunState, runStateName } from "./runstate.js";
 import { stepProcesses, type StepDefinition } from "./step.js";
@@ -38,7 +39,7 @@ import { scheduleProcess, type ScheduleOptions } from "./schedule.js";
 import { timeoutProcesses, type TimeoutDefinition } from "./timeout.js";
 import { decodeRun, recordWith } from "./update.js";
 import { checkStorableText } from "./storable-text.js";
-import { carryTrace, spanStart } from "./tracer.js";
+import { carryTrace, spanStart } from "./trace-context.js";
 
 /** Options of `Workflow.trigger`. */
 export interface TriggerOptions<T, S extends number> {
@@ -63,7 +64,7 @@ interface WorkflowDefinition<T> {
   steps: StepDefinition<T>[];
   callbacks: CallbackDefinition<T>[];
   timeouts: TimeoutDefinition<T>[];
-  connectors: ConnectorDefinition<T>[];
+  connectors: ConnectorDefinition<Workflow<T, number>>[];
   connections: ConnectionDefinition<T>[];
   hooks: Map<HookedRunState, RunStateHook<T, number>>;
 }

@@ -1,6 +1,6 @@
 import { Gauge, Histogram, register, type Registry } from "prom-client";
 import type { Metrics, ProcessMetrics, TrackedWorkflow } from "../metrics.js";
-import type { ProcessState } from "../process.js";
+import type { ProcessState } from "../process-state.js";
 import { RunState } from "../runstate.js";
 import type { SkipReason } from "../skip.js";
 import { statusCounts } from "../status-counts.js";
