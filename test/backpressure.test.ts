@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Builder, type Delivery, type Event, type EventReceiver, type EventStreamer } from "stepwise";
-import { memory } from "stepwise/memory";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { memory, MemoryRecordStore, MemoryTimeoutStore } from "stepwise/memory";
+import { nats } from "stepwise/nats";
 import { redis } from "stepwise/redis";
 import { maxPendingItems } from "../src/process.js";
+import { connectNats, uniquePrefix } from "./support/nats.js";
 import { deleteKeys, freshPrefix, redisClient } from "./support/redis.js";
 import { until } from "./support/until.js";
 import { Status, type Item } from "./support/workflows.js";
@@ -148,5 +151,47 @@ test("redis: a slow step's receiver takes no more from the stream than the engin
     await adapters.close();
     await deleteKeys(client, prefix);
     client.disconnect();
+  }
+});
+
+test("nats: a slow step's receiver and the engine together hold no more un-acked events than max_ack_pending", async () => {
+  const connection = await connectNats();
+  const { prefix, bucket, removeStreams } = uniquePrefix();
+  const release = gate();
+  const started = { count: 0 };
+  const events = nats({ connection, prefix, roles: { bucket, ttlMs: 1_000 } });
+  const wf = slowStep(started, () => release.opened).build({ ...events, recordStore: new MemoryRecordStore(), timeoutStore: new MemoryTimeoutStore(), outbox: true });
+  const jsm = await jetstreamManager(connection);
+  /** Delivered to the step's consumer and not acked: queued in the receiver or held by the engine. */
+  const ackPending = async () => {
+    let pending = 0;
+    for await (const stream of jsm.streams.names()) {
+      if (!stream.startsWith(`${prefix}_`)) continue;
+      for (const consumer of await jsm.consumers.list(stream).next()) if (consumer.name.startsWith("slow-1-consumer")) pending += consumer.num_ack_pending;
+    }
+    return pending;
+  };
+  let most = 0;
+  try {
+    await wf.run();
+    const ids = Array.from({ length: runs }, (_, i) => `run-${i}`);
+    const runIds = await Promise.all(ids.map((id) => wf.trigger(id, { initialValue: { id, count: 0 } })));
+    await until("the first batch to start", () => started.count === 100, 10_000);
+    most = await ackPending();
+    release.open();
+    const watch = (async () => {
+      while (started.count < runs) most = Math.max(most, await ackPending());
+    })();
+    await Promise.all(runIds.map((runId, i) => wf.await(ids[i]!, runId, Status.Done)));
+    await watch;
+    // The client asks for more whenever the receiver took what came, so the receiver's queue fills
+    // until the server's max_ack_pending (1000 by default) stops it: engine and queue together.
+    assert.ok(most <= maxPendingItems, `at most the consumer's max_ack_pending un-acked on the server, saw ${most}`);
+  } finally {
+    release.open();
+    await wf.stop();
+    await events.close();
+    await removeStreams(connection);
+    await connection.close();
   }
 });
