@@ -185,7 +185,7 @@ test("nats: a slow step's receiver and the engine together hold no more un-acked
     await Promise.all(runIds.map((runId, i) => wf.await(ids[i]!, runId, Status.Done)));
     await watch;
     // The client asks for more whenever the receiver took what came, so the receiver's queue fills
-    // until the server's max_ack_pending (1000 by default) stops it: engine and queue together.
+    // until the consumer's max_ack_pending, which the streamer sets to this window, stops it.
     assert.ok(most <= maxPendingItems, `at most the consumer's max_ack_pending un-acked on the server, saw ${most}`);
   } finally {
     release.open();

@@ -8,9 +8,9 @@ import { ApiCode, hasApiCode, JetStreamUnavailableError, translateError, type Na
 /**
  * How many events one pull asks the server for. The client pulls again as soon as the receiver
  * has queued most of them, so a slow consumer's queue grows until the consumer's
- * `max_ack_pending` (the server's default, 1000) stops the server: that, not this, bounds the
- * events held in memory, un-acked, in the queue and the engine together. `close()` hands them
- * back at once, a crash after `ackWaitMs`.
+ * `max_ack_pending` (set by the streamer) stops the server: that, not this, bounds the events
+ * held in memory, un-acked, in the queue and the engine together. `close()` hands them back at
+ * once, a crash after `ackWaitMs`.
  */
 const prefetchCount = 100;
 

@@ -19,6 +19,7 @@ import { ClosedError, InvalidOptionError } from "../../errors.js";
 import { ApiCode, checkOpen, hasApiCode, translateError, type NatsConnection } from "./driver.js";
 import { NatsEventReceiver, type WireEvent } from "./event-receiver.js";
 import { checkPrefix, durableName, topicAddress, type TopicAddress } from "./names.js";
+import { maxPendingItems } from "../../process.js";
 
 /** Options of {@link NatsEventStreamer}. */
 export interface NatsEventStreamerOptions {
@@ -54,6 +55,13 @@ const defaultMaxAgeMs = 7 * 24 * 60 * 60_000;
 /** The server's default de-duplication window, shortened for streams that keep events less long. */
 const duplicateWindowMs = 2 * 60_000;
 const nanosPerMs = 1_000_000;
+/**
+ * Un-acked events the server lets a consumer have at once. The receiver queues whatever the client
+ * pulls, so this, not the pull size, bounds what a slow consumer holds in memory. Set here rather
+ * than left to the server's default, to the window of un-acked events a process keeps anyway, on
+ * the consumers this creates; a durable that exists keeps its own.
+ */
+const maxAckPending = maxPendingItems;
 /**
  * How long the server keeps an ephemeral receiver's consumer once nobody pulls from it. An open
  * receiver pulls all the time; this only clears away the consumer of a process that died.
@@ -259,6 +267,7 @@ export class NatsEventStreamer implements EventStreamer {
       deliver_policy: streamFromLatest ? DeliverPolicy.New : DeliverPolicy.All,
       filter_subject: address.subject,
       max_deliver: -1,
+      max_ack_pending: maxAckPending,
       inactive_threshold: ephemeralInactiveMs * nanosPerMs,
     });
   }
@@ -294,6 +303,7 @@ export class NatsEventStreamer implements EventStreamer {
       deliver_policy: streamFromLatest ? DeliverPolicy.New : DeliverPolicy.All,
       filter_subject: address.subject,
       max_deliver: -1,
+      max_ack_pending: maxAckPending,
     };
     if (inactive > 0) config.inactive_threshold = inactive;
     try {
