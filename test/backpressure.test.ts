@@ -167,7 +167,11 @@ test("nats: a slow step's receiver and the engine together hold no more un-acked
     let pending = 0;
     for await (const stream of jsm.streams.names()) {
       if (!stream.startsWith(`${prefix}_`)) continue;
-      for (const consumer of await jsm.consumers.list(stream).next()) if (consumer.name.startsWith("slow-1-consumer")) pending += consumer.num_ack_pending;
+      for (const consumer of await jsm.consumers.list(stream).next()) {
+        if (!consumer.name.startsWith("slow-1-consumer")) continue;
+        assert.equal(consumer.config.max_ack_pending, maxPendingItems, "the streamer sets the consumer's limit");
+        pending += consumer.num_ack_pending;
+      }
     }
     return pending;
   };

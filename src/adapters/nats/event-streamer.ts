@@ -58,8 +58,7 @@ const nanosPerMs = 1_000_000;
 /**
  * Un-acked events the server lets a consumer have at once. The receiver queues whatever the client
  * pulls, so this, not the pull size, bounds what a slow consumer holds in memory. Set here rather
- * than left to the server's default, to the window of un-acked events a process keeps anyway, on
- * the consumers this creates; a durable that exists keeps its own.
+ * than left to the server's default, to the window of un-acked events a process keeps anyway.
  */
 const maxAckPending = maxPendingItems;
 /**
@@ -290,9 +289,10 @@ export class NatsEventStreamer implements EventStreamer {
     const inactive = this.#inactiveMs * nanosPerMs;
     try {
       const info = await jsm.consumers.info(address.stream, durable);
-      // An existing durable keeps its position whatever streamFromLatest says; only its timings follow the options.
-      if (info.config.ack_wait === ackWait && (info.config.inactive_threshold ?? 0) === inactive) return info;
-      return await jsm.consumers.update(address.stream, durable, { ack_wait: ackWait, inactive_threshold: inactive });
+      // An existing durable keeps its position whatever streamFromLatest says; its timings and limit follow the options.
+      const current = info.config;
+      if (current.ack_wait === ackWait && (current.inactive_threshold ?? 0) === inactive && current.max_ack_pending === maxAckPending) return info;
+      return await jsm.consumers.update(address.stream, durable, { ack_wait: ackWait, inactive_threshold: inactive, max_ack_pending: maxAckPending });
     } catch (err) {
       if (!hasApiCode(err, ApiCode.consumerNotFound)) throw err;
     }
