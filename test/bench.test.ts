@@ -50,3 +50,25 @@ test("npm run bench -- --metrics measures the memory backend with prometheus()",
     [["stepwise-memory-metrics", true]],
   );
 });
+
+test("npm run bench:backpressure prints a line of memory figures per backend and count", { timeout: 120_000 }, async () => {
+  const args = ["run", "bench:backpressure", "--", "--backend", "memory", "--runs", "100,300", "--step-ms", "50", "--window-s", "0.3"];
+  const { stdout } = await run(npm, args, { timeout: 100_000, maxBuffer: 1 << 20 });
+  const lines = stdout
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as { [field: string]: unknown });
+  assert.deepEqual(
+    lines.map((line) => [line.system, line.runs]),
+    [
+      ["stepwise-memory", 100],
+      ["stepwise-memory", 300],
+    ],
+  );
+  for (const line of lines) {
+    for (const field of ["waiting_peak_rss_mb", "waiting_peak_heap_mb", "retained_heap_mb"]) {
+      const value = line[field];
+      assert.ok(typeof value === "number" && value > 0, `${field} should be a number > 0, got ${String(value)}`);
+    }
+  }
+});

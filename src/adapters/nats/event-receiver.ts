@@ -6,8 +6,11 @@ import { ClosedError } from "../../errors.js";
 import { ApiCode, hasApiCode, JetStreamUnavailableError, translateError, type NatsConnection } from "./driver.js";
 
 /**
- * How many events a receiver asks the server for ahead of `recv`. They wait in memory, un-acked;
- * `close()` hands them back at once, a crash after `ackWaitMs`.
+ * How many events one pull asks the server for. The client pulls again as soon as the receiver
+ * has queued most of them, so a slow consumer's queue grows until the consumer's
+ * `max_ack_pending` (set by the streamer) stops the server: that, not this, bounds the events
+ * held in memory, un-acked, in the queue and the engine together. `close()` hands them back at
+ * once, a crash after `ackWaitMs`.
  */
 const prefetchCount = 100;
 
@@ -58,7 +61,7 @@ export class NatsEventReceiver implements EventReceiver {
     });
   }
 
-  /** Starts consuming: the server pushes up to {@link prefetchCount} events ahead of `recv`. */
+  /** Starts consuming: the server pushes events ahead of `recv`, up to the consumer's `max_ack_pending` un-acked. */
   static async open(setup: ReceiverSetup): Promise<NatsEventReceiver> {
     const receiver = new NatsEventReceiver(setup);
     try {

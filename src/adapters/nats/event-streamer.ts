@@ -19,6 +19,7 @@ import { ClosedError, InvalidOptionError } from "../../errors.js";
 import { ApiCode, checkOpen, hasApiCode, translateError, type NatsConnection } from "./driver.js";
 import { NatsEventReceiver, type WireEvent } from "./event-receiver.js";
 import { checkPrefix, durableName, topicAddress, type TopicAddress } from "./names.js";
+import { maxPendingItems } from "../../process.js";
 
 /** Options of {@link NatsEventStreamer}. */
 export interface NatsEventStreamerOptions {
@@ -54,6 +55,12 @@ const defaultMaxAgeMs = 7 * 24 * 60 * 60_000;
 /** The server's default de-duplication window, shortened for streams that keep events less long. */
 const duplicateWindowMs = 2 * 60_000;
 const nanosPerMs = 1_000_000;
+/**
+ * Un-acked events the server lets a consumer have at once. The receiver queues whatever the client
+ * pulls, so this, not the pull size, bounds what a slow consumer holds in memory. Set here rather
+ * than left to the server's default, to the window of un-acked events a process keeps anyway.
+ */
+const maxAckPending = maxPendingItems;
 /**
  * How long the server keeps an ephemeral receiver's consumer once nobody pulls from it. An open
  * receiver pulls all the time; this only clears away the consumer of a process that died.
@@ -259,6 +266,7 @@ export class NatsEventStreamer implements EventStreamer {
       deliver_policy: streamFromLatest ? DeliverPolicy.New : DeliverPolicy.All,
       filter_subject: address.subject,
       max_deliver: -1,
+      max_ack_pending: maxAckPending,
       inactive_threshold: ephemeralInactiveMs * nanosPerMs,
     });
   }
@@ -281,9 +289,10 @@ export class NatsEventStreamer implements EventStreamer {
     const inactive = this.#inactiveMs * nanosPerMs;
     try {
       const info = await jsm.consumers.info(address.stream, durable);
-      // An existing durable keeps its position whatever streamFromLatest says; only its timings follow the options.
-      if (info.config.ack_wait === ackWait && (info.config.inactive_threshold ?? 0) === inactive) return info;
-      return await jsm.consumers.update(address.stream, durable, { ack_wait: ackWait, inactive_threshold: inactive });
+      // An existing durable keeps its position whatever streamFromLatest says; its timings and limit follow the options.
+      const current = info.config;
+      if (current.ack_wait === ackWait && (current.inactive_threshold ?? 0) === inactive && current.max_ack_pending === maxAckPending) return info;
+      return await jsm.consumers.update(address.stream, durable, { ack_wait: ackWait, inactive_threshold: inactive, max_ack_pending: maxAckPending });
     } catch (err) {
       if (!hasApiCode(err, ApiCode.consumerNotFound)) throw err;
     }
@@ -294,6 +303,7 @@ export class NatsEventStreamer implements EventStreamer {
       deliver_policy: streamFromLatest ? DeliverPolicy.New : DeliverPolicy.All,
       filter_subject: address.subject,
       max_deliver: -1,
+      max_ack_pending: maxAckPending,
     };
     if (inactive > 0) config.inactive_threshold = inactive;
     try {
