@@ -3,27 +3,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { canChangeRunState, isFinished, isStopped, RunState } from "stepwise";
 import { propertyParameters } from "./support/properties.js";
-
-/**
- * SPEC §3's table, written out as the spec words it and independently of src/runstate.ts: the
- * allowed changes, the finished states and the stopped states.
- */
-const allowed = new Set([
-  "Initiated>Running",
-  "Initiated>Paused",
-  "Initiated>Cancelled",
-  "Running>Completed",
-  "Running>Paused",
-  "Running>Cancelled",
-  "Paused>Running",
-  "Paused>Cancelled",
-  "Completed>RequestedDataDeleted",
-  "Cancelled>RequestedDataDeleted",
-  "RequestedDataDeleted>DataDeleted",
-  "DataDeleted>RequestedDataDeleted",
-]);
-const finished = new Set(["Completed", "Cancelled", "RequestedDataDeleted", "DataDeleted"]);
-const stopped = new Set(["Paused", "Cancelled", "RequestedDataDeleted", "DataDeleted"]);
+import { allowedChanges as allowed, finishedStates as finished, stoppedStates as stopped } from "./support/runstate-model.js";
 
 const names = ["Unknown", "Initiated", "Running", "Paused", "Cancelled", "Completed", "DataDeleted", "RequestedDataDeleted"] as const;
 /** The wire numbers of SPEC §3. */

@@ -1,4 +1,4 @@
-import fc from "fast-check";
+import type fc from "fast-check";
 
 /**
  * The seed every property runs with unless `FC_SEED` names another: a fixed seed makes a failure
@@ -7,14 +7,13 @@ import fc from "fast-check";
 const defaultSeed = 20261128;
 
 /**
- * fast-check parameters for a property: the seed and run count above, and a shrunk
- * counterexample printed with its seed and path so it can be replayed and kept as a named test.
+ * fast-check parameters for a property: the seed and run count above. A failure prints the shrunk
+ * counterexample with its seed and path, to replay it and keep it as a named test.
  */
 export function propertyParameters<Ts>(defaultNumRuns: number): fc.Parameters<Ts> {
   return {
     seed: envInteger("FC_SEED") ?? defaultSeed,
     numRuns: envInteger("FC_NUM_RUNS") ?? defaultNumRuns,
-    verbose: fc.VerbosityLevel.Verbose,
   };
 }
 

@@ -1,0 +1,214 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import fc from "fast-check";
+import { hasErrorCode, RunState, type BuildConfig, type Record, type Workflow } from "stepwise";
+import { memory } from "stepwise/memory";
+import { sqlite } from "stepwise/sqlite";
+import { FakeClock } from "stepwise/testing";
+import { propertyParameters } from "./support/properties.js";
+import { actions, buildShape, Model, shapes, type Action, type ModelRun, type Shape, type Trail } from "./support/random-workflow.js";
+import { modelIsFinished } from "./support/runstate-model.js";
+import { until } from "./support/until.js";
+
+/** The adapters a scenario runs on; `snapshots` where the store keeps every version. */
+interface Backend {
+  adapters: BuildConfig<Trail>;
+  snapshots?: (runId: string) => Record[];
+}
+
+/**
+ * Plays `list` against a workflow of `shape` and against the model, one action at a time: after
+ * each, waits until every run is where the model says (same status, run state and version) and
+ * fails at once if the store holds a version the model has no write for. A refused action must
+ * throw exactly the error the model names. At the end checks each run's stored history.
+ */
+async function playScenario(shape: Shape, list: readonly Action[], backend: Backend): Promise<void> {
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const calls = new Map<string, number>();
+  const build = () => buildShape(shape, "random-workflow", { ...backend.adapters, clock, pauseRetry: false }, calls);
+  const model = new Model(shape);
+  const callbackStatuses = Object.entries(shape.consumers).filter(([, c]) => c.kind === "callback").map(([from]) => Number(from));
+  let wf: Workflow<Trail, number> = build();
+  await wf.run();
+  try {
+    for (const [i, action] of list.entries()) {
+      const where = `action ${i} ${JSON.stringify(action)}`;
+      if (action.kind === "rebuild") {
+        // A restart: the stores keep everything, and a new build carries on from there.
+        await wf.stop();
+        wf = build();
+        await wf.run();
+      } else {
+        await play(wf, model, action, callbackStatuses, shape, where);
+      }
+      await quiescence(model, backend, where);
+    }
+  } finally {
+    await wf.stop();
+  }
+  for (const run of model.runs) checkRun(run, shape, calls, backend);
+}
+
+/** Plays one action other than a rebuild on the workflow and on the model. */
+async function play(
+  wf: Workflow<Trail, number>,
+  model: Model,
+  action: Exclude<Action, { kind: "rebuild" }>,
+  callbackStatuses: readonly number[],
+  shape: Shape,
+  where: string,
+): Promise<void> {
+  switch (action.kind) {
+    case "trigger": {
+      const foreignId = `f${action.foreignId}`;
+      const initialValue: Trail = { seed: action.seed, visits: {}, effects: [] };
+      if (model.refusesTrigger(foreignId)) {
+        await assert.rejects(wf.trigger(foreignId, { initialValue }), errorCoded("WORKFLOW_IN_PROGRESS"), where);
+        return;
+      }
+      model.trigger(foreignId, await wf.trigger(foreignId, { initialValue }), action.seed);
+      return;
+    }
+    case "callback": {
+      const foreignId = `f${action.foreignId}`;
+      const statuses = callbackStatuses.length > 0 ? callbackStatuses : Array.from({ length: shape.size }, (_, i) => i + 1);
+      const status = statuses[action.status % statuses.length] as number;
+      if (!callbackStatuses.includes(status)) {
+        await assert.rejects(wf.callback(foreignId, status, action.payload), errorCoded("INVALID_STATUS"), where);
+        return;
+      }
+      const handled = model.callback(foreignId, status, action.payload);
+      if (handled === undefined) {
+        await assert.rejects(wf.callback(foreignId, status, action.payload), errorCoded("RECORD_NOT_FOUND"), where);
+        return;
+      }
+      assert.equal((await wf.callback(foreignId, status, action.payload)).handled, handled, where);
+      return;
+    }
+    default: {
+      const run = model.runs[action.run % Math.max(1, model.runs.length)];
+      if (!run) return;
+      const to = { pause: RunState.Paused, resume: RunState.Running, cancel: RunState.Cancelled, deleteData: RunState.RequestedDataDeleted }[action.kind];
+      const control = () => {
+        if (action.kind === "pause") return wf.pause(run.runId, "by hand");
+        if (action.kind === "resume") return wf.resume(run.runId);
+        if (action.kind === "cancel") return wf.cancel(run.runId, "by hand");
+        return wf.deleteData(run.runId, "by hand");
+      };
+      const before = RunState[run.runState];
+      if (model.control(run, to)) await control();
+      else await assert.rejects(control(), errorCoded("INVALID_TRANSITION"), `${where}: ${before} → ${RunState[to]} must be refused`);
+    }
+  }
+}
+
+function errorCoded(code: string): (err: unknown) => boolean {
+  return (err) => {
+    if (!hasErrorCode(err, code)) throw new assert.AssertionError({ message: `expected an error coded ${code}, got ${String(err)}` });
+    return true;
+  };
+}
+
+/** Waits until every run is where the model says it settles; a version the model never wrote fails at once. */
+async function quiescence(model: Model, backend: Backend, where: string): Promise<void> {
+  const store = backend.adapters.recordStore;
+  let differs = "";
+  try {
+    await until(
+      `runs to settle after ${where}`,
+      async () => {
+        for (const run of model.runs) {
+          const record = await store.lookup(run.runId);
+          if (record.meta.version > run.writes) {
+            throw new assert.AssertionError({ message: `${where}: run ${run.runId} was written ${record.meta.version} times; the model has ${run.writes} writes (${describe(record)})` });
+          }
+          if (record.meta.version !== run.writes || record.status !== run.status || record.runState !== run.runState) {
+            differs = `run ${run.foreignId}/${run.runId} is ${describe(record)}, the model says status ${run.status} ${RunState[run.runState]} v${run.writes}`;
+            return false;
+          }
+        }
+        return true;
+      },
+      3_000,
+    );
+  } catch (err) {
+    if (err instanceof assert.AssertionError) throw err;
+    throw new assert.AssertionError({ message: `${where}: ${differs}` });
+  }
+}
+
+function describe(record: Record): string {
+  return `status ${record.status} ${RunState[record.runState]} v${record.meta.version}`;
+}
+
+/**
+ * The invariants of one run's stored history, and the step calls the model counted: versions go
+ * up by one per write; a finished run never changes status again; each status the run left was
+ * left by one stored step or callback call, and every call led to a stored write.
+ */
+function checkRun(run: ModelRun, shape: Shape, calls: ReadonlyMap<string, number>, backend: Backend): void {
+  const label = `run ${run.foreignId}/${run.runId}`;
+  for (const [status, n] of run.calls) assert.equal(calls.get(`${run.runId}:${status}`) ?? 0, n, `${label}: calls in status ${status}`);
+  for (const [key, n] of calls) {
+    const [runId, status] = key.split(":");
+    if (runId === run.runId) assert.equal(n, run.calls.get(Number(status)) ?? 0, `${label}: calls in status ${status}`);
+  }
+  // A run waits only where the model lets it: finished, paused, or Initiated/Running for a callback.
+  const waitsForCallback = shape.consumers[run.status]?.kind === "callback" && (run.runState === RunState.Running || run.runState === RunState.Initiated);
+  assert.ok(modelIsFinished(run.runState) || run.runState === RunState.Paused || waitsForCallback, `${label} ends ${RunState[run.runState]} in ${run.status}`);
+  if (!backend.snapshots) return;
+  const history = backend.snapshots(run.runId);
+  assert.deepEqual(history.map((r) => r.meta.version), Array.from({ length: run.writes }, (_, i) => i + 1), `${label}: versions`);
+  const left: number[] = [];
+  let deleted = false;
+  for (const [i, record] of history.entries()) {
+    const previous = history[i - 1];
+    if (previous && modelIsFinished(previous.runState)) {
+      assert.equal(record.status, previous.status, `${label}: a finished run changed status at v${record.meta.version}`);
+      assert.ok(modelIsFinished(record.runState), `${label}: a finished run became ${RunState[record.runState]} at v${record.meta.version}`);
+    }
+    if (previous && previous.status !== record.status) left.push(previous.status);
+    // The delete process replaced the object; a later delete request keeps the replacement.
+    deleted ||= record.runState === RunState.DataDeleted;
+    if (deleted) continue;
+    const trail = JSON.parse(new TextDecoder().decode(record.object)) as Trail;
+    assert.deepEqual(trail.effects, left, `${label}: the effects stored at v${record.meta.version} are one per status left`);
+  }
+}
+
+test("random workflows under random triggers, callbacks, controls and restarts keep the invariants (memory)", async () => {
+  await fc.assert(
+    fc.asyncProperty(shapes, actions, async (shape, list) => {
+      const adapters = memory();
+      try {
+        await playScenario(shape, list, { adapters, snapshots: (runId) => adapters.recordStore.snapshots(runId) });
+      } finally {
+        await adapters.close();
+      }
+    }),
+    propertyParameters(300),
+  );
+});
+
+test("random workflows under random triggers, callbacks, controls and restarts keep the invariants (SQLite file)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "stepwise-property-"));
+  let n = 0;
+  try {
+    await fc.assert(
+      fc.asyncProperty(shapes, actions, async (shape, list) => {
+        const adapters = sqlite(join(dir, `runs-${n++}.db`));
+        try {
+          await playScenario(shape, list, { adapters });
+        } finally {
+          await adapters.close();
+        }
+      }),
+      propertyParameters(40),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
