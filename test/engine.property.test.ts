@@ -9,7 +9,7 @@ import { memory } from "stepwise/memory";
 import { sqlite } from "stepwise/sqlite";
 import { FakeClock } from "stepwise/testing";
 import { propertyParameters } from "./support/properties.js";
-import { actions, buildShape, Model, shapes, type Action, type ModelRun, type Shape, type Trail } from "./support/random-workflow.js";
+import { action, actions, buildShape, Model, shapes, type Action, type ModelRun, type Shape, type Trail } from "./support/random-workflow.js";
 import { modelIsFinished } from "./support/runstate-model.js";
 import { until } from "./support/until.js";
 
@@ -145,9 +145,8 @@ function describe(record: Record): string {
 }
 
 /**
- * The invariants of one run's stored history, and the step calls the model counted: versions go
- * up by one per write; a finished run never changes status again; each status the run left was
- * left by one stored step or callback call, and every call led to a stored write.
+ * What the model counted for one run: the step and callback calls per status (each led to a stored
+ * write), where the run waits, and, where the store keeps every version, one version per write.
  */
 function checkRun(run: ModelRun, shape: Shape, calls: ReadonlyMap<string, number>, backend: Backend): void {
   const label = `run ${run.foreignId}/${run.runId}`;
@@ -156,12 +155,26 @@ function checkRun(run: ModelRun, shape: Shape, calls: ReadonlyMap<string, number
     const [runId, status] = key.split(":");
     if (runId === run.runId) assert.equal(n, run.calls.get(Number(status)) ?? 0, `${label}: calls in status ${status}`);
   }
-  // A run waits only where the model lets it: finished, paused, or Initiated/Running for a callback.
-  const waitsForCallback = shape.consumers[run.status]?.kind === "callback" && (run.runState === RunState.Running || run.runState === RunState.Initiated);
-  assert.ok(modelIsFinished(run.runState) || run.runState === RunState.Paused || waitsForCallback, `${label} ends ${RunState[run.runState]} in ${run.status}`);
+  assert.ok(isSettled(shape, run), `${label} ends ${RunState[run.runState]} in ${run.status}`);
   if (!backend.snapshots) return;
   const history = backend.snapshots(run.runId);
-  assert.deepEqual(history.map((r) => r.meta.version), Array.from({ length: run.writes }, (_, i) => i + 1), `${label}: versions`);
+  assert.equal(history.length, run.writes, `${label}: one version per write`);
+  checkHistory(label, history);
+}
+
+/** A run waits only where nothing more happens by itself: finished, paused, or Initiated/Running for a callback. */
+function isSettled(shape: Shape, run: Pick<Record, "status" | "runState">): boolean {
+  if (run.runState === RunState.RequestedDataDeleted) return false;
+  const waitsForCallback = shape.consumers[run.status]?.kind === "callback" && (run.runState === RunState.Running || run.runState === RunState.Initiated);
+  return modelIsFinished(run.runState) || run.runState === RunState.Paused || waitsForCallback;
+}
+
+/**
+ * The invariants of one run's stored history: versions go up by one per write; a finished run never
+ * changes status again; each status the run left was left by one stored step or callback call.
+ */
+function checkHistory(label: string, history: readonly Record[]): void {
+  assert.deepEqual(history.map((r) => r.meta.version), Array.from({ length: history.length }, (_, i) => i + 1), `${label}: versions`);
   const left: number[] = [];
   let deleted = false;
   for (const [i, record] of history.entries()) {
@@ -211,4 +224,92 @@ test("random workflows under random triggers, callbacks, controls and restarts k
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+/**
+ * Bursts of actions started together, without waiting for one another or for the runs to settle,
+ * each burst possibly after a restart that stops the workflow in the middle of its work.
+ */
+const bursts = fc.array(fc.record({ restartFirst: fc.boolean(), actions: fc.array(action, { minLength: 1, maxLength: 5 }) }), {
+  minLength: 1,
+  maxLength: 5,
+});
+
+/** The errors a call may end with when it races others: each is a refusal the rules allow. */
+const refusals: { [kind in Exclude<Action, { kind: "rebuild" }>["kind"]]: string[] } = {
+  trigger: ["WORKFLOW_IN_PROGRESS"],
+  callback: ["RECORD_NOT_FOUND", "INVALID_STATUS"],
+  pause: ["INVALID_TRANSITION"],
+  resume: ["INVALID_TRANSITION"],
+  cancel: ["INVALID_TRANSITION"],
+  deleteData: ["INVALID_TRANSITION"],
+};
+
+/**
+ * Plays bursts of concurrent actions, where no model can say which of two racing calls wins, and
+ * checks what must hold whatever the order: calls fail only with the refusals of the rules, every
+ * run settles (finished, paused, or waiting for a callback), each history keeps the invariants, and
+ * a foreign id never has two unfinished runs.
+ */
+async function playBursts(shape: Shape, list: readonly { restartFirst: boolean; actions: Exclude<Action, { kind: "rebuild" }>[] }[]): Promise<void> {
+  const adapters = memory();
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const build = () => buildShape(shape, "random-workflow", { ...adapters, clock, pauseRetry: false }, new Map());
+  const callbackStatuses = Object.entries(shape.consumers).filter(([, c]) => c.kind === "callback").map(([from]) => Number(from));
+  const statuses = callbackStatuses.length > 0 ? callbackStatuses : Array.from({ length: shape.size }, (_, i) => i + 1);
+  const runIds: string[] = [];
+  let wf = build();
+  await wf.run();
+  try {
+    for (const burst of list) {
+      if (burst.restartFirst) {
+        await wf.stop();
+        wf = build();
+        await wf.run();
+      }
+      const known = [...runIds];
+      const current = wf;
+      await Promise.all(
+        burst.actions.map(async (a) => {
+          const call = async () => {
+            if (a.kind === "trigger") {
+              runIds.push(await current.trigger(`f${a.foreignId}`, { initialValue: { seed: a.seed, visits: {}, effects: [] } }));
+            } else if (a.kind === "callback") {
+              await current.callback(`f${a.foreignId}`, statuses[a.status % statuses.length] as number, a.payload);
+            } else {
+              const runId = known[a.run % Math.max(1, known.length)];
+              if (runId === undefined) return;
+              if (a.kind === "pause") await current.pause(runId, "by hand");
+              else if (a.kind === "resume") await current.resume(runId);
+              else if (a.kind === "cancel") await current.cancel(runId, "by hand");
+              else await current.deleteData(runId, "by hand");
+            }
+          };
+          await call().catch((err: unknown) => {
+            if (!refusals[a.kind].some((code) => hasErrorCode(err, code))) throw err;
+          });
+        }),
+      );
+    }
+    await until("every run to settle", async () => {
+      for (const runId of runIds) if (!isSettled(shape, await adapters.recordStore.lookup(runId))) return false;
+      return true;
+    }, 3_000);
+  } finally {
+    await wf.stop();
+    await adapters.close();
+  }
+  const unfinished = new Map<string, string>();
+  for (const runId of runIds) {
+    const history = adapters.recordStore.snapshots(runId);
+    const last = history.at(-1) as Record;
+    checkHistory(`run ${last.foreignId}/${runId}`, history);
+    if (modelIsFinished(last.runState)) continue;
+    assert.equal(unfinished.get(last.foreignId), undefined, `${last.foreignId} has two unfinished runs`);
+    unfinished.set(last.foreignId, runId);
+  }
+}
+
+test("random workflows under bursts of concurrent actions and restarts mid-work keep the invariants (memory)", async () => {
+  await fc.assert(fc.asyncProperty(shapes, bursts, playBursts), propertyParameters(300));
 });

@@ -90,13 +90,15 @@ export type Action =
   | { kind: "pause" | "resume" | "cancel" | "deleteData"; run: number }
   | { kind: "rebuild" };
 
+/** One action other than a restart. */
+export const action: fc.Arbitrary<Exclude<Action, { kind: "rebuild" }>> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("trigger" as const), foreignId: fc.nat(2), seed: fc.nat(11) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("callback" as const), foreignId: fc.nat(2), status: fc.nat(5), payload: fc.nat(11) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constantFrom("pause" as const, "resume" as const, "cancel" as const, "deleteData" as const), run: fc.nat(8) }) },
+);
+
 export const actions: fc.Arbitrary<Action[]> = fc.array(
-  fc.oneof(
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant("trigger" as const), foreignId: fc.nat(2), seed: fc.nat(11) }) },
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant("callback" as const), foreignId: fc.nat(2), status: fc.nat(5), payload: fc.nat(11) }) },
-    { weight: 4, arbitrary: fc.record({ kind: fc.constantFrom("pause" as const, "resume" as const, "cancel" as const, "deleteData" as const), run: fc.nat(8) }) },
-    { weight: 1, arbitrary: fc.constant({ kind: "rebuild" as const }) },
-  ),
+  fc.oneof({ weight: 10, arbitrary: action }, { weight: 1, arbitrary: fc.constant({ kind: "rebuild" as const }) }),
   { minLength: 1, maxLength: 14 },
 );
 
