@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -192,38 +193,50 @@ function checkHistory(label: string, history: readonly Record[]): void {
   }
 }
 
+/** Plays on fresh memory adapters, whose store keeps every version of a run. */
+async function onMemory(play: (backend: Backend) => Promise<void>): Promise<void> {
+  const adapters = memory();
+  try {
+    await play({ adapters, snapshots: (runId) => adapters.recordStore.snapshots(runId) });
+  } finally {
+    await adapters.close();
+  }
+}
+
+/** Runs `property` with a temporary directory for its SQLite files, removed after. */
+async function inTempDir(property: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "stepwise-property-"));
+  try {
+    await property(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Plays on a new SQLite file in `dir`. */
+async function onSqliteFile(dir: string, play: (backend: Backend) => Promise<void>): Promise<void> {
+  const adapters = sqlite(join(dir, `${randomUUID()}.db`));
+  try {
+    await play({ adapters });
+  } finally {
+    await adapters.close();
+  }
+}
+
 test("random workflows under random triggers, callbacks, controls and restarts keep the invariants (memory)", async () => {
   await fc.assert(
-    fc.asyncProperty(shapes, actions, async (shape, list) => {
-      const adapters = memory();
-      try {
-        await playScenario(shape, list, { adapters, snapshots: (runId) => adapters.recordStore.snapshots(runId) });
-      } finally {
-        await adapters.close();
-      }
-    }),
+    fc.asyncProperty(shapes, actions, (shape, list) => onMemory((backend) => playScenario(shape, list, backend))),
     propertyParameters(300),
   );
 });
 
 test("random workflows under random triggers, callbacks, controls and restarts keep the invariants (SQLite file)", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "stepwise-property-"));
-  let n = 0;
-  try {
-    await fc.assert(
-      fc.asyncProperty(shapes, actions, async (shape, list) => {
-        const adapters = sqlite(join(dir, `runs-${n++}.db`));
-        try {
-          await playScenario(shape, list, { adapters });
-        } finally {
-          await adapters.close();
-        }
-      }),
+  await inTempDir((dir) =>
+    fc.assert(
+      fc.asyncProperty(shapes, actions, (shape, list) => onSqliteFile(dir, (backend) => playScenario(shape, list, backend))),
       propertyParameters(40),
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+    ),
+  );
 });
 
 /**
@@ -314,44 +327,25 @@ async function playBursts(
 
 test("random workflows under bursts of concurrent actions and restarts mid-work keep the invariants (memory)", async () => {
   await fc.assert(
-    fc.asyncProperty(shapes, bursts, async (shape, list) => {
-      const adapters = memory();
-      try {
-        await playBursts(shape, list, { adapters, snapshots: (runId) => adapters.recordStore.snapshots(runId) });
-      } finally {
-        await adapters.close();
-      }
-    }),
+    fc.asyncProperty(shapes, bursts, (shape, list) => onMemory((backend) => playBursts(shape, list, backend))),
     propertyParameters(300),
   );
 });
 
 test("random workflows under bursts of concurrent actions and restarts mid-work settle (SQLite file)", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "stepwise-property-"));
-  let n = 0;
-  try {
-    await fc.assert(
-      fc.asyncProperty(shapes, bursts, async (shape, list) => {
-        const adapters = sqlite(join(dir, `bursts-${n++}.db`));
-        try {
-          await playBursts(shape, list, { adapters });
-        } finally {
-          await adapters.close();
-        }
-      }),
+  await inTempDir((dir) =>
+    fc.assert(
+      fc.asyncProperty(shapes, bursts, (shape, list) => onSqliteFile(dir, (backend) => playBursts(shape, list, backend))),
       propertyParameters(40),
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+    ),
+  );
 });
 
 // Counterexamples the properties found, kept as named cases.
 
 test("a run whose data was deleted can have its deletion asked for again, and it ends DataDeleted with one version per write", async () => {
-  const adapters = memory();
-  try {
-    await playScenario(
+  await onMemory((backend) =>
+    playScenario(
       { size: 2, consumers: { 1: { kind: "step", to: [2] } } },
       [
         { kind: "trigger", foreignId: 0, seed: 0 },
@@ -359,18 +353,15 @@ test("a run whose data was deleted can have its deletion asked for again, and it
         { kind: "deleteData", run: 0 },
         { kind: "callback", foreignId: 0, status: 0, payload: 0 },
       ],
-      { adapters, snapshots: (runId) => adapters.recordStore.snapshots(runId) },
-    );
-  } finally {
-    await adapters.close();
-  }
+      backend,
+    ),
+  );
 });
 
 test("two pauses racing a run's step and a callback: at most one pause wins and no version is written twice", async () => {
   // Found while checking that the burst property catches a store that lets a version be written twice.
-  const adapters = memory();
-  try {
-    await playBursts(
+  await onMemory((backend) =>
+    playBursts(
       { size: 2, consumers: { 1: { kind: "step", to: [2] } } },
       [
         { restartFirst: false, actions: [{ kind: "trigger", foreignId: 0, seed: 0 }] },
@@ -383,9 +374,7 @@ test("two pauses racing a run's step and a callback: at most one pause wins and 
           ],
         },
       ],
-      { adapters, snapshots: (runId) => adapters.recordStore.snapshots(runId) },
-    );
-  } finally {
-    await adapters.close();
-  }
+      backend,
+    ),
+  );
 });
