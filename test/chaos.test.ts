@@ -1,9 +1,29 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
-import { HeaderKey, hasErrorCode, RunState, type Event, type EventReceiver, type Record } from "stepwise";
-import { MemoryEventStreamer, MemoryRecordStore, MemoryRoleScheduler, MemoryTimeoutStore } from "stepwise/memory";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import {
+  Builder,
+  durationTimer,
+  HeaderKey,
+  hasErrorCode,
+  RunState,
+  type BuildConfig,
+  type Clock,
+  type Event,
+  type EventReceiver,
+  type ProcessOptions,
+  type Record,
+  type RecordStore,
+  type Workflow,
+} from "stepwise";
+import { memory, MemoryEventStreamer, MemoryRecordStore, MemoryRoleScheduler, MemoryTimeoutStore } from "stepwise/memory";
+import { sqlite } from "stepwise/sqlite";
 import {
   chaos,
+  FakeClock,
   chaosEventStreamer,
   chaosRecordStore,
   chaosRoleScheduler,
@@ -11,7 +31,10 @@ import {
   InjectedFaultError,
   type ChaosOptions,
   type EventStreamerMethod,
+  type ChaosStats,
 } from "stepwise/testing";
+import { quietLogger } from "./support/logger.js";
+import { until } from "./support/until.js";
 
 const bounded = { timeout: 10_000 };
 const at = new Date("2026-01-01T00:00:00Z");
@@ -291,4 +314,247 @@ test("chaos(bundle): wraps every part with its own schedule and adds up their st
   assert.throws(() => chaos({ eventStreamer: new MemoryEventStreamer(), close: async () => {} }, { seed: 1, only: ["nope" as "store"] }), (err) =>
     hasErrorCode(err, "INVALID_OPTION"),
   );
+});
+
+// ---------------------------------------------------------------- a workflow under faults
+
+enum Order {
+  Unknown = 0,
+  Started = 1,
+  Reserved = 2,
+  Paid = 3,
+  Settled = 4,
+  Shipped = 5,
+  Done = 6,
+}
+type Cart = { id: string; paidWith?: string };
+const path = [Order.Started, Order.Reserved, Order.Paid, Order.Settled, Order.Shipped, Order.Done];
+
+/**
+ * Started -step-> Reserved -callback-> Paid -timeout-> Settled -step-> Shipped -step-> Done.
+ * `effects` counts, per run, each time a step, the callback or the timeout did its work.
+ */
+function orders(adapters: Pick<BuildConfig<Cart>, "eventStreamer" | "recordStore" | "roleScheduler" | "timeoutStore">, config: { clock?: Clock; settleAfterMs: number; options: ProcessOptions }) {
+  const effects = new Map<string, number>();
+  const effect = (runId: string, what: string) => effects.set(`${runId} ${what}`, (effects.get(`${runId} ${what}`) ?? 0) + 1);
+  const b = new Builder<Cart, Order>("chaos-orders", Order);
+  b.addStep(
+    Order.Started,
+    async (run) => {
+      effect(run.runId, "reserve");
+      return Order.Reserved;
+    },
+    Order.Reserved,
+  );
+  b.addCallback(
+    Order.Reserved,
+    async (run, payload) => {
+      effect(run.runId, "pay");
+      run.object.paidWith = String(payload);
+      return Order.Paid;
+    },
+    Order.Paid,
+  );
+  b.addTimeout(
+    Order.Paid,
+    durationTimer(config.settleAfterMs),
+    async (run) => {
+      effect(run.runId, "settle");
+      return Order.Settled;
+    },
+    Order.Settled,
+  );
+  b.addStep(
+    Order.Settled,
+    async (run) => {
+      effect(run.runId, "ship");
+      return Order.Shipped;
+    },
+    Order.Shipped,
+  );
+  b.addStep(
+    Order.Shipped,
+    async (run) => {
+      effect(run.runId, "notify");
+      return Order.Done;
+    },
+    Order.Done,
+  );
+  const wf = b.build({ ...adapters, ...(config.clock ? { clock: config.clock } : {}), logger: quietLogger, defaultOptions: config.options });
+  return { wf, effects };
+}
+
+/** Retries what a fault injected before it took effect; `tookEffect` tells a call that failed after it did. */
+async function withRetries(call: () => Promise<unknown>, tookEffect: () => Promise<boolean>): Promise<void> {
+  for (;;) {
+    try {
+      await call();
+      return;
+    } catch (err) {
+      if (!hasErrorCode(err, "INJECTED_FAULT")) throw err;
+      if (await tookEffect()) return;
+    }
+  }
+}
+
+/**
+ * Triggers `runs` orders, pays each once it is Reserved, and waits until every one is Done, while
+ * `tick` moves time on (a FakeClock) or not. The caller's own calls meet faults too: a trigger or
+ * callback that failed is retried, unless the store underneath shows it took effect.
+ */
+async function completeOrders(
+  wf: Workflow<Cart, Order>,
+  store: RecordStore,
+  runs: number,
+  tick: () => void,
+): Promise<void> {
+  const ids = Array.from({ length: runs }, (_, i) => `order-${i}`);
+  const latest = (id: string) => store.latest(wf.name, id).catch(() => undefined);
+  const driving = { done: false };
+  const driver = (async () => {
+    while (!driving.done) {
+      tick();
+      await nextTurn();
+    }
+  })();
+  try {
+    for (const id of ids) {
+      await withRetries(
+        () => wf.trigger(id, { initialValue: { id } }),
+        async () => (await latest(id)) !== undefined,
+      );
+    }
+    for (const id of ids) {
+      await until(`${id} to be Reserved`, async () => (await latest(id))?.status === Order.Reserved, 8_000);
+      await withRetries(
+        () => wf.callback(id, Order.Reserved, "card"),
+        async () => (await latest(id))?.status !== Order.Reserved,
+      );
+    }
+    await until("every order to be Done", async () => (await Promise.all(ids.map(latest))).every((r) => r?.status === Order.Done), 8_000);
+  } finally {
+    driving.done = true;
+    await driver;
+  }
+}
+
+/** Every order ran once: one run per foreign id, completed in Done, each status written once in order. */
+async function assertEachRanOnce(store: RecordStore, runs: number, versions: (runId: string) => number[] | undefined): Promise<string[]> {
+  const records = await store.list({ workflowName: "chaos-orders", limit: runs * 2 });
+  assert.equal(records.length, runs, "one run per order, none triggered twice");
+  for (const r of records) {
+    assert.equal(r.status, Order.Done);
+    assert.equal(r.runState, RunState.Completed);
+    const statuses = versions(r.runId);
+    if (statuses) assert.deepEqual(statuses, path, `run ${r.runId} went through each status once, in order`);
+    assert.equal(r.meta.version, path.length, `run ${r.runId} was written once per status`);
+  }
+  return records.map((r) => r.runId);
+}
+
+function effectCounts(effects: Map<string, number>, runIds: string[]): number[] {
+  return runIds.flatMap((runId) => ["reserve", "pay", "settle", "ship", "notify"].map((what) => effects.get(`${runId} ${what}`) ?? 0));
+}
+
+const runs = 30;
+const fakeOptions: ProcessOptions = { errBackOff: 100, pollingFrequency: 100 };
+
+test("a workflow on memory adapters completes every run exactly once under faults after the fact, duplicates, reordering and failing awaits", { timeout: 20_000 }, async () => {
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const inner = memory();
+  const adapters = chaos(inner, {
+    seed: 2026,
+    // Reads and role awaits fail before the call; writes fail only after they took effect, so
+    // no step has to run again: each effect happens exactly once.
+    failRate: 0.1,
+    only: ["lookup", "lookupMany", "latest", "recv", "ack", "await", "listValid"],
+    duplicateRate: 0.2,
+    reorderRate: 0.3,
+  });
+  const writes = chaos(adapters, { seed: 7, failAfterRate: 0.15, only: ["store", "storeMany", "create", "complete", "cancel"] });
+  const { wf, effects } = orders(writes, { clock, settleAfterMs: 60_000, options: fakeOptions });
+  await wf.run();
+  try {
+    await completeOrders(wf, inner.recordStore, runs, () => clock.advance(50));
+  } finally {
+    await wf.stop();
+    await inner.close();
+  }
+  const runIds = await assertEachRanOnce(inner.recordStore, runs, (runId) => inner.recordStore.snapshots(runId).map((r) => r.status));
+  assert.deepEqual(effectCounts(effects, runIds), Array(runs * 5).fill(1), "every step, callback and timeout did its work exactly once");
+  assertInjected(adapters.stats(), ["recordStore.lookup", "recordStore.latest", "eventStreamer.recv", "eventStreamer.ack", "roleScheduler.await"], "failedBefore");
+  assertInjected(writes.stats(), ["recordStore.store", "timeoutStore.create", "timeoutStore.complete"], "failedAfter");
+  assert.ok(adapters.stats().duplicated > 0 && adapters.stats().reordered > 0, JSON.stringify(adapters.stats()));
+});
+
+test("with writes failing before they take effect too, every run still completes once; a step whose write failed runs again", { timeout: 20_000 }, async () => {
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const inner = memory();
+  const adapters = chaos(inner, { seed: 99, failRate: 0.08, failAfterRate: 0.08, delayMs: [0, 2], delayRate: 0.1, duplicateRate: 0.2, reorderRate: 0.3 });
+  const { wf, effects } = orders(adapters, { clock, settleAfterMs: 60_000, options: fakeOptions });
+  await wf.run();
+  try {
+    await completeOrders(wf, inner.recordStore, runs, () => clock.advance(50));
+  } finally {
+    await wf.stop();
+    await inner.close();
+  }
+  const runIds = await assertEachRanOnce(inner.recordStore, runs, (runId) => inner.recordStore.snapshots(runId).map((r) => r.status));
+  const counts = effectCounts(effects, runIds);
+  assert.ok(
+    counts.every((c) => c >= 1),
+    "every effect happened",
+  );
+  // Steps are at-least-once: only a write that failed before it took effect makes one run again.
+  const stats = adapters.stats();
+  const failedWrites = ["recordStore.store", "recordStore.storeMany"].reduce((sum, m) => sum + (stats.byMethod[m]?.failedBefore ?? 0), 0);
+  const repeats = counts.reduce((sum, c) => sum + c - 1, 0);
+  assert.ok(repeats <= failedWrites * runs, `${repeats} repeats from ${failedWrites} failed writes`);
+  assertInjected(stats, ["recordStore.store", "recordStore.lookup", "eventStreamer.recv", "roleScheduler.await", "timeoutStore.create"], "failedBefore");
+  assertInjected(stats, ["recordStore.store", "eventStreamer.ack", "timeoutStore.complete"], "failedAfter");
+  assert.ok(stats.duplicated > 0 && stats.reordered > 0 && stats.delayed > 0, JSON.stringify(stats));
+});
+
+test("a workflow on SQLite (a temp file) completes every run once under chaos", { timeout: 20_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "stepwise-chaos-"));
+  const inner = sqlite(join(dir, "runs.db"));
+  const adapters = chaos(inner, { seed: 5, failRate: 0.05, failAfterRate: 0.05, duplicateRate: 0.2, reorderRate: 0.3 });
+  const { wf, effects } = orders(adapters, { settleAfterMs: 20, options: { errBackOff: 5, pollingFrequency: 5 } });
+  try {
+    await wf.run();
+    try {
+      await completeOrders(wf, inner.recordStore, 20, () => {});
+    } finally {
+      await wf.stop();
+    }
+    const runIds = await assertEachRanOnce(inner.recordStore, 20, () => undefined);
+    assert.ok(effectCounts(effects, runIds).every((c) => c >= 1));
+    const stats = adapters.stats();
+    assert.ok(stats.failedBefore > 0 && stats.failedAfter > 0, JSON.stringify(stats));
+    assertInjected(stats, ["recordStore.store"], "failedAfter");
+  } finally {
+    await inner.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Each of `methods` had at least one fault of `kind`. */
+function assertInjected(stats: ChaosStats, methods: string[], kind: "failedBefore" | "failedAfter"): void {
+  for (const method of methods) assert.ok((stats.byMethod[method]?.[kind] ?? 0) > 0, `${method} ${kind}: ${JSON.stringify(stats.byMethod)}`);
+}
+
+test("a timeout whose completion took effect but reported a failure is not retried forever", bounded, async () => {
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const inner = memory();
+  const timeoutStore = chaosTimeoutStore(inner.timeoutStore, { seed: 1, failAfterRate: 1, only: ["complete"] });
+  const { wf } = orders({ ...inner, timeoutStore }, { clock, settleAfterMs: 60_000, options: fakeOptions });
+  await wf.run();
+  try {
+    await completeOrders(wf, inner.recordStore, 3, () => clock.advance(50));
+  } finally {
+    await wf.stop();
+    await inner.close();
+  }
+  assert.equal(timeoutStore.stats().failedAfter, 3);
+  assert.deepEqual(await inner.timeoutStore.list("chaos-orders"), [], "no timeout left active");
 });
