@@ -19,7 +19,7 @@ import {
   type RecordStore,
   type Workflow,
 } from "stepwise";
-import { memory, MemoryEventStreamer, MemoryRecordStore, MemoryRoleScheduler, MemoryTimeoutStore } from "stepwise/memory";
+import { memory, MemoryEventStreamer, type MemoryAdapters, MemoryRecordStore, MemoryRoleScheduler, MemoryTimeoutStore } from "stepwise/memory";
 import { sqlite } from "stepwise/sqlite";
 import {
   chaos,
@@ -338,14 +338,21 @@ function orders(adapters: Pick<BuildConfig<Cart>, "eventStreamer" | "recordStore
   const effects = new Map<string, number>();
   const effect = (runId: string, what: string) => effects.set(`${runId} ${what}`, (effects.get(`${runId} ${what}`) ?? 0) + 1);
   const b = new Builder<Cart, Order>("chaos-orders", Order);
-  b.addStep(
-    Order.Started,
-    async (run) => {
-      effect(run.runId, "reserve");
-      return Order.Reserved;
-    },
-    Order.Reserved,
-  );
+  const steps: [Order, string, Order][] = [
+    [Order.Started, "reserve", Order.Reserved],
+    [Order.Settled, "ship", Order.Shipped],
+    [Order.Shipped, "notify", Order.Done],
+  ];
+  for (const [from, what, to] of steps) {
+    b.addStep(
+      from,
+      async (run) => {
+        effect(run.runId, what);
+        return to;
+      },
+      to,
+    );
+  }
   b.addCallback(
     Order.Reserved,
     async (run, payload) => {
@@ -363,22 +370,6 @@ function orders(adapters: Pick<BuildConfig<Cart>, "eventStreamer" | "recordStore
       return Order.Settled;
     },
     Order.Settled,
-  );
-  b.addStep(
-    Order.Settled,
-    async (run) => {
-      effect(run.runId, "ship");
-      return Order.Shipped;
-    },
-    Order.Shipped,
-  );
-  b.addStep(
-    Order.Shipped,
-    async (run) => {
-      effect(run.runId, "notify");
-      return Order.Done;
-    },
-    Order.Done,
   );
   const wf = b.build({ ...adapters, ...(config.clock ? { clock: config.clock } : {}), logger: quietLogger, defaultOptions: config.options });
   return { wf, effects };
@@ -459,8 +450,25 @@ function effectCounts(effects: Map<string, number>, runIds: string[]): number[] 
 const runs = 30;
 const fakeOptions: ProcessOptions = { errBackOff: 100, pollingFrequency: 100 };
 
-test("a workflow on memory adapters completes every run exactly once under faults after the fact, duplicates, reordering and failing awaits", { timeout: 20_000 }, async () => {
+/**
+ * Runs `count` orders on a FakeClock over `adapters` (chaos wrappers around `inner`), checks each
+ * ran once, and returns the effect counts of each run's effects.
+ */
+async function ordersOnMemory(inner: MemoryAdapters, adapters: Pick<BuildConfig<Cart>, "eventStreamer" | "recordStore" | "roleScheduler" | "timeoutStore">, count: number): Promise<number[]> {
   const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const { wf, effects } = orders(adapters, { clock, settleAfterMs: 60_000, options: fakeOptions });
+  await wf.run();
+  try {
+    await completeOrders(wf, inner.recordStore, count, () => clock.advance(50));
+  } finally {
+    await wf.stop();
+    await inner.close();
+  }
+  const runIds = await assertEachRanOnce(inner.recordStore, count, (runId) => inner.recordStore.snapshots(runId).map((r) => r.status));
+  return effectCounts(effects, runIds);
+}
+
+test("a workflow on memory adapters completes every run exactly once under faults after the fact, duplicates, reordering and failing awaits", { timeout: 20_000 }, async () => {
   const inner = memory();
   const adapters = chaos(inner, {
     seed: 2026,
@@ -472,35 +480,17 @@ test("a workflow on memory adapters completes every run exactly once under fault
     reorderRate: 0.3,
   });
   const writes = chaos(adapters, { seed: 7, failAfterRate: 0.15, only: ["store", "storeMany", "create", "complete", "cancel"] });
-  const { wf, effects } = orders(writes, { clock, settleAfterMs: 60_000, options: fakeOptions });
-  await wf.run();
-  try {
-    await completeOrders(wf, inner.recordStore, runs, () => clock.advance(50));
-  } finally {
-    await wf.stop();
-    await inner.close();
-  }
-  const runIds = await assertEachRanOnce(inner.recordStore, runs, (runId) => inner.recordStore.snapshots(runId).map((r) => r.status));
-  assert.deepEqual(effectCounts(effects, runIds), Array(runs * 5).fill(1), "every step, callback and timeout did its work exactly once");
+  const counts = await ordersOnMemory(inner, writes, runs);
+  assert.deepEqual(counts, Array(runs * 5).fill(1), "every step, callback and timeout did its work exactly once");
   assertInjected(adapters.stats(), ["recordStore.lookup", "recordStore.latest", "eventStreamer.recv", "eventStreamer.ack", "roleScheduler.await"], "failedBefore");
   assertInjected(writes.stats(), ["recordStore.store", "timeoutStore.create", "timeoutStore.complete"], "failedAfter");
   assert.ok(adapters.stats().duplicated > 0 && adapters.stats().reordered > 0, JSON.stringify(adapters.stats()));
 });
 
 test("with writes failing before they take effect too, every run still completes once; a step whose write failed runs again", { timeout: 20_000 }, async () => {
-  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
   const inner = memory();
   const adapters = chaos(inner, { seed: 99, failRate: 0.08, failAfterRate: 0.08, delayMs: [0, 2], delayRate: 0.1, duplicateRate: 0.2, reorderRate: 0.3 });
-  const { wf, effects } = orders(adapters, { clock, settleAfterMs: 60_000, options: fakeOptions });
-  await wf.run();
-  try {
-    await completeOrders(wf, inner.recordStore, runs, () => clock.advance(50));
-  } finally {
-    await wf.stop();
-    await inner.close();
-  }
-  const runIds = await assertEachRanOnce(inner.recordStore, runs, (runId) => inner.recordStore.snapshots(runId).map((r) => r.status));
-  const counts = effectCounts(effects, runIds);
+  const counts = await ordersOnMemory(inner, adapters, runs);
   assert.ok(
     counts.every((c) => c >= 1),
     "every effect happened",
@@ -544,17 +534,9 @@ function assertInjected(stats: ChaosStats, methods: string[], kind: "failedBefor
 }
 
 test("a timeout whose completion took effect but reported a failure is not retried forever", bounded, async () => {
-  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
   const inner = memory();
   const timeoutStore = chaosTimeoutStore(inner.timeoutStore, { seed: 1, failAfterRate: 1, only: ["complete"] });
-  const { wf } = orders({ ...inner, timeoutStore }, { clock, settleAfterMs: 60_000, options: fakeOptions });
-  await wf.run();
-  try {
-    await completeOrders(wf, inner.recordStore, 3, () => clock.advance(50));
-  } finally {
-    await wf.stop();
-    await inner.close();
-  }
+  await ordersOnMemory(inner, { ...inner, timeoutStore }, 3);
   assert.equal(timeoutStore.stats().failedAfter, 3);
   assert.deepEqual(await inner.timeoutStore.list("chaos-orders"), [], "no timeout left active");
 });
