@@ -12,6 +12,7 @@ const limitMs = 60_000;
 
 /** What a few examples must print, beyond exiting 0. */
 const expectedOutput: { [file: string]: RegExp } = {
+  "chaos.ts": /^all 20 runs completed exactly once despite [1-9]\d* injected faults$/m,
   "gettingstarted.ts": /^order order-1 is Shipped with receipt-order-1$/m,
   "metrics.ts": /^metrics served: workflow_runs\{workflow_name="order-processing",status="Shipped"\} 2$/m,
 };
