@@ -1,4 +1,3 @@
-import { MalformedRecordError } from "../../errors.js";
 import type { Event, Headers } from "../../event.js";
 import type { TrimCutoffs } from "../../retention.js";
 import type { SqliteTables } from "./schema.js";
@@ -35,18 +34,23 @@ export function appendEvent(sql: Statements, t: SqliteTables, topic: string, for
 /** Up to `limit` events of `topic` with an id above `after`, in id order. */
 export function readEvents(sql: Statements, t: SqliteTables, topic: string, after: number, limit: number): Event[] {
   const rows = sql.all(`SELECT id, foreign_id, type, headers, created_at FROM ${t.events} WHERE topic = ? AND id > ? ORDER BY id LIMIT ?`, topic, after, limit);
-  return rows.map((row) => toEvent(row, t));
+  return rows.map(toEvent);
 }
 
-function toEvent(row: Row, t: SqliteTables): Event {
-  const id = String(row.id);
-  const headers = parseHeaders(row.headers);
-  const type = integer(row.type);
+/**
+ * A row as an event. A row no sender wrote (hand-edited, or by another program) still decodes, its
+ * unreadable parts as empty: had it thrown, the receiver would read it again forever and every later
+ * event of its topic would wait behind it. Without a run id the engine lets it go as a missing run.
+ */
+function toEvent(row: Row): Event {
   const createdAtMs = integer(row.created_at);
-  if (headers === undefined || type === undefined || createdAtMs === undefined || typeof row.foreign_id !== "string") {
-    throw new MalformedRecordError(`event ${id}`, `the row in ${t.events} has unreadable headers, foreign_id, type or created_at`);
-  }
-  return { id, foreignId: row.foreign_id, type, headers, createdAt: new Date(createdAtMs) };
+  return {
+    id: String(row.id),
+    foreignId: typeof row.foreign_id === "string" ? row.foreign_id : "",
+    type: integer(row.type) ?? 0,
+    headers: parseHeaders(row.headers) ?? {},
+    createdAt: new Date(createdAtMs ?? 0),
+  };
 }
 
 /**
