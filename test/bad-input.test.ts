@@ -47,10 +47,11 @@ async function mysqlReady(): Promise<void> {
   await (mysqlMigrated ??= migrateMysql(mysqlPool, { prefix: mysqlPrefix }));
 }
 
-/** A store of each SQL and Redis adapter, and how to run SQL (or a Redis command) on its data. */
+/** A store of each SQL and Redis adapter, and how to edit a run's row behind its back (an SQL assignment, or a Redis hash field). */
 interface Backend {
   name: string;
   store: RecordStore;
+  tamper(runId: string, edit: string): Promise<unknown>;
 }
 async function backends(): Promise<Backend[]> {
   const db = new Database(join(dir, `records-${randomBytes(3).toString("hex")}.db`));
@@ -58,10 +59,31 @@ async function backends(): Promise<Backend[]> {
   const { pool, schema } = await postgresDb();
   await mysqlReady();
   return [
-    { name: "sqlite", store: new SqliteRecordStore({ db }) },
-    { name: "postgres", store: new PostgresRecordStore({ pool, schema }) },
-    { name: "mysql", store: new MysqlRecordStore({ pool: mysqlPool, prefix: mysqlPrefix }) },
-    { name: "redis", store: new RedisRecordStore({ client, prefix: redisPrefix }) },
+    {
+      name: "sqlite",
+      store: new SqliteRecordStore({ db }),
+      tamper: async (runId, edit) => db.prepare(`UPDATE stepwise_records SET ${edit} WHERE run_id = ?`).run(runId),
+    },
+    {
+      name: "postgres",
+      store: new PostgresRecordStore({ pool, schema }),
+      tamper: (runId, edit) => pool.query(`UPDATE "${schema}".stepwise_records SET ${edit} WHERE run_id = $1`, [runId]),
+    },
+    {
+      name: "mysql",
+      store: new MysqlRecordStore({ pool: mysqlPool, prefix: mysqlPrefix }),
+      tamper: (runId, edit) => mysqlPool.query(`UPDATE \`${mysqlPrefix}records\` SET ${edit} WHERE run_id = ?`, [runId]),
+    },
+    {
+      name: "redis",
+      store: new RedisRecordStore({ client, prefix: redisPrefix }),
+      // "-o" deletes field o; "s 99" sets field s to 99.
+      tamper: (runId, edit) => {
+        const key = `${redisPrefix}run:${runId}`;
+        const [field = "", value = ""] = edit.split(" ");
+        return field.startsWith("-") ? client.hdel(key, field.slice(1)) : client.hset(key, field, value);
+      },
+    },
   ];
 }
 
@@ -143,5 +165,103 @@ test("an object over the store's limit is refused with a typed error, leaving th
     }
   } finally {
     db.close();
+  }
+});
+
+/**
+ * Event rows no sender wrote (bad JSON, headers that are not an object of strings, no run id, a
+ * version that is no number) sit first on a workflow's topic: a run triggered after them completes.
+ */
+async function eventsBehindJunkComplete(adapters: Adapters, name: string, inject: (topic: string) => Promise<void>): Promise<void> {
+  const errors: unknown[] = [];
+  const b = new Builder<Item, Status>(name, Status);
+  b.addStep(Status.Created, async () => Status.Done, Status.Done);
+  const wf = b.build({ ...adapters, logger: errorsTo(errors) });
+  try {
+    await inject(topic(name, Status.Created));
+    await wf.run();
+    const healthy = await wf.trigger("healthy", { initialValue: { id: "healthy", count: 0 } });
+    assert.equal((await wf.await("healthy", healthy, Status.Done, { timeoutMs: 10_000 })).status, Status.Done, name);
+  } finally {
+    await wf.stop();
+  }
+}
+
+const junkHeaders = ["not json", "[1,2]", '"text"', "{}", '{"run_id":5,"record_version":"abc"}', '{"run_id":"no-such-run","record_version":"x"}', "{\"run_id\":null}"];
+
+test("an event row no sender wrote is let go on every SQL and Redis streamer, and the runs behind it complete", async () => {
+  const sqlitePath = join(dir, "events.db");
+  const sqliteAdapters = sqlite(sqlitePath);
+  const raw = new Database(sqlitePath);
+  try {
+    await eventsBehindJunkComplete(sqliteAdapters, "junk-sqlite", async (t) => {
+      const insert = raw.prepare("INSERT INTO stepwise_events (topic, foreign_id, type, headers, created_at) VALUES (?, ?, ?, ?, ?)");
+      for (const headers of junkHeaders) insert.run(t, "junk", Status.Created, headers, Date.now());
+      insert.run(t, "junk", "not a number", "{}", "yesterday");
+      insert.run(t, Buffer.from([0xff]), Status.Created, Buffer.from("{}"), Date.now());
+    });
+  } finally {
+    raw.close();
+    await sqliteAdapters.close();
+  }
+
+  await mysqlReady();
+  const mysqlAdapters = mysql({ pool: mysqlPool, prefix: mysqlPrefix });
+  try {
+    await eventsBehindJunkComplete(mysqlAdapters, "junk-mysql", async (t) => {
+      for (const headers of junkHeaders) {
+        await mysqlPool.query(`INSERT INTO \`${mysqlPrefix}events\` (topic, foreign_id, type, headers, created_at) VALUES (?, 'junk', ?, ?, NOW(3))`, [t, Status.Created, headers]);
+      }
+    });
+  } finally {
+    await mysqlAdapters.close();
+  }
+
+  const { pool, schema } = await postgresDb();
+  const pgAdapters = postgres({ pool, schema });
+  try {
+    await eventsBehindJunkComplete(pgAdapters, "junk-postgres", async (t) => {
+      for (const headers of junkHeaders.filter((h) => h !== "not json")) {
+        await pool.query(`INSERT INTO "${schema}".stepwise_events (topic, foreign_id, type, headers) VALUES ($1, 'junk', $2, $3::jsonb)`, [t, Status.Created, headers]);
+      }
+    });
+  } finally {
+    await pgAdapters.close();
+  }
+
+  const redisAdapters = redis({ client, prefix: redisPrefix });
+  try {
+    await eventsBehindJunkComplete(redisAdapters, "junk-redis", async (t) => {
+      for (const headers of junkHeaders) await client.xadd(redisPrefix + t, "*", "foreign_id", "junk", "type", "1", "headers", headers);
+      await client.xadd(redisPrefix + t, "*", "type", "x", "created_at", "yesterday");
+      await client.xadd(redisPrefix + t, "*", "unrelated", "field");
+    });
+  } finally {
+    await redisAdapters.close();
+  }
+});
+
+/** Column (or hash field) edits no store makes, per backend; each leaves a row that cannot be a record. */
+const tamperings: { [backend: string]: string[] } = {
+  sqlite: ["run_state = 'x'", "status = 'abc'", "status = 1.5", "version = 0", "version = 'x'", "created_at = 'garbage'", "object = 'text'", "workflow_name = X'FF'", "foreign_id = zeroblob(2)"],
+  postgres: ["run_state = 42", "run_state = -1", "version = 0", "version = -5", "created_at = 'infinity'", "updated_at = '-infinity'"],
+  mysql: ["run_state = 99", "version = 0", "created_at = '0000-00-00 00:00:00'"],
+  redis: ["s x", "s 99", "t abc", "t 1.5", "v 0", "v x", "c soon", "u ", "-o", "-w"],
+};
+
+test("a tampered stored row is a MalformedRecordError on every store, and the runs beside it stay readable and unchanged", async () => {
+  for (const { name, store, tamper } of await backends()) {
+    const workflowName = `tampered-${name}`;
+    const neighbour = makeRecord({ workflowName, foreignId: "neighbour" });
+    await store.store(neighbour);
+    for (const edit of tamperings[name] ?? []) {
+      const victim = makeRecord({ workflowName });
+      await store.store(victim);
+      await tamper(victim.runId, edit);
+      await assert.rejects(store.lookup(victim.runId), { code: "MALFORMED_RECORD" }, `${name}: ${edit}`);
+      // An edit of the ids takes the run out of its workflow's index: latest no longer finds it.
+      if (!/workflow_name|foreign_id|^-w/.test(edit)) await assert.rejects(store.latest(workflowName, victim.foreignId), { code: "MALFORMED_RECORD" }, `${name}: ${edit}`);
+      assert.deepEqual(await store.lookup(neighbour.runId), neighbour, `${name}: ${edit} left the neighbour as it was`);
+    }
   }
 });
