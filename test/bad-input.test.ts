@@ -7,10 +7,10 @@ import { after, test } from "node:test";
 import Database from "better-sqlite3";
 import fc from "fast-check";
 import { createPool, type RowDataPacket } from "mysql2/promise";
-import { Builder, topic, type Adapters, type Record, type RecordStore } from "stepwise";
+import { Builder, topic, type BuildConfig, type Record, type RecordStore } from "stepwise";
 import { makeRecord } from "stepwise/adaptertest";
 import { migrate as migrateMysql, mysql, MysqlRecordStore } from "stepwise/mysql";
-import { postgres, PostgresRecordStore } from "stepwise/postgres";
+import { migrate as migratePostgres, postgres, PostgresRecordStore } from "stepwise/postgres";
 import { redis, RedisRecordStore } from "stepwise/redis";
 import { sqlite, SqliteRecordStore, migrate as migrateSqlite } from "stepwise/sqlite";
 import { errorsTo } from "./support/logger.js";
@@ -172,7 +172,7 @@ test("an object over the store's limit is refused with a typed error, leaving th
  * Event rows no sender wrote (bad JSON, headers that are not an object of strings, no run id, a
  * version that is no number) sit first on a workflow's topic: a run triggered after them completes.
  */
-async function eventsBehindJunkComplete(adapters: Adapters, name: string, inject: (topic: string) => Promise<void>): Promise<void> {
+async function eventsBehindJunkComplete(adapters: Omit<BuildConfig<Item>, "logger">, name: string, inject: (topic: string) => Promise<void>): Promise<void> {
   const errors: unknown[] = [];
   const b = new Builder<Item, Status>(name, Status);
   b.addStep(Status.Created, async () => Status.Done, Status.Done);
@@ -263,5 +263,75 @@ test("a tampered stored row is a MalformedRecordError on every store, and the ru
       if (!/workflow_name|foreign_id|^-w/.test(edit)) await assert.rejects(store.latest(workflowName, victim.foreignId), { code: "MALFORMED_RECORD" }, `${name}: ${edit}`);
       assert.deepEqual(await store.lookup(neighbour.runId), neighbour, `${name}: ${edit} left the neighbour as it was`);
     }
+  }
+});
+
+const hostileNames = ['a"b', "a'b", "a.b", "a b", "a;b", "a-b", "a`b", "\u00e9t\u00e9", "a\nb"];
+
+test("a schema or table prefix that cannot be spliced into SQL is refused when the adapter is made", async () => {
+  const { pool } = await postgresDb();
+  for (const schema of [...hostileNames, "", "1st", "s".repeat(64)]) {
+    assert.throws(() => postgres({ pool, schema }), { code: "INVALID_OPTION" }, `postgres schema ${JSON.stringify(schema)}`);
+  }
+  // Over-long: each database's identifier limit less the longest table or index name after the prefix.
+  assert.throws(() => postgres({ pool, prefix: "p".repeat(46) }), { code: "INVALID_OPTION" });
+  assert.throws(() => mysql({ pool: mysqlPool, prefix: "p".repeat(51) }), { code: "INVALID_OPTION" });
+  assert.throws(() => sqlite(join(dir, "refused.db"), { prefix: "p".repeat(65) }), { code: "INVALID_OPTION" });
+  for (const prefix of hostileNames) {
+    assert.throws(() => postgres({ pool, prefix }), { code: "INVALID_OPTION" }, `postgres prefix ${JSON.stringify(prefix)}`);
+    assert.throws(() => mysql({ pool: mysqlPool, prefix }), { code: "INVALID_OPTION" }, `mysql prefix ${JSON.stringify(prefix)}`);
+    assert.throws(() => sqlite(join(dir, "refused.db"), { prefix }), { code: "INVALID_OPTION" }, `sqlite prefix ${JSON.stringify(prefix)}`);
+  }
+  await assert.rejects(migrateMysql(mysqlPool, { prefix: "x`; DROP TABLE y; --" }), { code: "INVALID_OPTION" });
+});
+
+test("postgres: prefixes that differ only in case each get their own tables and their own unique index of unfinished runs", async () => {
+  const { pool, schema } = await postgresDb();
+  const upperSchema = `${schema.toUpperCase()}_X`;
+  try {
+    // An upper-case schema is quoted wherever it is used, so it is not the lower-case one.
+    const stores: PostgresRecordStore[] = [];
+    for (const prefix of ["Ab_", "ab_"]) {
+      await migratePostgres(pool, { schema: upperSchema, prefix });
+      stores.push(new PostgresRecordStore({ pool, schema: upperSchema, prefix }));
+    }
+    const [upper, lower] = stores as [PostgresRecordStore, PostgresRecordStore];
+    const record = makeRecord();
+    await upper.store(record);
+    await assert.rejects(lower.lookup(record.runId), { code: "RECORD_NOT_FOUND" });
+    for (const store of stores) {
+      const first = makeRecord({ workflowName: "same", foreignId: "f" });
+      await store.store(first);
+      await assert.rejects(store.store(makeRecord({ workflowName: "same", foreignId: "f" })), { code: "WORKFLOW_IN_PROGRESS" });
+    }
+  } finally {
+    await pool.query(`DROP SCHEMA IF EXISTS "${upperSchema}" CASCADE`);
+  }
+});
+
+test("sqlite: a path with quotes, spaces, unicode and SQL in it opens, and keeps runs", async () => {
+  const path = join(dir, `it's "a" db; DROP TABLE x; -- \u00e9 \ud83d\ude00.db`);
+  const adapters = sqlite(path);
+  try {
+    const record = makeRecord();
+    await adapters.recordStore.store(record);
+    assert.deepEqual(await adapters.recordStore.lookup(record.runId), record);
+  } finally {
+    await adapters.close();
+  }
+});
+
+test("redis: a prefix with key and pattern metacharacters keeps its runs to itself", async () => {
+  const prefixes = ["{tag}", "*", "a b", "line\nbreak:", "[ab]?"].map((p) => `${redisPrefix}${p}`);
+  const stores = prefixes.map((prefix) => new RedisRecordStore({ client, prefix }));
+  const records = stores.map(() => makeRecord({ workflowName: "shared", foreignId: "f" }));
+  for (const [i, store] of stores.entries()) await store.store(records[i] as Record);
+  for (const [i, store] of stores.entries()) {
+    assert.deepEqual(await store.lookup(records[i]!.runId), records[i]);
+    assert.deepEqual(
+      (await store.list({ workflowName: "shared", limit: 10 })).map((r) => r.runId),
+      [records[i]!.runId],
+      `prefix ${JSON.stringify(prefixes[i])} lists only its own run`,
+    );
   }
 });
