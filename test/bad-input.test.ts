@@ -12,6 +12,7 @@ import { makeRecord } from "stepwise/adaptertest";
 import { migrate as migrateMysql, mysql, MysqlRecordStore } from "stepwise/mysql";
 import { migrate as migratePostgres, postgres, PostgresRecordStore } from "stepwise/postgres";
 import { redis, RedisRecordStore } from "stepwise/redis";
+import { webui } from "stepwise/webui";
 import { sqlite, SqliteRecordStore, migrate as migrateSqlite } from "stepwise/sqlite";
 import { errorsTo } from "./support/logger.js";
 import { freshSchema } from "./support/postgres.js";
@@ -334,4 +335,75 @@ test("redis: a prefix with key and pattern metacharacters keeps its runs to itse
       `prefix ${JSON.stringify(prefixes[i])} lists only its own run`,
     );
   }
+});
+
+/** What each backend writes for an object that is not JSON: one byte no UTF-8 text starts with. */
+const undecodable: { [backend: string]: string } = { sqlite: "object = X'FF'", postgres: "object = '\\xff'::bytea", mysql: "object = X'FF'", redis: "o \u00ff" };
+
+test("a hostile workflow name and foreign ids work end to end, and an undecodable object is an ObjectDecodeError that changes nothing", async () => {
+  const { pool, schema } = await postgresDb();
+  await mysqlReady();
+  const made = [
+    { name: "sqlite", adapters: sqlite(join(dir, "end-to-end.db")) },
+    { name: "postgres", adapters: postgres({ pool, schema }) },
+    { name: "mysql", adapters: mysql({ pool: mysqlPool, prefix: mysqlPrefix }) },
+    { name: "redis", adapters: redis({ client, prefix: redisPrefix }) },
+  ];
+  const tamperers = new Map((await backends()).map((b) => [b.name, b.tamper]));
+  const raw = new Database(join(dir, "end-to-end.db"));
+  tamperers.set("sqlite", async (runId, edit) => raw.prepare(`UPDATE stepwise_records SET ${edit} WHERE run_id = ?`).run(runId));
+  for (const { name, adapters } of made) {
+    const workflowName = `orders '; DROP TABLE x; -- {tag}:* ${name}`;
+    const b = new Builder<Item, Status>(workflowName, Status);
+    b.addCallback(
+      Status.Created,
+      async (run, payload) => {
+        run.object.count = Number((payload as { count?: unknown }).count);
+        return Status.Done;
+      },
+      Status.Done,
+    );
+    const wf = b.build({ ...adapters, logger: errorsTo([]) });
+    try {
+      await wf.run();
+      const runIds = new Map<string, string>();
+      for (const foreignId of hostile) runIds.set(foreignId, await wf.trigger(foreignId, { initialValue: { id: foreignId, count: 0 } }));
+      const [broken, ...healthy] = hostile;
+      const brokenRun = runIds.get(broken as string) as string;
+      const before = await adapters.recordStore.lookup(brokenRun);
+      await tamperers.get(name)?.(brokenRun, undecodable[name] as string);
+
+      await assert.rejects(wf.get(brokenRun), { code: "OBJECT_DECODE" }, name);
+      await assert.rejects(wf.callback(broken as string, Status.Created, { count: 1 }), { code: "OBJECT_DECODE" }, name);
+      assert.equal((await adapters.recordStore.lookup(brokenRun)).meta.version, before.meta.version, `${name}: the callback wrote nothing`);
+      for (const foreignId of healthy) {
+        const { run } = await wf.callback(foreignId, Status.Created, { count: 7 });
+        assert.deepEqual([run.foreignId, run.status, run.object], [foreignId, Status.Done, { id: foreignId, count: 7 }], name);
+      }
+
+      const ui = webui({ workflows: [wf], token: false });
+      const get = async (path: string) => {
+        const response = await ui.fetch(new Request(`http://stepwise.test${path}`));
+        return { status: response.status, body: (await response.json()) as { runs?: { runId: string }[]; runId?: string; error?: { code: string } } };
+      };
+      const w = encodeURIComponent(workflowName);
+      for (const foreignId of healthy) {
+        const listed = await get(`/api/runs?workflow=${w}&foreignId=${encodeURIComponent(foreignId as string)}`);
+        assert.equal(listed.status, 200, `${name}: list ${JSON.stringify(foreignId)}`);
+        assert.deepEqual(listed.body.runs?.map((r) => r.runId), [runIds.get(foreignId as string)], `${name}: list ${JSON.stringify(foreignId)}`);
+        const shown = await get(`/api/runs/${w}/${encodeURIComponent(runIds.get(foreignId as string) as string)}`);
+        assert.equal(shown.status, 200, name);
+      }
+      for (const runId of hostile) {
+        const missing = await get(`/api/runs/${w}/${encodeURIComponent(runId)}`);
+        assert.deepEqual([missing.status, missing.body.error?.code], [404, "RECORD_NOT_FOUND"], `${name}: run id ${JSON.stringify(runId)}`);
+      }
+      const shownBroken = await get(`/api/runs/${w}/${brokenRun}`);
+      assert.notEqual(shownBroken.status, 500, `${name}: ${JSON.stringify(shownBroken.body)}`);
+    } finally {
+      await wf.stop();
+      await adapters.close();
+    }
+  }
+  raw.close();
 });
