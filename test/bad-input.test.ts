@@ -199,6 +199,7 @@ test("an event row no sender wrote is let go on every SQL and Redis streamer, an
       const insert = raw.prepare("INSERT INTO stepwise_events (topic, foreign_id, type, headers, created_at) VALUES (?, ?, ?, ?, ?)");
       for (const headers of junkHeaders) insert.run(t, "junk", Status.Created, headers, Date.now());
       insert.run(t, "junk", "not a number", "{}", "yesterday");
+      insert.run(t, "junk", Status.Created, "{}", 2 ** 53 - 1);
       insert.run(t, Buffer.from([0xff]), Status.Created, Buffer.from("{}"), Date.now());
     });
   } finally {
@@ -406,4 +407,52 @@ test("a hostile workflow name and foreign ids work end to end, and an undecodabl
     }
   }
   raw.close();
+});
+
+test("any value in any column of a stored run reads back as a record or a MalformedRecordError, never another error", async () => {
+  const db = new Database(join(dir, "fuzz.db"));
+  migrateSqlite(db);
+  const sqliteStore = new SqliteRecordStore({ db });
+  const redisStore = new RedisRecordStore({ client, prefix: redisPrefix });
+  const sqliteColumns = ["workflow_name", "foreign_id", "run_state", "status", "object", "created_at", "updated_at", "version", "run_state_reason", "status_description", "trace_origin", "trace_parent", "trace_state"];
+  const sqliteValue = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b)), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.constantFrom(2 ** 53 - 1, -(2 ** 53), 8.64e15 + 1, 0, -1));
+  const redisFields = ["w", "f", "s", "t", "o", "c", "u", "v", "r", "d", "g", "p", "q"];
+  const outcome = (err: unknown) => {
+    assert.equal((err as { code?: unknown }).code, "MALFORMED_RECORD", String(err));
+  };
+  /** A record that reads is one a store could have written: every field of its type. */
+  const wellTyped = (r: Record) => {
+    for (const text of [r.workflowName, r.foreignId, r.runId, r.meta.runStateReason, r.meta.statusDescription, r.meta.traceOrigin]) assert.equal(typeof text, "string");
+    for (const time of [r.createdAt, r.updatedAt]) assert.ok(time instanceof Date && !Number.isNaN(time.getTime()), `time ${String(time)}`);
+    assert.ok(Number.isSafeInteger(r.status) && Number.isSafeInteger(r.meta.version) && r.meta.version >= 1, `status ${r.status} version ${r.meta.version}`);
+    assert.ok(r.object instanceof Uint8Array);
+  };
+  try {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...sqliteColumns), sqliteValue, async (column, value) => {
+        const record = makeRecord();
+        await sqliteStore.store(record);
+        try {
+          db.prepare(`UPDATE stepwise_records SET ${column} = ? WHERE run_id = ?`).run(value, record.runId);
+        } catch {
+          return; // a constraint (NOT NULL, CHECK) refused the edit: nothing to read
+        }
+        await sqliteStore.lookup(record.runId).then(wellTyped, outcome);
+      }),
+      { seed: 13, numRuns: 150 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...redisFields), fc.oneof(fc.string(), fc.constantFrom("-", "9007199254740991", "8640000000000001", "-1", "0", "1e3", " 5", "0x10")), async (field, value) => {
+        const record = makeRecord();
+        await redisStore.store(record);
+        const key = `${redisPrefix}run:${record.runId}`;
+        if (value === "-") await client.hdel(key, field);
+        else await client.hset(key, field, value);
+        await redisStore.lookup(record.runId).then(wellTyped, outcome);
+      }),
+      { seed: 13, numRuns: 150 },
+    );
+  } finally {
+    db.close();
+  }
 });

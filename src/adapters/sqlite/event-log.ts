@@ -1,4 +1,5 @@
 import type { Event, Headers } from "../../event.js";
+import { isTimeMs } from "../../time-ms.js";
 import type { TrimCutoffs } from "../../retention.js";
 import type { SqliteTables } from "./schema.js";
 import { integer, type Row, type Statements } from "./statements.js";
@@ -49,7 +50,7 @@ function toEvent(row: Row): Event {
     foreignId: typeof row.foreign_id === "string" ? row.foreign_id : "",
     type: integer(row.type) ?? 0,
     headers: parseHeaders(row.headers) ?? {},
-    createdAt: new Date(createdAtMs ?? 0),
+    createdAt: new Date(isTimeMs(createdAtMs) ? createdAtMs : 0),
   };
 }
 
