@@ -14,6 +14,7 @@ import { migrate as migratePostgres, postgres, PostgresRecordStore } from "stepw
 import { redis, RedisRecordStore } from "stepwise/redis";
 import { webui } from "stepwise/webui";
 import { sqlite, SqliteRecordStore, migrate as migrateSqlite } from "stepwise/sqlite";
+import { stepwise } from "./support/cli.js";
 import { errorsTo } from "./support/logger.js";
 import { freshSchema } from "./support/postgres.js";
 import { deleteKeys, freshPrefix, redisClient } from "./support/redis.js";
@@ -454,5 +455,40 @@ test("any value in any column of a stored run reads back as a record or a Malfor
     );
   } finally {
     db.close();
+  }
+});
+
+test("the CLI takes hostile workflow names, foreign ids and run ids as plain values, and refuses a hostile schema", async () => {
+  const path = join(dir, "cli.db");
+  const adapters = sqlite(path);
+  const workflowName = "orders '; DROP TABLE x; -- %_ {tag}:*";
+  const foreignIds = ["'; DROP TABLE x; --", "100%_off", "emoji \ud83d\ude00 \u05e9\u05dc\u05d5\u05dd"];
+  const b = new Builder<Item, Status>(workflowName, Status);
+  b.addCallback(Status.Created, async () => Status.Done, Status.Done);
+  const wf = b.build(adapters);
+  const runIds: string[] = [];
+  try {
+    await wf.run();
+    for (const foreignId of foreignIds) runIds.push(await wf.trigger(foreignId, { initialValue: { id: foreignId, count: 0 } }));
+  } finally {
+    await wf.stop();
+    await adapters.close();
+  }
+  const listed = await stepwise(["runs", "list", "--sqlite", path, "--workflow", workflowName, "--foreign-id", foreignIds[1] as string, "--json"]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual((JSON.parse(listed.stdout) as { runs: { runId: string; foreignId: string }[] }).runs.map((r) => [r.runId, r.foreignId]), [[runIds[1], foreignIds[1]]]);
+  const missing = await stepwise(["runs", "show", "'; DROP TABLE x; --", "--sqlite", path]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /RECORD_NOT_FOUND/);
+  const url = `postgres://${process.env.PGUSER ?? "postgres"}@${process.env.PGHOST ?? "127.0.0.1"}:${process.env.PGPORT ?? 5432}/${process.env.PGDATABASE ?? "test"}`;
+  const hostileSchema = await stepwise(["runs", "list", "--postgres", url, "--schema", 'x"; DROP SCHEMA public; --']);
+  assert.equal(hostileSchema.code, 2, hostileSchema.stderr);
+  assert.match(hostileSchema.stderr, /schema/);
+  // Everything is still there.
+  const reopened = sqlite(path);
+  try {
+    for (const runId of runIds) assert.equal((await reopened.recordStore.lookup(runId)).workflowName, workflowName);
+  } finally {
+    await reopened.close();
   }
 });
