@@ -492,3 +492,55 @@ test("the CLI takes hostile workflow names, foreign ids and run ids as plain val
     await reopened.close();
   }
 });
+
+test("a workflow with a hand-edited run among its recent ones still starts after a restart and completes its other runs", async () => {
+  const { pool, schema } = await postgresDb();
+  await mysqlReady();
+  const path = join(dir, "restart.db");
+  const open = {
+    sqlite: () => sqlite(path),
+    postgres: () => postgres({ pool, schema }),
+    mysql: () => mysql({ pool: mysqlPool, prefix: mysqlPrefix }),
+    redis: () => redis({ client, prefix: redisPrefix }),
+  };
+  const edit = { sqlite: "run_state = 42", postgres: "run_state = 42", mysql: "run_state = 99", redis: "s 99" };
+  const tamperers = new Map((await backends()).map((b) => [b.name, b.tamper]));
+  for (const name of ["sqlite", "postgres", "mysql", "redis"] as const) {
+    const workflowName = `restarted-${name}-${randomBytes(3).toString("hex")}`;
+    const build = (errors: unknown[] = []) => {
+      const adapters = open[name]();
+      const b = new Builder<Item, Status>(workflowName, Status);
+      b.addCallback(Status.Created, async () => Status.Done, Status.Done);
+      return { adapters, wf: b.build({ ...adapters, logger: errorsTo(errors) }) };
+    };
+    const first = build();
+    let broken: string;
+    try {
+      await first.wf.run();
+      broken = await first.wf.trigger("broken", { initialValue: { id: "broken", count: 0 } });
+    } finally {
+      await first.wf.stop();
+      await first.adapters.close();
+    }
+    if (name === "sqlite") {
+      const raw = new Database(path);
+      raw.prepare(`UPDATE stepwise_records SET ${edit.sqlite} WHERE run_id = ?`).run(broken);
+      raw.close();
+    } else {
+      await tamperers.get(name)?.(broken, edit[name]);
+    }
+    const errors: unknown[] = [];
+    const second = build(errors);
+    try {
+      await second.wf.run();
+      assert.ok(errors.some((err) => (err as { code?: unknown }).code === "MALFORMED_RECORD"), `${name}: the skipped check is logged`);
+      const healthy = await second.wf.trigger("healthy", { initialValue: { id: "healthy", count: 0 } });
+      await second.wf.callback("healthy", Status.Created, null);
+      assert.equal((await second.wf.await("healthy", healthy, Status.Done)).status, Status.Done, name);
+      await assert.rejects(second.wf.get(broken), { code: "MALFORMED_RECORD" }, name);
+    } finally {
+      await second.wf.stop();
+      await second.adapters.close();
+    }
+  }
+});
