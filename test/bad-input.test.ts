@@ -189,7 +189,7 @@ async function eventsBehindJunkComplete(adapters: Omit<BuildConfig<Item>, "logge
   }
 }
 
-const junkHeaders = ["not json", "[1,2]", '"text"', "{}", '{"run_id":5,"record_version":"abc"}', '{"run_id":"no-such-run","record_version":"x"}', "{\"run_id\":null}"];
+const junkHeaders = ["not json", "null", '{"run_id":[1]}', "[1,2]", '"text"', "{}", '{"run_id":5,"record_version":"abc"}', '{"run_id":"no-such-run","record_version":"x"}', "{\"run_id\":null}"];
 
 test("an event row no sender wrote is let go on every SQL and Redis streamer, and the runs behind it complete", async () => {
   const sqlitePath = join(dir, "events.db");

@@ -1,4 +1,5 @@
 import type { Event, Headers } from "../../event.js";
+import { storedHeaders } from "../../stored-headers.js";
 import { isTimeMs } from "../../time-ms.js";
 import type { TrimCutoffs } from "../../retention.js";
 import type { SqliteTables } from "./schema.js";
@@ -22,9 +23,7 @@ export function parseHeaders(value: unknown): Headers | undefined {
   } catch {
     return undefined;
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
-  for (const v of Object.values(parsed)) if (typeof v !== "string") return undefined;
-  return parsed as Headers;
+  return storedHeaders(parsed);
 }
 
 /** Appends an event; its id is the next in the log. */
