@@ -138,6 +138,14 @@ test("names, foreign ids and run ids with SQL, LIKE and key metacharacters round
       { seed: 13, numRuns: 25 },
     );
     for (const runId of hostile) await assert.rejects(store.lookup(runId), { code: "RECORD_NOT_FOUND" }, `${name}: lookup(${JSON.stringify(runId)})`);
+    // Text no store keeps: a lookup by it finds nothing, or refuses it; never an error of the database.
+    for (const text of ["a\u0000b", "a\ud800b"]) {
+      const typed = { code: /^(RECORD_NOT_FOUND|VALUE_NOT_STORABLE)$/ };
+      await assert.rejects(store.lookup(text), typed, `${name}: lookup(${JSON.stringify(text)})`);
+      await assert.rejects(store.latest(text, text), typed, `${name}: latest(${JSON.stringify(text)})`);
+      const listed = await store.list({ workflowName: text, limit: 1, filter: { foreignId: [text] } }).catch((err: unknown) => err);
+      assert.ok(Array.isArray(listed) ? listed.length === 0 : typed.code.test(String((listed as { code?: unknown }).code)), `${name}: list: ${String(listed)}`);
+    }
     for (const id of ["'; DROP TABLE x; --", "1 OR 1=1", "-1", "99999999999999999999999", "a/1-0", "{x}/1-1"]) {
       await assert.rejects(store.deleteOutboxEvent(id), { code: "OUTBOX_RECORD_NOT_FOUND" }, `${name}: deleteOutboxEvent(${JSON.stringify(id)})`);
     }
@@ -370,6 +378,9 @@ test("a hostile workflow name and foreign ids work end to end, and an undecodabl
       await wf.run();
       const runIds = new Map<string, string>();
       for (const foreignId of hostile) runIds.set(foreignId, await wf.trigger(foreignId, { initialValue: { id: foreignId, count: 0 } }));
+      for (const refused of ["a\u0000b", "a\ud800b", "\udc00"]) {
+        await assert.rejects(wf.trigger(refused, { initialValue: { id: "x", count: 0 } }), { code: "VALUE_NOT_STORABLE" }, name);
+      }
       const [broken, ...healthy] = hostile;
       const brokenRun = runIds.get(broken as string) as string;
       const before = await adapters.recordStore.lookup(brokenRun);
