@@ -20,12 +20,12 @@ CREATE TABLE IF NOT EXISTS "public"."stepwise_records" (
 ALTER TABLE "public"."stepwise_records" ADD COLUMN IF NOT EXISTS trace_parent text NOT NULL DEFAULT '';
 ALTER TABLE "public"."stepwise_records" ADD COLUMN IF NOT EXISTS trace_state text NOT NULL DEFAULT '';
 -- At most one unfinished run per workflow and foreign id: concurrent triggers yield one run.
-CREATE UNIQUE INDEX IF NOT EXISTS stepwise_records_unfinished ON "public"."stepwise_records" (workflow_name, foreign_id)
+CREATE UNIQUE INDEX IF NOT EXISTS "stepwise_records_unfinished" ON "public"."stepwise_records" (workflow_name, foreign_id)
   WHERE run_state NOT IN (4, 5, 6, 7);
-CREATE INDEX IF NOT EXISTS stepwise_records_foreign_id ON "public"."stepwise_records" (workflow_name, foreign_id, created_at, seq);
-CREATE INDEX IF NOT EXISTS stepwise_records_created ON "public"."stepwise_records" (workflow_name, created_at, seq);
-CREATE INDEX IF NOT EXISTS stepwise_records_status ON "public"."stepwise_records" (workflow_name, status, created_at, seq);
-CREATE INDEX IF NOT EXISTS stepwise_records_run_state ON "public"."stepwise_records" (workflow_name, run_state, created_at, seq);
+CREATE INDEX IF NOT EXISTS "stepwise_records_foreign_id" ON "public"."stepwise_records" (workflow_name, foreign_id, created_at, seq);
+CREATE INDEX IF NOT EXISTS "stepwise_records_created" ON "public"."stepwise_records" (workflow_name, created_at, seq);
+CREATE INDEX IF NOT EXISTS "stepwise_records_status" ON "public"."stepwise_records" (workflow_name, status, created_at, seq);
+CREATE INDEX IF NOT EXISTS "stepwise_records_run_state" ON "public"."stepwise_records" (workflow_name, run_state, created_at, seq);
 
 CREATE TABLE IF NOT EXISTS "public"."stepwise_outbox" (
   id            bigserial PRIMARY KEY,
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS "public"."stepwise_outbox" (
   headers       jsonb NOT NULL,
   created_at    timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS stepwise_outbox_workflow ON "public"."stepwise_outbox" (workflow_name, id);
+CREATE INDEX IF NOT EXISTS "stepwise_outbox_workflow" ON "public"."stepwise_outbox" (workflow_name, id);
 
 CREATE TABLE IF NOT EXISTS "public"."stepwise_timeouts" (
   id            bigserial PRIMARY KEY,
@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS "public"."stepwise_timeouts" (
 );
 -- Tables of layout 1 lack timeout_index: every row in them was its status's only timeout, index 0.
 ALTER TABLE "public"."stepwise_timeouts" ADD COLUMN IF NOT EXISTS timeout_index integer NOT NULL DEFAULT 0;
-CREATE INDEX IF NOT EXISTS stepwise_timeouts_active ON "public"."stepwise_timeouts" (workflow_name, status, expire_at)
+CREATE INDEX IF NOT EXISTS "stepwise_timeouts_active" ON "public"."stepwise_timeouts" (workflow_name, status, expire_at)
   WHERE NOT completed AND NOT cancelled;
 
 -- tx is the writing transaction's id. Readers take events in (tx, id) order and only below the
@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS "public"."stepwise_events" (
   headers    jsonb NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS stepwise_events_topic ON "public"."stepwise_events" (topic, tx, id);
+CREATE INDEX IF NOT EXISTS "stepwise_events_topic" ON "public"."stepwise_events" (topic, tx, id);
 
 CREATE TABLE IF NOT EXISTS "public"."stepwise_cursors" (
   topic text NOT NULL,

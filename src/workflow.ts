@@ -14,7 +14,7 @@ import {
   WorkflowNotRunningError,
 } from "./errors.js";
 import type { Graph } from "./graph.js";
-import { workflowLogger, type Logger } from "./logger.js";
+import { errorText, workflowLogger, type Logger } from "./logger.js";
 import { outboxProcess, Wake } from "./outbox.js";
 import { ProcessState } from "./process-state.js";
 import { runProcess, type ProcessSpec } from "./process.js";
@@ -196,7 +196,16 @@ export class Workflow<T, S extends number> {
   /** Stored runs in a status this graph lacks were written by another definition under the same name. */
   async #checkStoredRuns(): Promise<void> {
     const { graph, recordStore } = this.#ctx;
-    const recent = await recordStore.list({ workflowName: this.name, order: "desc", limit: 100 });
+    let recent: RunRecord[];
+    try {
+      recent = await recordStore.list({ workflowName: this.name, order: "desc", limit: 100 });
+    } catch (err) {
+      // One hand-edited row must not keep the workflow from starting: its own events are skipped
+      // one by one, and this check is only a safety net.
+      if (!hasErrorCode(err, "MALFORMED_RECORD")) throw err;
+      this.#ctx.logger.error(`the check for another workflow sharing the name "${this.name}" was skipped: ${errorText(err)}`, { err });
+      return;
+    }
     const foreign = recent.find((r) => !graph.has(r.status));
     if (foreign) throw new WorkflowConflictError(this.name, foreign.status, foreign.runId);
   }

@@ -6,16 +6,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { Builder, RunState, type RecordStore } from "stepwise";
 import { postgres } from "stepwise/postgres";
 import { sqlite } from "stepwise/sqlite";
 import type { ActionResult, RunDetail, RunList, RunSummary } from "stepwise/webui";
+import { cliMain as main, stepwise, tsxLoader as tsx } from "./support/cli.js";
 import { freshSchema } from "./support/postgres.js";
 import { until } from "./support/until.js";
 
-const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
-const tsx = import.meta.resolve("tsx");
 
 enum Status {
   Unknown = 0,
@@ -51,21 +49,6 @@ async function fillStore(adapters: Parameters<Builder<Order, Status>["build"]>[0
   } finally {
     await wf.stop();
   }
-}
-
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `stepwise …` from the sources and collects its output. */
-function stepwise(args: string[]): Promise<Outcome> {
-  const child = spawn(process.execPath, ["--conditions=source", "--import", tsx, main, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  const outcome: Outcome = { code: null, stdout: "", stderr: "" };
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (outcome.stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (outcome.stderr += chunk));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ ...outcome, code })));
 }
 
 /** Runs `stepwise …`, expecting success, and parses its JSON output. */

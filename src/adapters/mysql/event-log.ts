@@ -1,4 +1,4 @@
-import { MalformedRecordError, SchemaMissingError } from "../../errors.js";
+import { SchemaMissingError } from "../../errors.js";
 import type { Event, Headers } from "../../event.js";
 import type { TrimCutoffs } from "../../retention.js";
 import { fromDatetime, parseHeaders, toDatetime, toText } from "./columns.js";
@@ -65,16 +65,16 @@ export async function readEvents(db: MysqlQueryable, tables: MysqlTables, topic:
     [topic, after.toString()],
     tables.events,
   );
-  return rows.map((row) => {
-    const id = String(row.id);
-    const headers = parseHeaders(row.headers);
-    const createdAt = fromDatetime(row.created_at);
-    const foreignId = toText(row.foreign_id);
-    if (headers === undefined || createdAt === undefined || foreignId === undefined || typeof row.type !== "number") {
-      throw new MalformedRecordError(`event ${id}`, `the row in ${tables.events} has unreadable headers, foreign_id, type or created_at`);
-    }
-    return { id, foreignId, type: row.type, headers, createdAt };
-  });
+  // A row no sender wrote still decodes, its unreadable parts as empty: had it thrown, the receiver
+  // would read it again forever and every later event of its topic would wait behind it. Without a
+  // run id the engine lets it go as a missing run.
+  return rows.map((row) => ({
+    id: String(row.id),
+    foreignId: toText(row.foreign_id) ?? "",
+    type: typeof row.type === "number" ? row.type : 0,
+    headers: parseHeaders(row.headers) ?? {},
+    createdAt: fromDatetime(row.created_at) ?? new Date(0),
+  }));
 }
 
 /** The id of the newest event of `topic` (0 when it has none): where streaming from latest starts. */

@@ -359,6 +359,8 @@ export class MysqlRecordStore implements RecordStore {
     const foreignId = toText(row.foreign_id);
     if (workflowName === undefined || foreignId === undefined) throw malformed("workflow_name or foreign_id is missing");
     if (typeof row.status !== "number" || typeof row.version !== "number") throw malformed("status or version is not a number");
+    // Versions start at 1, as in every other store; 0 is what a hand edit leaves.
+    if (row.version < 1) throw malformed(`version ${row.version} is not positive`);
     const runState = row.run_state;
     const readable = typeof runState === "number" && RunState[runState] !== undefined && runState !== RunState.Unknown;
     const record: Record = {

@@ -8,6 +8,7 @@ import { translateError } from "./errors.js";
 import type { Notifier } from "./notifier.js";
 import { statement, withValues, type Statement } from "./prepared.js";
 import type { Tables } from "./tables.js";
+import { storedHeaders } from "../../stored-headers.js";
 
 /** A place in a topic: the writing transaction and the event id, compared in that order. */
 export interface Position {
@@ -124,7 +125,8 @@ export class PostgresEventReceiver implements EventReceiver {
       if (first && first.id !== null) {
         this.#buffer = rows.map((row) => ({
           position: { tx: row.tx, id: row.id },
-          event: { id: row.id, foreignId: row.foreign_id, type: row.type, headers: row.headers, createdAt: row.created_at },
+          // jsonb holds any JSON: a row no sender wrote may hold null, or a number for a run id.
+          event: { id: row.id, foreignId: row.foreign_id, type: row.type, headers: storedHeaders(row.headers) ?? {}, createdAt: row.created_at },
         }));
         continue;
       }

@@ -32,6 +32,8 @@ export const columns =
 export function toRecord(row: RecordRow): Record {
   const runId = String(row.run_id);
   if (!Number.isInteger(row.version) || row.version < 1) throw new MalformedRecordError(runId, `version ${String(row.version)} is not positive`);
+  // pg reads the timestamps 'infinity' and '-infinity' as numbers, not Dates.
+  if (!isTime(row.created_at) || !isTime(row.updated_at)) throw new MalformedRecordError(runId, `created_at ${String(row.created_at)} or updated_at ${String(row.updated_at)} is not a time`);
   const readable = Number.isInteger(row.run_state) && RunState[row.run_state] !== undefined && row.run_state !== RunState.Unknown;
   const record: Record = {
     workflowName: row.workflow_name,
@@ -52,4 +54,8 @@ export function toRecord(row: RecordRow): Record {
   if (!readable) throw new MalformedRecordError(runId, `run_state ${String(row.run_state)} is not a run state`, { salvage: record });
   if (!(row.object instanceof Uint8Array)) throw new MalformedRecordError(runId, "object is missing", { salvage: record });
   return record;
+}
+
+function isTime(value: unknown): value is Date {
+  return value instanceof Date && !Number.isNaN(value.getTime());
 }

@@ -204,10 +204,11 @@ export class PostgresRecordStore implements RecordStore {
 
   /** The latest version of each run found, in one read. */
   async lookupMany(runIds: readonly string[]): Promise<Record[]> {
-    return (await this.#query<RecordRow>(this.#lookupMany, [runIds])).map(toRecord);
+    return (await this.#query<RecordRow>(this.#lookupMany, [runIds.filter(keepable)])).map(toRecord);
   }
 
   async lookup(runId: string): Promise<Record> {
+    if (!keepable(runId)) throw new RecordNotFoundError(runId);
     const rows = await this.#query<RecordRow>(this.#lookup, [runId]);
     const row = rows[0];
     if (!row) throw new RecordNotFoundError(runId);
@@ -215,6 +216,7 @@ export class PostgresRecordStore implements RecordStore {
   }
 
   async latest(workflowName: string, foreignId: string): Promise<Record> {
+    if (!keepable(workflowName) || !keepable(foreignId)) throw new RecordNotFoundError(foreignId);
     const rows = await this.#query<RecordRow>(
       `SELECT ${columns} FROM ${this.#t.records} WHERE workflow_name = $1 AND foreign_id = $2 ORDER BY created_at DESC, seq DESC LIMIT 1`,
       [workflowName, foreignId],
@@ -225,6 +227,9 @@ export class PostgresRecordStore implements RecordStore {
   }
 
   async list(query: ListQuery): Promise<Record[]> {
+    if (query.workflowName !== undefined && !keepable(query.workflowName)) return [];
+    const foreignIds = query.filter?.foreignId?.filter(keepable);
+    if (foreignIds?.length === 0 && query.filter?.foreignId?.length) return [];
     const where: string[] = [];
     const values: unknown[] = [];
     const add = (sql: (placeholder: string) => string, value: unknown) => {
@@ -233,7 +238,7 @@ export class PostgresRecordStore implements RecordStore {
     };
     const filter = query.filter ?? {};
     if (query.workflowName !== undefined) add((p) => `workflow_name = ${p}`, query.workflowName);
-    if (filter.foreignId?.length) add((p) => `foreign_id = ANY(${p}::text[])`, filter.foreignId);
+    if (foreignIds?.length) add((p) => `foreign_id = ANY(${p}::text[])`, foreignIds);
     if (filter.status?.length) add((p) => `status = ANY(${p}::int[])`, filter.status);
     if (filter.runState?.length) add((p) => `run_state = ANY(${p}::smallint[])`, filter.runState);
     if (filter.createdAfter) add((p) => `created_at > ${p}`, filter.createdAfter);
@@ -323,4 +328,12 @@ function storeValues(record: Record): unknown[] {
     JSON.stringify(event.headers),
     event.headers.topic,
   ];
+}
+
+/**
+ * Whether text can be in a row: PostgreSQL refuses a NUL in text outright (and stores never write
+ * one), so a lookup by such text finds nothing instead of failing in the database.
+ */
+function keepable(text: string): boolean {
+  return !text.includes("\u0000");
 }

@@ -8,6 +8,8 @@ export const schemaVersion = 3;
  * and prefix, ships as `sql/postgres.sql` for users who run their own migrations.
  */
 export function schemaSql(t: Tables): string {
+  // Index names are quoted like the tables': unquoted, PostgreSQL folds them to lower case, so
+  // prefixes that differ only in case would find each other's indexes there and skip their own.
   const p = t.prefix;
   return `-- stepwise PostgreSQL schema, version ${schemaVersion}
 CREATE TABLE IF NOT EXISTS ${t.records} (
@@ -31,12 +33,12 @@ CREATE TABLE IF NOT EXISTS ${t.records} (
 ALTER TABLE ${t.records} ADD COLUMN IF NOT EXISTS trace_parent text NOT NULL DEFAULT '';
 ALTER TABLE ${t.records} ADD COLUMN IF NOT EXISTS trace_state text NOT NULL DEFAULT '';
 -- At most one unfinished run per workflow and foreign id: concurrent triggers yield one run.
-CREATE UNIQUE INDEX IF NOT EXISTS ${p}records_unfinished ON ${t.records} (workflow_name, foreign_id)
+CREATE UNIQUE INDEX IF NOT EXISTS "${p}records_unfinished" ON ${t.records} (workflow_name, foreign_id)
   WHERE run_state NOT IN (4, 5, 6, 7);
-CREATE INDEX IF NOT EXISTS ${p}records_foreign_id ON ${t.records} (workflow_name, foreign_id, created_at, seq);
-CREATE INDEX IF NOT EXISTS ${p}records_created ON ${t.records} (workflow_name, created_at, seq);
-CREATE INDEX IF NOT EXISTS ${p}records_status ON ${t.records} (workflow_name, status, created_at, seq);
-CREATE INDEX IF NOT EXISTS ${p}records_run_state ON ${t.records} (workflow_name, run_state, created_at, seq);
+CREATE INDEX IF NOT EXISTS "${p}records_foreign_id" ON ${t.records} (workflow_name, foreign_id, created_at, seq);
+CREATE INDEX IF NOT EXISTS "${p}records_created" ON ${t.records} (workflow_name, created_at, seq);
+CREATE INDEX IF NOT EXISTS "${p}records_status" ON ${t.records} (workflow_name, status, created_at, seq);
+CREATE INDEX IF NOT EXISTS "${p}records_run_state" ON ${t.records} (workflow_name, run_state, created_at, seq);
 
 CREATE TABLE IF NOT EXISTS ${t.outbox} (
   id            bigserial PRIMARY KEY,
@@ -46,7 +48,7 @@ CREATE TABLE IF NOT EXISTS ${t.outbox} (
   headers       jsonb NOT NULL,
   created_at    timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS ${p}outbox_workflow ON ${t.outbox} (workflow_name, id);
+CREATE INDEX IF NOT EXISTS "${p}outbox_workflow" ON ${t.outbox} (workflow_name, id);
 
 CREATE TABLE IF NOT EXISTS ${t.timeouts} (
   id            bigserial PRIMARY KEY,
@@ -62,7 +64,7 @@ CREATE TABLE IF NOT EXISTS ${t.timeouts} (
 );
 -- Tables of layout 1 lack timeout_index: every row in them was its status's only timeout, index 0.
 ALTER TABLE ${t.timeouts} ADD COLUMN IF NOT EXISTS timeout_index integer NOT NULL DEFAULT 0;
-CREATE INDEX IF NOT EXISTS ${p}timeouts_active ON ${t.timeouts} (workflow_name, status, expire_at)
+CREATE INDEX IF NOT EXISTS "${p}timeouts_active" ON ${t.timeouts} (workflow_name, status, expire_at)
   WHERE NOT completed AND NOT cancelled;
 
 -- tx is the writing transaction's id. Readers take events in (tx, id) order and only below the
@@ -76,7 +78,7 @@ CREATE TABLE IF NOT EXISTS ${t.events} (
   headers    jsonb NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS ${p}events_topic ON ${t.events} (topic, tx, id);
+CREATE INDEX IF NOT EXISTS "${p}events_topic" ON ${t.events} (topic, tx, id);
 
 CREATE TABLE IF NOT EXISTS ${t.cursors} (
   topic text NOT NULL,

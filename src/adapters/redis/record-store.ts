@@ -9,6 +9,7 @@ import { RedisCommandError } from "./errors.js";
 import { latestScript, listForeignScript, listScript, lookupManyScript, recordFields, storeScript, StoreOutcome } from "./record-scripts.js";
 import { replyInteger, replyText } from "./reply.js";
 import { eventFields, toEvent } from "./stream-entry.js";
+import { isTimeMs } from "../../time-ms.js";
 
 /** The default {@link RedisRecordStoreOptions.maxObjectBytes}: 16 MiB. */
 export const defaultMaxObjectBytes = 16 * 1024 * 1024;
@@ -317,7 +318,7 @@ function toRecord(values: readonly unknown[]): Record {
   if (version === undefined || version < 1) throw malformed(`version ${replyText(v)} is not a positive integer`);
   const createdAtMs = replyInteger(c);
   const updatedAtMs = replyInteger(u);
-  if (createdAtMs === undefined || updatedAtMs === undefined) throw malformed("created or updated time is not a time in ms");
+  if (!isTimeMs(createdAtMs) || !isTimeMs(updatedAtMs)) throw malformed("created or updated time is not a time in ms");
   if (!(w instanceof Uint8Array) || !(f instanceof Uint8Array)) throw malformed("workflow name or foreign id is missing");
   const runState = replyInteger(s);
   const readable = runState !== undefined && RunState[runState] !== undefined && runState !== RunState.Unknown;

@@ -1,4 +1,5 @@
 import type { Event, Headers } from "../../event.js";
+import { storedHeaders } from "../../stored-headers.js";
 
 /** One stream entry as XREADGROUP returns it; `fields` is null when the entry was deleted or trimmed while pending. */
 export interface StreamEntry {
@@ -50,7 +51,7 @@ export function toEvent(entry: StreamEntry & { fields: string[] }): Event {
   let headers: Headers = {};
   try {
     const parsed: unknown = rawHeaders === undefined ? {} : JSON.parse(rawHeaders);
-    if (typeof parsed === "object" && parsed !== null) headers = parsed as Headers;
+    headers = storedHeaders(parsed) ?? {};
   } catch {
     // Not JSON: not one of ours; it keeps no headers.
   }

@@ -1,5 +1,6 @@
-import { MalformedRecordError } from "../../errors.js";
 import type { Event, Headers } from "../../event.js";
+import { storedHeaders } from "../../stored-headers.js";
+import { isTimeMs } from "../../time-ms.js";
 import type { TrimCutoffs } from "../../retention.js";
 import type { SqliteTables } from "./schema.js";
 import { integer, type Row, type Statements } from "./statements.js";
@@ -22,9 +23,7 @@ export function parseHeaders(value: unknown): Headers | undefined {
   } catch {
     return undefined;
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
-  for (const v of Object.values(parsed)) if (typeof v !== "string") return undefined;
-  return parsed as Headers;
+  return storedHeaders(parsed);
 }
 
 /** Appends an event; its id is the next in the log. */
@@ -35,18 +34,23 @@ export function appendEvent(sql: Statements, t: SqliteTables, topic: string, for
 /** Up to `limit` events of `topic` with an id above `after`, in id order. */
 export function readEvents(sql: Statements, t: SqliteTables, topic: string, after: number, limit: number): Event[] {
   const rows = sql.all(`SELECT id, foreign_id, type, headers, created_at FROM ${t.events} WHERE topic = ? AND id > ? ORDER BY id LIMIT ?`, topic, after, limit);
-  return rows.map((row) => toEvent(row, t));
+  return rows.map(toEvent);
 }
 
-function toEvent(row: Row, t: SqliteTables): Event {
-  const id = String(row.id);
-  const headers = parseHeaders(row.headers);
-  const type = integer(row.type);
+/**
+ * A row as an event. A row no sender wrote (hand-edited, or by another program) still decodes, its
+ * unreadable parts as empty: had it thrown, the receiver would read it again forever and every later
+ * event of its topic would wait behind it. Without a run id the engine lets it go as a missing run.
+ */
+function toEvent(row: Row): Event {
   const createdAtMs = integer(row.created_at);
-  if (headers === undefined || type === undefined || createdAtMs === undefined || typeof row.foreign_id !== "string") {
-    throw new MalformedRecordError(`event ${id}`, `the row in ${t.events} has unreadable headers, foreign_id, type or created_at`);
-  }
-  return { id, foreignId: row.foreign_id, type, headers, createdAt: new Date(createdAtMs) };
+  return {
+    id: String(row.id),
+    foreignId: typeof row.foreign_id === "string" ? row.foreign_id : "",
+    type: integer(row.type) ?? 0,
+    headers: parseHeaders(row.headers) ?? {},
+    createdAt: new Date(isTimeMs(createdAtMs) ? createdAtMs : 0),
+  };
 }
 
 /**

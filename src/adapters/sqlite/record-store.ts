@@ -9,6 +9,7 @@ import { isUniqueViolation } from "./errors.js";
 import { appendEvent, parseHeaders } from "./event-log.js";
 import { defaultPrefix, sqliteTables, type SqliteTables } from "./schema.js";
 import { integer, Statements, type Row } from "./statements.js";
+import { isTimeMs } from "../../time-ms.js";
 
 /** The default {@link SqliteRecordStoreOptions.maxObjectBytes}: 16 MiB. */
 export const defaultMaxObjectBytes = 16 * 1024 * 1024;
@@ -392,7 +393,7 @@ function toRecord(row: Row): Record {
   if (version === undefined || version < 1) throw malformed(`version ${String(row.version)} is not a positive integer`);
   const createdAtMs = integer(row.created_at);
   const updatedAtMs = integer(row.updated_at);
-  if (createdAtMs === undefined || updatedAtMs === undefined) throw malformed("created_at or updated_at is not a time in ms");
+  if (!isTimeMs(createdAtMs) || !isTimeMs(updatedAtMs)) throw malformed("created_at or updated_at is not a time in ms");
   if (typeof row.workflow_name !== "string" || typeof row.foreign_id !== "string") throw malformed("workflow_name or foreign_id is not text");
   const runState = integer(row.run_state);
   const readable = runState !== undefined && RunState[runState] !== undefined && runState !== RunState.Unknown;

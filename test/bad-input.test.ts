@@ -1,0 +1,557 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import Database from "better-sqlite3";
+import fc from "fast-check";
+import { createPool, type RowDataPacket } from "mysql2/promise";
+import { Builder, topic, type BuildConfig, type Record, type RecordStore } from "stepwise";
+import { makeRecord } from "stepwise/adaptertest";
+import { migrate as migrateMysql, mysql, MysqlRecordStore } from "stepwise/mysql";
+import { migrate as migratePostgres, postgres, PostgresRecordStore } from "stepwise/postgres";
+import { redis, RedisRecordStore } from "stepwise/redis";
+import { webui } from "stepwise/webui";
+import { sqlite, SqliteRecordStore, migrate as migrateSqlite } from "stepwise/sqlite";
+import { stepwise } from "./support/cli.js";
+import { errorsTo } from "./support/logger.js";
+import { freshSchema } from "./support/postgres.js";
+import { deleteKeys, freshPrefix, redisClient } from "./support/redis.js";
+import { Status, type Item } from "./support/workflows.js";
+
+const dir = mkdtempSync(join(tmpdir(), "stepwise-bad-input-"));
+const mysqlPool = createPool({ host: "127.0.0.1", port: Number(process.env.MYSQL_PORT ?? 3306), user: "root", database: "test", timezone: "Z" });
+const mysqlPrefix = `bad_${randomBytes(4).toString("hex")}_`;
+const redisPrefix = freshPrefix("bad-input");
+const client = redisClient();
+let pg: Awaited<ReturnType<typeof freshSchema>> | undefined;
+let mysqlMigrated: Promise<void> | undefined;
+
+after(async () => {
+  const [tables] = await mysqlPool.query<({ t: string } & RowDataPacket)[]>(
+    "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?",
+    [`${mysqlPrefix}%`],
+  );
+  for (const { t } of tables) await mysqlPool.query(`DROP TABLE IF EXISTS \`${t}\``);
+  await mysqlPool.end();
+  await deleteKeys(client, redisPrefix);
+  client.disconnect();
+  await pg?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function postgresDb(): Promise<NonNullable<typeof pg>> {
+  pg ??= await freshSchema({ max: 5 });
+  return pg;
+}
+async function mysqlReady(): Promise<void> {
+  await (mysqlMigrated ??= migrateMysql(mysqlPool, { prefix: mysqlPrefix }));
+}
+
+/** A store of each SQL and Redis adapter, and how to edit a run's row behind its back (an SQL assignment, or a Redis hash field). */
+interface Backend {
+  name: string;
+  store: RecordStore;
+  tamper(runId: string, edit: string): Promise<unknown>;
+}
+async function backends(): Promise<Backend[]> {
+  const db = new Database(join(dir, `records-${randomBytes(3).toString("hex")}.db`));
+  migrateSqlite(db);
+  const { pool, schema } = await postgresDb();
+  await mysqlReady();
+  return [
+    {
+      name: "sqlite",
+      store: new SqliteRecordStore({ db }),
+      tamper: async (runId, edit) => db.prepare(`UPDATE stepwise_records SET ${edit} WHERE run_id = ?`).run(runId),
+    },
+    {
+      name: "postgres",
+      store: new PostgresRecordStore({ pool, schema }),
+      tamper: (runId, edit) => pool.query(`UPDATE "${schema}".stepwise_records SET ${edit} WHERE run_id = $1`, [runId]),
+    },
+    {
+      name: "mysql",
+      store: new MysqlRecordStore({ pool: mysqlPool, prefix: mysqlPrefix }),
+      tamper: (runId, edit) => mysqlPool.query(`UPDATE \`${mysqlPrefix}records\` SET ${edit} WHERE run_id = ?`, [runId]),
+    },
+    {
+      name: "redis",
+      store: new RedisRecordStore({ client, prefix: redisPrefix }),
+      // "-o" deletes field o; "s 99" sets field s to 99.
+      tamper: (runId, edit) => {
+        const key = `${redisPrefix}run:${runId}`;
+        const [field = "", value = ""] = edit.split(" ");
+        return field.startsWith("-") ? client.hdel(key, field.slice(1)) : client.hset(key, field, value);
+      },
+    },
+  ];
+}
+
+/** Names and ids that have broken stores: SQL and LIKE metacharacters, key separators, quotes, unicode. */
+const hostile = [
+  "'; DROP TABLE x; --",
+  `"quoted" \`back\` 'single'`,
+  "100%_off",
+  "$1 $$ ?",
+  "back\\slash\\\\",
+  "{tag}:a:*:b c",
+  "line\nbreak\r\ttab",
+  "emoji \ud83d\ude00\ud83d\udc68\u200d\ud83d\udc69\u200d\ud83d\udc67",
+  "\u05e9\u05dc\u05d5\u05dd rtl \u202e",
+  "e\u0301 combining",
+  " padded ",
+  "*",
+  "%",
+  "_",
+];
+
+/** Text a store must keep exactly: anything without a NUL or a lone surrogate (both are refused earlier, by the engine). */
+const storableText = fc
+  .string({ unit: fc.oneof(fc.constantFrom("'", '"', "\\", "%", "_", "$", ":", "{", "}", "*", " ", "\n", ";", "-", "\u0301", "\u202e"), fc.string({ unit: "grapheme", minLength: 1, maxLength: 1 })), minLength: 1, maxLength: 24 })
+  .filter((s) => !s.includes("\u0000"));
+
+test("names, foreign ids and run ids with SQL, LIKE and key metacharacters round-trip exactly on every store", async () => {
+  for (const { name, store } of await backends()) {
+    const check = async (workflowName: string, foreignId: string) => {
+      const record = makeRecord({ workflowName, foreignId });
+      await store.store(record);
+      const found = await store.lookup(record.runId);
+      assert.equal(found.workflowName, workflowName, name);
+      assert.equal(found.foreignId, foreignId, name);
+      assert.equal((await store.latest(workflowName, foreignId)).runId, record.runId, name);
+      const listed = await store.list({ workflowName, limit: 10, filter: { foreignId: [foreignId] } });
+      assert.deepEqual(
+        listed.map((r) => r.runId),
+        [record.runId],
+        `${name}: a filter matches exactly, never as a pattern`,
+      );
+    };
+    for (const text of hostile) await check(`wf ${text}`, text);
+    // A name that is a pattern of another ("%" and "_") finds only its own run.
+    await check("x%", "a_c");
+    await assert.rejects(store.latest("x%", "abc"), { code: "RECORD_NOT_FOUND" }, name);
+    await assert.rejects(store.latest("x_", "a_c"), { code: "RECORD_NOT_FOUND" }, name);
+    await fc.assert(
+      fc.asyncProperty(storableText, storableText, (w, f) => check(w, f)),
+      { seed: 13, numRuns: 25 },
+    );
+    for (const runId of hostile) await assert.rejects(store.lookup(runId), { code: "RECORD_NOT_FOUND" }, `${name}: lookup(${JSON.stringify(runId)})`);
+    // Text no store keeps: a lookup by it finds nothing, or refuses it; never an error of the database.
+    for (const text of ["a\u0000b", "a\ud800b"]) {
+      const typed = { code: /^(RECORD_NOT_FOUND|VALUE_NOT_STORABLE)$/ };
+      await assert.rejects(store.lookup(text), typed, `${name}: lookup(${JSON.stringify(text)})`);
+      await assert.rejects(store.latest(text, text), typed, `${name}: latest(${JSON.stringify(text)})`);
+      const listed = await store.list({ workflowName: text, limit: 1, filter: { foreignId: [text] } }).catch((err: unknown) => err);
+      assert.ok(Array.isArray(listed) ? listed.length === 0 : typed.code.test(String((listed as { code?: unknown }).code)), `${name}: list: ${String(listed)}`);
+    }
+    for (const id of ["'; DROP TABLE x; --", "1 OR 1=1", "-1", "99999999999999999999999", "a/1-0", "{x}/1-1"]) {
+      await assert.rejects(store.deleteOutboxEvent(id), { code: "OUTBOX_RECORD_NOT_FOUND" }, `${name}: deleteOutboxEvent(${JSON.stringify(id)})`);
+    }
+  }
+});
+
+test("an object over the store's limit is refused with a typed error, leaving the stored run as it was", async () => {
+  const { pool, schema } = await postgresDb();
+  await mysqlReady();
+  const db = new Database(join(dir, "limit.db"));
+  migrateSqlite(db);
+  const limited = [
+    new SqliteRecordStore({ db, maxObjectBytes: 1024 }),
+    new PostgresRecordStore({ pool, schema, maxObjectBytes: 1024 }),
+    new MysqlRecordStore({ pool: mysqlPool, prefix: mysqlPrefix, maxObjectBytes: 1024 }),
+    new RedisRecordStore({ client, prefix: redisPrefix, maxObjectBytes: 1024 }),
+  ];
+  try {
+    for (const store of limited) {
+      const record = makeRecord({ object: new Uint8Array(randomBytes(256)) });
+      await store.store(record);
+      const next: Record = { ...record, object: new Uint8Array(1025), meta: { ...record.meta, version: 2 } };
+      await assert.rejects(store.store(next), { code: "OBJECT_TOO_LARGE" }, store.constructor.name);
+      assert.deepEqual(await store.lookup(record.runId), record, `${store.constructor.name}: the stored run is unchanged`);
+      await store.store({ ...next, object: new Uint8Array(1024).fill(1) });
+      assert.equal((await store.lookup(record.runId)).meta.version, 2);
+    }
+  } finally {
+    db.close();
+  }
+});
+
+/**
+ * Event rows no sender wrote (bad JSON, headers that are not an object of strings, no run id, a
+ * version that is no number) sit first on a workflow's topic: a run triggered after them completes.
+ */
+async function eventsBehindJunkComplete(adapters: Omit<BuildConfig<Item>, "logger">, name: string, inject: (topic: string) => Promise<void>): Promise<void> {
+  const errors: unknown[] = [];
+  const b = new Builder<Item, Status>(name, Status);
+  b.addStep(Status.Created, async () => Status.Done, Status.Done);
+  const wf = b.build({ ...adapters, logger: errorsTo(errors) });
+  try {
+    await inject(topic(name, Status.Created));
+    await wf.run();
+    const healthy = await wf.trigger("healthy", { initialValue: { id: "healthy", count: 0 } });
+    assert.equal((await wf.await("healthy", healthy, Status.Done, { timeoutMs: 10_000 })).status, Status.Done, name);
+  } finally {
+    await wf.stop();
+  }
+}
+
+const junkHeaders = ["not json", "null", '{"run_id":[1]}', "[1,2]", '"text"', "{}", '{"run_id":5,"record_version":"abc"}', '{"run_id":"no-such-run","record_version":"x"}', "{\"run_id\":null}"];
+
+test("an event row no sender wrote is let go on every SQL and Redis streamer, and the runs behind it complete", async () => {
+  const sqlitePath = join(dir, "events.db");
+  const sqliteAdapters = sqlite(sqlitePath);
+  const raw = new Database(sqlitePath);
+  try {
+    await eventsBehindJunkComplete(sqliteAdapters, "junk-sqlite", async (t) => {
+      const insert = raw.prepare("INSERT INTO stepwise_events (topic, foreign_id, type, headers, created_at) VALUES (?, ?, ?, ?, ?)");
+      for (const headers of junkHeaders) insert.run(t, "junk", Status.Created, headers, Date.now());
+      insert.run(t, "junk", "not a number", "{}", "yesterday");
+      insert.run(t, "junk", Status.Created, "{}", 2 ** 53 - 1);
+      insert.run(t, Buffer.from([0xff]), Status.Created, Buffer.from("{}"), Date.now());
+    });
+  } finally {
+    raw.close();
+    await sqliteAdapters.close();
+  }
+
+  await mysqlReady();
+  const mysqlAdapters = mysql({ pool: mysqlPool, prefix: mysqlPrefix });
+  try {
+    await eventsBehindJunkComplete(mysqlAdapters, "junk-mysql", async (t) => {
+      for (const headers of junkHeaders) {
+        await mysqlPool.query(`INSERT INTO \`${mysqlPrefix}events\` (topic, foreign_id, type, headers, created_at) VALUES (?, 'junk', ?, ?, NOW(3))`, [t, Status.Created, headers]);
+      }
+    });
+  } finally {
+    await mysqlAdapters.close();
+  }
+
+  const { pool, schema } = await postgresDb();
+  const pgAdapters = postgres({ pool, schema });
+  try {
+    await eventsBehindJunkComplete(pgAdapters, "junk-postgres", async (t) => {
+      for (const headers of junkHeaders.filter((h) => h !== "not json")) {
+        await pool.query(`INSERT INTO "${schema}".stepwise_events (topic, foreign_id, type, headers) VALUES ($1, 'junk', $2, $3::jsonb)`, [t, Status.Created, headers]);
+      }
+    });
+  } finally {
+    await pgAdapters.close();
+  }
+
+  const redisAdapters = redis({ client, prefix: redisPrefix });
+  try {
+    await eventsBehindJunkComplete(redisAdapters, "junk-redis", async (t) => {
+      for (const headers of junkHeaders) await client.xadd(redisPrefix + t, "*", "foreign_id", "junk", "type", "1", "headers", headers);
+      await client.xadd(redisPrefix + t, "*", "type", "x", "created_at", "yesterday");
+      await client.xadd(redisPrefix + t, "*", "unrelated", "field");
+    });
+  } finally {
+    await redisAdapters.close();
+  }
+});
+
+/** Column (or hash field) edits no store makes, per backend; each leaves a row that cannot be a record. */
+const tamperings: { [backend: string]: string[] } = {
+  sqlite: ["run_state = 'x'", "status = 'abc'", "status = 1.5", "version = 0", "version = 'x'", "created_at = 'garbage'", "object = 'text'", "workflow_name = X'FF'", "foreign_id = zeroblob(2)"],
+  postgres: ["run_state = 42", "run_state = -1", "version = 0", "version = -5", "created_at = 'infinity'", "updated_at = '-infinity'"],
+  mysql: ["run_state = 99", "version = 0", "created_at = '0000-00-00 00:00:00'"],
+  redis: ["s x", "s 99", "t abc", "t 1.5", "v 0", "v x", "c soon", "u ", "-o", "-w"],
+};
+
+test("a tampered stored row is a MalformedRecordError on every store, and the runs beside it stay readable and unchanged", async () => {
+  for (const { name, store, tamper } of await backends()) {
+    const workflowName = `tampered-${name}`;
+    const neighbour = makeRecord({ workflowName, foreignId: "neighbour" });
+    await store.store(neighbour);
+    for (const edit of tamperings[name] ?? []) {
+      const victim = makeRecord({ workflowName });
+      await store.store(victim);
+      await tamper(victim.runId, edit);
+      await assert.rejects(store.lookup(victim.runId), { code: "MALFORMED_RECORD" }, `${name}: ${edit}`);
+      // An edit of the ids takes the run out of its workflow's index: latest no longer finds it.
+      if (!/workflow_name|foreign_id|^-w/.test(edit)) await assert.rejects(store.latest(workflowName, victim.foreignId), { code: "MALFORMED_RECORD" }, `${name}: ${edit}`);
+      assert.deepEqual(await store.lookup(neighbour.runId), neighbour, `${name}: ${edit} left the neighbour as it was`);
+    }
+  }
+});
+
+const hostileNames = ['a"b', "a'b", "a.b", "a b", "a;b", "a-b", "a`b", "\u00e9t\u00e9", "a\nb"];
+
+test("a schema or table prefix that cannot be spliced into SQL is refused when the adapter is made", async () => {
+  const { pool } = await postgresDb();
+  for (const schema of [...hostileNames, "", "1st", "s".repeat(64)]) {
+    assert.throws(() => postgres({ pool, schema }), { code: "INVALID_OPTION" }, `postgres schema ${JSON.stringify(schema)}`);
+  }
+  // Over-long: each database's identifier limit less the longest table or index name after the prefix.
+  assert.throws(() => postgres({ pool, prefix: "p".repeat(46) }), { code: "INVALID_OPTION" });
+  assert.throws(() => mysql({ pool: mysqlPool, prefix: "p".repeat(51) }), { code: "INVALID_OPTION" });
+  assert.throws(() => sqlite(join(dir, "refused.db"), { prefix: "p".repeat(65) }), { code: "INVALID_OPTION" });
+  for (const prefix of hostileNames) {
+    assert.throws(() => postgres({ pool, prefix }), { code: "INVALID_OPTION" }, `postgres prefix ${JSON.stringify(prefix)}`);
+    assert.throws(() => mysql({ pool: mysqlPool, prefix }), { code: "INVALID_OPTION" }, `mysql prefix ${JSON.stringify(prefix)}`);
+    assert.throws(() => sqlite(join(dir, "refused.db"), { prefix }), { code: "INVALID_OPTION" }, `sqlite prefix ${JSON.stringify(prefix)}`);
+  }
+  await assert.rejects(migrateMysql(mysqlPool, { prefix: "x`; DROP TABLE y; --" }), { code: "INVALID_OPTION" });
+});
+
+test("postgres: prefixes that differ only in case each get their own tables and their own unique index of unfinished runs", async () => {
+  const { pool, schema } = await postgresDb();
+  const upperSchema = `${schema.toUpperCase()}_X`;
+  try {
+    // An upper-case schema is quoted wherever it is used, so it is not the lower-case one.
+    const stores: PostgresRecordStore[] = [];
+    for (const prefix of ["Ab_", "ab_"]) {
+      await migratePostgres(pool, { schema: upperSchema, prefix });
+      stores.push(new PostgresRecordStore({ pool, schema: upperSchema, prefix }));
+    }
+    const [upper, lower] = stores as [PostgresRecordStore, PostgresRecordStore];
+    const record = makeRecord();
+    await upper.store(record);
+    await assert.rejects(lower.lookup(record.runId), { code: "RECORD_NOT_FOUND" });
+    for (const store of stores) {
+      const first = makeRecord({ workflowName: "same", foreignId: "f" });
+      await store.store(first);
+      await assert.rejects(store.store(makeRecord({ workflowName: "same", foreignId: "f" })), { code: "WORKFLOW_IN_PROGRESS" });
+    }
+  } finally {
+    await pool.query(`DROP SCHEMA IF EXISTS "${upperSchema}" CASCADE`);
+  }
+});
+
+test("sqlite: a path with quotes, spaces, unicode and SQL in it opens, and keeps runs", async () => {
+  const path = join(dir, `it's "a" db; DROP TABLE x; -- \u00e9 \ud83d\ude00.db`);
+  const adapters = sqlite(path);
+  try {
+    const record = makeRecord();
+    await adapters.recordStore.store(record);
+    assert.deepEqual(await adapters.recordStore.lookup(record.runId), record);
+  } finally {
+    await adapters.close();
+  }
+});
+
+test("redis: a prefix with key and pattern metacharacters keeps its runs to itself", async () => {
+  const prefixes = ["{tag}", "*", "a b", "line\nbreak:", "[ab]?"].map((p) => `${redisPrefix}${p}`);
+  const stores = prefixes.map((prefix) => new RedisRecordStore({ client, prefix }));
+  const records = stores.map(() => makeRecord({ workflowName: "shared", foreignId: "f" }));
+  for (const [i, store] of stores.entries()) await store.store(records[i] as Record);
+  for (const [i, store] of stores.entries()) {
+    assert.deepEqual(await store.lookup(records[i]!.runId), records[i]);
+    assert.deepEqual(
+      (await store.list({ workflowName: "shared", limit: 10 })).map((r) => r.runId),
+      [records[i]!.runId],
+      `prefix ${JSON.stringify(prefixes[i])} lists only its own run`,
+    );
+  }
+});
+
+/** What each backend writes for an object that is not JSON: one byte no UTF-8 text starts with. */
+const undecodable: { [backend: string]: string } = { sqlite: "object = X'FF'", postgres: "object = '\\xff'::bytea", mysql: "object = X'FF'", redis: "o \u00ff" };
+
+test("a hostile workflow name and foreign ids work end to end, and an undecodable object is an ObjectDecodeError that changes nothing", async () => {
+  const { pool, schema } = await postgresDb();
+  await mysqlReady();
+  const made = [
+    { name: "sqlite", adapters: sqlite(join(dir, "end-to-end.db")) },
+    { name: "postgres", adapters: postgres({ pool, schema }) },
+    { name: "mysql", adapters: mysql({ pool: mysqlPool, prefix: mysqlPrefix }) },
+    { name: "redis", adapters: redis({ client, prefix: redisPrefix }) },
+  ];
+  const tamperers = new Map((await backends()).map((b) => [b.name, b.tamper]));
+  const raw = new Database(join(dir, "end-to-end.db"));
+  tamperers.set("sqlite", async (runId, edit) => raw.prepare(`UPDATE stepwise_records SET ${edit} WHERE run_id = ?`).run(runId));
+  for (const { name, adapters } of made) {
+    const workflowName = `orders '; DROP TABLE x; -- {tag}:* ${name}`;
+    const b = new Builder<Item, Status>(workflowName, Status);
+    b.addCallback(
+      Status.Created,
+      async (run, payload) => {
+        run.object.count = Number((payload as { count?: unknown }).count);
+        return Status.Done;
+      },
+      Status.Done,
+    );
+    const wf = b.build({ ...adapters, logger: errorsTo([]) });
+    try {
+      await wf.run();
+      const runIds = new Map<string, string>();
+      for (const foreignId of hostile) runIds.set(foreignId, await wf.trigger(foreignId, { initialValue: { id: foreignId, count: 0 } }));
+      for (const refused of ["a\u0000b", "a\ud800b", "\udc00"]) {
+        await assert.rejects(wf.trigger(refused, { initialValue: { id: "x", count: 0 } }), { code: "VALUE_NOT_STORABLE" }, name);
+      }
+      const [broken, ...healthy] = hostile;
+      const brokenRun = runIds.get(broken as string) as string;
+      const before = await adapters.recordStore.lookup(brokenRun);
+      await tamperers.get(name)?.(brokenRun, undecodable[name] as string);
+
+      await assert.rejects(wf.get(brokenRun), { code: "OBJECT_DECODE" }, name);
+      await assert.rejects(wf.callback(broken as string, Status.Created, { count: 1 }), { code: "OBJECT_DECODE" }, name);
+      assert.equal((await adapters.recordStore.lookup(brokenRun)).meta.version, before.meta.version, `${name}: the callback wrote nothing`);
+      for (const foreignId of healthy) {
+        const { run } = await wf.callback(foreignId, Status.Created, { count: 7 });
+        assert.deepEqual([run.foreignId, run.status, run.object], [foreignId, Status.Done, { id: foreignId, count: 7 }], name);
+      }
+
+      const ui = webui({ workflows: [wf], token: false });
+      const get = async (path: string) => {
+        const response = await ui.fetch(new Request(`http://stepwise.test${path}`));
+        return { status: response.status, body: (await response.json()) as { runs?: { runId: string }[]; runId?: string; error?: { code: string } } };
+      };
+      const w = encodeURIComponent(workflowName);
+      for (const foreignId of healthy) {
+        const listed = await get(`/api/runs?workflow=${w}&foreignId=${encodeURIComponent(foreignId as string)}`);
+        assert.equal(listed.status, 200, `${name}: list ${JSON.stringify(foreignId)}`);
+        assert.deepEqual(listed.body.runs?.map((r) => r.runId), [runIds.get(foreignId as string)], `${name}: list ${JSON.stringify(foreignId)}`);
+        const shown = await get(`/api/runs/${w}/${encodeURIComponent(runIds.get(foreignId as string) as string)}`);
+        assert.equal(shown.status, 200, name);
+      }
+      for (const runId of hostile) {
+        const missing = await get(`/api/runs/${w}/${encodeURIComponent(runId)}`);
+        assert.deepEqual([missing.status, missing.body.error?.code], [404, "RECORD_NOT_FOUND"], `${name}: run id ${JSON.stringify(runId)}`);
+      }
+      const shownBroken = await get(`/api/runs/${w}/${brokenRun}`);
+      assert.notEqual(shownBroken.status, 500, `${name}: ${JSON.stringify(shownBroken.body)}`);
+    } finally {
+      await wf.stop();
+      await adapters.close();
+    }
+  }
+  raw.close();
+});
+
+test("any value in any column of a stored run reads back as a record or a MalformedRecordError, never another error", async () => {
+  const db = new Database(join(dir, "fuzz.db"));
+  migrateSqlite(db);
+  const sqliteStore = new SqliteRecordStore({ db });
+  const redisStore = new RedisRecordStore({ client, prefix: redisPrefix });
+  const sqliteColumns = ["workflow_name", "foreign_id", "run_state", "status", "object", "created_at", "updated_at", "version", "run_state_reason", "status_description", "trace_origin", "trace_parent", "trace_state"];
+  const sqliteValue = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b)), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.constantFrom(2 ** 53 - 1, -(2 ** 53), 8.64e15 + 1, 0, -1));
+  const redisFields = ["w", "f", "s", "t", "o", "c", "u", "v", "r", "d", "g", "p", "q"];
+  const outcome = (err: unknown) => {
+    assert.equal((err as { code?: unknown }).code, "MALFORMED_RECORD", String(err));
+  };
+  /** A record that reads is one a store could have written: every field of its type. */
+  const wellTyped = (r: Record) => {
+    for (const text of [r.workflowName, r.foreignId, r.runId, r.meta.runStateReason, r.meta.statusDescription, r.meta.traceOrigin]) assert.equal(typeof text, "string");
+    for (const time of [r.createdAt, r.updatedAt]) assert.ok(time instanceof Date && !Number.isNaN(time.getTime()), `time ${String(time)}`);
+    assert.ok(Number.isSafeInteger(r.status) && Number.isSafeInteger(r.meta.version) && r.meta.version >= 1, `status ${r.status} version ${r.meta.version}`);
+    assert.ok(r.object instanceof Uint8Array);
+  };
+  try {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...sqliteColumns), sqliteValue, async (column, value) => {
+        const record = makeRecord();
+        await sqliteStore.store(record);
+        try {
+          db.prepare(`UPDATE stepwise_records SET ${column} = ? WHERE run_id = ?`).run(value, record.runId);
+        } catch {
+          return; // a constraint (NOT NULL, CHECK) refused the edit: nothing to read
+        }
+        await sqliteStore.lookup(record.runId).then(wellTyped, outcome);
+      }),
+      { seed: 13, numRuns: 150 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...redisFields), fc.oneof(fc.string(), fc.constantFrom("-", "9007199254740991", "8640000000000001", "-1", "0", "1e3", " 5", "0x10")), async (field, value) => {
+        const record = makeRecord();
+        await redisStore.store(record);
+        const key = `${redisPrefix}run:${record.runId}`;
+        if (value === "-") await client.hdel(key, field);
+        else await client.hset(key, field, value);
+        await redisStore.lookup(record.runId).then(wellTyped, outcome);
+      }),
+      { seed: 13, numRuns: 150 },
+    );
+  } finally {
+    db.close();
+  }
+});
+
+test("the CLI takes hostile workflow names, foreign ids and run ids as plain values, and refuses a hostile schema", async () => {
+  const path = join(dir, "cli.db");
+  const adapters = sqlite(path);
+  const workflowName = "orders '; DROP TABLE x; -- %_ {tag}:*";
+  const foreignIds = ["'; DROP TABLE x; --", "100%_off", "emoji \ud83d\ude00 \u05e9\u05dc\u05d5\u05dd"];
+  const b = new Builder<Item, Status>(workflowName, Status);
+  b.addCallback(Status.Created, async () => Status.Done, Status.Done);
+  const wf = b.build(adapters);
+  const runIds: string[] = [];
+  try {
+    await wf.run();
+    for (const foreignId of foreignIds) runIds.push(await wf.trigger(foreignId, { initialValue: { id: foreignId, count: 0 } }));
+  } finally {
+    await wf.stop();
+    await adapters.close();
+  }
+  const listed = await stepwise(["runs", "list", "--sqlite", path, "--workflow", workflowName, "--foreign-id", foreignIds[1] as string, "--json"]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual((JSON.parse(listed.stdout) as { runs: { runId: string; foreignId: string }[] }).runs.map((r) => [r.runId, r.foreignId]), [[runIds[1], foreignIds[1]]]);
+  const missing = await stepwise(["runs", "show", "'; DROP TABLE x; --", "--sqlite", path]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /RECORD_NOT_FOUND/);
+  const url = `postgres://${process.env.PGUSER ?? "postgres"}@${process.env.PGHOST ?? "127.0.0.1"}:${process.env.PGPORT ?? 5432}/${process.env.PGDATABASE ?? "test"}`;
+  const hostileSchema = await stepwise(["runs", "list", "--postgres", url, "--schema", 'x"; DROP SCHEMA public; --']);
+  assert.equal(hostileSchema.code, 2, hostileSchema.stderr);
+  assert.match(hostileSchema.stderr, /schema/);
+  // Everything is still there.
+  const reopened = sqlite(path);
+  try {
+    for (const runId of runIds) assert.equal((await reopened.recordStore.lookup(runId)).workflowName, workflowName);
+  } finally {
+    await reopened.close();
+  }
+});
+
+test("a workflow with a hand-edited run among its recent ones still starts after a restart and completes its other runs", async () => {
+  const { pool, schema } = await postgresDb();
+  await mysqlReady();
+  const path = join(dir, "restart.db");
+  const open = {
+    sqlite: () => sqlite(path),
+    postgres: () => postgres({ pool, schema }),
+    mysql: () => mysql({ pool: mysqlPool, prefix: mysqlPrefix }),
+    redis: () => redis({ client, prefix: redisPrefix }),
+  };
+  const edit = { sqlite: "run_state = 42", postgres: "run_state = 42", mysql: "run_state = 99", redis: "s 99" };
+  const tamperers = new Map((await backends()).map((b) => [b.name, b.tamper]));
+  for (const name of ["sqlite", "postgres", "mysql", "redis"] as const) {
+    const workflowName = `restarted-${name}-${randomBytes(3).toString("hex")}`;
+    const build = (errors: unknown[] = []) => {
+      const adapters = open[name]();
+      const b = new Builder<Item, Status>(workflowName, Status);
+      b.addCallback(Status.Created, async () => Status.Done, Status.Done);
+      return { adapters, wf: b.build({ ...adapters, logger: errorsTo(errors) }) };
+    };
+    const first = build();
+    let broken: string;
+    try {
+      await first.wf.run();
+      broken = await first.wf.trigger("broken", { initialValue: { id: "broken", count: 0 } });
+    } finally {
+      await first.wf.stop();
+      await first.adapters.close();
+    }
+    if (name === "sqlite") {
+      const raw = new Database(path);
+      raw.prepare(`UPDATE stepwise_records SET ${edit.sqlite} WHERE run_id = ?`).run(broken);
+      raw.close();
+    } else {
+      await tamperers.get(name)?.(broken, edit[name]);
+    }
+    const errors: unknown[] = [];
+    const second = build(errors);
+    try {
+      await second.wf.run();
+      assert.ok(errors.some((err) => (err as { code?: unknown }).code === "MALFORMED_RECORD"), `${name}: the skipped check is logged`);
+      const healthy = await second.wf.trigger("healthy", { initialValue: { id: "healthy", count: 0 } });
+      await second.wf.callback("healthy", Status.Created, null);
+      assert.equal((await second.wf.await("healthy", healthy, Status.Done)).status, Status.Done, name);
+      await assert.rejects(second.wf.get(broken), { code: "MALFORMED_RECORD" }, name);
+    } finally {
+      await second.wf.stop();
+      await second.adapters.close();
+    }
+  }
+});
