@@ -104,6 +104,13 @@ interface Pending<Item> {
   delivery: Delivery<Item>;
   key: string | undefined;
   done: boolean;
+  /**
+   * For a redelivery of an item still pending: the first delivery, whose work stands for both. The
+   * copy is never handled, and is acked only once that work is done: on an engine where acking a
+   * copy acks the message (or moves a cursor), an early ack would lose the item if this process
+   * died before the first delivery's work was stored.
+   */
+  copyOf?: Pending<Item>;
 }
 
 /** What a batch did with each of its items, in order: let go (with the reason when skipped), or failed. */
@@ -122,13 +129,15 @@ export const maxPendingItems = 1000;
  * With `spec.key`, an item that throws backs off alone: it stays pending and is retried after
  * `errBackOff` while items of other keys go on, and later items of its key wait behind it, so one
  * failing run never holds up the others. Without a key, a throw ends the loop and the whole process
- * backs off. A received item already pending (a redelivery) is dropped.
+ * backs off. A received item already pending (a redelivery) is not handled again: it is acked with
+ * the first delivery once that one's work is done.
  */
 async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal: AbortSignal): Promise<void> {
   const source = await spec.open(signal);
   deps.setState(spec.name, ProcessState.Running);
   const pending: Pending<Item>[] = [];
-  const pendingIds = new Set<string>();
+  /** The first pending delivery of each item identity. */
+  const pendingIds = new Map<string, Pending<Item>>();
   /** Keys backing off, with the clock time (ms) at which their next try is due. */
   const retryAt = new Map<string, number>();
   const batchSize = spec.batch?.size ?? 1;
@@ -136,13 +145,16 @@ async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal:
   const admit = async (received: Delivery<Item>): Promise<void> => {
     receiving = undefined;
     const id = spec.identity?.(received.event);
-    if (id !== undefined && pendingIds.has(id)) {
-      await received.ack();
+    const key = spec.key?.(received.event);
+    const first = id === undefined ? undefined : pendingIds.get(id);
+    if (first) {
+      pending.push({ delivery: received, key, done: false, copyOf: first });
       return;
     }
-    if (id !== undefined) pendingIds.add(id);
     const inShard = !spec.shard || isInShard(spec.shard.key(received.event), spec.shard.index, spec.shard.count);
-    pending.push({ delivery: received, key: spec.key?.(received.event), done: !inShard });
+    const item: Pending<Item> = { delivery: received, key, done: !inShard };
+    if (id !== undefined) pendingIds.set(id, item);
+    pending.push(item);
   };
   const receive = (): Promise<Delivery<Item>> => {
     if (!receiving) {
@@ -185,16 +197,22 @@ async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal:
  * comes back, a lost one doesn't. The acks start in receive order and are awaited together, so a
  * batch costs one wait, and a receiver whose acks move a position sees them in order.
  */
-async function ackDone<Item>(spec: ProcessSpec<Item>, pending: Pending<Item>[], pendingIds: Set<string>): Promise<void> {
+async function ackDone<Item>(spec: ProcessSpec<Item>, pending: Pending<Item>[], pendingIds: Map<string, Pending<Item>>): Promise<void> {
   let count = 0;
-  while (count < pending.length && pending[count]!.done) count++;
+  while (count < pending.length && isDone(pending[count]!)) count++;
   if (count === 0) return;
   const acks: Promise<void>[] = [];
-  for (const { delivery } of pending.splice(0, count)) {
-    if (spec.identity) pendingIds.delete(spec.identity(delivery.event));
-    acks.push(delivery.ack());
+  for (const item of pending.splice(0, count)) {
+    const id = spec.identity?.(item.delivery.event);
+    if (id !== undefined && pendingIds.get(id) === item) pendingIds.delete(id);
+    acks.push(item.delivery.ack());
   }
   await Promise.all(acks);
+}
+
+/** Whether an item's work is stored: its own, or, for a redelivered copy, the first delivery's. */
+function isDone<Item>(item: Pending<Item>): boolean {
+  return item.done || item.copyOf?.done === true;
 }
 
 /**
@@ -222,7 +240,7 @@ function nextBatch<Item>(pending: readonly Pending<Item>[], retryAt: ReadonlyMap
   const batch: Pending<Item>[] = [];
   const seen = new Set<string>();
   for (const item of pending) {
-    if (item.done) continue;
+    if (item.done || item.copyOf) continue;
     if (item.key === undefined) {
       if (batch.length === 0) return [item];
       continue;
@@ -310,7 +328,7 @@ async function receivedOrRetryDue<Item>(
 ): Promise<Delivery<Item> | undefined> {
   let dueMs = Infinity;
   for (const item of pending) {
-    if (!item.done && item.key !== undefined) dueMs = Math.min(dueMs, retryAt.get(item.key) ?? Infinity);
+    if (!item.done && !item.copyOf && item.key !== undefined) dueMs = Math.min(dueMs, retryAt.get(item.key) ?? Infinity);
   }
   if (dueMs === Infinity) {
     // Without an item to retry, the window is not full, so a receive is in flight.
