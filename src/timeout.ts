@@ -1,6 +1,6 @@
 import { topicConsumers } from "./consumer.js";
 import type { WorkflowContext } from "./context.js";
-import { BuildError } from "./errors.js";
+import { BuildError, hasErrorCode } from "./errors.js";
 import { roleName } from "./graph.js";
 import { resolveOptions, stepOnlyOptions, type ProcessOptions } from "./options.js";
 import type { ProcessSpec } from "./process.js";
@@ -117,11 +117,11 @@ async function fireTimeout<T>(
 ): Promise<SkipReason | undefined> {
   const timeout = timeouts[expired.index ?? 0];
   const record = await lookupOrSkip(ctx, expired.runId);
-  if (record === "record_not_found") await store.cancel(expired.id);
+  if (record === "record_not_found") await finish(store.cancel(expired.id));
   if (isSkip(record)) return record;
   // A timeout whose definition is gone (a deploy removed it) or whose run moved on is no longer wanted.
   if (!timeout || isFinished(record.runState) || record.status !== expired.status) {
-    await store.cancel(expired.id);
+    await finish(store.cancel(expired.id));
     return "status_mismatch";
   }
   // A paused run keeps its timeout and fires once resumed.
@@ -142,8 +142,21 @@ async function fireTimeout<T>(
   errors.reset(record.runId);
   // Complete only once the transition is stored: a crash in between fires it again, and the
   // version check then finds the run moved on and cancels it.
-  if (!next || (await writeUnlessSuperseded(ctx, record, next))) await store.complete(expired.id);
+  if (!next || (await writeUnlessSuperseded(ctx, record, next))) await finish(store.complete(expired.id));
   return next ? undefined : "step_skipped";
+}
+
+/**
+ * Completing or cancelling a timeout that is no longer active is done already: an earlier try
+ * whose reply was lost finished it (the store changed, the caller saw an error), or another
+ * poller did. Retrying would fail with TIMEOUT_NOT_FOUND forever.
+ */
+async function finish(ending: Promise<void>): Promise<void> {
+  try {
+    await ending;
+  } catch (err) {
+    if (!hasErrorCode(err, "TIMEOUT_NOT_FOUND")) throw err;
+  }
 }
 
 /** The record the timeout function asks for, carrying the timeout's trace context; undefined for `skip`. */
