@@ -8,6 +8,9 @@
 //   connections   PostgreSQL pg_terminate_backend, MariaDB KILL, Redis CLIENT KILL of two of the
 //                 workers' connections (records on PostgreSQL for nats)
 //   nats-restart  the soak's own nats-server is stopped and started again on its data
+//   slow, failing not timed: every worker's adapters are wrapped in stepwise/testing's chaos()
+//                 (line-worker.ts --chaos), slow delaying 5% of the adapter calls by 1–50 ms,
+//                 failing failing 1% before and 1% after the real call; counted as injected
 // Each of the N soak runs is an order run and its payment run; it is completed once both are.
 // Not yet on the memory backend: its workers cannot share memory across processes, so they would
 // have to be workflows in this process on one memory() bundle and a MemoryRoleCluster.
@@ -325,15 +328,19 @@ async function soakOverProcesses(backend: string, runs: number, workerCount: num
   const make = storages[backend];
   if (!make) throw new Error(`unknown backend "${backend}"; known: ${Object.keys(storages).join(", ")}`);
   const storage = await make();
-  for (const kind of faultKinds) {
-    if (!storage.faults[kind]) throw new Error(`the fault "${kind}" does not apply to ${backend}; it has: ${Object.keys(storage.faults).join(", ") || "none"}`);
+  const chaosKinds = faultKinds.filter((kind) => kind === "slow" || kind === "failing");
+  const timedKinds = faultKinds.filter((kind) => kind !== "slow" && kind !== "failing");
+  for (const kind of timedKinds) {
+    if (!storage.faults[kind]) throw new Error(`the fault "${kind}" does not apply to ${backend}; it has: ${[...Object.keys(storage.faults), "slow", "failing"].join(", ")}`);
   }
   const workers = new Workers();
   const all: Worker[] = [];
   const ready = new Set<Worker>();
   const args = [...storage.args, "--workflow", "soak", "--connection-name", connectionName, "--ttl-ms", "1000", "--in-flight", "50"];
+  if (chaosKinds.length > 0) args.push("--chaos", chaosKinds.join(","));
   const startWorker = () => {
-    const worker = workers.start(storage.worker, args);
+    // Each worker its own seed, so that they do not fail the same calls in step.
+    const worker = workers.start(storage.worker, [...args, "--chaos-seed", String(all.length + 1)]);
     all.push(worker);
     void worker.said("ready", 120_000).then(
       () => ready.add(worker),
@@ -385,11 +392,11 @@ async function soakOverProcesses(backend: string, runs: number, workerCount: num
     })();
 
     const faulting = (async () => {
-      if (faultKinds.length === 0) return;
+      if (timedKinds.length === 0) return;
       while (!done.signal.aborted) {
         await delay(faultEveryMs, undefined, { signal: done.signal }).catch(() => {});
         if (done.signal.aborted) return;
-        const kind = pick(faultKinds) ?? "";
+        const kind = pick(timedKinds) ?? "";
         try {
           await storage.faults[kind]?.();
           faults[kind] = (faults[kind] ?? 0) + 1;
@@ -431,6 +438,11 @@ async function soakOverProcesses(backend: string, runs: number, workerCount: num
     }
     for (const [text, count] of [...errors].sort((a, b) => b[1] - a[1]).slice(0, 10)) log(`${count}× ${text}`);
     await Promise.all([...ready].map((w) => w.stop()));
+    for (const worker of all) {
+      const [delayed = 0, failed = 0] = worker.lines.findLast((l) => l.text.startsWith("chaos "))?.text.split(" ").slice(1).map(Number) ?? [];
+      if (chaosKinds.includes("slow")) faults.slow = (faults.slow ?? 0) + delayed;
+      if (chaosKinds.includes("failing")) faults.failing = (faults.failing ?? 0) + failed;
+    }
     return {
       backend,
       runs,

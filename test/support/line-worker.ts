@@ -13,6 +13,10 @@
 //                  [--name N] [--trigger N] [--in-flight N] [--halfway N] [--ttl-ms MS] [--parallel N]
 //                  [--die-in-commit N] [--die-halfway] [--step-delay-ms MS] [--batch-size N]
 //                  [--workflow line|soak] [--nats-url U] [--timeout-ms MS] [--connection-name N] [--database D]
+//                  [--chaos slow,failing] [--chaos-seed N]
+// --chaos: wraps the adapters in stepwise/testing's chaos() with --chaos-seed: "slow" delays 5% of
+// the calls by 1–50 ms, "failing" fails 1% before and 1% after the real call; the worker prints
+// "chaos <delayed> <failed>" every second.
 // --die-halfway: SIGKILLs itself once it said "halfway".
 // --die-in-commit N: SIGKILLs itself once the N-th batch of several records is on its way to the
 // store, so the store's transaction is cut off mid-commit from this side.
@@ -35,6 +39,7 @@ import { nats } from "stepwise/nats";
 import { postgres, PostgresRecordStore, PostgresRoleScheduler, PostgresTimeoutStore } from "stepwise/postgres";
 import { redis } from "stepwise/redis";
 import { sqlite } from "stepwise/sqlite";
+import { chaos } from "stepwise/testing";
 import { mysqlEffects, postgresEffects, redisEffects, sqliteEffects, type Effects } from "./effects.js";
 import { connectNats, natsServers } from "./nats.js";
 import { redisClient } from "./redis.js";
@@ -64,6 +69,8 @@ const { positionals, values } = parseArgs({
     "timeout-ms": { type: "string", default: "20" },
     "connection-name": { type: "string", default: "stepwise-worker" },
     database: { type: "string", default: process.env.MYSQL_DATABASE ?? "test" },
+    chaos: { type: "string", default: "" },
+    "chaos-seed": { type: "string", default: "1" },
   },
 });
 const [backend = ""] = positionals;
@@ -246,6 +253,20 @@ function dyingInCommit(adapters: BuildConfig<Item>, dieAt: number): BuildConfig<
 
 const opened = await open();
 opened.adapters = dyingInCommit(opened.adapters, Number(values["die-in-commit"]));
+const chaosKinds = values.chaos.split(",").filter((kind) => kind !== "");
+if (chaosKinds.length > 0) {
+  // chaos() takes a whole bundle; the worker closes its clients itself.
+  const chaotic = chaos({ ...opened.adapters, close: async () => {} }, {
+    seed: Number(values["chaos-seed"]),
+    ...(chaosKinds.includes("slow") ? { delayMs: [1, 50] as const, delayRate: 0.05 } : {}),
+    ...(chaosKinds.includes("failing") ? { failRate: 0.01, failAfterRate: 0.01 } : {}),
+  });
+  opened.adapters = chaotic;
+  setInterval(() => {
+    const stats = chaotic.stats();
+    say(`chaos ${stats.delayed} ${stats.failedBefore + stats.failedAfter}`);
+  }, 1_000).unref();
+}
 const config = {
   // The outbox sees other processes' writes by polling its table.
   defaultOptions: { pollingFrequency: 50, errBackOff: 50 },
