@@ -13,7 +13,7 @@ const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 const soaks = [
   { backend: "sqlite", runs: 300, faults: [] },
   // Fewer: a worker killed with its connections cut takes longer to come back.
-  { backend: "postgres", runs: 150, faults: ["--faults", "connections"] },
+  { backend: "postgres", runs: 100, faults: ["--faults", "connections"] },
 ];
 
 for (const { backend, runs, faults } of soaks) {

@@ -53,45 +53,28 @@ interface SoakOptions {
 export function soakWorkflowsOn(adapters: BuildConfig<SoakItem>, effects: Effects, options: SoakOptions = {}) {
   const stepOptions = { parallelCount: options.parallelCount ?? 2, errBackOff: 50 };
   const apply = (run: Run<SoakItem, number>, handler: string) => effects.apply(run.runId, handler, run.meta.version);
+  /** A handler that applies its effect, then moves the run to `to`. */
+  const applying =
+    <To extends number>(handler: string, to: To) =>
+    async (run: Run<SoakItem, number>): Promise<To> => {
+      await apply(run, handler);
+      return to;
+    };
 
   const payments = new Builder<SoakItem, PaymentStatus>(soakNames.payment, PaymentStatus);
   payments
-    .addStep(
-      PaymentStatus.Started,
-      async (run) => {
-        await apply(run, "authorise");
-        return PaymentStatus.Authorised;
-      },
-      PaymentStatus.Authorised,
-    )
+    .addStep(PaymentStatus.Started, applying("authorise", PaymentStatus.Authorised), PaymentStatus.Authorised)
     .withOptions(stepOptions);
-  payments.addCallback(
-    PaymentStatus.Authorised,
-    async (run) => {
-      await apply(run, "settle");
-      return PaymentStatus.Settled;
-    },
-    PaymentStatus.Settled,
-  );
+  payments.addCallback(PaymentStatus.Authorised, applying("settle", PaymentStatus.Settled), PaymentStatus.Settled);
 
   const orders = new Builder<SoakItem, OrderStatus>(soakNames.order, OrderStatus);
   orders
-    .addStep(
-      OrderStatus.Created,
-      async (run) => {
-        await apply(run, "reserve");
-        return OrderStatus.Reserved;
-      },
-      OrderStatus.Reserved,
-    )
+    .addStep(OrderStatus.Created, applying("reserve", OrderStatus.Reserved), OrderStatus.Reserved)
     .withOptions(stepOptions);
   orders.addTimeout(
     OrderStatus.Reserved,
     durationTimer(options.timeoutMs ?? 20),
-    async (run) => {
-      await apply(run, "expire");
-      return OrderStatus.AwaitingPayment;
-    },
+    applying("expire", OrderStatus.AwaitingPayment),
     OrderStatus.AwaitingPayment,
   );
   orders
@@ -109,14 +92,7 @@ export function soakWorkflowsOn(adapters: BuildConfig<SoakItem>, effects: Effect
     })
     .withOptions(stepOptions);
   orders
-    .addStep(
-      OrderStatus.Paid,
-      async (run) => {
-        await apply(run, "ship");
-        return OrderStatus.Shipped;
-      },
-      OrderStatus.Shipped,
-    )
+    .addStep(OrderStatus.Paid, applying("ship", OrderStatus.Shipped), OrderStatus.Shipped)
     .withOptions(stepOptions);
 
   const config = { ...adapters, ...options.config };
