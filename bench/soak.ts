@@ -193,6 +193,8 @@ const storages: { readonly [backend: string]: () => Promise<Storage> } = {
     return {
       ...storage,
       worker: "nats",
+      // The events go through the outbox to NATS: none stay in the PostgreSQL table.
+      eventVersions: undefined,
       faults: {
         ...storage.faults,
         "nats-restart": async () => {
