@@ -188,7 +188,11 @@ export class Workflow<T, S extends number> {
   async run(): Promise<void> {
     if (this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "run", "it was stopped; build it again to run it");
     if (this.#loops) return;
-    this.#started ??= this.#checkStoredRuns();
+    this.#started ??= this.#checkStoredRuns().catch((err: unknown) => {
+      // A failed check (a dropped connection) must not stick: the next run() checks again.
+      this.#started = undefined;
+      throw err;
+    });
     await this.#started;
     this.#loops ??= this.#processes.map((p) => this.#launch(p));
   }

@@ -2,77 +2,31 @@
 // restarting it disturbs no other test: the server is down when the workflow starts, and it is
 // restarted with the same data dir in the middle of a run.
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { RunState } from "stepwise";
 import { nats } from "stepwise/nats";
 import { PostgresRecordStore, PostgresTimeoutStore } from "stepwise/postgres";
-import { connectNats, eventually } from "./support/nats.js";
+import { connectNats, eventually, privateNatsServer } from "./support/nats.js";
 import { freshSchema } from "./support/postgres.js";
 import { until } from "./support/until.js";
 import { lineWorkflowOn, Status } from "./support/workflows.js";
 import { errorsTo } from "./support/logger.js";
-
-const servers: ChildProcess[] = [];
-after(() => {
-  for (const server of servers) server.kill("SIGKILL");
-});
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const address = probe.address();
-  probe.close();
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
-/** Starts nats-server with JetStream on `port` and `dir`; resolves once it says it is ready. */
-async function startServer(port: number, dir: string): Promise<ChildProcess> {
-  const server = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], { stdio: ["ignore", "ignore", "pipe"] });
-  servers.push(server);
-  const ready = new Promise<void>((resolve, reject) => {
-    createInterface({ input: server.stderr as NodeJS.ReadableStream }).on("line", (line) => {
-      if (line.includes("Server is ready")) resolve();
-    });
-    server.once("exit", (code) => reject(new Error(`nats-server exited with ${code} before it was ready`)));
-    server.once("error", reject);
-  });
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("nats-server was not ready within 20 s")), 20_000);
-  });
-  try {
-    await Promise.race([ready, limit]);
-  } finally {
-    clearTimeout(timer);
-  }
-  return server;
-}
-
-async function stopServer(server: ChildProcess): Promise<void> {
-  const exited = once(server, "exit");
-  server.kill("SIGTERM");
-  await exited;
-}
+import { freePort } from "./support/redis.js";
 
 test("a NATS server down at start and restarted mid-run: errors are clear, receivers reconnect, every run completes", { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "stepwise-nats-"));
   const port = await freePort();
-  let server = await startServer(port, dir);
+  const server = privateNatsServer(port, dir);
+  await server.start();
   const connection = await connectNats(`127.0.0.1:${port}`);
   const db = await freshSchema();
   const errors: unknown[] = [];
   try {
     // Down at start: the connection exists, the server does not answer.
-    await stopServer(server);
+    await server.stop();
     const { wf } = lineWorkflowOn(
       {
         ...nats({ connection, events: { ackWaitMs: 2_000, timeoutMs: 1_000 }, roles: { ttlMs: 1_000 } }),
@@ -100,13 +54,13 @@ test("a NATS server down at start and restarted mid-run: errors are clear, recei
       db.pool
         .query(`SELECT count(*) FROM "${db.schema}".stepwise_records WHERE run_state = $1`, [RunState.Completed])
         .then((r) => Number(r.rows[0].count));
-    server = await startServer(port, dir);
+    await server.start();
     await eventually("a third of the runs to complete", async () => (await completed()) >= runs / 3, 30_000);
 
     // Restarted with the same data dir, in the middle of the run.
-    await stopServer(server);
+    await server.stop();
     const restartedAt = Date.now();
-    server = await startServer(port, dir);
+    await server.start();
     await eventually("every run to complete after the restart", async () => (await completed()) === runs, 40_000);
     for (const m of new Set(errors.map((e) => String((e as Error).message).slice(0, 160)))) t.diagnostic(`err: ${m}`);
     t.diagnostic(`all ${runs} runs completed ${Date.now() - restartedAt} ms after the server came back`);
@@ -121,7 +75,7 @@ test("a NATS server down at start and restarted mid-run: errors are clear, recei
   } finally {
     await connection.close();
     await db.drop();
-    await stopServer(server);
+    await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -15,7 +15,7 @@ import {
 } from "stepwise";
 import { memory, MemoryRecordStore } from "stepwise/memory";
 import { FakeClock } from "stepwise/testing";
-import { lineWorkflow, Status, type Item } from "./support/workflows.js";
+import { lineWorkflow, lineWorkflowOn, Status, type Item } from "./support/workflows.js";
 import { quietLogger } from "./support/logger.js";
 
 test("a run goes through every step to its terminal status and completes", async () => {
@@ -54,6 +54,26 @@ test("trigger before run() and after stop() throws WorkflowNotRunningError", asy
     await wf.run();
     await wf.stop();
     await assert.rejects(wf.trigger("a", { initialValue: { id: "a", count: 0 } }), (err: WorkflowNotRunningError) => err.code === "WORKFLOW_NOT_RUNNING" && /run\(\)/.test(err.message));
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("run() that failed on a dropped store connection can be called again, and then runs", async () => {
+  const adapters = memory();
+  const list = adapters.recordStore.list.bind(adapters.recordStore);
+  let failures = 1;
+  // The check of stored runs that run() makes is the first call to the store.
+  adapters.recordStore.list = async (query) => {
+    if (failures-- > 0) throw new Error("connection terminated");
+    return list(query);
+  };
+  const { wf } = lineWorkflowOn(adapters);
+  try {
+    await assert.rejects(wf.run(), /connection terminated/);
+    await wf.run();
+    const runId = await wf.trigger("item-1", { initialValue: { id: "item-1", count: 0 } });
+    assert.equal((await wf.await("item-1", runId, Status.Done)).object.count, 3);
   } finally {
     await wf.stop();
   }

@@ -5,28 +5,45 @@
 //   a receiver is open, and "error <message>" for each error the workflow logs.
 //   Events are kept (retention: false): the tests count every event each run wrote.
 // Started with an IPC channel, it answers "states" (its processes' states, and its role-lease
-// owner where the backend has one) and "trigger" (triggers more runs).
+// owner where the backend has one) and "trigger" (triggers more runs, or with `ids` those runs).
+// --workflow soak: runs the soak's two workflows (test/support/soak-workflow.ts) instead, their
+// effects kept beside the backend's data (test/support/effects.ts), and settles waiting payments
+// in a loop; --nats-url names the NATS server, --timeout-ms the soak's timeout.
 //   line-worker.ts <backend> [--schema S] [--prefix P] [--path F] [--brokers B] [--mock]
 //                  [--name N] [--trigger N] [--in-flight N] [--halfway N] [--ttl-ms MS] [--parallel N]
 //                  [--die-in-commit N] [--die-halfway] [--step-delay-ms MS] [--batch-size N]
+//                  [--workflow line|soak] [--nats-url U] [--timeout-ms MS] [--connection-name N] [--database D]
+//                  [--chaos slow,failing] [--chaos-seed N]
+// --chaos: wraps the adapters in stepwise/testing's chaos() with --chaos-seed: "slow" delays 5% of
+// the calls by 1–50 ms, "failing" fails 1% before and 1% after the real call; the worker prints
+// "chaos <delayed> <failed>" every second.
 // --die-halfway: SIGKILLs itself once it said "halfway".
 // --die-in-commit N: SIGKILLs itself once the N-th batch of several records is on its way to the
 // store, so the store's transaction is cut off mid-commit from this side.
 // Backends: postgres; nats, redis and kafka (records on PostgreSQL, outbox mode); redis-only
-// (records, timeouts, events and roles on Redis); etcd (roles on etcd, the rest on PostgreSQL); sqlite.
+// (records, timeouts, events and roles on Redis); etcd (roles on etcd, the rest on PostgreSQL); sqlite;
+// mysql (all on MariaDB/MySQL database --database, in tables the caller migrated under --prefix).
+// Its PostgreSQL connections and Redis clients are named --connection-name, so that a fault
+// injector can find and kill them (MariaDB's by their database).
+import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { Etcd3 } from "etcd3";
+import { createPool } from "mysql2/promise";
 import pg from "pg";
 import type { BuildConfig, EventStreamer, RoleScheduler } from "stepwise";
 import { quietLogger } from "./logger.js";
 import { etcd } from "stepwise/etcd";
 import { kafka } from "stepwise/kafka";
+import { mysql } from "stepwise/mysql";
 import { nats } from "stepwise/nats";
 import { postgres, PostgresRecordStore, PostgresRoleScheduler, PostgresTimeoutStore } from "stepwise/postgres";
 import { redis } from "stepwise/redis";
 import { sqlite } from "stepwise/sqlite";
-import { connectNats } from "./nats.js";
+import { chaos } from "stepwise/testing";
+import { mysqlEffects, postgresEffects, redisEffects, sqliteEffects, type Effects } from "./effects.js";
+import { connectNats, natsServers } from "./nats.js";
 import { redisClient } from "./redis.js";
+import { soakWorkflowsOn } from "./soak-workflow.js";
 import { lineWorkflowOn, type Item } from "./workflows.js";
 
 const { positionals, values } = parseArgs({
@@ -47,6 +64,13 @@ const { positionals, values } = parseArgs({
     "die-in-commit": { type: "string", default: "0" },
     "step-delay-ms": { type: "string", default: "0" },
     "batch-size": { type: "string" },
+    workflow: { type: "string", default: "line" },
+    "nats-url": { type: "string", default: natsServers },
+    "timeout-ms": { type: "string", default: "20" },
+    "connection-name": { type: "string", default: "stepwise-worker" },
+    database: { type: "string", default: process.env.MYSQL_DATABASE ?? "test" },
+    chaos: { type: "string", default: "" },
+    "chaos-seed": { type: "string", default: "1" },
   },
 });
 const [backend = ""] = positionals;
@@ -58,15 +82,24 @@ interface Backend {
   adapters: BuildConfig<Item>;
   close(): Promise<unknown>;
   owner?: string;
+  /** Where the soak's effects are kept on this backend. */
+  effects?: () => Effects | Promise<Effects>;
 }
 
+/** The name a fault injector finds this worker's connections by. */
+const connectionName = values["connection-name"];
+
 function postgresPool(): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     host: process.env.PGHOST ?? "127.0.0.1",
     user: process.env.PGUSER ?? "postgres",
     database: process.env.PGDATABASE ?? "test",
     max: 10,
+    application_name: connectionName,
   });
+  // An idle connection the soak's fault injector ended is reported here; the pool replaces it.
+  pool.on("error", () => {});
+  return pool;
 }
 
 /** Records and timeouts on PostgreSQL, for the backends that only carry events or roles. */
@@ -79,14 +112,19 @@ async function open(): Promise<Backend> {
   switch (backend) {
     case "postgres": {
       const pool = postgresPool();
-      return { adapters: postgres({ pool, schema: values.schema, retention: false }), close: () => pool.end() };
+      return {
+        adapters: postgres({ pool, schema: values.schema, retention: false }),
+        close: () => pool.end(),
+        effects: () => postgresEffects(pool, values.schema),
+      };
     }
     case "nats": {
       const pool = postgresPool();
-      const connection = await connectNats();
+      const connection = await connectNats(values["nats-url"]);
       return {
         adapters: { ...nats({ connection, prefix: values.prefix, events: { ackWaitMs: 2_000 }, roles: { ttlMs } }), ...postgresStores(pool) },
         close: () => Promise.all([pool.end(), connection.close()]),
+        effects: () => postgresEffects(pool, values.schema),
       };
     }
     case "redis": {
@@ -99,8 +137,12 @@ async function open(): Promise<Backend> {
       };
     }
     case "redis-only": {
-      const client = redisClient();
-      return { adapters: redis({ client, prefix: values.prefix, ttlMs }), close: () => client.quit() };
+      const client = redisClient({ connectionName });
+      return {
+        adapters: redis({ client, prefix: values.prefix, ttlMs, retention: false }),
+        close: () => client.quit(),
+        effects: () => redisEffects(client, values.prefix),
+      };
     }
     case "kafka": {
       const pool = postgresPool();
@@ -130,7 +172,24 @@ async function open(): Promise<Backend> {
     }
     case "sqlite": {
       const adapters = sqlite(values.path, { leaseTtl: ttlMs, rolePollingFrequency: 50, retention: false });
-      return { adapters, close: () => adapters.close(), owner: adapters.roleScheduler.owner };
+      return { adapters, close: () => adapters.close(), owner: adapters.roleScheduler.owner, effects: () => sqliteEffects(adapters.db) };
+    }
+    case "mysql": {
+      const pool = createPool({
+        host: process.env.MYSQL_HOST ?? "127.0.0.1",
+        port: Number(process.env.MYSQL_PORT ?? 3306),
+        user: process.env.MYSQL_USER ?? "root",
+        database: values.database,
+        timezone: "Z",
+        supportBigNumbers: true,
+        bigNumberStrings: true,
+        connectionLimit: 10,
+      });
+      return {
+        adapters: mysql({ pool, prefix: values.prefix, retention: false }),
+        close: () => pool.end(),
+        effects: () => mysqlEffects(pool, values.prefix),
+      };
     }
     default:
       throw new Error(`line-worker: unknown backend "${backend}"`);
@@ -194,60 +253,144 @@ function dyingInCommit(adapters: BuildConfig<Item>, dieAt: number): BuildConfig<
 
 const opened = await open();
 opened.adapters = dyingInCommit(opened.adapters, Number(values["die-in-commit"]));
-const { wf, calls } = lineWorkflowOn(reporting(opened.adapters), {
-  name: values.name,
-  stepOptions: {
-    parallelCount: Number(values.parallel),
-    errBackOff: 50,
-    ...(values["batch-size"] === undefined ? {} : { batchSize: Number(values["batch-size"]) }),
-  },
-  stepDelayMs: Number(values["step-delay-ms"]),
-  config: {
-    // The outbox sees other processes' writes by polling its table.
-    defaultOptions: { pollingFrequency: 50, errBackOff: 50 },
-    logger: { ...quietLogger, error: (message) => say(`error ${message}`) },
-  },
-});
-await wf.run();
-say("ready");
+const chaosKinds = values.chaos.split(",").filter((kind) => kind !== "");
+if (chaosKinds.length > 0) {
+  // chaos() takes a whole bundle; the worker closes its clients itself.
+  const chaotic = chaos({ ...opened.adapters, close: async () => {} }, {
+    seed: Number(values["chaos-seed"]),
+    ...(chaosKinds.includes("slow") ? { delayMs: [1, 50] as const, delayRate: 0.05 } : {}),
+    ...(chaosKinds.includes("failing") ? { failRate: 0.01, failAfterRate: 0.01 } : {}),
+  });
+  opened.adapters = chaotic;
+  setInterval(() => {
+    const stats = chaotic.stats();
+    say(`chaos ${stats.delayed} ${stats.failedBefore + stats.failedAfter}`);
+  }, 1_000).unref();
+}
+const config = {
+  // The outbox sees other processes' writes by polling its table.
+  defaultOptions: { pollingFrequency: 50, errBackOff: 50 },
+  logger: { ...quietLogger, error: (message: unknown) => say(`error ${String(message)}`) },
+};
 
-/** Triggers runs `<prefix>-0` … `<prefix>-<count - 1>`, `--in-flight` at a time, as a busy service would. */
-async function trigger(prefix: string, count: number): Promise<void> {
-  const pending = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+/** What the IPC "trigger" request starts: `count` runs named after `prefix`, or the runs `ids`. */
+type Trigger = (request: { prefix?: string; count?: number; ids?: string[] }) => Promise<void>;
+
+/** Runs `ids`, `--in-flight` at a time, as a busy service would. */
+async function inFlight(ids: string[], start: (id: string) => Promise<unknown>): Promise<void> {
+  const pending = [...ids];
   await Promise.all(
     Array.from({ length: Number(values["in-flight"]) }, async () => {
-      for (let id = pending.shift(); id !== undefined; id = pending.shift()) await wf.trigger(id, { initialValue: { id, count: 0 } });
+      for (let id = pending.shift(); id !== undefined; id = pending.shift()) await start(id);
     }),
   );
 }
+const named = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
 
-const halfway = Number(values.halfway);
-if (halfway > 0) {
-  // Checked every millisecond rather than from the step: lineWorkflowOn owns the step functions.
-  // Watched from before the trigger: the steps run while runs are still being triggered.
-  const watch = setInterval(() => {
-    if (calls.size < halfway) return;
-    clearInterval(watch);
-    say("halfway");
-    // Killed by itself rather than by the test, which would hear of "halfway" a moment later.
-    if (values["die-halfway"]) process.kill(process.pid, "SIGKILL");
-  }, 1);
+/** The line workflow, its step calls counted for --halfway. */
+async function line(): Promise<{ stop(): Promise<void>; states(): object; trigger: Trigger }> {
+  const { wf, calls } = lineWorkflowOn(reporting(opened.adapters), {
+    name: values.name,
+    stepOptions: {
+      parallelCount: Number(values.parallel),
+      errBackOff: 50,
+      ...(values["batch-size"] === undefined ? {} : { batchSize: Number(values["batch-size"]) }),
+    },
+    stepDelayMs: Number(values["step-delay-ms"]),
+    config,
+  });
+  await wf.run();
+  const halfway = Number(values.halfway);
+  if (halfway > 0) {
+    // Checked every millisecond rather than from the step: lineWorkflowOn owns the step functions.
+    // Watched from before the trigger: the steps run while runs are still being triggered.
+    const watch = setInterval(() => {
+      if (calls.size < halfway) return;
+      clearInterval(watch);
+      say("halfway");
+      // Killed by itself rather than by the test, which would hear of "halfway" a moment later.
+      if (values["die-halfway"]) process.kill(process.pid, "SIGKILL");
+    }, 1);
+  }
+  const start = (id: string) => wf.trigger(id, { initialValue: { id, count: 0 } });
+  return {
+    stop: () => wf.stop(),
+    states: () => wf.states(),
+    trigger: ({ prefix = "x", count = 0, ids }) => inFlight(ids ?? named(prefix, count), start),
+  };
 }
+
+/** The soak's two workflows, and the loop that settles the payments of waiting orders. */
+async function soak(): Promise<{ stop(): Promise<void>; states(): object; trigger: Trigger }> {
+  if (!opened.effects) throw new Error(`line-worker: the soak has no effects store on "${backend}"`);
+  const effects = opened.effects;
+  const { order, payment, settleWaiting, trigger } = soakWorkflowsOn(reporting(opened.adapters), await untilDone(async () => effects()), {
+    parallelCount: Number(values.parallel),
+    timeoutMs: Number(values["timeout-ms"]),
+    config,
+  });
+  // Under the soak's faults the first run() may lose its connection; run() can be called again.
+  await untilDone(async () => {
+    await Promise.all([order.run(), payment.run()]);
+  });
+  const settling = new AbortController();
+  const settler = (async () => {
+    while (!settling.signal.aborted) {
+      try {
+        // Waits only when nothing waited, so a backlog is settled as fast as it forms.
+        if ((await settleWaiting()) === 0) await delay(20, undefined, { signal: settling.signal }).catch(() => {});
+      } catch (err) {
+        // A fault (a killed connection) fails one round; the payment is settled on the next.
+        say(`error settling: ${String(err)}`);
+        await delay(50);
+      }
+    }
+  })();
+  return {
+    stop: async () => {
+      settling.abort();
+      await settler;
+      await Promise.all([order.stop(), payment.stop()]);
+    },
+    states: () => ({ ...order.states(), ...payment.states() }),
+    trigger: ({ prefix = "x", count = 0, ids }) => inFlight(ids ?? named(prefix, count), (id) => untilDone(() => trigger(id))),
+  };
+}
+
+/** Tries `attempt` until it succeeds: under the soak's faults a call fails now and then. */
+async function untilDone<R>(attempt: () => Promise<R>): Promise<R> {
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      say(`error retrying: ${String(err)}`);
+      await delay(50);
+    }
+  }
+}
+
+const running = values.workflow === "soak" ? await soak() : await line();
+say("ready");
 
 const triggerCount = Number(values.trigger);
 if (triggerCount > 0) {
-  await trigger("item", triggerCount);
+  await running.trigger({ prefix: "item", count: triggerCount });
   say("triggered");
 }
 
-process.on("message", (message: { kind: string; id: number; prefix?: string; count?: number }) => {
+process.on("message", (message: { kind: string; id: number; prefix?: string; count?: number; ids?: string[] }) => {
   const reply = (body: object) => process.send?.({ id: message.id, ...body });
-  if (message.kind === "states") reply({ states: wf.states(), owner: opened.owner });
-  if (message.kind === "trigger") void trigger(message.prefix ?? "x", message.count ?? 0).then(() => reply({ done: true }));
+  if (message.kind === "states") reply({ states: running.states(), owner: opened.owner });
+  if (message.kind === "trigger") {
+    void running.trigger(message).then(
+      () => reply({ done: true }),
+      (err: unknown) => reply({ error: String(err) }),
+    );
+  }
 });
 
 process.on("SIGTERM", () => {
-  void wf
+  void running
     .stop()
     .then(() => opened.close())
     .then(() => process.exit(0));

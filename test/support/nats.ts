@@ -1,3 +1,6 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
 import { setTimeout as delay } from "node:timers/promises";
 import { randomBytes } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -41,4 +44,43 @@ export async function eventually(what: string, condition: () => Promise<boolean>
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await delay(everyMs);
   }
+}
+
+/**
+ * A nats-server with JetStream of the caller's own on `port`, keeping its data in `dir`, so that
+ * stopping and restarting it disturbs no other test. `start` resolves once it says it is ready;
+ * `start` after `stop` brings it back with its data.
+ */
+export function privateNatsServer(port: number, dir: string): { start(): Promise<void>; stop(): Promise<void> } {
+  let server: ChildProcess | undefined;
+  return {
+    async start() {
+      const child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], { stdio: ["ignore", "ignore", "pipe"] });
+      server = child;
+      const ready = new Promise<void>((resolve, reject) => {
+        createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", (line) => {
+          if (line.includes("Server is ready")) resolve();
+        });
+        child.once("exit", (code) => reject(new Error(`nats-server exited with ${code} before it was ready`)));
+        child.once("error", reject);
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("nats-server was not ready within 20 s")), 20_000);
+      });
+      try {
+        await Promise.race([ready, limit]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async stop() {
+      const running = server;
+      server = undefined;
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
+      const exited = once(running, "exit");
+      running.kill("SIGTERM");
+      await exited;
+    },
+  };
 }

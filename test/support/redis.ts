@@ -28,15 +28,20 @@ export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
   } while (cursor !== "0");
 }
 
-/** Ends every connection (normal or subscribed) named `name` on the server; returns how many. */
-export async function killConnections(client: Redis, name: string): Promise<number> {
+/**
+ * Ends the connections (normal or subscribed) named `name` on the server, every one or `count`
+ * chosen at random; returns how many.
+ */
+export async function killConnections(client: Redis, name: string, count = Infinity): Promise<number> {
   const list = String(await client.call("CLIENT", "LIST"));
-  let killed = 0;
+  const ids: string[] = [];
   for (const line of list.split("\n")) {
     const fields = new Map(line.trim().split(" ").map((pair) => pair.split("=", 2) as [string, string]));
-    if (fields.get("name") !== name) continue;
-    killed += Number(await client.call("CLIENT", "KILL", "ID", fields.get("id") ?? ""));
+    if (fields.get("name") === name) ids.push(fields.get("id") ?? "");
   }
+  const chosen = ids.sort(() => Math.random() - 0.5).slice(0, count);
+  let killed = 0;
+  for (const id of chosen) killed += Number(await client.call("CLIENT", "KILL", "ID", id));
   return killed;
 }
 

@@ -25,6 +25,8 @@ export interface Worker {
   states(): Promise<{ states: { [processName: string]: ProcessState }; owner?: string }>;
   /** Triggers `count` runs with foreign ids `<prefix>-<i>` in the worker. */
   trigger(prefix: string, count: number): Promise<void>;
+  /** Triggers the runs with foreign ids `ids` in the worker; rejects if the worker dies first. */
+  triggerIds(ids: readonly string[]): Promise<void>;
   /** SIGKILLs the worker and resolves once it is gone. */
   kill(): Promise<void>;
   /** SIGTERMs the worker (it stops its workflow and releases its roles) and resolves once it exited. */
@@ -32,7 +34,7 @@ export interface Worker {
 }
 
 /** The backends line-worker.ts runs on. */
-export type WorkerBackend = "postgres" | "nats" | "redis" | "redis-only" | "kafka" | "etcd" | "sqlite";
+export type WorkerBackend = "postgres" | "nats" | "redis" | "redis-only" | "kafka" | "etcd" | "sqlite" | "mysql";
 
 const lineWorker = new URL("./line-worker.ts", import.meta.url).pathname;
 
@@ -50,15 +52,23 @@ export class Workers {
     exited.catch(() => {});
     const lines: Line[] = [];
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (text) => lines.push({ text, atMs: Date.now() }));
-    const replies = new Map<number, (body: unknown) => void>();
-    child.on("message", (message: { id: number }) => replies.get(message.id)?.(message));
+    const replies = new Map<number, { resolve(body: unknown): void; reject(err: Error): void }>();
+    child.on("message", (message: { id: number }) => replies.get(message.id)?.resolve(message));
+    // A request to a worker that died is never answered.
+    child.once("exit", () => {
+      for (const { reject } of replies.values()) reject(new Error(`worker ${child.pid} exited before it answered`));
+      replies.clear();
+    });
     let nextId = 0;
     const request = <R>(body: object): Promise<R> =>
       new Promise<R>((resolve, reject) => {
         const id = nextId++;
-        replies.set(id, (reply) => {
-          replies.delete(id);
-          resolve(reply as R);
+        replies.set(id, {
+          resolve: (reply) => {
+            replies.delete(id);
+            resolve(reply as R);
+          },
+          reject,
         });
         child.send({ ...body, id }, (err) => {
           if (err) reject(err);
@@ -76,6 +86,10 @@ export class Workers {
       states: () => request({ kind: "states" }),
       trigger: async (prefix, count) => {
         await request({ kind: "trigger", prefix, count });
+      },
+      triggerIds: async (ids) => {
+        const reply = await request<{ error?: string }>({ kind: "trigger", ids });
+        if (reply.error !== undefined) throw new Error(`worker ${child.pid} failed to trigger: ${reply.error}`);
       },
       kill: () => end("SIGKILL"),
       stop: () => end("SIGTERM"),
