@@ -95,17 +95,25 @@ async function waitForLine(lines: Line[], match: (line: Line) => boolean): Promi
   await until("the debug line", () => lines.some(match));
 }
 
-test("a pino logger passes as it is: a failing step is logged as an error naming the process and the error", async () => {
-  const written: { level: number; msg: string }[] = [];
-  const logger = pino({ level: "debug" }, { write: (line: string) => void written.push(JSON.parse(line) as { level: number; msg: string }) });
-  const wf = flakyLine(logger, false);
+type PinoLine = { level: number; msg: string };
+
+/** Runs one run of the flaky line with a real pino logger at level debug, and returns what pino wrote. */
+async function pinoLines(foreignId: string, debug: boolean): Promise<PinoLine[]> {
+  const written: PinoLine[] = [];
+  const logger = pino({ level: "debug" }, { write: (line: string) => void written.push(JSON.parse(line) as PinoLine) });
+  const wf = flakyLine(logger, debug);
   try {
     await wf.run();
-    const runId = await wf.trigger("d-4", { initialValue: { id: "d-4", count: 0 } });
-    await wf.await("d-4", runId, Status.Done);
+    const runId = await wf.trigger(foreignId, { initialValue: { id: foreignId, count: 0 } });
+    await wf.await(foreignId, runId, Status.Done);
   } finally {
     await wf.stop();
   }
+  return written;
+}
+
+test("a pino logger passes as it is: a failing step is logged as an error naming the process and the error", async () => {
+  const written = await pinoLines("d-4", false);
   const errors = written.filter((line) => line.level === pino.levels.values.error);
   assert.equal(errors.length, 1, "one error line for the one failed attempt");
   assert.match(errors[0]?.msg ?? "", /processed-consumer-1-of-1 .*Error: once/);
@@ -113,16 +121,7 @@ test("a pino logger passes as it is: a failing step is logged as an error naming
 });
 
 test("with debug: true, a pino logger at level debug gets the debug lines", async () => {
-  const written: { level: number; msg: string }[] = [];
-  const logger = pino({ level: "debug" }, { write: (line: string) => void written.push(JSON.parse(line) as { level: number; msg: string }) });
-  const wf = flakyLine(logger, true);
-  try {
-    await wf.run();
-    const runId = await wf.trigger("d-5", { initialValue: { id: "d-5", count: 0 } });
-    await wf.await("d-5", runId, Status.Done);
-  } finally {
-    await wf.stop();
-  }
+  const written = await pinoLines("d-5", true);
   const debugMessages = new Set(written.filter((line) => line.level === pino.levels.values.debug).map((line) => line.msg));
   for (const expected of ["process launched", "event consumed", "run written", "backing off"]) assert.ok(debugMessages.has(expected), `a "${expected}" line`);
 });
