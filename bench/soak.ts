@@ -1,5 +1,5 @@
 // npm run soak -- --backend <sqlite|postgres|mysql|redis|nats> --runs N --workers W
-//                 --kill-every-ms K --faults <list> [--fault-every-ms F] [--bound-ms B] [--json]
+//                 --kill-every-ms K --faults <list> [--fault-every-ms F] [--bound-ms B] [--timeout-ms T] [--json]
 //
 // Runs the soak's workflows (test/support/soak-workflow.ts: steps, a callback, a timeout and a
 // connected workflow) in W worker processes (test/support/line-worker.ts --workflow soak), while
@@ -54,6 +54,8 @@ const { values } = parseArgs({
     faults: { type: "string", default: "" },
     "fault-every-ms": { type: "string", default: "1000" },
     "bound-ms": { type: "string", default: "900000" },
+    // How long each order waits at its timeout: a longer wait keeps every run in flight across kills.
+    "timeout-ms": { type: "string", default: "20" },
     json: { type: "boolean", default: false },
   },
 });
@@ -338,7 +340,7 @@ async function soakOverProcesses(backend: string, runs: number, workerCount: num
   const workers = new Workers();
   const all: Worker[] = [];
   const ready = new Set<Worker>();
-  const args = [...storage.args, "--workflow", "soak", "--connection-name", connectionName, "--ttl-ms", "1000", "--in-flight", "50"];
+  const args = [...storage.args, "--workflow", "soak", "--connection-name", connectionName, "--ttl-ms", "1000", "--in-flight", "50", "--timeout-ms", values["timeout-ms"]];
   if (chaosKinds.length > 0) args.push("--chaos", chaosKinds.join(","));
   const startWorker = () => {
     // Each worker its own seed, so that they do not fail the same calls in step.
