@@ -1,6 +1,6 @@
 import process from "node:process";
 import { RecordNotFoundError } from "../errors.js";
-import { runDetail, type RunDetail } from "../webui/run-detail.js";
+import { runDetail, workflowRun, type RunDetail } from "../webui/run-detail.js";
 import { storedCatalogue } from "../webui/stored-source.js";
 import { withStore, type StoreOptions } from "./store.js";
 import { chosenWorkflow } from "./workflow-choice.js";
@@ -15,10 +15,8 @@ export interface RunShowOptions extends StoreOptions {
 export async function showRun(runId: string, options: RunShowOptions): Promise<void> {
   const detail = await withStore(options, async (recordStore): Promise<RunDetail> => {
     const workflow = await chosenWorkflow(storedCatalogue(recordStore, undefined), options.workflow);
-    const record = await recordStore.lookup(runId);
-    // A run of another workflow is not this workflow's run, as the web UI's route answers it.
-    if (workflow === undefined || record.workflowName !== workflow.name) throw new RecordNotFoundError(runId);
-    return runDetail(workflow, record);
+    if (workflow === undefined) throw new RecordNotFoundError(runId);
+    return runDetail(workflow, await workflowRun(workflow, runId));
   });
   process.stdout.write((options.json ? JSON.stringify(detail, null, 2) : describe(detail)) + "\n");
 }

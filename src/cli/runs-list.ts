@@ -1,7 +1,6 @@
 import process from "node:process";
-import { listRecords } from "../list.js";
 import { runsListOptions } from "../webui/params.js";
-import { runSummary, type RunList, type RunSummary } from "../webui/run-summary.js";
+import { runList, type RunList, type RunSummary } from "../webui/run-summary.js";
 import { storedCatalogue } from "../webui/stored-source.js";
 import { withStore, type StoreOptions } from "./store.js";
 import { table, type Column } from "./table.js";
@@ -38,8 +37,7 @@ export async function listRuns(options: RunsListOptions): Promise<void> {
     // Checked even over an empty store, so a mistake shows before there are runs to hide it.
     const listOptions = await runsListOptions(query, async () => (workflow ? workflow.statuses() : []));
     if (workflow === undefined) return { runs: [], nextCursor: null };
-    const { records, nextCursor } = await listRecords(recordStore, workflow.name, listOptions);
-    return { runs: records.map((record) => runSummary(workflow, record)), nextCursor };
+    return runList(workflow, listOptions);
   });
   if (options.json) {
     process.stdout.write(JSON.stringify(page, null, 2) + "\n");

@@ -1,7 +1,5 @@
-import { InvalidOptionError, RecordNotFoundError } from "../errors.js";
-import { listRecords } from "../list.js";
+import { InvalidOptionError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { Record } from "../record.js";
 import { assetAnswer, jsonAnswer, pageAnswer, redirectAnswer, type UiAnswer } from "./answer.js";
 import { asset } from "./assets.js";
 import { checkBearer } from "./auth.js";
@@ -11,8 +9,8 @@ import { pageHtml } from "./page.js";
 import { actionReason, checkRunsQuery, checkText, pathParameter, runsListOptions } from "./params.js";
 import { MethodNotAllowedError, RouteNotFoundError, UnsupportedMediaTypeError } from "./request-errors.js";
 import { isRunAction, runAction } from "./run-action.js";
-import { runDetail } from "./run-detail.js";
-import { runSummary, type RunList } from "./run-summary.js";
+import { runDetail, workflowRun } from "./run-detail.js";
+import { runList, type RunList } from "./run-summary.js";
 import type { Catalogue, ServedWorkflow } from "./source.js";
 import type { UiRequest } from "./ui-request.js";
 import { workflowSummary } from "./workflow-summary.js";
@@ -78,7 +76,7 @@ async function api(ui: UiSettings, request: UiRequest, segments: readonly string
     if (action === undefined) {
       allow(request, "GET");
       const workflow = await ui.catalogue.workflow(pathParameter("workflow", workflowSegment));
-      return jsonAnswer(200, runDetail(workflow, await lookup(workflow, pathParameter("runId", runIdSegment))));
+      return jsonAnswer(200, runDetail(workflow, await workflowRun(workflow, pathParameter("runId", runIdSegment))));
     }
     if (isRunAction(action)) {
       allow(request, "POST");
@@ -94,9 +92,7 @@ async function api(ui: UiSettings, request: UiRequest, segments: readonly string
 async function listAnswer(catalogue: Catalogue, query: URLSearchParams): Promise<RunList> {
   checkRunsQuery(query);
   const workflow = await listedWorkflow(catalogue, query.get("workflow"));
-  const options = await runsListOptions(query, () => workflow.statuses());
-  const page = await listRecords(workflow.recordStore, workflow.name, options);
-  return { runs: page.records.map((record) => runSummary(workflow, record)), nextCursor: page.nextCursor };
+  return runList(workflow, await runsListOptions(query, () => workflow.statuses()));
 }
 
 /** The workflow named by `?workflow=`, which may be left out when only one is served. */
@@ -106,13 +102,6 @@ async function listedWorkflow(catalogue: Catalogue, name: string | null): Promis
   const [only] = all;
   if (only !== undefined && all.length === 1) return only;
   throw new InvalidOptionError("workflow", `parameter "workflow" is required: ${all.length} workflows are served (${all.map((w) => w.name).join(", ")})`);
-}
-
-/** The run, if it belongs to the workflow: a run id of another workflow is as unknown here as a made-up one. */
-async function lookup(workflow: ServedWorkflow, runId: string): Promise<Record> {
-  const record = await workflow.recordStore.lookup(runId);
-  if (record.workflowName !== workflow.name) throw new RecordNotFoundError(runId);
-  return record;
 }
 
 /** GET routes take HEAD as well; HEAD answers carry no body. */

@@ -1,3 +1,4 @@
+import { RecordNotFoundError } from "../errors.js";
 import type { Record, RecordMeta } from "../record.js";
 import { runStateName, type RunState } from "../runstate.js";
 import { hasSnapshots } from "../snapshots.js";
@@ -43,4 +44,11 @@ function timelineEntry(workflow: ServedWorkflow, record: Record): TimelineEntry 
     runStateReason: record.meta.runStateReason,
     updatedAt: record.updatedAt.toISOString(),
   };
+}
+
+/** The run, if it belongs to the workflow: a run id of another workflow is as unknown here as a made-up one. */
+export async function workflowRun(workflow: ServedWorkflow, runId: string): Promise<Record> {
+  const record = await workflow.recordStore.lookup(runId);
+  if (record.workflowName !== workflow.name) throw new RecordNotFoundError(runId);
+  return record;
 }

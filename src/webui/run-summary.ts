@@ -1,3 +1,4 @@
+import { listRecords, type ListOptions } from "../list.js";
 import type { Record } from "../record.js";
 import { runStateName, type RunState } from "../runstate.js";
 import type { ServedWorkflow } from "./source.js";
@@ -36,4 +37,10 @@ export function runSummary(workflow: ServedWorkflow, record: Record): RunSummary
     createdAt: record.createdAt.toISOString(),
     updatedAt: record.updatedAt.toISOString(),
   };
+}
+
+/** A page of the workflow's runs, newest first, as `GET /api/runs` (and `stepwise runs list`) answers it. */
+export async function runList(workflow: ServedWorkflow, options: ListOptions<number>): Promise<RunList> {
+  const { records, nextCursor } = await listRecords(workflow.recordStore, workflow.name, options);
+  return { runs: records.map((record) => runSummary(workflow, record)), nextCursor };
 }
