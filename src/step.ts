@@ -11,7 +11,6 @@ import { hasErrorCode } from "./errors.js";
 import { countRunStateChange } from "./metrics.js";
 import type { Record } from "./record.js";
 import type { Control, Run, StepContext } from "./run.js";
-import type { RunState } from "./runstate.js";
 import { isSkip, type SkipReason } from "./skip.js";
 import { topic } from "./topic.js";
 import { carryTrace, eventTrace, spanStart } from "./trace-context.js";
@@ -68,16 +67,12 @@ async function handleStepBatch<T>(
     return runStep(ctx, step, event, found.value, signal, errors);
   });
   const writes: Record[] = [];
-  /** The run state each write changes, where metrics count the changes. */
-  const previous: RunState[] = [];
-  for (const [i, outcome] of prepared.entries()) {
-    if (outcome.status !== "fulfilled" || !isWrite(outcome.value)) continue;
-    writes.push(outcome.value);
-    if (ctx.metrics) previous.push((records[i] as PromiseFulfilledResult<Record>).value.runState);
+  for (const outcome of prepared) {
+    if (outcome.status === "fulfilled" && isWrite(outcome.value)) writes.push(outcome.value);
   }
   const written = writes.length > 0 ? await ctx.writeAll(writes) : [];
   let w = 0;
-  return prepared.map((outcome): BatchOutcome => {
+  return prepared.map((outcome, i): BatchOutcome => {
     if (outcome.status === "rejected" || !isWrite(outcome.value)) return outcome as BatchOutcome;
     const write = written[w++] as PromiseSettledResult<void>;
     // Someone else changed the run first: their write (and its event) supersedes this one.
@@ -85,7 +80,10 @@ async function handleStepBatch<T>(
       ctx.logger.debug("run changed meanwhile; dropping this write", { runId: outcome.value.runId, version: outcome.value.meta.version });
       return { status: "fulfilled", value: undefined };
     }
-    if (write.status === "fulfilled") countRunStateChange(ctx.metrics, ctx.name, previous[w - 1] as RunState, outcome.value.runState);
+    // A write's run was read (so found) before its step ran: the state it changes is that read's.
+    if (write.status === "fulfilled" && ctx.metrics) {
+      countRunStateChange(ctx.metrics, ctx.name, (records[i] as PromiseFulfilledResult<Record>).value.runState, outcome.value.runState);
+    }
     return write;
   });
 }
