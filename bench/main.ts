@@ -1,4 +1,4 @@
-// npm run bench [-- --backend NAME ...] [--n 2000] [--seq 200] [--warm-up 20] [--json] [--tracing] [--metrics]
+// npm run bench [-- --backend NAME ...] [--n 2000] [--seq 200] [--warm-up 20] [--json] [--tracing] [--metrics] [--schema]
 //
 // The fixed workload (A → B → C → done, each step count++ on { id, count }) on every stepwise
 // backend in bench/backends.ts, each in a child process of its own (bench/stepwise.ts), so peak
@@ -9,6 +9,8 @@
 // export, to measure what tracing costs stepwise (systems are then named stepwise-<backend>-tracing).
 // --metrics: the workflow is built with prometheus() on a registry of its own, never scraped
 // (systems are then named stepwise-<backend>-metrics).
+// --schema: the workflow is built with Builder.withSchema and a zod schema of its object, so every
+// trigger and transition is validated (systems are then named stepwise-<backend>-schema).
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { backends } from "./backends.js";
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
     tracing: { type: "boolean", default: false },
     metrics: { type: "boolean", default: false },
+    schema: { type: "boolean", default: false },
   },
 });
 const names = values.backend ?? Object.keys(backends);
@@ -38,7 +41,7 @@ try {
     try {
       // The child bounds its own waits; this only catches one that hangs anyway.
       const timeoutMs = watchdogMs(Number(values["timeout-s"])) + 60_000;
-      const result = await runChild([...command.argv, "--backend", name, ...workloadArgs(values), ...(values.tracing ? ["--tracing"] : []), ...(values.metrics ? ["--metrics"] : [])], { timeoutMs });
+      const result = await runChild([...command.argv, "--backend", name, ...workloadArgs(values), ...(values.tracing ? ["--tracing"] : []), ...(values.metrics ? ["--metrics"] : []), ...(values.schema ? ["--schema"] : [])], { timeoutMs });
       if (command.loader === "tsx") result.loader = "tsx";
       results.push(result);
       if (values.json) console.log(JSON.stringify(result));

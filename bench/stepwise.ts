@@ -2,7 +2,8 @@
 //   node --conditions=source --import tsx bench/stepwise.ts --backend memory [--n 2000] [--seq 200]
 // prints one JSON line. `npm run bench` starts this once per backend (bench/main.ts), with the
 // library's defaults; --parallel-count N shards each step's consumer N ways, to see what that buys.
-// --tracing builds the workflow with otel() (see bench/tracing.ts), --metrics with prometheus() (bench/metrics.ts).
+// --tracing builds the workflow with otel() (see bench/tracing.ts), --metrics with prometheus() (bench/metrics.ts),
+// --schema with Builder.withSchema and a zod schema of the object, validated at every transition.
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { Builder, type Metrics, type Tracer } from "stepwise";
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     "parallel-count": { type: "string" },
     tracing: { type: "boolean", default: false },
     metrics: { type: "boolean", default: false },
+    schema: { type: "boolean", default: false },
   },
 });
 const parallelCount = values["parallel-count"] === undefined ? undefined : Number(values["parallel-count"]);
@@ -33,8 +35,8 @@ const make = backends[name];
 if (!make) throw new Error(`unknown backend "${name}"; known: ${Object.keys(backends).join(", ")}`);
 
 /** A → B → C → Done, each step counting once. `onStep` sees every step start. */
-function buildWorkflow(backend: Backend, tracer: Tracer | undefined, metrics: Metrics | undefined, onStep: () => void) {
-  const b = new Builder<Counter, Step>("bench", Step);
+function buildWorkflow(backend: Backend, tracer: Tracer | undefined, metrics: Metrics | undefined, schema: Schema | undefined, onStep: () => void) {
+  const b: Builder<Counter, Step> = schema ? Builder.withSchema("bench", Step, schema) : new Builder<Counter, Step>("bench", Step);
   for (const [from, to] of [
     [Step.A, Step.B],
     [Step.B, Step.C],
@@ -54,6 +56,14 @@ function buildWorkflow(backend: Backend, tracer: Tracer | undefined, metrics: Me
   return b.build(parallelCount === undefined ? config : { ...config, defaultOptions: { parallelCount } });
 }
 
+type Schema = Awaited<ReturnType<typeof counterSchema>>;
+
+/** The Counter as a zod schema; zod is loaded only when asked for, as tracing is. */
+async function counterSchema() {
+  const { z } = await import("zod");
+  return z.object({ id: z.string().min(1), count: z.number().int().nonnegative() });
+}
+
 // A hop: from one step starting to the next step of the same run starting (store, outbox,
 // stream, receive, look up). Recorded only during measured sequential runs, where one run is in flight.
 const hopMs: number[] = [];
@@ -67,7 +77,8 @@ async function open(): Promise<SystemUnderTest> {
   // Loaded only when asked for, so a run without tracing never loads OpenTelemetry.
   const tracing = values.tracing ? (await import("./tracing.js")).benchTracing() : undefined;
   const metrics = values.metrics ? (await import("./metrics.js")).benchMetrics() : undefined;
-  const wf = buildWorkflow(backend, tracing?.tracer, metrics, () => {
+  const schema = values.schema ? await counterSchema() : undefined;
+  const wf = buildWorkflow(backend, tracing?.tracer, metrics, schema, () => {
     const now = performance.now();
     if (isMeasuringHops && lastStepAt > 0) hopMs.push(now - lastStepAt);
     lastStepAt = now;
@@ -100,7 +111,7 @@ async function open(): Promise<SystemUnderTest> {
 }
 
 await runBenchmark({
-  system: `stepwise-${name}${parallelCount === undefined ? "" : `-p${parallelCount}`}${values.tracing ? "-tracing" : ""}${values.metrics ? "-metrics" : ""}`,
+  system: `stepwise-${name}${parallelCount === undefined ? "" : `-p${parallelCount}`}${values.tracing ? "-tracing" : ""}${values.metrics ? "-metrics" : ""}${values.schema ? "-schema" : ""}`,
   open,
   args: values,
   extra: () => {

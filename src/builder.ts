@@ -1,10 +1,11 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { BuildConfig } from "./build-config.js";
 import { BuildError, InvalidStatusError } from "./errors.js";
 import { Graph, type StatusEnum } from "./graph.js";
 import { checkDuration, stepOnlyOptions, validateOptions, type ProcessOptions } from "./options.js";
 import { checkStorableText } from "./storable-text.js";
 import type { StepDefinition, StepFn } from "./step.js";
-import type { CallbackDefinition, CallbackFn } from "./callback.js";
+import type { CallbackDefinition, CallbackFn, CallbackOptions } from "./callback.js";
 import type { ConnectionDefinition, ConnectWorkflowConfig } from "./connect.js";
 import type { ConnectorConstructor, ConnectorDefinition } from "./connector.js";
 import type { ConnectorFn } from "./connector-fn.js";
@@ -12,6 +13,10 @@ import type { HookedRunState, RunStateHook } from "./hook.js";
 import { RunState, runStateName } from "./runstate.js";
 import { unsupportedTimeoutOptions, type TimeoutDefinition, type TimeoutFn, type TimerFn } from "./timeout.js";
 import { Workflow } from "./workflow.js";
+import type { AcceptsOwnOutput } from "./schema.js";
+
+/** The status type of an enum object: `StatusOf<typeof OrderStatus>` is `OrderStatus`. */
+export type StatusOf<E extends StatusEnum> = Extract<E[keyof E], number>;
 
 /** Returned by the builder's add methods to set that process's options. */
 export interface Updater {
@@ -37,6 +42,8 @@ export class Builder<T, S extends number> {
   readonly #connections: ConnectionDefinition<T>[] = [];
   readonly #hooks = new Map<HookedRunState, RunStateHook<T, number>>();
   readonly #problems: Error[] = [];
+  /** Set only by `withSchema`. */
+  #schema: StandardSchemaV1<unknown, T> | undefined;
 
   constructor(name: string, statusEnum?: StatusEnum) {
     if (name.trim() === "") throw new BuildError("a workflow needs a non-empty name");
@@ -47,6 +54,29 @@ export class Builder<T, S extends number> {
     }
     this.#name = name;
     this.#graph = new Graph(statusEnum);
+  }
+
+  /**
+   * A builder whose object type is the schema's output (any Standard Schema: zod, valibot,
+   * arktype, …) and whose status type is the enum's. Every object is validated before it is
+   * stored and the schema's output is what is stored: `trigger` refuses an invalid `initialValue`
+   * with InvalidObjectError, and an object a step, callback, timeout or connection leaves invalid
+   * is that function's error (a step's is backed off and counts toward `pauseAfterErrCount`).
+   *
+   * ```ts
+   * const Order = z.object({ id: z.string(), amount: z.number().positive(), receipt: z.string().optional() });
+   * const b = Builder.withSchema("order-processing", OrderStatus, Order); // Builder<z.output<typeof Order>, OrderStatus>
+   * ```
+   */
+  static withSchema<Schema extends StandardSchemaV1, E extends StatusEnum>(
+    name: string,
+    statusEnum: E,
+    schema: Schema & AcceptsOwnOutput<Schema>,
+  ): Builder<StandardSchemaV1.InferOutput<Schema>, StatusOf<E>> {
+    const builder = new Builder<StandardSchemaV1.InferOutput<Schema>, StatusOf<E>>(name, statusEnum);
+    // The one cast: a Standard Schema's output is InferOutput<Schema> by the standard's own definition.
+    builder.#schema = schema as StandardSchemaV1<unknown, StandardSchemaV1.InferOutput<Schema>>;
+    return builder;
   }
 
   /**
@@ -84,9 +114,31 @@ export class Builder<T, S extends number> {
   addCallback<To extends S>(from: S, fn: CallbackFn<T, S, To>, ...to: [To, ...To[]]): void;
   /** A callback that never moves the run to another status: it only skips, pauses, cancels or repeats. */
   addCallback(from: S, fn: CallbackFn<T, S, never>): void;
-  addCallback(from: S, fn: CallbackFn<T, S, S>, ...to: S[]): void {
+  /**
+   * A callback whose payload is validated by a Standard Schema first and handed over as the
+   * schema's output; a payload it refuses is an InvalidPayloadError to the caller of
+   * `Workflow.callback`, and the run is left as it was.
+   *
+   * ```ts
+   * b.addCallback(Expense.AwaitingApproval, { payload: z.object({ approver: z.string() }) }, async (run, decision) => …, Expense.Approved);
+   * ```
+   */
+  addCallback<Schema extends StandardSchemaV1, To extends S>(
+    from: S,
+    options: CallbackOptions<Schema>,
+    fn: CallbackFn<T, S, To, StandardSchemaV1.InferOutput<Schema>>,
+    ...to: [To, ...To[]]
+  ): void;
+  /** A validated callback that never moves the run to another status. */
+  addCallback<Schema extends StandardSchemaV1>(from: S, options: CallbackOptions<Schema>, fn: CallbackFn<T, S, never, StandardSchemaV1.InferOutput<Schema>>): void;
+  addCallback(
+    from: S,
+    ...args: [fn: CallbackFn<T, S, S>, ...to: S[]] | [options: CallbackOptions<StandardSchemaV1>, fn: CallbackFn<T, S, S>, ...to: S[]]
+  ): void {
+    // TypeScript does not narrow a union of tuples by the type of one element, so the two forms are told apart here.
+    const [options, fn, ...to] = (typeof args[0] === "function" ? [undefined, ...args] : args) as [CallbackOptions<StandardSchemaV1> | undefined, CallbackFn<T, S, S>, ...S[]];
     this.#checkStatuses(from, ...to);
-    this.#callbacks.push({ from, to: new Set<number>(to), fn: fn as CallbackDefinition<T>["fn"] });
+    this.#callbacks.push({ from, to: new Set<number>(to), payload: options?.payload, fn: fn as CallbackDefinition<T>["fn"] });
     this.#graph.addTransitions(from, to);
   }
 
@@ -195,6 +247,7 @@ export class Builder<T, S extends number> {
     return new Workflow<T, S>({
       name: this.#name,
       graph: this.#graph,
+      schema: this.#schema,
       config,
       steps: [...this.#steps],
       callbacks: [...this.#callbacks],

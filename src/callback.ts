@@ -1,25 +1,37 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { WorkflowContext } from "./context.js";
-import { hasErrorCode, InvalidStatusError, RecordNotFoundError } from "./errors.js";
+import { hasErrorCode, InvalidPayloadError, InvalidStatusError, RecordNotFoundError } from "./errors.js";
 import type { Record } from "./record.js";
 import type { Control, Run, StepContext } from "./run.js";
 import { isFinished, isStopped } from "./runstate.js";
 import { carryTrace, recordTrace, spanStart } from "./trace-context.js";
 import type { TraceContext } from "./tracer.js";
 import { decodeRun, resultRecord, writeUnlessSuperseded } from "./update.js";
+import { validate } from "./schema.js";
 
 /**
  * Handles an outside signal (a webhook, a reply) for a run waiting in one status. Throw to reject
  * the payload: the caller of `Workflow.callback` gets the error and the run is left as it was.
+ * `Payload` is what a payload schema outputs (`addCallback(from, { payload: schema }, fn)`);
+ * without one the payload is whatever the caller passed.
  */
-export type CallbackFn<T, S extends number, To extends S> = (
+export type CallbackFn<T, S extends number, To extends S, Payload = unknown> = (
   run: Run<T, S>,
-  payload: unknown,
+  payload: Payload,
   ctx: StepContext,
 ) => Promise<NoInfer<To> | Control>;
+
+/** The options of a callback whose payload is validated: `addCallback(from, { payload: schema }, fn, ...to)`. */
+export interface CallbackOptions<Schema extends StandardSchemaV1> {
+  /** Validates what `Workflow.callback` is given; the callback is handed the schema's output. */
+  payload: Schema;
+}
 
 export interface CallbackDefinition<T> {
   from: number;
   to: ReadonlySet<number>;
+  /** Validates the payload before any callback of the status runs. */
+  payload: StandardSchemaV1 | undefined;
   fn: (run: Run<T, number>, payload: unknown, ctx: StepContext) => Promise<number | Control>;
 }
 
@@ -33,6 +45,7 @@ export interface CallbackResult<T, S extends number> {
 /**
  * Runs each callback of `status` for the latest run of `foreignId`, in the order they were added,
  * each against a fresh read: once one moves the run on, the rest find it elsewhere and do nothing.
+ * Payload schemas are checked before anything is read, so a refused payload leaves the run alone.
  */
 export async function runCallbacks<T, S extends number>(
   ctx: WorkflowContext<T>,
@@ -46,15 +59,17 @@ export async function runCallbacks<T, S extends number>(
   if (matching.length === 0) {
     throw new InvalidStatusError(status, `workflow "${ctx.name}" has no callback for ${ctx.graph.statusName(status)}`);
   }
+  const payloads = await checkedPayloads(ctx, matching, foreignId, status, payload);
   let handled = false;
   let latest = await latestOf(ctx, foreignId);
-  for (const callback of matching) {
+  for (const [i, callback] of matching.entries()) {
+    const callbackPayload = payloads[i];
     // A write that loses a race with another one is redone from a fresh read: the caller has no
     // event to retry with, so dropping it would lose the payload.
     for (;;) {
       if (latest.status !== status || isStopped(latest.runState) || isFinished(latest.runState)) break;
       const current = latest;
-      const call = (trace: TraceContext | undefined) => callOnce(ctx, callback, current, payload, signal, trace);
+      const call = (trace: TraceContext | undefined) => callOnce(ctx, callback, current, callbackPayload, signal, trace);
       // The callback continues the run's trace; the caller's own context is the parent only of a
       // run that carries none (see SpanStart.forCaller).
       const outcome = ctx.tracer === undefined ? await call(undefined) : await ctx.tracer.inSpan(spanStart(ctx, "callback", current, recordTrace(current), true), call);
@@ -70,6 +85,31 @@ export async function runCallbacks<T, S extends number>(
   return { handled, run: decodeRun<T, S>(ctx, latest) };
 }
 
+/**
+ * The payload each callback is handed: its schema's output, or the payload as given where it has
+ * no schema. The first refusal is an InvalidPayloadError; a schema shared by callbacks runs once.
+ */
+async function checkedPayloads<T>(
+  ctx: WorkflowContext<T>,
+  callbacks: readonly CallbackDefinition<T>[],
+  foreignId: string,
+  status: number,
+  payload: unknown,
+): Promise<unknown[]> {
+  const outputs = new Map<StandardSchemaV1, unknown>();
+  const refuse = (issues: readonly StandardSchemaV1.Issue[]) => new InvalidPayloadError(ctx.name, foreignId, ctx.graph.statusName(status), issues);
+  const payloads: unknown[] = [];
+  for (const { payload: schema } of callbacks) {
+    if (schema === undefined) {
+      payloads.push(payload);
+      continue;
+    }
+    if (!outputs.has(schema)) outputs.set(schema, await validate(schema, payload, refuse));
+    payloads.push(outputs.get(schema));
+  }
+  return payloads;
+}
+
 /** Runs one callback on the run and writes what it asks for: the record written, or why none was. */
 async function callOnce<T>(
   ctx: WorkflowContext<T>,
@@ -81,7 +121,7 @@ async function callOnce<T>(
 ): Promise<Record | "skipped" | "superseded"> {
   const run = decodeRun<T, number>(ctx, current);
   const result = await callback.fn(run, payload, { signal, logger: ctx.logger, clock: ctx.clock });
-  const next = carryTrace(resultRecord(ctx, current, run.object, result, callback.to, `callback ${ctx.graph.statusName(current.status)}`), trace);
+  const next = carryTrace(await resultRecord(ctx, current, run.object, result, callback.to, `callback ${ctx.graph.statusName(current.status)}`), trace);
   if (!next) return "skipped";
   return (await writeUnlessSuperseded(ctx, current, next)) ? next : "superseded";
 }

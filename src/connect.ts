@@ -82,17 +82,18 @@ async function handleConnectedEvent<T>(
   }
   if (isStopped(record.runState) || isFinished(record.runState)) return "record_stopped";
   if (record.status !== config.from) return "status_mismatch";
-  let moves: boolean;
+  let next: Record | undefined;
   const run = decodeRun<T, number>(ctx, record);
   try {
-    moves = await config.consumer(run, event);
+    const moves = await config.consumer(run, event);
+    // Inside the try: an object the consumer left invalid is its error, counted like a throw.
+    if (moves) next = await resultRecord(ctx, record, run.object, config.to, new Set([config.to]), `connection to ${config.workflowName}`);
   } catch (err) {
     await errors.failed(record, err);
     return undefined;
   }
   errors.reset(record.runId);
-  if (!moves) return "step_skipped";
-  const next = resultRecord(ctx, record, run.object, config.to, new Set([config.to]), `connection to ${config.workflowName}`);
-  if (next) await writeUnlessSuperseded(ctx, record, next);
+  if (!next) return "step_skipped";
+  await writeUnlessSuperseded(ctx, record, next);
   return undefined;
 }

@@ -1,3 +1,4 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { Clock } from "./clock.js";
 import type { Codec } from "./codec.js";
 import type { EventStreamer } from "./event.js";
@@ -16,6 +17,8 @@ export interface WorkflowContext<T> {
   readonly name: string;
   readonly graph: Graph;
   readonly codec: Codec<T>;
+  /** `Builder.withSchema`: validates every object before it is stored, and its output is what is stored. */
+  readonly schema: StandardSchemaV1<unknown, T> | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
   /** `build({ tracer })`: where spans go; undefined makes none. */

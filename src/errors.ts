@@ -1,3 +1,4 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { Record } from "./record.js";
 import type { TypedRecord } from "./run.js";
 import { runStateName } from "./runstate.js";
@@ -233,6 +234,68 @@ export class ValueNotStorableError extends StepwiseError {
   ) {
     super(`${field} cannot be stored: ${detail}`, options);
   }
+}
+
+/**
+ * The workflow's schema (`Builder.withSchema`) refused an object: the `initialValue` given to
+ * `trigger` (then `runId` is empty: no run was made), or the object a step, callback, timeout or
+ * connection left. Nothing was stored. `issues` are the schema's own.
+ */
+export class InvalidObjectError extends StepwiseError {
+  readonly code = "INVALID_OBJECT";
+  constructor(
+    readonly foreignId: string,
+    readonly runId: string,
+    readonly issues: readonly StandardSchemaV1.Issue[],
+    /** Whose object, for the message: `the initialValue of foreign id "order-1"`. */
+    what: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${what} is invalid: ${describeIssues(issues)}`, options);
+  }
+}
+
+/**
+ * A callback's payload schema (`addCallback(from, { payload }, …)`) refused what `Workflow.callback`
+ * was given. No callback ran and the run was left as it was. `issues` are the schema's own.
+ */
+export class InvalidPayloadError extends StepwiseError {
+  readonly code = "INVALID_PAYLOAD";
+  constructor(
+    readonly workflowName: string,
+    readonly foreignId: string,
+    /** The status whose callback refused it, by name. */
+    readonly status: string,
+    readonly issues: readonly StandardSchemaV1.Issue[],
+    options?: ErrorOptions,
+  ) {
+    super(`the payload of callback ${status} in workflow "${workflowName}" for foreign id "${foreignId}" is invalid: ${describeIssues(issues)}`, options);
+  }
+}
+
+/** How many issues a message names; the rest are counted, and all are in the error's `issues`. */
+const issuesNamed = 3;
+
+/** `amount: Too small; items[0].sku: Required (and 2 more issues)`: the first issues, each at its path. */
+function describeIssues(issues: readonly StandardSchemaV1.Issue[]): string {
+  const named = issues.slice(0, issuesNamed).map((issue) => {
+    const path = issuePath(issue.path ?? []);
+    return path === "" ? issue.message : `${path}: ${issue.message}`;
+  });
+  const more = issues.length - named.length;
+  if (named.length === 0) return "the schema reported no issue";
+  return named.join("; ") + (more > 0 ? ` (and ${more} more issue${more === 1 ? "" : "s"})` : "");
+}
+
+function issuePath(path: ReadonlyArray<PropertyKey | StandardSchemaV1.PathSegment>): string {
+  let text = "";
+  for (const segment of path) {
+    const key = typeof segment === "object" ? segment.key : segment;
+    if (typeof key === "number") text += `[${key}]`;
+    else if (typeof key === "symbol") text += `[${key.toString()}]`;
+    else text += text === "" ? key : `.${key}`;
+  }
+  return text;
 }
 
 /** Whether `err` is a stepwise error with this code; works across copies of the package, unlike instanceof. */

@@ -1,5 +1,6 @@
 export { Builder } from "./builder.js";
-export type { Updater } from "./builder.js";
+export type { StatusOf, Updater } from "./builder.js";
+export type { AcceptsOwnOutput } from "./schema.js";
 export type { BuildConfig, PauseRetryOptions } from "./build-config.js";
 export { Workflow } from "./workflow.js";
 export type { TriggerArgs, TriggerOptions } from "./workflow.js";
@@ -7,7 +8,7 @@ export type { AwaitOptions } from "./await.js";
 export { isControl } from "./run.js";
 export type { Control, ControlKind, Run, RunControlHooks, StepContext, TypedRecord } from "./run.js";
 export type { StepFn } from "./step.js";
-export type { CallbackFn, CallbackResult } from "./callback.js";
+export type { CallbackFn, CallbackOptions, CallbackResult } from "./callback.js";
 export type { ListOptions, RunPage } from "./list.js";
 export { runControl } from "./run-control.js";
 export type { RunControl, RunControlOptions } from "./run-control.js";
@@ -48,7 +49,9 @@ export {
   AwaitTimeoutError,
   BuildError,
   ClosedError,
+  InvalidObjectError,
   InvalidOptionError,
+  InvalidPayloadError,
   InvalidResultError,
   InvalidScheduleError,
   MalformedRecordError,

@@ -109,7 +109,7 @@ async function runStep<T>(
       // Spelled out rather than through stepResult: an untraced step pays for no extra async call.
       const run = decodeRun<T, number>(ctx, record);
       const result = await step.fn(run, { signal, logger: ctx.logger, clock: ctx.clock });
-      next = resultRecord(ctx, record, run.object, result, step.to, `step ${ctx.graph.statusName(step.from)}`);
+      next = await resultRecord(ctx, record, run.object, result, step.to, `step ${ctx.graph.statusName(step.from)}`);
     } else {
       next = await tracer.inSpan(spanStart(ctx, "step", record, eventTrace(event.headers)), (trace) => stepResult(ctx, step, record, signal, trace));
     }
@@ -132,7 +132,7 @@ async function stepResult<T>(
 ): Promise<Record | undefined> {
   const run = decodeRun<T, number>(ctx, record);
   const result = await step.fn(run, { signal, logger: ctx.logger, clock: ctx.clock });
-  return carryTrace(resultRecord(ctx, record, run.object, result, step.to, `step ${ctx.graph.statusName(step.from)}`), trace);
+  return carryTrace(await resultRecord(ctx, record, run.object, result, step.to, `step ${ctx.graph.statusName(step.from)}`), trace);
 }
 
 function isWrite(value: Record | SkipReason | undefined): value is Record {

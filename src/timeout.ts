@@ -170,5 +170,5 @@ async function timeoutResult<T>(
 ): Promise<Record | undefined> {
   const run = decodeRun<T, number>(ctx, record);
   const result = await timeout.fn(run, ctx.clock.now(), { signal, logger: ctx.logger, clock: ctx.clock });
-  return carryTrace(resultRecord(ctx, record, run.object, result, timeout.to, `timeout ${ctx.graph.statusName(timeout.from)}`), trace);
+  return carryTrace(await resultRecord(ctx, record, run.object, result, timeout.to, `timeout ${ctx.graph.statusName(timeout.from)}`), trace);
 }

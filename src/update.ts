@@ -1,13 +1,15 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { Clock } from "./clock.js";
 import type { WorkflowContext } from "./context.js";
 import type { Graph } from "./graph.js";
-import { hasErrorCode, InvalidResultError, InvalidTransitionError, ObjectDecodeError } from "./errors.js";
+import { hasErrorCode, InvalidObjectError, InvalidResultError, InvalidTransitionError, ObjectDecodeError } from "./errors.js";
 import { toJsonData } from "./json-data.js";
 import { KeptRecord, type RecordFields } from "./kept-record.js";
 import { countRunStateChange } from "./metrics.js";
 import { withTrace, type Record } from "./record.js";
 import { isControl, makeRun, type Run, type TypedRecord } from "./run.js";
 import { canChangeRunState, RunState, runStateName } from "./runstate.js";
+import { validate } from "./schema.js";
 
 /** Decodes a stored record into the typed form; an object the codec rejects gives ObjectDecodeError. */
 export function decodeRecord<T, S extends number>(ctx: WorkflowContext<T>, record: Record): TypedRecord<T, S> {
@@ -39,9 +41,12 @@ export function decodeRun<T, S extends number>(ctx: WorkflowContext<T>, record: 
 }
 
 /**
- * The record a step, callback or timeout result asks for, or undefined for `skip`. `allowed` holds
- * the destinations the function declared; another status is an InvalidTransitionError, and anything
- * that is neither a status nor a control result an InvalidResultError naming `where` (`step Created`).
+ * The record a step, callback, timeout or connection result asks for, or undefined for `skip`.
+ * `allowed` holds the destinations the function declared; another status is an
+ * InvalidTransitionError, and anything that is neither a status nor a control result an
+ * InvalidResultError naming `where` (`step Created`). With a schema, the object is validated and
+ * its output stored; one the schema refuses is an InvalidObjectError (a promise then, as the
+ * schema may answer later).
  */
 export function resultRecord<T>(
   ctx: WorkflowContext<T>,
@@ -50,7 +55,7 @@ export function resultRecord<T>(
   result: unknown,
   allowed: ReadonlySet<number>,
   where: string,
-): Record | undefined {
+): Record | undefined | Promise<Record> {
   let runState: RunState;
   let status: number | undefined;
   let reason: string | undefined;
@@ -79,7 +84,23 @@ export function resultRecord<T>(
     runState = ctx.graph.isTerminal(result) ? RunState.Completed : RunState.Running;
     status = result;
   }
-  return recordWith(ctx, changedFields(ctx, current, { runState, status, reason }), object);
+  const fields = changedFields(ctx, current, { runState, status, reason });
+  // Without a schema the record is made at once, with no promise: validation alone may answer later.
+  return ctx.schema === undefined ? recordWith(ctx, fields, object) : validRecord(ctx, ctx.schema, current, fields, object, where);
+}
+
+/** The record of `fields` holding the schema's output for `object`: what the schema refuses is never stored. */
+async function validRecord<T>(
+  ctx: WorkflowContext<T>,
+  schema: StandardSchemaV1<unknown, T>,
+  current: Record,
+  fields: RecordFields,
+  object: T,
+  where: string,
+): Promise<Record> {
+  const refuse = (issues: readonly StandardSchemaV1.Issue[]) =>
+    new InvalidObjectError(current.foreignId, current.runId, issues, `the object ${where} left in run "${current.runId}"`);
+  return recordWith(ctx, fields, await validate(schema, object, refuse));
 }
 
 /**

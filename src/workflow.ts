@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { RunWatcher, type AwaitOptions } from "./await.js";
 import type { BuildConfig } from "./build-config.js";
 import { shareClock, systemClock } from "./clock.js";
@@ -7,6 +8,7 @@ import { isJsonCodec, jsonCodec } from "./codec.js";
 import type { WorkflowContext } from "./context.js";
 import {
   hasErrorCode,
+  InvalidObjectError,
   InvalidScheduleError,
   InvalidStatusError,
   RecordNotFoundError,
@@ -39,6 +41,7 @@ import { scheduleProcess, type ScheduleOptions } from "./schedule.js";
 import { timeoutProcesses, type TimeoutDefinition } from "./timeout.js";
 import { decodeRun, recordWith } from "./update.js";
 import { checkStorableText } from "./storable-text.js";
+import { validate } from "./schema.js";
 import { carryTrace, spanStart } from "./trace-context.js";
 
 /** Options of `Workflow.trigger`. */
@@ -60,6 +63,7 @@ export type TriggerArgs<T, S extends number> = object extends T
 interface WorkflowDefinition<T> {
   name: string;
   graph: Graph;
+  schema: StandardSchemaV1<unknown, T> | undefined;
   config: BuildConfig<T>;
   steps: StepDefinition<T>[];
   callbacks: CallbackDefinition<T>[];
@@ -112,6 +116,7 @@ export class Workflow<T, S extends number> {
       name: definition.name,
       graph: definition.graph,
       codec,
+      schema: definition.schema,
       clock: config.clock ?? systemClock,
       logger,
       tracer: config.tracer,
@@ -240,7 +245,11 @@ export class Workflow<T, S extends number> {
     return this.#stopped;
   }
 
-  /** Starts a run for `foreignId` and returns its run id. */
+  /**
+   * Starts a run for `foreignId` and returns its run id. A workflow built with a schema
+   * (`Builder.withSchema`) validates `initialValue` first and stores the schema's output; a value
+   * it refuses is an InvalidObjectError carrying the schema's issues, and no run is made.
+   */
   trigger(foreignId: string, ...[options]: TriggerArgs<T, S>): Promise<string> {
     return this.#trigger(foreignId, options ?? {}, true);
   }
@@ -249,11 +258,19 @@ export class Workflow<T, S extends number> {
   async #trigger(foreignId: string, options: TriggerOptions<T, S>, forCaller: boolean): Promise<string> {
     if (!this.#loops || this.#stop.signal.aborted) throw new WorkflowNotRunningError(this.name, "trigger");
     checkStorableText("foreign id", foreignId);
-    const { graph, clock, debug, tracer } = this.#ctx;
+    const { graph, clock, debug, tracer, schema } = this.#ctx;
+    // A call site costs a stack capture, several times the rest of a trigger: taken only when
+    // debugging, and before the first await, after which the caller is no longer on the stack.
+    const traceOrigin = debug ? callerOf(this.trigger) : "";
     const startAt = options.startAt ?? (graph.start as number);
     if (!graph.has(startAt)) throw new InvalidStatusError(startAt, `workflow "${this.name}" has no such status to start at`);
     // A run started in a terminal status would never complete and would block its foreign id.
     if (graph.isTerminal(startAt)) throw new InvalidStatusError(startAt, `${graph.statusName(startAt)} is terminal: a run cannot start there`);
+    const initialValue = options.initialValue ?? ({} as T);
+    const object =
+      schema === undefined
+        ? initialValue
+        : await validate(schema, initialValue, (issues) => new InvalidObjectError(foreignId, "", issues, `the initialValue of foreign id "${foreignId}"`));
     const now = clock.now();
     const runId = randomUUID();
     const fields: RecordFields = {
@@ -264,10 +281,9 @@ export class Workflow<T, S extends number> {
       status: startAt,
       createdAt: now,
       updatedAt: now,
-      // A call site costs a stack capture, several times the rest of a trigger: taken only when debugging.
-      meta: { runStateReason: "", statusDescription: graph.statusName(startAt), version: 1, traceOrigin: debug ? callerOf(this.trigger) : "" },
+      meta: { runStateReason: "", statusDescription: graph.statusName(startAt), version: 1, traceOrigin },
     };
-    const record = recordWith(this.#ctx, fields, options.initialValue ?? ({} as T));
+    const record = recordWith(this.#ctx, fields, object);
     if (tracer === undefined) await this.#ctx.write(record);
     else await tracer.inSpan(spanStart(this.#ctx, "trigger", record, undefined, forCaller), (trace) => this.#ctx.write(carryTrace(record, trace)));
     return runId;

@@ -51,6 +51,14 @@ test("npm run bench -- --metrics measures the memory backend with prometheus()",
   );
 });
 
+test("npm run bench -- --schema measures the memory backend with a zod schema of the object", { timeout: 180_000 }, async () => {
+  const lines = await benchLines("memory", ["--schema"]);
+  assert.deepEqual(
+    lines.map((line) => [line.system, typeof line.runs_per_s === "number" && line.runs_per_s > 0]),
+    [["stepwise-memory-schema", true]],
+  );
+});
+
 test("npm run bench:backpressure prints a line of memory figures per backend and count", { timeout: 120_000 }, async () => {
   const args = ["run", "bench:backpressure", "--", "--backend", "memory", "--runs", "100,300", "--step-ms", "50", "--window-s", "0.3"];
   const { stdout } = await run(npm, args, { timeout: 100_000, maxBuffer: 1 << 20 });
