@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { readFile } from "node:fs/promises";
 import { after, afterEach, test } from "node:test";
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from "mysql2/promise";
@@ -470,6 +471,29 @@ test("mysql: a role is exclusive across schedulers and passes to another schedul
   assert.ok(now !== null && now !== before, "the lock moved to the second scheduler's connection");
   await next.release();
   controller.abort();
+});
+
+test("mysql: a scheduler taking many roles at once on its one connection sets off no MaxListenersExceededWarning", async () => {
+  await ready();
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error) => void warnings.push(warning);
+  process.on("warning", onWarning);
+  const controller = new AbortController();
+  // One signal for every await, as a workflow gives its stop signal (and lifts its limit).
+  setMaxListeners(0, controller.signal);
+  try {
+    const s = scheduler({ pollingFrequency: 10 });
+    // More roles than an AbortSignal's default listener limit (10): each one's GET_LOCK is in flight on the session at once.
+    const roles = Array.from({ length: 15 }, (_, i) => `many-${randomBytes(4).toString("hex")}-${i}`);
+    const leases = await Promise.all(roles.map((role) => s.await(role, controller.signal)));
+    await Promise.all(leases.map((lease) => lease.release()));
+    // Warnings are emitted on a later tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings.filter((w) => w.name === "MaxListenersExceededWarning").map((w) => w.message), []);
+  } finally {
+    controller.abort();
+    process.off("warning", onWarning);
+  }
 });
 
 test("mysql: 200 runs of a three-step workflow on mysql() over two shards each complete, each transition stored once", async () => {
