@@ -17,13 +17,14 @@ import {
   schemaSql,
   schemaVersion,
   type MysqlEventStreamerOptions,
+  type MysqlPool,
   type MysqlRoleSchedulerOptions,
 } from "stepwise/mysql";
 import { FakeClock } from "stepwise/testing";
 import { trimAfterAcks } from "../support/retention.js";
 // White-box, for the gap test only: writers append exactly as the record store and senders do,
 // but hold their transactions open for a random while before committing.
-import { appendEvent } from "../../src/adapters/mysql/event-log.js";
+import { appendEvents } from "../../src/adapters/mysql/event-log.js";
 import { mysqlTables } from "../../src/adapters/mysql/schema.js";
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
@@ -360,6 +361,52 @@ test("mysql: in events table mode the event is written in the record's transacti
   assert.equal(await count(`SELECT COUNT(*) AS n FROM \`${broken}events\``), 0);
 });
 
+/** `pool`, noting each statement sent on the connections it hands out (the transactions' statements). */
+function notingPool(statements: string[]): MysqlPool {
+  const note = (sql: string) => void statements.push(sql.replace(/\s+/g, " "));
+  return {
+    query: (sql, values) => pool.query(sql, values),
+    execute: (sql, values) => pool.execute(sql, values),
+    getConnection: async () => {
+      const connection = await pool.getConnection();
+      return {
+        query: (sql, values) => (note(sql), connection.query(sql, values)),
+        execute: (sql, values) => (note(sql), connection.execute(sql, values)),
+        release: () => connection.release(),
+        destroy: () => connection.destroy(),
+        on: (event, listener) => connection.on(event, listener),
+        off: (event, listener) => connection.off(event, listener),
+      };
+    },
+  };
+}
+
+test("mysql: storeMany takes the events lock once, after every record of the batch, and writes the events in the records' order", async () => {
+  await ready();
+  const statements: string[] = [];
+  const store = new MysqlRecordStore({ pool: notingPool(statements), prefix, events: "table" });
+  const workflowName = `wf-${randomBytes(6).toString("hex")}`;
+  const first = Array.from({ length: 3 }, () => makeRecord({ workflowName }));
+  const second = first.map((record) => ({ ...record, meta: { ...record.meta, version: 2 } }));
+  for (const batch of [first, second]) {
+    statements.length = 0;
+    await store.storeMany(batch);
+    const locks = statements.flatMap((sql, i) => (sql.includes("FOR UPDATE") ? [i] : []));
+    const recordWrites = statements.flatMap((sql, i) => (sql.includes(`\`${prefix}records\``) ? [i] : []));
+    assert.equal(locks.length, 1, `one lock for the batch: ${statements.join(" | ")}`);
+    assert.equal(recordWrites.length, batch.length);
+    assert.ok(recordWrites.every((i) => i < (locks[0] ?? -1)), `every record written before the lock: ${statements.join(" | ")}`);
+  }
+  const [rows] = await pool.query<({ f: string; v: string } & RowDataPacket)[]>(
+    `SELECT CAST(foreign_id AS CHAR) AS f, JSON_VALUE(headers, '$.record_version') AS v FROM \`${prefix}events\` WHERE topic IN (?) ORDER BY id`,
+    [[topicOf(workflowName, 1)]],
+  );
+  assert.deepEqual(
+    rows.map((row) => `${row.f}@${row.v}`),
+    [...first, ...second].map((record) => `${record.foreignId}@${record.meta.version}`),
+  );
+});
+
 test("mysql: receivers write their position every cursorWriteEvery acks and before waiting idle", async () => {
   await ready();
   const s = streamer({ cursorWriteEvery: 2 });
@@ -419,7 +466,7 @@ test("mysql: concurrent writers committing out of order never make a receiver sk
         await connection.query("START TRANSACTION");
         // Other work before the append, as the record store writes the record first.
         await connection.query("DO SLEEP(?)", [Math.random() * 0.002]);
-        await appendEvent(connection, tables, { topic, foreignId: `${writer}:${i}`, type: 1, headers: {}, createdAt: new Date() });
+        await appendEvents(connection, tables, [{ topic, foreignId: `${writer}:${i}`, type: 1, headers: {}, createdAt: new Date() }]);
         // Held open after the id was allocated: without the lock, later ids would commit first.
         await connection.query("DO SLEEP(?)", [Math.random() * 0.003]);
         await connection.query("COMMIT");
