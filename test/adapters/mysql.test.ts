@@ -407,6 +407,46 @@ test("mysql: storeMany takes the events lock once, after every record of the bat
   );
 });
 
+test("mysql: a transaction's connection is destroyed, never handed back, when it is killed mid-transaction or its ROLLBACK fails", async () => {
+  await ready();
+  /** A pool whose connections are killed by the server just before they send a statement starting with `killBefore`. */
+  const killingPool = (killBefore: string, ends: string[]): MysqlPool => ({
+    query: (sql, values) => pool.query(sql, values),
+    execute: (sql, values) => pool.execute(sql, values),
+    getConnection: async () => {
+      const connection = await pool.getConnection();
+      const killFirst = async (sql: string) => {
+        if (sql.trimStart().startsWith(killBefore)) await pool.query(`KILL CONNECTION ${connection.threadId}`);
+      };
+      return {
+        query: async (sql, values) => (await killFirst(sql), connection.query(sql, values)),
+        execute: async (sql, values) => (await killFirst(sql), connection.execute(sql, values)),
+        release: () => (ends.push("release"), connection.release()),
+        destroy: () => (ends.push("destroy"), connection.destroy()),
+        on: (event, listener) => connection.on(event, listener),
+        off: (event, listener) => connection.off(event, listener),
+      };
+    },
+  });
+  const reader = new MysqlRecordStore({ pool, prefix });
+  const cases = [
+    // Killed between the record's write and the event's: the server rolls the transaction back.
+    { killBefore: "SELECT id FROM", record: makeRecord(), stored: false },
+    // A refused write (no version 1 to update) whose ROLLBACK meets a dead connection.
+    { killBefore: "ROLLBACK", record: makeRecord({ meta: { version: 2 } }), stored: false },
+    // Nothing killed: the connection goes back to the pool.
+    { killBefore: "nothing", record: makeRecord(), stored: true },
+  ];
+  for (const { killBefore, record, stored } of cases) {
+    const ends: string[] = [];
+    const store = new MysqlRecordStore({ pool: killingPool(killBefore, ends), prefix, events: "table" });
+    if (stored) await store.store(record);
+    else await assert.rejects(store.store(record));
+    assert.deepEqual(ends, [stored ? "release" : "destroy"], `killed before ${killBefore}`);
+    if (!stored) await assert.rejects(reader.lookup(record.runId), { code: "RECORD_NOT_FOUND" });
+  }
+});
+
 test("mysql: receivers write their position every cursorWriteEvery acks and before waiting idle", async () => {
   await ready();
   const s = streamer({ cursorWriteEvery: 2 });
