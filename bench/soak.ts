@@ -33,16 +33,17 @@ import process from "node:process";
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { createPool } from "mysql2/promise";
-import { RunState, type Record, type RecordStore } from "stepwise";
+import { RunState, type RecordStore } from "stepwise";
 import { migrate as migrateMysql, MysqlRecordStore } from "stepwise/mysql";
 import { PostgresRecordStore } from "stepwise/postgres";
 import { RedisRecordStore } from "stepwise/redis";
 import { sqlite } from "stepwise/sqlite";
-import { mysqlEffects, postgresEffects, redisEffects, sqliteEffects, type Effect, type Effects } from "../test/support/effects.js";
+import { mysqlEffects, postgresEffects, redisEffects, sqliteEffects, type Effects } from "../test/support/effects.js";
 import { privateNatsServer } from "../test/support/nats.js";
 import { freshSchema } from "../test/support/postgres.js";
 import { deleteKeys, freePort, freshPrefix, killConnections, redisClient } from "../test/support/redis.js";
-import { soakNames, soakVersions } from "../test/support/soak-workflow.js";
+import { checkVersions } from "../test/support/soak-check.js";
+import { soakNames } from "../test/support/soak-workflow.js";
 import { Workers, type Worker, type WorkerBackend } from "../test/support/workers.js";
 
 const { values } = parseArgs({
@@ -162,7 +163,8 @@ const storages: { readonly [backend: string]: () => Promise<Storage> } = {
       },
       drop: async () => {
         await pool.end();
-        await admin.query(`DROP DATABASE ${database}`);
+        if (process.env.SOAK_KEEP) console.error(`kept database ${database}`);
+        else await admin.query(`DROP DATABASE ${database}`);
         await admin.end();
       },
     };
@@ -224,16 +226,6 @@ function grouped(rows: { run_id: string; version: number | string }[]): Map<stri
   return versions;
 }
 
-/** Every record of `workflowName`, a page at a time. */
-async function allRecords(store: RecordStore, workflowName: string): Promise<Record[]> {
-  const records: Record[] = [];
-  for (let offset = 0; ; offset += 1000) {
-    const page = await store.list({ workflowName, offset, limit: 1000, order: "asc" });
-    records.push(...page);
-    if (page.length < 1000) return records;
-  }
-}
-
 /** How many soak runs completed: both the order and the payment of the id. */
 async function completedRuns(store: RecordStore, runs: number): Promise<number> {
   const done = async (workflowName: string) =>
@@ -242,53 +234,6 @@ async function completedRuns(store: RecordStore, runs: number): Promise<number> 
   let completed = 0;
   for (const id of orders) if (payments.has(id)) completed++;
   return completed;
-}
-
-/**
- * The records whose stored versions skip or repeat, judged three ways (see the header), and the
- * effects applied again after their transition was stored.
- */
-async function checkVersions(
-  store: RecordStore,
-  effects: Effects,
-  eventVersions?: () => Promise<Map<string, number[]>>,
-): Promise<{ versionGaps: number; duplicates: number; retries: number; detail: string[] }> {
-  const byRun = new Map<string, Map<string, Effect>>();
-  let duplicates = 0;
-  let retries = 0;
-  for (const effect of await effects.all()) {
-    duplicates += effect.duplicates;
-    retries += effect.retries;
-    const handlers = byRun.get(effect.runId) ?? new Map<string, Effect>();
-    handlers.set(effect.handler, effect);
-    byRun.set(effect.runId, handlers);
-  }
-  const events = await eventVersions?.();
-  let versionGaps = 0;
-  const detail: string[] = [];
-  for (const workflowName of [soakNames.order, soakNames.payment]) {
-    const expected = soakVersions[workflowName];
-    for (const record of await allRecords(store, workflowName)) {
-      const version = record.meta.version;
-      const seen = byRun.get(record.runId);
-      const problems: string[] = [];
-      if (record.runState === RunState.Completed && version !== expected.final) problems.push(`final version ${version}, not ${expected.final}`);
-      expected.handlers.forEach((handler, i) => {
-        const effect = seen?.get(handler);
-        if (effect && effect.version !== i + 1) problems.push(`${handler} saw version ${effect.version}, not ${i + 1}`);
-        if (!effect && i + 1 < version) problems.push(`${handler} never ran, yet the run is at version ${version}`);
-      });
-      if (events) {
-        const kept = (events.get(record.runId) ?? []).sort((a, b) => a - b);
-        if (kept.length !== version || kept.some((v, i) => v !== i + 1)) problems.push(`events carry versions [${kept.join(",")}] for version ${version}`);
-      }
-      if (problems.length > 0) {
-        versionGaps++;
-        if (detail.length < 20) detail.push(`${workflowName} ${record.foreignId} ${record.runId}: ${problems.join("; ")}`);
-      }
-    }
-  }
-  return { versionGaps, duplicates, retries, detail };
 }
 
 /** A kill: when, and the roles the worker held then. */
@@ -461,6 +406,12 @@ async function soakOverProcesses(backend: string, runs: number, workerCount: num
     };
   } finally {
     done.abort();
+    if (process.env.SOAK_DUMP) {
+      const { writeFileSync, mkdirSync } = await import("node:fs");
+      mkdirSync(process.env.SOAK_DUMP, { recursive: true });
+      for (const w of all) writeFileSync(`${process.env.SOAK_DUMP}/${w.pid}.log`, w.lines.map((l) => `${l.atMs} ${l.text}`).join("\n"));
+      writeFileSync(`${process.env.SOAK_DUMP}/kills.log`, kills.map((k) => `${k.atMs} ${k.worker.pid} ${[...k.roles].join(",")}`).join("\n"));
+    }
     await workers.killAll();
     await storage.drop();
   }

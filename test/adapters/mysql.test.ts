@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { readFile } from "node:fs/promises";
 import { after, afterEach, test } from "node:test";
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from "mysql2/promise";
@@ -16,13 +17,14 @@ import {
   schemaSql,
   schemaVersion,
   type MysqlEventStreamerOptions,
+  type MysqlPool,
   type MysqlRoleSchedulerOptions,
 } from "stepwise/mysql";
 import { FakeClock } from "stepwise/testing";
 import { trimAfterAcks } from "../support/retention.js";
 // White-box, for the gap test only: writers append exactly as the record store and senders do,
 // but hold their transactions open for a random while before committing.
-import { appendEvent } from "../../src/adapters/mysql/event-log.js";
+import { appendEvents } from "../../src/adapters/mysql/event-log.js";
 import { mysqlTables } from "../../src/adapters/mysql/schema.js";
 import { malformedRunIsSkippedAndCancellable } from "../support/malformed.js";
 import { reminderThenExpiry } from "../support/reminder-and-expiry.js";
@@ -359,6 +361,92 @@ test("mysql: in events table mode the event is written in the record's transacti
   assert.equal(await count(`SELECT COUNT(*) AS n FROM \`${broken}events\``), 0);
 });
 
+/** `pool`, noting each statement sent on the connections it hands out (the transactions' statements). */
+function notingPool(statements: string[]): MysqlPool {
+  const note = (sql: string) => void statements.push(sql.replace(/\s+/g, " "));
+  return {
+    query: (sql, values) => pool.query(sql, values),
+    execute: (sql, values) => pool.execute(sql, values),
+    getConnection: async () => {
+      const connection = await pool.getConnection();
+      return {
+        query: (sql, values) => (note(sql), connection.query(sql, values)),
+        execute: (sql, values) => (note(sql), connection.execute(sql, values)),
+        release: () => connection.release(),
+        destroy: () => connection.destroy(),
+        on: (event, listener) => connection.on(event, listener),
+        off: (event, listener) => connection.off(event, listener),
+      };
+    },
+  };
+}
+
+test("mysql: storeMany takes the events lock once, after every record of the batch, and writes the events in the records' order", async () => {
+  await ready();
+  const statements: string[] = [];
+  const store = new MysqlRecordStore({ pool: notingPool(statements), prefix, events: "table" });
+  const workflowName = `wf-${randomBytes(6).toString("hex")}`;
+  const first = Array.from({ length: 3 }, () => makeRecord({ workflowName }));
+  const second = first.map((record) => ({ ...record, meta: { ...record.meta, version: 2 } }));
+  for (const batch of [first, second]) {
+    statements.length = 0;
+    await store.storeMany(batch);
+    const locks = statements.flatMap((sql, i) => (sql.includes("FOR UPDATE") ? [i] : []));
+    const recordWrites = statements.flatMap((sql, i) => (sql.includes(`\`${prefix}records\``) ? [i] : []));
+    assert.equal(locks.length, 1, `one lock for the batch: ${statements.join(" | ")}`);
+    assert.equal(recordWrites.length, batch.length);
+    assert.ok(recordWrites.every((i) => i < (locks[0] ?? -1)), `every record written before the lock: ${statements.join(" | ")}`);
+  }
+  const [rows] = await pool.query<({ f: string; v: string } & RowDataPacket)[]>(
+    `SELECT CAST(foreign_id AS CHAR) AS f, JSON_VALUE(headers, '$.record_version') AS v FROM \`${prefix}events\` WHERE topic IN (?) ORDER BY id`,
+    [[topicOf(workflowName, 1)]],
+  );
+  assert.deepEqual(
+    rows.map((row) => `${row.f}@${row.v}`),
+    [...first, ...second].map((record) => `${record.foreignId}@${record.meta.version}`),
+  );
+});
+
+test("mysql: a transaction's connection is destroyed, never handed back, when it is killed mid-transaction or its ROLLBACK fails", async () => {
+  await ready();
+  /** A pool whose connections are killed by the server just before they send a statement starting with `killBefore`. */
+  const killingPool = (killBefore: string, ends: string[]): MysqlPool => ({
+    query: (sql, values) => pool.query(sql, values),
+    execute: (sql, values) => pool.execute(sql, values),
+    getConnection: async () => {
+      const connection = await pool.getConnection();
+      const killFirst = async (sql: string) => {
+        if (sql.trimStart().startsWith(killBefore)) await pool.query(`KILL CONNECTION ${connection.threadId}`);
+      };
+      return {
+        query: async (sql, values) => (await killFirst(sql), connection.query(sql, values)),
+        execute: async (sql, values) => (await killFirst(sql), connection.execute(sql, values)),
+        release: () => (ends.push("release"), connection.release()),
+        destroy: () => (ends.push("destroy"), connection.destroy()),
+        on: (event, listener) => connection.on(event, listener),
+        off: (event, listener) => connection.off(event, listener),
+      };
+    },
+  });
+  const reader = new MysqlRecordStore({ pool, prefix });
+  const cases = [
+    // Killed between the record's write and the event's: the server rolls the transaction back.
+    { killBefore: "SELECT id FROM", record: makeRecord(), stored: false },
+    // A refused write (no version 1 to update) whose ROLLBACK meets a dead connection.
+    { killBefore: "ROLLBACK", record: makeRecord({ meta: { version: 2 } }), stored: false },
+    // Nothing killed: the connection goes back to the pool.
+    { killBefore: "nothing", record: makeRecord(), stored: true },
+  ];
+  for (const { killBefore, record, stored } of cases) {
+    const ends: string[] = [];
+    const store = new MysqlRecordStore({ pool: killingPool(killBefore, ends), prefix, events: "table" });
+    if (stored) await store.store(record);
+    else await assert.rejects(store.store(record));
+    assert.deepEqual(ends, [stored ? "release" : "destroy"], `killed before ${killBefore}`);
+    if (!stored) await assert.rejects(reader.lookup(record.runId), { code: "RECORD_NOT_FOUND" });
+  }
+});
+
 test("mysql: receivers write their position every cursorWriteEvery acks and before waiting idle", async () => {
   await ready();
   const s = streamer({ cursorWriteEvery: 2 });
@@ -418,7 +506,7 @@ test("mysql: concurrent writers committing out of order never make a receiver sk
         await connection.query("START TRANSACTION");
         // Other work before the append, as the record store writes the record first.
         await connection.query("DO SLEEP(?)", [Math.random() * 0.002]);
-        await appendEvent(connection, tables, { topic, foreignId: `${writer}:${i}`, type: 1, headers: {}, createdAt: new Date() });
+        await appendEvents(connection, tables, [{ topic, foreignId: `${writer}:${i}`, type: 1, headers: {}, createdAt: new Date() }]);
         // Held open after the id was allocated: without the lock, later ids would commit first.
         await connection.query("DO SLEEP(?)", [Math.random() * 0.003]);
         await connection.query("COMMIT");
@@ -470,6 +558,29 @@ test("mysql: a role is exclusive across schedulers and passes to another schedul
   assert.ok(now !== null && now !== before, "the lock moved to the second scheduler's connection");
   await next.release();
   controller.abort();
+});
+
+test("mysql: a scheduler taking many roles at once on its one connection sets off no MaxListenersExceededWarning", async () => {
+  await ready();
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error) => void warnings.push(warning);
+  process.on("warning", onWarning);
+  const controller = new AbortController();
+  // One signal for every await, as a workflow gives its stop signal (and lifts its limit).
+  setMaxListeners(0, controller.signal);
+  try {
+    const s = scheduler({ pollingFrequency: 10 });
+    // More roles than an AbortSignal's default listener limit (10): each one's GET_LOCK is in flight on the session at once.
+    const roles = Array.from({ length: 15 }, (_, i) => `many-${randomBytes(4).toString("hex")}-${i}`);
+    const leases = await Promise.all(roles.map((role) => s.await(role, controller.signal)));
+    await Promise.all(leases.map((lease) => lease.release()));
+    // Warnings are emitted on a later tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings.filter((w) => w.name === "MaxListenersExceededWarning").map((w) => w.message), []);
+  } finally {
+    controller.abort();
+    process.off("warning", onWarning);
+  }
 });
 
 test("mysql: 200 runs of a three-step workflow on mysql() over two shards each complete, each transition stored once", async () => {

@@ -23,7 +23,8 @@ import type { MysqlTables } from "./schema.js";
 // reader needs no gap tracking; it reads `id > position ORDER BY id`.
 //
 // The price is that event writes are serialised per events table: the lock is taken last in a
-// transaction (after the record is written) and held only for the event's INSERT and the COMMIT.
+// transaction (after every record of a batch is written) and held only for one INSERT of the
+// transaction's events and the COMMIT.
 // The alternative, letting writers run free and making readers stop before a gap until every
 // transaction that was open when the gap was seen has ended (information_schema.innodb_trx), needs
 // the PROCESS privilege and a time-based wait for holes left by rollbacks; we chose the lock.
@@ -40,18 +41,21 @@ export interface NewEvent {
 }
 
 /**
- * Appends `event` inside the caller's open transaction on `connection`, after taking the events
- * lock. The caller commits; the lock is released then. Must be the last thing the transaction
- * does, so that the lock is held as briefly as possible.
+ * Appends `events`, in order, inside the caller's open transaction on `connection`, after taking
+ * the events lock: one lock and one INSERT however many there are. The caller commits; the lock is
+ * released then. Must be the last thing the transaction does, so that the lock is held as briefly
+ * as possible: every event writer of the table waits for it.
  */
-export async function appendEvent(connection: MysqlQueryable, tables: MysqlTables, event: NewEvent): Promise<void> {
+export async function appendEvents(connection: MysqlQueryable, tables: MysqlTables, events: readonly NewEvent[]): Promise<void> {
+  if (events.length === 0) return;
   const locked = await select(connection, `SELECT id FROM \`${tables.eventsLock}\` WHERE id = 1 FOR UPDATE`, [], tables.eventsLock);
   // Without the row there is nothing to lock, and writers would no longer commit in id order.
   if (locked.length === 0) throw new SchemaMissingError(tables.eventsLock);
+  // One statement's rows get their ids in the order they are listed.
   await write(
     connection,
-    `INSERT INTO \`${tables.events}\` (topic, foreign_id, type, headers, created_at) VALUES (?, ?, ?, ?, ?)`,
-    [event.topic, event.foreignId, event.type, JSON.stringify(event.headers), toDatetime(event.createdAt)],
+    `INSERT INTO \`${tables.events}\` (topic, foreign_id, type, headers, created_at) VALUES ${events.map(() => "(?, ?, ?, ?, ?)").join(", ")}`,
+    events.flatMap((event) => [event.topic, event.foreignId, event.type, JSON.stringify(event.headers), toDatetime(event.createdAt)]),
     tables.events,
   );
 }

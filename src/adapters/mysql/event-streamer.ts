@@ -3,7 +3,7 @@ import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOption
 import { ClosedError, InvalidOptionError } from "../../errors.js";
 import { Trimmer, type Retention } from "../../retention.js";
 import { inTransaction, type MysqlPool } from "./driver.js";
-import { appendEvent, latestEventId, readCursor, trimEvents } from "./event-log.js";
+import { appendEvents, latestEventId, readCursor, trimEvents } from "./event-log.js";
 import { MysqlEventReceiver, type ReceiverContext } from "./event-receiver.js";
 import { Notifier } from "./notifier.js";
 import { defaultPrefix, mysqlTables, type MysqlTables } from "./schema.js";
@@ -152,7 +152,7 @@ export class MysqlEventSender implements EventSender {
   async send(foreignId: string, type: number, headers: Headers): Promise<void> {
     if (this.closed) throw new ClosedError(`mysql event sender for topic "${this.topic}"`, "send");
     const event = { topic: this.topic, foreignId, type, headers, createdAt: this.clock.now() };
-    await inTransaction(this.pool, (connection) => appendEvent(connection, this.tables, event));
+    await inTransaction(this.pool, (connection) => appendEvents(connection, this.tables, [event]));
     this.notifier.notify(this.topic);
   }
 

@@ -7,7 +7,7 @@ import { withTrace, type ListQuery, type OutboxEvent, type Record, type RecordSt
 import { RunState } from "../../runstate.js";
 import { fromDatetime, parseHeaders, toBuffer, toDatetime, toText } from "./columns.js";
 import { duplicateKeyName, inTransaction, select, write, type MysqlPool, type MysqlQueryable, type MysqlValue, type Row } from "./driver.js";
-import { appendEvent } from "./event-log.js";
+import { appendEvents, type NewEvent } from "./event-log.js";
 import { defaultPrefix, mysqlTables, type MysqlTables } from "./schema.js";
 
 /**
@@ -45,6 +45,11 @@ export interface MysqlRecordStoreOptions {
    * next poll. The `mysql()` bundle passes `MysqlEventStreamer.notify`.
    */
   onEventCommitted?: (topic: string) => void;
+}
+
+/** The event a record write leaves for the end of its transaction, with the workflow an outbox row names. */
+interface RecordEvent extends NewEvent {
+  workflowName: string;
 }
 
 // Aliases that shadow a column (created_at, id) are only ever selected: ORDER BY and WHERE name
@@ -103,8 +108,12 @@ export class MysqlRecordStore implements RecordStore {
    */
   async store(record: Record): Promise<void> {
     this.checkStorable(record);
-    const topic = await inTransaction(this.pool, (connection) => this.writeRecord(connection, record));
-    if (this.events === "table") this.onEventCommitted?.(topic);
+    const event = await inTransaction(this.pool, async (connection) => {
+      const written = await this.writeRecord(connection, record);
+      await this.writeEvents(connection, [written]);
+      return written;
+    });
+    if (this.events === "table") this.onEventCommitted?.(event.topic);
   }
 
   /**
@@ -114,12 +123,14 @@ export class MysqlRecordStore implements RecordStore {
    */
   async storeMany(records: readonly Record[]): Promise<void> {
     for (const record of records) this.checkStorable(record);
-    const topics = await inTransaction(this.pool, async (connection) => {
-      const written = new Set<string>();
-      for (const record of records) written.add(await this.writeRecord(connection, record));
+    const events = await inTransaction(this.pool, async (connection) => {
+      const written: RecordEvent[] = [];
+      for (const record of records) written.push(await this.writeRecord(connection, record));
+      // After every record: the events lock is held from here to the commit.
+      await this.writeEvents(connection, written);
       return written;
     });
-    if (this.events === "table") for (const topic of topics) this.onEventCommitted?.(topic);
+    if (this.events === "table") for (const topic of new Set(events.map((event) => event.topic))) this.onEventCommitted?.(topic);
   }
 
   /** The latest version of each run found, in one read. */
@@ -146,8 +157,8 @@ export class MysqlRecordStore implements RecordStore {
     if (!Number.isSafeInteger(version) || version < 1) throw new VersionConflictError(runId, version);
   }
 
-  /** Writes the record and its event inside the caller's transaction; returns the event's topic. */
-  private async writeRecord(connection: MysqlQueryable, record: Record): Promise<string> {
+  /** Writes the record inside the caller's transaction; returns its event, for {@link writeEvents}. */
+  private async writeRecord(connection: MysqlQueryable, record: Record): Promise<RecordEvent> {
     const { runId } = record;
     const version = record.meta.version;
     const t = this.tables;
@@ -186,18 +197,22 @@ export class MysqlRecordStore implements RecordStore {
       });
       if (affectedRows !== 1) throw new VersionConflictError(runId, version);
     }
-    const createdAt = this.clock.now();
+    return { workflowName: record.workflowName, topic, foreignId: event.foreignId, type: event.type, headers: event.headers, createdAt: this.clock.now() };
+  }
+
+  /** Writes the events of the records written, in their order, inside the caller's transaction, as its last statements. */
+  private async writeEvents(connection: MysqlQueryable, events: readonly RecordEvent[]): Promise<void> {
+    if (events.length === 0) return;
     if (this.events === "table") {
-      await appendEvent(connection, t, { topic, foreignId: event.foreignId, type: event.type, headers: event.headers, createdAt });
-    } else {
-      await write(
-        connection,
-        `INSERT INTO \`${t.outbox}\` (workflow_name, foreign_id, type, headers, created_at) VALUES (?, ?, ?, ?, ?)`,
-        [record.workflowName, event.foreignId, event.type, JSON.stringify(event.headers), toDatetime(createdAt)],
-        t.outbox,
-      );
+      await appendEvents(connection, this.tables, events);
+      return;
     }
-    return topic;
+    await write(
+      connection,
+      `INSERT INTO \`${this.tables.outbox}\` (workflow_name, foreign_id, type, headers, created_at) VALUES ${events.map(() => "(?, ?, ?, ?, ?)").join(", ")}`,
+      events.flatMap((event) => [event.workflowName, event.foreignId, event.type, JSON.stringify(event.headers), toDatetime(event.createdAt)]),
+      this.tables.outbox,
+    );
   }
 
   /** The latest version of the run; RecordNotFoundError when there is none. */

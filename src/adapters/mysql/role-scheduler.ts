@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { untilAborted } from "../../abort.js";
 import { systemClock, wallInterval } from "../../clock.js";
 import { RoleClaims } from "../../role-claims.js";
@@ -248,6 +249,9 @@ export class MysqlRoleScheduler implements RoleScheduler {
       try {
         const connection = await this.pool.getConnection();
         const session: Session = { connection, lost: false, ended: new AbortController(), onLost: (err) => this.lose(session, err) };
+        // Every statement in flight on the session listens for its loss until it settles: one
+        // GET_LOCK per role being taken at once, besides the beat and the check.
+        setMaxListeners(0, session.ended.signal);
         connection.on("error", session.onLost);
         connection.on("end", session.onLost);
         // Closed while connecting: hand the connection straight back.
