@@ -52,6 +52,7 @@ export {
   InvalidResultError,
   InvalidScheduleError,
   MalformedRecordError,
+  MalformedRowsError,
   ObjectTooLargeError,
   SchemaMissingError,
   InvalidStatusError,
@@ -75,3 +76,4 @@ export {
   WorkflowNotRunningError,
   hasErrorCode,
 } from "./errors.js";
+export type { MalformedRow } from "./errors.js";

@@ -9,6 +9,7 @@ import fc from "fast-check";
 import { createPool, type RowDataPacket } from "mysql2/promise";
 import { Builder, topic, type BuildConfig, type Record, type RecordStore } from "stepwise";
 import { makeRecord } from "stepwise/adaptertest";
+import { MemoryEventStreamer, MemoryRoleScheduler } from "stepwise/memory";
 import { migrate as migrateMysql, mysql, MysqlRecordStore } from "stepwise/mysql";
 import { migrate as migratePostgres, postgres, PostgresRecordStore } from "stepwise/postgres";
 import { redis, RedisRecordStore } from "stepwise/redis";
@@ -18,6 +19,7 @@ import { stepwise } from "./support/cli.js";
 import { errorsTo } from "./support/logger.js";
 import { freshSchema } from "./support/postgres.js";
 import { deleteKeys, freshPrefix, redisClient } from "./support/redis.js";
+import { until } from "./support/until.js";
 import { Status, type Item } from "./support/workflows.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stepwise-bad-input-"));
@@ -553,5 +555,159 @@ test("a workflow with a hand-edited run among its recent ones still starts after
       await second.wf.stop();
       await second.adapters.close();
     }
+  }
+});
+
+const malformedCodes = (errors: readonly unknown[]) => errors.map((err) => (err as { code?: unknown }).code).filter((code) => code === "MALFORMED_RECORD");
+
+/**
+ * Outbox rows no store wrote, per backend, for one workflow: `inject` writes them, `count` says how
+ * many rows the workflow's outbox holds.
+ */
+interface JunkOutbox {
+  name: string;
+  store: RecordStore;
+  junk: number;
+  inject(workflowName: string): Promise<void>;
+  count(workflowName: string): Promise<number>;
+}
+
+async function junkOutboxes(): Promise<JunkOutbox[]> {
+  const { pool, schema } = await postgresDb();
+  await mysqlReady();
+  const db = new Database(join(dir, "outbox.db"));
+  migrateSqlite(db);
+  const sqliteJunk: [string, unknown, unknown][] = [
+    ["not json", 1, Date.now()],
+    ["null", 1, Date.now()],
+    ['{"topic":5}', 1, Date.now()],
+    ['{"run_id":"r"}', 1, Date.now()],
+    ["{}", "x", Date.now()],
+    ['{"topic":"t"}', 1, "yesterday"],
+    ['{"topic":"t"}', 1, 2 ** 53 - 1],
+  ];
+  const pgJunk = ["null", "[1]", '{"topic":5}', "{}", '{"topic":"t","x":1}'];
+  const mysqlJunk = ["not json", "null", '{"topic":5}', "{}"];
+  const redisJunk: string[][] = [
+    ["headers", "not json", "type", "1", "foreign_id", "f", "created_at", "1"],
+    ["headers", "{}", "type", "1", "foreign_id", "f", "created_at", "1"],
+    ["headers", '{"topic":"t"}', "type", "x", "foreign_id", "f", "created_at", "1"],
+    ["headers", '{"topic":"t"}', "type", "1", "foreign_id", "f", "created_at", "9007199254740991"],
+    ["unrelated", "field"],
+  ];
+  return [
+    {
+      name: "sqlite",
+      store: new SqliteRecordStore({ db }),
+      junk: sqliteJunk.length,
+      inject: async (w) => {
+        const insert = db.prepare("INSERT INTO stepwise_outbox (workflow_name, foreign_id, type, headers, created_at) VALUES (?, 'junk', ?, ?, ?)");
+        for (const [headers, type, createdAt] of sqliteJunk) insert.run(w, type, headers, createdAt);
+      },
+      count: async (w) => (db.prepare("SELECT count(*) AS n FROM stepwise_outbox WHERE workflow_name = ?").get(w) as { n: number }).n,
+    },
+    {
+      name: "postgres",
+      store: new PostgresRecordStore({ pool, schema }),
+      junk: pgJunk.length + 1,
+      inject: async (w) => {
+        for (const headers of pgJunk) await pool.query(`INSERT INTO "${schema}".stepwise_outbox (workflow_name, foreign_id, type, headers) VALUES ($1, 'junk', 1, $2::jsonb)`, [w, headers]);
+        await pool.query(`INSERT INTO "${schema}".stepwise_outbox (workflow_name, foreign_id, type, headers, created_at) VALUES ($1, 'junk', 1, '{"topic":"t"}', 'infinity')`, [w]);
+      },
+      count: async (w) => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".stepwise_outbox WHERE workflow_name = $1`, [w])).rows[0]?.n),
+    },
+    {
+      name: "mysql",
+      store: new MysqlRecordStore({ pool: mysqlPool, prefix: mysqlPrefix }),
+      junk: mysqlJunk.length + 1,
+      inject: async (w) => {
+        for (const headers of mysqlJunk) {
+          await mysqlPool.query(`INSERT INTO \`${mysqlPrefix}outbox\` (workflow_name, foreign_id, type, headers, created_at) VALUES (?, 'junk', 1, ?, NOW(3))`, [w, headers]);
+        }
+        await mysqlPool.query(`INSERT INTO \`${mysqlPrefix}outbox\` (workflow_name, foreign_id, type, headers, created_at) VALUES (?, 'junk', 1, '{"topic":"t"}', '0000-00-00 00:00:00')`, [w]);
+      },
+      count: async (w) => {
+        const [rows] = await mysqlPool.query<({ n: number } & RowDataPacket)[]>(`SELECT count(*) AS n FROM \`${mysqlPrefix}outbox\` WHERE workflow_name = ?`, [w]);
+        return Number(rows[0]?.n);
+      },
+    },
+    {
+      name: "redis",
+      store: new RedisRecordStore({ client, prefix: redisPrefix }),
+      junk: redisJunk.length,
+      // Workflow names of plain lower-case letters are their own encoding in keys.
+      inject: async (w) => {
+        for (const fields of redisJunk) await client.xadd(`${redisPrefix}outbox:${w}`, "*", ...fields);
+      },
+      count: async (w) => client.xlen(`${redisPrefix}outbox:${w}`),
+    },
+  ];
+}
+
+/** A one-step workflow whose events go through `recordStore`'s outbox, polled often; its logged errors land in `errors`. */
+function outboxWorkflow(workflowName: string, recordStore: RecordStore, errors: unknown[]) {
+  const b = new Builder<Item, Status>(workflowName, Status);
+  b.addStep(Status.Created, async () => Status.Done, Status.Done);
+  return b.build({
+    recordStore,
+    eventStreamer: new MemoryEventStreamer(),
+    roleScheduler: new MemoryRoleScheduler(),
+    logger: errorsTo(errors),
+    defaultOptions: { pollingFrequency: 20 },
+  });
+}
+
+test("a malformed outbox row is logged once and set aside on every SQL and Redis store, and the events behind it are sent", async () => {
+  const failed: string[] = [];
+  for (const { name, store, junk, inject, count } of await junkOutboxes()) {
+    const workflowName = `outboxjunk${name}${randomBytes(3).toString("hex")}`;
+    await inject(workflowName);
+    const errors: unknown[] = [];
+    const wf = outboxWorkflow(workflowName, store, errors);
+    try {
+      await wf.run();
+      for (const foreignId of ["a", "b"]) {
+        const runId = await wf.trigger(foreignId, { initialValue: { id: foreignId, count: 0 } });
+        assert.equal((await wf.await(foreignId, runId, Status.Done, { timeoutMs: 10_000 })).status, Status.Done, name);
+      }
+      // The sent events are deleted; the junk stays for an operator to look at, and is not lost.
+      await until(`${name}: the sent events deleted`, async () => (await count(workflowName)) === junk, 10_000);
+      assert.equal(malformedCodes(errors).length, junk, `each junk row logged once: ${errors.map(String).join("\n")}`);
+    } catch (err) {
+      failed.push(`${name}: ${String(err)}`);
+    } finally {
+      await wf.stop();
+    }
+  }
+  assert.deepEqual(failed, []);
+});
+
+test("sqlite: more unreadable outbox rows than a batch hold no event back, and a mended row is sent", async () => {
+  const db = new Database(join(dir, "outbox-many.db"));
+  migrateSqlite(db);
+  const workflowName = "manyjunk";
+  const junk = 1001;
+  const insert = db.prepare("INSERT INTO stepwise_outbox (workflow_name, foreign_id, type, headers, created_at) VALUES (?, 'junk', 1, 'null', 0)");
+  db.transaction(() => {
+    for (let i = 0; i < junk; i++) insert.run(workflowName);
+  })();
+  const count = () => (db.prepare("SELECT count(*) AS n FROM stepwise_outbox WHERE workflow_name = ?").get(workflowName) as { n: number }).n;
+  const errors: unknown[] = [];
+  const wf = outboxWorkflow(workflowName, new SqliteRecordStore({ db }), errors);
+  try {
+    await wf.run();
+    const runId = await wf.trigger("a", { initialValue: { id: "a", count: 0 } });
+    assert.equal((await wf.await("a", runId, Status.Done, { timeoutMs: 10_000 })).status, Status.Done);
+    await until("the sent events deleted", () => count() === junk);
+    assert.equal(malformedCodes(errors).length, junk);
+    // Mended by hand, the row reads again and goes out like any other.
+    db.prepare("UPDATE stepwise_outbox SET headers = ? WHERE id = (SELECT min(id) FROM stepwise_outbox WHERE workflow_name = ?)").run(
+      JSON.stringify({ topic: topic(workflowName, Status.Created), run_id: "no-such-run", record_version: "1" }),
+      workflowName,
+    );
+    await until("the mended row sent", () => count() === junk - 1);
+  } finally {
+    await wf.stop();
+    db.close();
   }
 });

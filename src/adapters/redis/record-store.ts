@@ -8,7 +8,8 @@ import type { RedisClient } from "./driver.js";
 import { RedisCommandError } from "./errors.js";
 import { latestScript, listForeignScript, listScript, lookupManyScript, recordFields, storeScript, StoreOutcome } from "./record-scripts.js";
 import { replyInteger, replyText } from "./reply.js";
-import { eventFields, toEvent } from "./stream-entry.js";
+import { eventFields, toOutboxEvent } from "./stream-entry.js";
+import { decodeRows } from "../../readable-rows.js";
 import { isTimeMs } from "../../time-ms.js";
 
 /** The default {@link RedisRecordStoreOptions.maxObjectBytes}: 16 MiB. */
@@ -253,7 +254,7 @@ export class RedisRecordStore implements RecordStore {
       .slice(offset, offset + limit);
   }
 
-  /** Up to `limit` outbox events of the workflow, oldest first; none with `events: "stream"`. */
+  /** Up to `limit` outbox events of the workflow, oldest first; none with `events: "stream"`. Unreadable entries: MalformedRowsError. */
   async listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]> {
     const name = encodedName(workflowName);
     const key = `${this.#prefix}outbox:${name}`;
@@ -264,11 +265,12 @@ export class RedisRecordStore implements RecordStore {
       throw new RedisCommandError("XRANGE", key, { cause: err });
     }
     if (!Array.isArray(reply)) return [];
-    return reply.map((entry: unknown) => {
-      const [id, fields] = entry as [string, string[]];
-      const event = toEvent({ id, fields });
-      return { id: `${name}/${id}`, workflowName, foreignId: event.foreignId, type: event.type, headers: event.headers, createdAt: event.createdAt };
-    });
+    const entries = reply as [string, string[]][];
+    return decodeRows(
+      entries,
+      ([id, fields]) => toOutboxEvent(`${name}/${id}`, workflowName, fields),
+      ([id]) => `${name}/${id}`,
+    );
   }
 
   /** Deletes a sent outbox event; OutboxRecordNotFoundError when there is none with that id. */
