@@ -20,6 +20,21 @@ export function decodeRows<Raw, Row>(raws: Iterable<Raw>, decode: (raw: Raw) => 
   return rows;
 }
 
+/**
+ * `then` applied to the rows `decoded` gives (to filter or page them), refusals and all: when some
+ * rows were malformed, the MalformedRowsError carries the readable rows after `then`.
+ */
+export function afterDecoding<Row, Out>(decoded: () => Row[], then: (rows: Row[]) => Out[]): Out[] {
+  let rows: Row[];
+  try {
+    rows = decoded();
+  } catch (err) {
+    if (!(err instanceof MalformedRowsError)) throw err;
+    throw new MalformedRowsError(then(err.readable as Row[]), err.malformed);
+  }
+  return then(rows);
+}
+
 /** What a listing read: every row, or the readable ones of its MalformedRowsError and the refusals beside them. */
 export async function readableRows<Row>(listing: Promise<Row[]>): Promise<{ rows: Row[]; malformed: readonly MalformedRow[] }> {
   try {

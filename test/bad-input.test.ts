@@ -711,3 +711,70 @@ test("sqlite: more unreadable outbox rows than a batch hold no event back, and a
     db.close();
   }
 });
+
+/** One column edit per backend that leaves a run no store wrote, its times still readable. */
+const unreadableStatus: { [backend: string]: string } = { sqlite: "status = 'abc'", postgres: "version = 0", mysql: "version = 0", redis: "t abc" };
+
+test("a malformed run in a page: the store names it beside the readable runs, and wf.list, the web UI and the CLI show the others", async () => {
+  for (const { name, store, tamper } of await backends()) {
+    const workflowName = `listed-${name}-${randomBytes(3).toString("hex")}`;
+    // Oldest first, a millisecond apart: the middle one is broken.
+    const records = [0, 1, 2, 3].map((i) => makeRecord({ workflowName, createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i)) }));
+    for (const record of records) await store.store(record);
+    const [oldest, broken, middle, newest] = records as [Record, Record, Record, Record];
+    await tamper(broken.runId, unreadableStatus[name] as string);
+
+    const refused = await store.list({ workflowName, limit: 10 }).then(
+      () => assert.fail(`${name}: the page was answered as if whole`),
+      (err: unknown) => err as { code: string; readable: Record[]; malformed: { id: string; error: { code: string } }[] },
+    );
+    assert.equal(refused.code, "MALFORMED_ROWS", name);
+    assert.deepEqual(refused.readable.map((r) => r.runId), [oldest.runId, middle.runId, newest.runId], `${name}: the readable runs, in order`);
+    assert.deepEqual(refused.malformed.map((m) => [m.id, m.error.code]), [[broken.runId, "MALFORMED_RECORD"]], name);
+    // A foreign-id filter takes another path on Redis.
+    await assert.rejects(store.list({ workflowName, limit: 10, filter: { foreignId: [broken.foreignId, newest.foreignId] } }), { code: "MALFORMED_ROWS" }, name);
+
+    const errors: unknown[] = [];
+    const b = new Builder<Item, Status>(workflowName, Status);
+    b.addStep(Status.Created, async () => Status.Done, Status.Done);
+    const wf = b.build({ recordStore: store, eventStreamer: new MemoryEventStreamer(), roleScheduler: new MemoryRoleScheduler(), logger: errorsTo(errors) });
+    // Page by page, a run at a time: every readable run once, none lost behind the broken one.
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await wf.list({ limit: 1, ...(cursor === undefined ? {} : { cursor }) });
+      seen.push(...page.runs.map((r) => r.runId));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    assert.deepEqual(seen, [newest.runId, middle.runId, oldest.runId], `${name}: wf.list pages`);
+    assert.ok(malformedCodes(errors).length > 0, `${name}: wf.list logs the broken run`);
+
+    const ui = webui({ recordStore: store, names: [workflowName], token: false });
+    const response = await ui.fetch(new Request(`http://stepwise.test/api/runs?workflow=${encodeURIComponent(workflowName)}`));
+    const body = (await response.json()) as { runs: { runId: string }[]; malformed: { runId: string; error: { code: string } }[] };
+    assert.equal(response.status, 200, `${name}: ${JSON.stringify(body)}`);
+    assert.deepEqual(body.runs.map((r) => r.runId), [newest.runId, middle.runId, oldest.runId], name);
+    assert.deepEqual(body.malformed.map((m) => [m.runId, m.error.code]), [[broken.runId, "MALFORMED_RECORD"]], name);
+    const everyWorkflow = await webui({ recordStore: store, token: false }).fetch(new Request("http://stepwise.test/api/workflows"));
+    assert.equal(everyWorkflow.status, 200, `${name}: the workflows of a store with a broken run`);
+  }
+});
+
+test("the CLI lists the readable runs of a page and names the broken one on stderr", async () => {
+  const path = join(dir, "cli-malformed.db");
+  const db = new Database(path);
+  migrateSqlite(db);
+  const store = new SqliteRecordStore({ db });
+  const workflowName = "cli-malformed";
+  const [good, broken] = [makeRecord({ workflowName }), makeRecord({ workflowName })] as [Record, Record];
+  await store.store(good);
+  await store.store(broken);
+  db.prepare("UPDATE stepwise_records SET status = 'abc' WHERE run_id = ?").run(broken.runId);
+  db.close();
+  const listed = await stepwise(["runs", "list", "--sqlite", path, "--workflow", workflowName, "--json"]);
+  assert.equal(listed.code, 0, listed.stderr);
+  const page = JSON.parse(listed.stdout) as { runs: { runId: string }[]; malformed: { runId: string }[] };
+  assert.deepEqual(page.runs.map((r) => r.runId), [good.runId]);
+  assert.deepEqual(page.malformed.map((m) => m.runId), [broken.runId]);
+  assert.match(listed.stderr, new RegExp(`${broken.runId}.*MALFORMED_RECORD`));
+});

@@ -254,7 +254,7 @@ export class MysqlRecordStore implements RecordStore {
       values,
       this.tables.records,
     );
-    return rows.map((row) => this.toRecord(row));
+    return decodeRows(rows, (row) => this.toRecord(row), (row) => toText(row.run_id) ?? "");
   }
 
   /** Up to `limit` outbox events of the workflow, oldest first; none in `events: "table"` mode. Unreadable rows: MalformedRowsError. */

@@ -252,7 +252,7 @@ export class PostgresRecordStore implements RecordStore {
        ORDER BY created_at ${direction}, seq ${direction} LIMIT $${values.length - 1} OFFSET $${values.length}`,
       values,
     );
-    return rows.map(toRecord);
+    return decodeRows(rows, toRecord, (row) => String(row.run_id));
   }
 
   /** Up to `limit` outbox events of the workflow, oldest first. Unreadable rows: MalformedRowsError. */

@@ -207,7 +207,7 @@ export class SqliteRecordStore implements RecordStore {
       limit,
       offset,
     );
-    return rows.map(toRecord);
+    return decodeRows(rows, toRecord, (row) => String(row.run_id));
   }
 
   /** Up to `limit` outbox events of the workflow, oldest first; none in `events: "table"` mode. Unreadable rows: MalformedRowsError. */
