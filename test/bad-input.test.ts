@@ -7,14 +7,14 @@ import { after, test } from "node:test";
 import Database from "better-sqlite3";
 import fc from "fast-check";
 import { createPool, type RowDataPacket } from "mysql2/promise";
-import { Builder, topic, type BuildConfig, type Record, type RecordStore } from "stepwise";
+import { Builder, durationTimer, topic, type BuildConfig, type Record, type RecordStore, type TimeoutStore, type Workflow } from "stepwise";
 import { makeRecord } from "stepwise/adaptertest";
-import { MemoryEventStreamer, MemoryRoleScheduler } from "stepwise/memory";
-import { migrate as migrateMysql, mysql, MysqlRecordStore } from "stepwise/mysql";
-import { migrate as migratePostgres, postgres, PostgresRecordStore } from "stepwise/postgres";
-import { redis, RedisRecordStore } from "stepwise/redis";
+import { memory, MemoryEventStreamer, MemoryRoleScheduler } from "stepwise/memory";
+import { migrate as migrateMysql, mysql, MysqlRecordStore, MysqlTimeoutStore } from "stepwise/mysql";
+import { migrate as migratePostgres, postgres, PostgresRecordStore, PostgresTimeoutStore } from "stepwise/postgres";
+import { redis, RedisRecordStore, RedisTimeoutStore } from "stepwise/redis";
 import { webui } from "stepwise/webui";
-import { sqlite, SqliteRecordStore, migrate as migrateSqlite } from "stepwise/sqlite";
+import { sqlite, SqliteRecordStore, SqliteTimeoutStore, migrate as migrateSqlite } from "stepwise/sqlite";
 import { stepwise } from "./support/cli.js";
 import { errorsTo } from "./support/logger.js";
 import { freshSchema } from "./support/postgres.js";
@@ -644,6 +644,21 @@ async function junkOutboxes(): Promise<JunkOutbox[]> {
   ];
 }
 
+/** Runs `check` on every backend, then fails naming each backend that failed, not only the first. */
+async function eachBackend<B extends { name: string }>(backends: readonly B[], check: (backend: B) => Promise<void>): Promise<void> {
+  const failed: string[] = [];
+  for (const backend of backends) await check(backend).catch((err: unknown) => failed.push(`${backend.name}: ${String(err)}`));
+  assert.deepEqual(failed, []);
+}
+
+/** Triggers two runs of a running workflow and waits for both to be Done. */
+async function runsComplete(wf: { trigger: Workflow<Item, Status>["trigger"]; await: Workflow<Item, Status>["await"] }, name: string): Promise<void> {
+  for (const foreignId of ["a", "b"]) {
+    const runId = await wf.trigger(foreignId, { initialValue: { id: foreignId, count: 0 } });
+    assert.equal((await wf.await(foreignId, runId, Status.Done, { timeoutMs: 10_000 })).status, Status.Done, name);
+  }
+}
+
 /** A one-step workflow whose events go through `recordStore`'s outbox, polled often; its logged errors land in `errors`. */
 function outboxWorkflow(workflowName: string, recordStore: RecordStore, errors: unknown[]) {
   const b = new Builder<Item, Status>(workflowName, Status);
@@ -658,28 +673,21 @@ function outboxWorkflow(workflowName: string, recordStore: RecordStore, errors: 
 }
 
 test("a malformed outbox row is logged once and set aside on every SQL and Redis store, and the events behind it are sent", async () => {
-  const failed: string[] = [];
-  for (const { name, store, junk, inject, count } of await junkOutboxes()) {
+  await eachBackend(await junkOutboxes(), async ({ name, store, junk, inject, count }) => {
     const workflowName = `outboxjunk${name}${randomBytes(3).toString("hex")}`;
     await inject(workflowName);
     const errors: unknown[] = [];
     const wf = outboxWorkflow(workflowName, store, errors);
     try {
       await wf.run();
-      for (const foreignId of ["a", "b"]) {
-        const runId = await wf.trigger(foreignId, { initialValue: { id: foreignId, count: 0 } });
-        assert.equal((await wf.await(foreignId, runId, Status.Done, { timeoutMs: 10_000 })).status, Status.Done, name);
-      }
+      await runsComplete(wf, name);
       // The sent events are deleted; the junk stays for an operator to look at, and is not lost.
       await until(`${name}: the sent events deleted`, async () => (await count(workflowName)) === junk, 10_000);
       assert.equal(malformedCodes(errors).length, junk, `each junk row logged once: ${errors.map(String).join("\n")}`);
-    } catch (err) {
-      failed.push(`${name}: ${String(err)}`);
     } finally {
       await wf.stop();
     }
-  }
-  assert.deepEqual(failed, []);
+  });
 });
 
 test("sqlite: more unreadable outbox rows than a batch hold no event back, and a mended row is sent", async () => {
@@ -777,4 +785,119 @@ test("the CLI lists the readable runs of a page and names the broken one on stde
   assert.deepEqual(page.runs.map((r) => r.runId), [good.runId]);
   assert.deepEqual(page.malformed.map((m) => m.runId), [broken.runId]);
   assert.match(listed.stderr, new RegExp(`${broken.runId}.*MALFORMED_RECORD`));
+});
+
+/** Timeout rows no store wrote, expired (as the store's query sees them) for status Created of a workflow. */
+interface JunkTimeouts {
+  name: string;
+  store: TimeoutStore;
+  inject(workflowName: string): Promise<number>;
+}
+
+async function junkTimeouts(): Promise<JunkTimeouts[]> {
+  const { pool, schema } = await postgresDb();
+  await mysqlReady();
+  const db = new Database(join(dir, "timeouts.db"));
+  migrateSqlite(db);
+  const now = Date.now();
+  return [
+    {
+      name: "sqlite",
+      store: new SqliteTimeoutStore({ db }),
+      inject: async (w) => {
+        const insert = db.prepare("INSERT INTO stepwise_timeouts (workflow_name, foreign_id, run_id, status, timeout_index, expire_at, created_at) VALUES (?, 'junk', ?, 1, 0, ?, ?)");
+        const rows: [unknown, unknown, unknown][] = [
+          ["r1", -(2 ** 53) + 1, now],
+          ["r2", 0, "garbage"],
+          ["r3", -1e300, now],
+          ["r4", 0, 2 ** 53 - 1],
+          [Buffer.from([0xff]), 0, now],
+        ];
+        for (const [runId, expireAt, createdAt] of rows) insert.run(w, runId, expireAt, createdAt);
+        return rows.length;
+      },
+    },
+    {
+      name: "postgres",
+      store: new PostgresTimeoutStore({ pool, schema }),
+      inject: async (w) => {
+        const insert = `INSERT INTO "${schema}".stepwise_timeouts (workflow_name, foreign_id, run_id, status, expire_at, created_at) VALUES ($1, 'junk', 'r', 1, $2, $3)`;
+        await pool.query(insert, [w, "-infinity", "2026-01-01"]);
+        await pool.query(insert, [w, "2026-01-01", "infinity"]);
+        return 2;
+      },
+    },
+    {
+      name: "mysql",
+      store: new MysqlTimeoutStore({ pool: mysqlPool, prefix: mysqlPrefix }),
+      inject: async (w) => {
+        const insert = `INSERT INTO \`${mysqlPrefix}timeouts\` (workflow_name, foreign_id, run_id, status, expire_at, created_at) VALUES (?, 'junk', 'r', 1, ?, ?)`;
+        await mysqlPool.query(insert, [w, "0000-00-00 00:00:00", "2026-01-01 00:00:00"]);
+        await mysqlPool.query(insert, [w, "2026-01-01 00:00:00", "0000-00-00 00:00:00"]);
+        return 2;
+      },
+    },
+    {
+      name: "redis",
+      store: new RedisTimeoutStore({ client, prefix: redisPrefix }),
+      // Workflow names of plain lower-case letters are their own encoding in keys.
+      inject: async (w) => {
+        // Listed in the workflow's index and its status's, as the store lists its own.
+        const indexes = [`${redisPrefix}index:timeouts:${w}`, `${redisPrefix}index:timeouts:${w}:1`];
+        const hashes: [string, string, string][] = [
+          ["9000000000000001", "abc", "1"],
+          ["9000000000000002", "9007199254740991", "1"],
+          ["9000000000000003", "1", "soon"],
+        ];
+        for (const [id, e, c] of hashes) {
+          await client.hset(`${redisPrefix}timeout:${id}`, "w", w, "f", "junk", "r", "r", "t", "1", "i", "0", "e", e, "c", c);
+          for (const index of indexes) await client.zadd(index, 0, id);
+        }
+        // An index entry whose timeout is gone.
+        for (const index of indexes) await client.zadd(index, 0, "9000000000000004");
+        return hashes.length + 1;
+      },
+    },
+  ];
+}
+
+test("a malformed timeout row is logged once and passed over on every SQL and Redis store, and the other timeouts fire", async () => {
+  await eachBackend(await junkTimeouts(), async ({ name, store, inject }) => {
+    const workflowName = `timeoutjunk${name}${randomBytes(3).toString("hex")}`;
+    const junk = await inject(workflowName);
+    const errors: unknown[] = [];
+    const b = new Builder<Item, Status>(workflowName, Status);
+    b.addTimeout(Status.Created, durationTimer(0), async () => Status.Done, Status.Done);
+    const wf = b.build({ ...memory(), timeoutStore: store, logger: errorsTo(errors), defaultOptions: { pollingFrequency: 20 } });
+    try {
+      const listed = await store.listValid(workflowName, Status.Created, new Date()).then(
+        (timeouts) => assert.fail(`${name}: junk read as ${JSON.stringify(timeouts)}`),
+        (err: unknown) => err as { code: string; readable: unknown[]; malformed: unknown[] },
+      );
+      assert.deepEqual([listed.code, listed.readable.length, listed.malformed.length], ["MALFORMED_ROWS", 0, junk], name);
+      await wf.run();
+      await runsComplete(wf, name);
+      assert.equal(malformedCodes(errors).length, junk, `each junk row logged once: ${errors.map(String).join("\n")}`);
+      // Left where they were, for an operator to look at.
+      await assert.rejects(store.list(workflowName), (err: { code?: string; malformed?: unknown[] }) => err.code === "MALFORMED_ROWS" && err.malformed?.length === junk, name);
+    } finally {
+      await wf.stop();
+    }
+  });
+});
+
+test("a timer that returns an Invalid Date is a ValueNotStorableError, and no timeout is stored", async () => {
+  const errors: unknown[] = [];
+  const adapters = memory();
+  const b = new Builder<Item, Status>("invalid-timer", Status);
+  b.addTimeout(Status.Created, () => new Date(Number.NaN), async () => Status.Done, Status.Done);
+  const wf = b.build({ ...adapters, logger: errorsTo(errors) });
+  try {
+    await wf.run();
+    await wf.trigger("a", { initialValue: { id: "a", count: 0 } });
+    await until("the refusal logged", () => errors.some((err) => (err as { code?: unknown }).code === "VALUE_NOT_STORABLE"));
+    assert.deepEqual(await adapters.timeoutStore.list("invalid-timer"), []);
+  } finally {
+    await wf.stop();
+  }
 });
