@@ -901,3 +901,35 @@ test("a timer that returns an Invalid Date is a ValueNotStorableError, and no ti
     await wf.stop();
   }
 });
+
+test("postgres: migrate mends the indexes an upper-case prefix got before index names were quoted", async () => {
+  const { pool } = await postgresDb();
+  const schema = `legacy_${randomBytes(3).toString("hex")}`;
+  const q = (name: string) => `"${schema}"."${name}"`;
+  const indexes = async (table: string) =>
+    (await pool.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY indexname", [schema, table])).rows.map((r) => r.indexname);
+  try {
+    // Made as an earlier stepwise made them: index names unquoted, so folded to lower case.
+    await migratePostgres(pool, { schema, prefix: "Ab_" });
+    for (const name of await indexes("Ab_records")) if (name !== "Ab_records_pkey") await pool.query(`ALTER INDEX ${q(name)} RENAME TO "${name.toLowerCase()}"`);
+    // A second unfinished run is a WorkflowInProgressError even before migrate mends the names.
+    const legacy = new PostgresRecordStore({ pool, schema, prefix: "Ab_" });
+    await legacy.store(makeRecord({ workflowName: "w", foreignId: "legacy" }));
+    await assert.rejects(legacy.store(makeRecord({ workflowName: "w", foreignId: "legacy" })), { code: "WORKFLOW_IN_PROGRESS" });
+    // Then prefix "ab_" in the same schema: its index names were taken, so it got none.
+    await migratePostgres(pool, { schema, prefix: "ab_" });
+
+    await migratePostgres(pool, { schema, prefix: "Ab_" });
+    await migratePostgres(pool, { schema, prefix: "ab_" });
+    const want = (p: string) => [`${p}records_created`, `${p}records_foreign_id`, `${p}records_run_state`, `${p}records_status`, `${p}records_unfinished`].sort();
+    assert.deepEqual((await indexes("Ab_records")).filter((n) => !n.endsWith("_pkey")), want("Ab_"), "Ab_: its own indexes, no duplicates");
+    assert.deepEqual((await indexes("ab_records")).filter((n) => !n.endsWith("_pkey")), want("ab_"), "ab_: its own indexes");
+    for (const prefix of ["Ab_", "ab_"]) {
+      const store = new PostgresRecordStore({ pool, schema, prefix });
+      await store.store(makeRecord({ workflowName: "w", foreignId: "f" }));
+      await assert.rejects(store.store(makeRecord({ workflowName: "w", foreignId: "f" })), { code: "WORKFLOW_IN_PROGRESS" }, prefix);
+    }
+  } finally {
+    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  }
+});
