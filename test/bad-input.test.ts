@@ -902,6 +902,52 @@ test("a timer that returns an Invalid Date is a ValueNotStorableError, and no ti
   }
 });
 
+test("sqlite: a prefix that differs only in case from one in the file is refused, since SQLite's names ignore case", async () => {
+  const path = join(dir, "case.db");
+  await sqlite(path, { prefix: "Foo_" }).close();
+  const sameTables = { code: "INVALID_OPTION", message: /"Foo_"/ };
+  assert.throws(() => sqlite(path, { prefix: "foo_" }), sameTables);
+  const db = new Database(path);
+  try {
+    assert.throws(() => migrateSqlite(db, { prefix: "FOO_" }), sameTables);
+    assert.deepEqual(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'foo%' AND name NOT GLOB 'Foo_*'").all(), [], "nothing made under the refused spelling");
+    // Its own spelling, and another prefix, still open.
+    migrateSqlite(db, { prefix: "Foo_" });
+    migrateSqlite(db, { prefix: "bar_" });
+  } finally {
+    db.close();
+  }
+});
+
+test("mysql: tables made under another spelling of the prefix (shared where the server ignores the case of names) are refused by migrate", async () => {
+  const prefix = `Case_${randomBytes(3).toString("hex")}_`;
+  const records = `${prefix}records`;
+  const comment = async () => {
+    const [rows] = await mysqlPool.query<({ c: string } & RowDataPacket)[]>(
+      "SELECT table_comment AS c FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+      [records],
+    );
+    return rows[0]?.c;
+  };
+  try {
+    await migrateMysql(mysqlPool, { prefix });
+    assert.match(String(await comment()), new RegExp(`"${prefix}"`), "migrate marks the tables with the prefix as spelt");
+    // What a server with lower_case_table_names = 1 shows when "Case_…" migrates after "CASE_…".
+    await mysqlPool.query(`ALTER TABLE \`${records}\` COMMENT = 'stepwise tables, prefix "${prefix.toUpperCase()}"'`);
+    await assert.rejects(migrateMysql(mysqlPool, { prefix }), { code: "INVALID_OPTION", message: new RegExp(`"${prefix.toUpperCase()}"`) });
+    // Tables of an earlier stepwise carry no mark: they are taken as the prefix's own, and marked.
+    await mysqlPool.query(`ALTER TABLE \`${records}\` COMMENT = ''`);
+    await migrateMysql(mysqlPool, { prefix });
+    assert.match(String(await comment()), new RegExp(`"${prefix}"`));
+  } finally {
+    const [tables] = await mysqlPool.query<({ t: string } & RowDataPacket)[]>(
+      "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?",
+      [`${prefix}%`],
+    );
+    for (const { t } of tables) await mysqlPool.query(`DROP TABLE IF EXISTS \`${t}\``);
+  }
+});
+
 test("postgres: migrate mends the indexes an upper-case prefix got before index names were quoted", async () => {
   const { pool } = await postgresDb();
   const schema = `legacy_${randomBytes(3).toString("hex")}`;
