@@ -7,7 +7,7 @@ import { after, test } from "node:test";
 import Database from "better-sqlite3";
 import fc from "fast-check";
 import { createPool, type RowDataPacket } from "mysql2/promise";
-import { Builder, durationTimer, topic, type BuildConfig, type Record, type RecordStore, type TimeoutStore, type Workflow } from "stepwise";
+import { Builder, durationTimer, topic, type BuildConfig, type Record, type OutboxEvent, type RecordStore, type TimeoutRecord, type TimeoutStore, type Workflow } from "stepwise";
 import { makeRecord } from "stepwise/adaptertest";
 import { memory, MemoryEventStreamer, MemoryRoleScheduler } from "stepwise/memory";
 import { migrate as migrateMysql, mysql, MysqlRecordStore, MysqlTimeoutStore } from "stepwise/mysql";
@@ -18,6 +18,7 @@ import { sqlite, SqliteRecordStore, SqliteTimeoutStore, migrate as migrateSqlite
 import { stepwise } from "./support/cli.js";
 import { errorsTo } from "./support/logger.js";
 import { freshSchema } from "./support/postgres.js";
+import { propertyParameters } from "./support/properties.js";
 import { deleteKeys, freshPrefix, redisClient } from "./support/redis.js";
 import { until } from "./support/until.js";
 import { Status, type Item } from "./support/workflows.js";
@@ -423,13 +424,30 @@ test("a hostile workflow name and foreign ids work end to end, and an undecodabl
   raw.close();
 });
 
+/** Any value an SQLite column may hold, times past a Date's range among them. */
+const sqliteValue = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b)), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.constantFrom(2 ** 53 - 1, -(2 ** 53), 8.64e15 + 1, 0, -1));
+/** Any text a Redis field may hold, numbers no store writes among them; "-" stands for the field deleted. */
+const redisValue = fc.oneof(fc.string(), fc.constantFrom("-", "9007199254740991", "8640000000000001", "-1", "0", "1e3", " 5", "0x10", "null", "{}", '{"topic":5}'));
+
+/** A listing's rows, each checked by `wellTyped`, or MalformedRowsError naming each unreadable row with a MalformedRecordError: never another error. */
+async function listedOrMalformed<Row>(listing: Promise<Row[]>, wellTyped: (row: Row) => void): Promise<void> {
+  const { rows, malformed } = await listing.then(
+    (rows) => ({ rows, malformed: [] as { error: { code?: unknown } }[] }),
+    (err: { code?: unknown; readable: Row[]; malformed: { error: { code?: unknown } }[] }) => {
+      assert.equal(err.code, "MALFORMED_ROWS", String(err));
+      return { rows: err.readable, malformed: err.malformed };
+    },
+  );
+  for (const row of rows) wellTyped(row);
+  for (const { error } of malformed) assert.equal(error.code, "MALFORMED_RECORD");
+}
+
 test("any value in any column of a stored run reads back as a record or a MalformedRecordError, never another error", async () => {
   const db = new Database(join(dir, "fuzz.db"));
   migrateSqlite(db);
   const sqliteStore = new SqliteRecordStore({ db });
   const redisStore = new RedisRecordStore({ client, prefix: redisPrefix });
   const sqliteColumns = ["workflow_name", "foreign_id", "run_state", "status", "object", "created_at", "updated_at", "version", "run_state_reason", "status_description", "trace_origin", "trace_parent", "trace_state"];
-  const sqliteValue = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b)), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.constantFrom(2 ** 53 - 1, -(2 ** 53), 8.64e15 + 1, 0, -1));
   const redisFields = ["w", "f", "s", "t", "o", "c", "u", "v", "r", "d", "g", "p", "q"];
   const outcome = (err: unknown) => {
     assert.equal((err as { code?: unknown }).code, "MALFORMED_RECORD", String(err));
@@ -452,19 +470,21 @@ test("any value in any column of a stored run reads back as a record or a Malfor
           return; // a constraint (NOT NULL, CHECK) refused the edit: nothing to read
         }
         await sqliteStore.lookup(record.runId).then(wellTyped, outcome);
+        await listedOrMalformed(sqliteStore.list({ workflowName: record.workflowName, limit: 5 }), wellTyped);
       }),
-      { seed: 13, numRuns: 150 },
+      propertyParameters(150),
     );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...redisFields), fc.oneof(fc.string(), fc.constantFrom("-", "9007199254740991", "8640000000000001", "-1", "0", "1e3", " 5", "0x10")), async (field, value) => {
+      fc.asyncProperty(fc.constantFrom(...redisFields), redisValue, async (field, value) => {
         const record = makeRecord();
         await redisStore.store(record);
         const key = `${redisPrefix}run:${record.runId}`;
         if (value === "-") await client.hdel(key, field);
         else await client.hset(key, field, value);
         await redisStore.lookup(record.runId).then(wellTyped, outcome);
+        await listedOrMalformed(redisStore.list({ workflowName: record.workflowName, limit: 5 }), wellTyped);
       }),
-      { seed: 13, numRuns: 150 },
+      propertyParameters(150),
     );
   } finally {
     db.close();
@@ -977,5 +997,80 @@ test("postgres: migrate mends the indexes an upper-case prefix got before index 
     }
   } finally {
     await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  }
+});
+
+test("any value in any column of a stored outbox event or timeout reads back as one, or as a malformed row beside the others", async () => {
+  const db = new Database(join(dir, "fuzz-rows.db"));
+  migrateSqlite(db);
+  const stores = {
+    sqlite: { records: new SqliteRecordStore({ db }), timeouts: new SqliteTimeoutStore({ db }) },
+    redis: { records: new RedisRecordStore({ client, prefix: redisPrefix }), timeouts: new RedisTimeoutStore({ client, prefix: redisPrefix }) },
+  };
+  const validTime = (time: Date) => assert.ok(time instanceof Date && !Number.isNaN(time.getTime()), `time ${String(time)}`);
+  const eventTyped = (e: OutboxEvent) => {
+    for (const text of [e.id, e.workflowName, e.foreignId, ...Object.values(e.headers)]) assert.equal(typeof text, "string");
+    assert.ok(Number.isSafeInteger(e.type) && e.headers.topic, `type ${e.type}, topic ${e.headers.topic}`);
+    validTime(e.createdAt);
+  };
+  const timeoutTyped = (t: TimeoutRecord) => {
+    for (const text of [t.id, t.workflowName, t.foreignId, t.runId]) assert.equal(typeof text, "string");
+    assert.ok(Number.isSafeInteger(t.status) && Number.isSafeInteger(t.index), `status ${t.status}, index ${t.index}`);
+    validTime(t.expireAt);
+    validTime(t.createdAt);
+  };
+  /** One run's outbox event and one timeout, fresh for each case; `edit` then spoils one of them. */
+  const eachCase = async (name: keyof typeof stores, edit: (workflowName: string) => Promise<unknown>) => {
+    const { records, timeouts } = stores[name];
+    const workflowName = `fuzz${randomBytes(4).toString("hex")}`;
+    await records.store(makeRecord({ workflowName }));
+    await timeouts.create({ workflowName, foreignId: "f", runId: "r", status: 1, expireAt: new Date(0) });
+    try {
+      await edit(workflowName);
+    } catch {
+      return; // a constraint (NOT NULL) refused the edit: nothing to read
+    }
+    await listedOrMalformed(records.listOutboxEvents(workflowName, 10), eventTyped);
+    await listedOrMalformed(timeouts.listValid(workflowName, 1, new Date()), timeoutTyped);
+    await listedOrMalformed(timeouts.list(workflowName), timeoutTyped);
+  };
+  try {
+    const sqliteColumns = {
+      outbox: ["workflow_name", "foreign_id", "type", "headers", "created_at"],
+      timeouts: ["workflow_name", "foreign_id", "run_id", "status", "timeout_index", "expire_at", "created_at"],
+    };
+    const sqliteEdit = fc.oneof(
+      fc.tuple(fc.constant("outbox" as const), fc.constantFrom(...sqliteColumns.outbox)),
+      fc.tuple(fc.constant("timeouts" as const), fc.constantFrom(...sqliteColumns.timeouts)),
+    );
+    await fc.assert(
+      fc.asyncProperty(sqliteEdit, sqliteValue, ([table, column], value) =>
+        eachCase("sqlite", async (w) => db.prepare(`UPDATE stepwise_${table} SET ${column} = ? WHERE workflow_name = ?`).run(value, w)),
+      ),
+      propertyParameters(150),
+    );
+    const redisEdit = fc.oneof(
+      fc.tuple(fc.constant("outbox" as const), fc.constantFrom("foreign_id", "type", "headers", "created_at")),
+      fc.tuple(fc.constant("timeout" as const), fc.constantFrom("w", "f", "r", "t", "i", "e", "c")),
+    );
+    await fc.assert(
+      fc.asyncProperty(redisEdit, redisValue, ([kind, field], value) =>
+        eachCase("redis", async (w) => {
+          if (kind === "outbox") {
+            // An entry cannot be edited: a second one is written beside the store's, with the field changed.
+            const fields = new Map([["foreign_id", "f"], ["type", "1"], ["headers", JSON.stringify({ topic: "t" })], ["created_at", "0"]]);
+            if (value === "-") fields.delete(field);
+            else fields.set(field, value);
+            return client.xadd(`${redisPrefix}outbox:${w}`, "*", ...[...fields].flat());
+          }
+          const [id] = await client.zrange(`${redisPrefix}index:timeouts:${w}`, "0", "0");
+          const key = `${redisPrefix}timeout:${id}`;
+          return value === "-" ? client.hdel(key, field) : client.hset(key, field, value);
+        }),
+      ),
+      propertyParameters(100),
+    );
+  } finally {
+    db.close();
   }
 });
