@@ -356,6 +356,30 @@ export class MalformedRecordError extends StepwiseError {
   }
 }
 
+/** A stored row a listing could not read: its id (a run's, an outbox event's or a timeout's) and why. */
+export interface MalformedRow {
+  readonly id: string;
+  readonly error: MalformedRecordError;
+}
+
+/**
+ * A listing (of runs, outbox events or timeouts) met stored rows it could not read. Thrown in place
+ * of the list, so that a part is never taken for the whole: `readable` holds the rows that were
+ * read, in the listing's order, and `malformed` one entry for each row that was not. The engine goes
+ * on with the readable rows and logs the others; nothing in the store is changed.
+ */
+export class MalformedRowsError<Row = unknown> extends StepwiseError {
+  readonly code = "MALFORMED_ROWS";
+  constructor(
+    readonly readable: Row[],
+    readonly malformed: readonly MalformedRow[],
+  ) {
+    const shown = malformed.slice(0, 3).map((row) => row.error.message);
+    if (malformed.length > shown.length) shown.push(`and ${malformed.length - shown.length} more`);
+    super(`${malformed.length} stored row(s) could not be read: ${shown.join("; ")}`);
+  }
+}
+
 /**
  * An adapter's part was used after it was closed: sending on a closed sender, receiving or acking
  * on a closed receiver, awaiting a role on a closed scheduler. `what` names the part.

@@ -55,6 +55,7 @@ export {
   InvalidResultError,
   InvalidScheduleError,
   MalformedRecordError,
+  MalformedRowsError,
   ObjectTooLargeError,
   SchemaMissingError,
   InvalidStatusError,
@@ -78,3 +79,4 @@ export {
   WorkflowNotRunningError,
   hasErrorCode,
 } from "./errors.js";
+export type { MalformedRow } from "./errors.js";

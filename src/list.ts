@@ -1,5 +1,7 @@
 import type { WorkflowContext } from "./context.js";
-import { InvalidOptionError } from "./errors.js";
+import { InvalidOptionError, type MalformedRow } from "./errors.js";
+import { errorText } from "./logger.js";
+import { readableRows } from "./readable-rows.js";
 import type { Run } from "./run.js";
 import type { Record, RecordStore } from "./record.js";
 import type { RunState } from "./runstate.js";
@@ -22,10 +24,14 @@ export interface RunPage<T, S extends number> {
   nextCursor: string | null;
 }
 
-/** A page of stored records, newest first; `nextCursor` is null on the last page. */
+/**
+ * A page of stored records, newest first; `nextCursor` is null on the last page. `malformed` names
+ * the page's rows the store could not read, which `records` leaves out.
+ */
 export interface RecordPage {
   records: Record[];
   nextCursor: string | null;
+  malformed: readonly MalformedRow[];
 }
 
 /** The most runs one page may hold. */
@@ -35,16 +41,23 @@ const defaultListLimit = 50;
 /**
  * Where the next page starts: before `createdAt`, after skipping `seen` runs created at that very
  * millisecond. Keyed on creation time rather than an offset, so runs started while a caller pages
- * do not shift the pages.
+ * do not shift the pages. Without `createdAt` (a first page whose every row was unreadable) it is
+ * the offset from the newest run.
  */
 interface Cursor {
-  createdAt: number;
+  createdAt: number | undefined;
   seen: number;
 }
 
-/** One page of the workflow's runs, newest first, decoded with the workflow's codec. */
+/**
+ * One page of the workflow's runs, newest first, decoded with the workflow's codec. A run the store
+ * cannot read is left out and logged as an error, as its events are.
+ */
 export async function listRuns<T, S extends number>(ctx: WorkflowContext<T>, options: ListOptions<S>): Promise<RunPage<T, S>> {
   const page = await listRecords(ctx.recordStore, ctx.name, options);
+  for (const { id, error } of page.malformed) {
+    ctx.logger.error(`run ${id} is malformed and was left out of a list: ${errorText(error)}`, { runId: id, skipped: "record_malformed", err: error });
+  }
   return { runs: page.records.map((record) => decodeRun<T, S>(ctx, record)), nextCursor: page.nextCursor };
 }
 
@@ -58,7 +71,7 @@ export async function listRecords(recordStore: Pick<RecordStore, "list">, workfl
     throw new InvalidOptionError("limit", `list: option "limit" must be a whole number from 1 to ${maxListLimit}, got ${String(limit)}`);
   }
   const cursor = options.cursor === undefined ? undefined : parseCursor(options.cursor);
-  const records = await recordStore.list({
+  const { rows: records, malformed } = await readableRows(recordStore.list({
     workflowName,
     order: "desc",
     limit: limit + 1,
@@ -68,19 +81,25 @@ export async function listRecords(recordStore: Pick<RecordStore, "list">, workfl
       runState: asList(options.runState),
       foreignId: options.foreignId === undefined ? undefined : [options.foreignId],
       // Exclusive, so one millisecond later takes in the runs of the cursor's own millisecond.
-      createdBefore: cursor ? new Date(cursor.createdAt + 1) : undefined,
+      createdBefore: cursor?.createdAt === undefined ? undefined : new Date(cursor.createdAt + 1),
     },
-  });
+  }));
+  // Unreadable rows hold places in the page as well: the next page starts after them.
   const page = records.slice(0, limit);
   const last = page.at(-1);
   let nextCursor: string | null = null;
-  if (records.length > limit && last) {
-    const lastMs = last.createdAt.getTime();
-    const sameMs = page.filter((r) => r.createdAt.getTime() === lastMs).length;
-    const carried = cursor && cursor.createdAt === lastMs ? cursor.seen : 0;
-    nextCursor = formatCursor({ createdAt: lastMs, seen: carried + sameMs });
+  if (records.length + malformed.length > limit) {
+    if (last) {
+      const lastMs = last.createdAt.getTime();
+      const sameMs = page.filter((r) => r.createdAt.getTime() === lastMs).length;
+      const carried = cursor && cursor.createdAt === lastMs ? cursor.seen : 0;
+      nextCursor = formatCursor({ createdAt: lastMs, seen: carried + sameMs });
+    } else {
+      // Nothing on the page could be read, so no time to start from: the same window, further in.
+      nextCursor = formatCursor({ createdAt: cursor?.createdAt, seen: (cursor?.seen ?? 0) + limit });
+    }
   }
-  return { records: page, nextCursor };
+  return { records: page, nextCursor, malformed };
 }
 
 function asList<V>(value: V | V[] | undefined): V[] | undefined {
@@ -89,7 +108,7 @@ function asList<V>(value: V | V[] | undefined): V[] | undefined {
 }
 
 function formatCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.seen])).toString("base64url");
+  return Buffer.from(JSON.stringify([cursor.createdAt ?? null, cursor.seen])).toString("base64url");
 }
 
 function parseCursor(text: string): Cursor {
@@ -99,8 +118,9 @@ function parseCursor(text: string): Cursor {
   } catch {
     parsed = undefined;
   }
-  if (Array.isArray(parsed) && parsed.length === 2 && parsed.every((n) => Number.isSafeInteger(n) && n >= 0)) {
-    return { createdAt: parsed[0] as number, seen: parsed[1] as number };
+  const whole = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+  if (Array.isArray(parsed) && parsed.length === 2 && (parsed[0] === null || whole(parsed[0])) && whole(parsed[1])) {
+    return { createdAt: parsed[0] === null ? undefined : (parsed[0] as number), seen: parsed[1] as number };
   }
   throw new InvalidOptionError("cursor", 'list: option "cursor" is not a cursor this workflow handed out');
 }

@@ -6,6 +6,8 @@ import { roleName } from "./graph.js";
 import { resolveOptions, type ProcessOptions } from "./options.js";
 import type { ProcessSpec, Source } from "./process.js";
 import type { OutboxEvent, RecordStore } from "./record.js";
+import { readableRows } from "./readable-rows.js";
+import { SetAsideRows } from "./set-aside.js";
 
 /** How many outbox events one look at the store takes. */
 const outboxBatchSize = 1000;
@@ -36,7 +38,8 @@ export class Wake {
  * The process that moves outbox events to the event streamer, a batch at a time: the events of a
  * batch are sent together and deleted once all were sent. Their order does not matter, since every
  * consumer checks the record's version; a batch interrupted halfway is sent again, and the
- * duplicates are skipped the same way.
+ * duplicates are skipped the same way. An outbox row the store cannot read is logged and set aside
+ * ({@link SetAsideRows}), never deleted: the events behind it go on.
  */
 export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: ProcessOptions | undefined): ProcessSpec<OutboxEvent[]> {
   const resolved = resolveOptions(ctx.defaultOptions, options, "never");
@@ -64,15 +67,20 @@ export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: P
       const stopPolling = wallInterval(resolved.pollingFrequency, () => wake.notify());
       const onAbort = () => wake.notify();
       signal.addEventListener("abort", onAbort, { once: true });
+      const setAside = new SetAsideRows(ctx.logger, "outbox event");
       return {
         recv: async (recvSignal) => {
           for (;;) {
             recvSignal.throwIfAborted();
-            const batch = await ctx.recordStore.listOutboxEvents(ctx.name, outboxBatchSize);
+            // Room for the rows set aside at the last look, which come first again, as well as a batch.
+            const limit = outboxBatchSize + setAside.size;
+            const { rows: batch, malformed } = await readableRows(ctx.recordStore.listOutboxEvents(ctx.name, limit));
+            setAside.note(malformed);
             if (batch.length > 0) {
               return { event: batch, ack: () => deleteAll(ctx.recordStore, batch) };
             }
-            await wake.wait();
+            // A listing of nothing but unreadable rows may hide events behind them: look again, further.
+            if (malformed.length < limit) await wake.wait();
           }
         },
         close: async () => {

@@ -73,6 +73,11 @@ export interface RecordStore {
   lookupMany?(runIds: readonly string[]): Promise<Record[]>;
   latest(workflowName: string, foreignId: string): Promise<Record>;
   list(query: ListQuery): Promise<Record[]>;
+  /**
+   * Up to `limit` outbox events of the workflow, oldest first. Rows it cannot read are reported
+   * with MalformedRowsError, which carries the events that were read, rather than failing the
+   * whole listing: the outbox process sends those and sets the others aside.
+   */
   listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]>;
   deleteOutboxEvent(id: string): Promise<void>;
   /** Optional: deletes these outbox events in one go; ids not (or no longer) in the outbox are left alone. */

@@ -1,3 +1,4 @@
+import { readableRows } from "./readable-rows.js";
 import type { ListQuery, Record, RecordStore } from "./record.js";
 
 /** How many of a store's newest runs are read, page by page, where it cannot answer a question at once. */
@@ -13,9 +14,10 @@ export async function* storedPages(
   query: Omit<ListQuery, "offset" | "limit" | "order">,
 ): AsyncGenerator<Record[], { truncated: boolean }> {
   for (let offset = 0; offset < maxScannedRuns; offset += pageSize) {
-    const page = await recordStore.list({ ...query, order: "desc", offset, limit: pageSize });
-    yield page;
-    if (page.length < pageSize) return { truncated: false };
+    // A run the store cannot read is left out: a count or a name less, where a list of runs names it.
+    const page = await readableRows(recordStore.list({ ...query, order: "desc", offset, limit: pageSize }));
+    yield page.rows;
+    if (page.rows.length + page.malformed.length < pageSize) return { truncated: false };
   }
   return { truncated: true };
 }

@@ -25,7 +25,9 @@ export interface NewTimeout {
 
 /**
  * Keeps timeouts. `list` returns the active ones (neither completed nor cancelled);
- * `listValid` those of one status that have expired by `now`.
+ * `listValid` those of one status that have expired by `now`. Rows either cannot read are reported
+ * with MalformedRowsError, which carries the timeouts that were read, rather than failing the whole
+ * listing: the timeout poller fires those and sets the others aside.
  */
 export interface TimeoutStore {
   create(timeout: NewTimeout): Promise<void>;

@@ -1,6 +1,6 @@
 import { topicConsumers } from "./consumer.js";
 import type { WorkflowContext } from "./context.js";
-import { BuildError, hasErrorCode } from "./errors.js";
+import { BuildError, hasErrorCode, ValueNotStorableError } from "./errors.js";
 import { roleName } from "./graph.js";
 import { resolveOptions, stepOnlyOptions, type ProcessOptions } from "./options.js";
 import type { ProcessSpec } from "./process.js";
@@ -9,7 +9,10 @@ import type { Control, Run, StepContext, TypedRecord } from "./run.js";
 import { isFinished, isStopped } from "./runstate.js";
 import { ErrorCount } from "./error-count.js";
 import { currentRecordFor, lookupOrSkip } from "./lookup.js";
+import { readableRows } from "./readable-rows.js";
+import { SetAsideRows } from "./set-aside.js";
 import { isSkip, type SkipReason } from "./skip.js";
+import { isTimeMs } from "./time-ms.js";
 import type { TimeoutRecord, TimeoutStore } from "./timeout-store.js";
 import { topic } from "./topic.js";
 import { carryTrace, recordTrace, spanStart } from "./trace-context.js";
@@ -49,7 +52,9 @@ export const unsupportedTimeoutOptions = ["parallelCount", "lag", ...stepOnlyOpt
  * Two processes per status with timeouts: the auto-inserter creates a timeout for each of the
  * status's timers as a run enters it, and the poller fires the expired ones of runs still there,
  * cancelling those of runs that moved on. A status may have several timeouts (a reminder and an
- * expiry); each stored timeout carries the index of the one that made it.
+ * expiry); each stored timeout carries the index of the one that made it. A stored timeout the
+ * store cannot read is logged and set aside ({@link SetAsideRows}), left in the store, while the
+ * others fire.
  */
 export function timeoutProcesses<T>(ctx: WorkflowContext<T>, from: number, timeouts: readonly TimeoutDefinition<T>[]): ProcessSpec<never>[] {
   const store = ctx.timeoutStore;
@@ -71,6 +76,10 @@ export function timeoutProcesses<T>(ctx: WorkflowContext<T>, from: number, timeo
       for (const [index, timeout] of timeouts.entries()) {
         const expireAt = await timeout.timer(typed, ctx.clock.now());
         if (!expireAt) continue;
+        // An Invalid Date (a timer's sum with undefined) would be kept as junk, or refused by the store's driver.
+        if (!(expireAt instanceof Date) || !isTimeMs(expireAt.getTime())) {
+          throw new ValueNotStorableError(`the expiry of timeout ${index} of ${ctx.graph.statusName(from)}`, `its timer returned ${String(expireAt)}, not a valid Date`);
+        }
         await store.create({ workflowName: ctx.name, foreignId: record.foreignId, runId: record.runId, status: record.status, index, expireAt });
       }
       return undefined;
@@ -84,12 +93,15 @@ export function timeoutProcesses<T>(ctx: WorkflowContext<T>, from: number, timeo
       signal.throwIfAborted();
       let due: TimeoutRecord[] = [];
       let polled = false;
+      const setAside = new SetAsideRows(ctx.logger, "timeout");
       return {
         recv: async (recvSignal) => {
           while (due.length === 0) {
             // Wait between polls even after a batch: a paused run's timeout stays due and would spin.
             if (polled) await ctx.clock.sleep(options.pollingFrequency, recvSignal);
-            due = await store.listValid(ctx.name, from, ctx.clock.now());
+            const listed = await readableRows(store.listValid(ctx.name, from, ctx.clock.now()));
+            setAside.note(listed.malformed);
+            due = listed.rows;
             polled = true;
           }
           // Polled, not streamed: a timeout is done when it is completed or cancelled, so ack has nothing to do.

@@ -30,6 +30,7 @@ import type { Record as RunRecord } from "./record.js";
 import { keptRecordReader, type RecordFields } from "./kept-record.js";
 import { runCallbacks, type CallbackDefinition, type CallbackResult } from "./callback.js";
 import { listRuns, type ListOptions, type RunPage } from "./list.js";
+import { readableRows } from "./readable-rows.js";
 import { runControl, type RunControl } from "./run-control.js";
 import { connectionProcesses, type ConnectionDefinition } from "./connect.js";
 import { connectorProcesses, type ConnectorDefinition } from "./connector.js";
@@ -205,12 +206,17 @@ export class Workflow<T, S extends number> {
   /** Stored runs in a status this graph lacks were written by another definition under the same name. */
   async #checkStoredRuns(): Promise<void> {
     const { graph, recordStore } = this.#ctx;
+    // One hand-edited row must not keep the workflow from starting: its own events are skipped one
+    // by one, and this check is only a safety net, made with the runs that can be read.
     let recent: RunRecord[];
     try {
-      recent = await recordStore.list({ workflowName: this.name, order: "desc", limit: 100 });
+      const listed = await readableRows(recordStore.list({ workflowName: this.name, order: "desc", limit: 100 }));
+      recent = listed.rows;
+      for (const { id, error } of listed.malformed) {
+        this.#ctx.logger.error(`run ${id} is malformed and was left out of the check for another workflow sharing the name "${this.name}": ${errorText(error)}`, { runId: id, err: error });
+      }
     } catch (err) {
-      // One hand-edited row must not keep the workflow from starting: its own events are skipped
-      // one by one, and this check is only a safety net.
+      // A store that fails the whole listing for one row.
       if (!hasErrorCode(err, "MALFORMED_RECORD")) throw err;
       this.#ctx.logger.error(`the check for another workflow sharing the name "${this.name}" was skipped: ${errorText(err)}`, { err });
       return;

@@ -7,17 +7,20 @@ import { after, test } from "node:test";
 import Database from "better-sqlite3";
 import fc from "fast-check";
 import { createPool, type RowDataPacket } from "mysql2/promise";
-import { Builder, topic, type BuildConfig, type Record, type RecordStore } from "stepwise";
+import { Builder, durationTimer, topic, type BuildConfig, type Record, type OutboxEvent, type RecordStore, type TimeoutRecord, type TimeoutStore, type Workflow } from "stepwise";
 import { makeRecord } from "stepwise/adaptertest";
-import { migrate as migrateMysql, mysql, MysqlRecordStore } from "stepwise/mysql";
-import { migrate as migratePostgres, postgres, PostgresRecordStore } from "stepwise/postgres";
-import { redis, RedisRecordStore } from "stepwise/redis";
+import { memory, MemoryEventStreamer, MemoryRoleScheduler } from "stepwise/memory";
+import { migrate as migrateMysql, mysql, MysqlRecordStore, MysqlTimeoutStore } from "stepwise/mysql";
+import { migrate as migratePostgres, postgres, PostgresRecordStore, PostgresTimeoutStore } from "stepwise/postgres";
+import { redis, RedisRecordStore, RedisTimeoutStore } from "stepwise/redis";
 import { webui } from "stepwise/webui";
-import { sqlite, SqliteRecordStore, migrate as migrateSqlite } from "stepwise/sqlite";
+import { sqlite, SqliteRecordStore, SqliteTimeoutStore, migrate as migrateSqlite } from "stepwise/sqlite";
 import { stepwise } from "./support/cli.js";
 import { errorsTo } from "./support/logger.js";
 import { freshSchema } from "./support/postgres.js";
+import { propertyParameters } from "./support/properties.js";
 import { deleteKeys, freshPrefix, redisClient } from "./support/redis.js";
+import { until } from "./support/until.js";
 import { Status, type Item } from "./support/workflows.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stepwise-bad-input-"));
@@ -421,13 +424,30 @@ test("a hostile workflow name and foreign ids work end to end, and an undecodabl
   raw.close();
 });
 
+/** Any value an SQLite column may hold, times past a Date's range among them. */
+const sqliteValue = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b)), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.constantFrom(2 ** 53 - 1, -(2 ** 53), 8.64e15 + 1, 0, -1));
+/** Any text a Redis field may hold, numbers no store writes among them; "-" stands for the field deleted. */
+const redisValue = fc.oneof(fc.string(), fc.constantFrom("-", "9007199254740991", "8640000000000001", "-1", "0", "1e3", " 5", "0x10", "null", "{}", '{"topic":5}'));
+
+/** A listing's rows, each checked by `wellTyped`, or MalformedRowsError naming each unreadable row with a MalformedRecordError: never another error. */
+async function listedOrMalformed<Row>(listing: Promise<Row[]>, wellTyped: (row: Row) => void): Promise<void> {
+  const { rows, malformed } = await listing.then(
+    (rows) => ({ rows, malformed: [] as { error: { code?: unknown } }[] }),
+    (err: { code?: unknown; readable: Row[]; malformed: { error: { code?: unknown } }[] }) => {
+      assert.equal(err.code, "MALFORMED_ROWS", String(err));
+      return { rows: err.readable, malformed: err.malformed };
+    },
+  );
+  for (const row of rows) wellTyped(row);
+  for (const { error } of malformed) assert.equal(error.code, "MALFORMED_RECORD");
+}
+
 test("any value in any column of a stored run reads back as a record or a MalformedRecordError, never another error", async () => {
   const db = new Database(join(dir, "fuzz.db"));
   migrateSqlite(db);
   const sqliteStore = new SqliteRecordStore({ db });
   const redisStore = new RedisRecordStore({ client, prefix: redisPrefix });
   const sqliteColumns = ["workflow_name", "foreign_id", "run_state", "status", "object", "created_at", "updated_at", "version", "run_state_reason", "status_description", "trace_origin", "trace_parent", "trace_state"];
-  const sqliteValue = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b)), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.constantFrom(2 ** 53 - 1, -(2 ** 53), 8.64e15 + 1, 0, -1));
   const redisFields = ["w", "f", "s", "t", "o", "c", "u", "v", "r", "d", "g", "p", "q"];
   const outcome = (err: unknown) => {
     assert.equal((err as { code?: unknown }).code, "MALFORMED_RECORD", String(err));
@@ -450,19 +470,21 @@ test("any value in any column of a stored run reads back as a record or a Malfor
           return; // a constraint (NOT NULL, CHECK) refused the edit: nothing to read
         }
         await sqliteStore.lookup(record.runId).then(wellTyped, outcome);
+        await listedOrMalformed(sqliteStore.list({ workflowName: record.workflowName, limit: 5 }), wellTyped);
       }),
-      { seed: 13, numRuns: 150 },
+      propertyParameters(150),
     );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...redisFields), fc.oneof(fc.string(), fc.constantFrom("-", "9007199254740991", "8640000000000001", "-1", "0", "1e3", " 5", "0x10")), async (field, value) => {
+      fc.asyncProperty(fc.constantFrom(...redisFields), redisValue, async (field, value) => {
         const record = makeRecord();
         await redisStore.store(record);
         const key = `${redisPrefix}run:${record.runId}`;
         if (value === "-") await client.hdel(key, field);
         else await client.hset(key, field, value);
         await redisStore.lookup(record.runId).then(wellTyped, outcome);
+        await listedOrMalformed(redisStore.list({ workflowName: record.workflowName, limit: 5 }), wellTyped);
       }),
-      { seed: 13, numRuns: 150 },
+      propertyParameters(150),
     );
   } finally {
     db.close();
@@ -553,5 +575,502 @@ test("a workflow with a hand-edited run among its recent ones still starts after
       await second.wf.stop();
       await second.adapters.close();
     }
+  }
+});
+
+const malformedCodes = (errors: readonly unknown[]) => errors.map((err) => (err as { code?: unknown }).code).filter((code) => code === "MALFORMED_RECORD");
+
+/**
+ * Outbox rows no store wrote, per backend, for one workflow: `inject` writes them, `count` says how
+ * many rows the workflow's outbox holds.
+ */
+interface JunkOutbox {
+  name: string;
+  store: RecordStore;
+  junk: number;
+  inject(workflowName: string): Promise<void>;
+  count(workflowName: string): Promise<number>;
+}
+
+async function junkOutboxes(): Promise<JunkOutbox[]> {
+  const { pool, schema } = await postgresDb();
+  await mysqlReady();
+  const db = new Database(join(dir, "outbox.db"));
+  migrateSqlite(db);
+  const sqliteJunk: [string, unknown, unknown][] = [
+    ["not json", 1, Date.now()],
+    ["null", 1, Date.now()],
+    ['{"topic":5}', 1, Date.now()],
+    ['{"run_id":"r"}', 1, Date.now()],
+    ["{}", "x", Date.now()],
+    ['{"topic":"t"}', 1, "yesterday"],
+    ['{"topic":"t"}', 1, 2 ** 53 - 1],
+  ];
+  const pgJunk = ["null", "[1]", '{"topic":5}', "{}", '{"topic":"t","x":1}'];
+  const mysqlJunk = ["not json", "null", '{"topic":5}', "{}"];
+  const redisJunk: string[][] = [
+    ["headers", "not json", "type", "1", "foreign_id", "f", "created_at", "1"],
+    ["headers", "{}", "type", "1", "foreign_id", "f", "created_at", "1"],
+    ["headers", '{"topic":"t"}', "type", "x", "foreign_id", "f", "created_at", "1"],
+    ["headers", '{"topic":"t"}', "type", "1", "foreign_id", "f", "created_at", "9007199254740991"],
+    ["unrelated", "field"],
+  ];
+  return [
+    {
+      name: "sqlite",
+      store: new SqliteRecordStore({ db }),
+      junk: sqliteJunk.length,
+      inject: async (w) => {
+        const insert = db.prepare("INSERT INTO stepwise_outbox (workflow_name, foreign_id, type, headers, created_at) VALUES (?, 'junk', ?, ?, ?)");
+        for (const [headers, type, createdAt] of sqliteJunk) insert.run(w, type, headers, createdAt);
+      },
+      count: async (w) => (db.prepare("SELECT count(*) AS n FROM stepwise_outbox WHERE workflow_name = ?").get(w) as { n: number }).n,
+    },
+    {
+      name: "postgres",
+      store: new PostgresRecordStore({ pool, schema }),
+      junk: pgJunk.length + 1,
+      inject: async (w) => {
+        for (const headers of pgJunk) await pool.query(`INSERT INTO "${schema}".stepwise_outbox (workflow_name, foreign_id, type, headers) VALUES ($1, 'junk', 1, $2::jsonb)`, [w, headers]);
+        await pool.query(`INSERT INTO "${schema}".stepwise_outbox (workflow_name, foreign_id, type, headers, created_at) VALUES ($1, 'junk', 1, '{"topic":"t"}', 'infinity')`, [w]);
+      },
+      count: async (w) => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".stepwise_outbox WHERE workflow_name = $1`, [w])).rows[0]?.n),
+    },
+    {
+      name: "mysql",
+      store: new MysqlRecordStore({ pool: mysqlPool, prefix: mysqlPrefix }),
+      junk: mysqlJunk.length + 1,
+      inject: async (w) => {
+        for (const headers of mysqlJunk) {
+          await mysqlPool.query(`INSERT INTO \`${mysqlPrefix}outbox\` (workflow_name, foreign_id, type, headers, created_at) VALUES (?, 'junk', 1, ?, NOW(3))`, [w, headers]);
+        }
+        await mysqlPool.query(`INSERT INTO \`${mysqlPrefix}outbox\` (workflow_name, foreign_id, type, headers, created_at) VALUES (?, 'junk', 1, '{"topic":"t"}', '0000-00-00 00:00:00')`, [w]);
+      },
+      count: async (w) => {
+        const [rows] = await mysqlPool.query<({ n: number } & RowDataPacket)[]>(`SELECT count(*) AS n FROM \`${mysqlPrefix}outbox\` WHERE workflow_name = ?`, [w]);
+        return Number(rows[0]?.n);
+      },
+    },
+    {
+      name: "redis",
+      store: new RedisRecordStore({ client, prefix: redisPrefix }),
+      junk: redisJunk.length,
+      // Workflow names of plain lower-case letters are their own encoding in keys.
+      inject: async (w) => {
+        for (const fields of redisJunk) await client.xadd(`${redisPrefix}outbox:${w}`, "*", ...fields);
+      },
+      count: async (w) => client.xlen(`${redisPrefix}outbox:${w}`),
+    },
+  ];
+}
+
+/** Runs `check` on every backend, then fails naming each backend that failed, not only the first. */
+async function eachBackend<B extends { name: string }>(backends: readonly B[], check: (backend: B) => Promise<void>): Promise<void> {
+  const failed: string[] = [];
+  for (const backend of backends) await check(backend).catch((err: unknown) => failed.push(`${backend.name}: ${String(err)}`));
+  assert.deepEqual(failed, []);
+}
+
+/** Triggers two runs of a running workflow and waits for both to be Done. */
+async function runsComplete(wf: { trigger: Workflow<Item, Status>["trigger"]; await: Workflow<Item, Status>["await"] }, name: string): Promise<void> {
+  for (const foreignId of ["a", "b"]) {
+    const runId = await wf.trigger(foreignId, { initialValue: { id: foreignId, count: 0 } });
+    assert.equal((await wf.await(foreignId, runId, Status.Done, { timeoutMs: 10_000 })).status, Status.Done, name);
+  }
+}
+
+/** A one-step workflow whose events go through `recordStore`'s outbox, polled often; its logged errors land in `errors`. */
+function outboxWorkflow(workflowName: string, recordStore: RecordStore, errors: unknown[]) {
+  const b = new Builder<Item, Status>(workflowName, Status);
+  b.addStep(Status.Created, async () => Status.Done, Status.Done);
+  return b.build({
+    recordStore,
+    eventStreamer: new MemoryEventStreamer(),
+    roleScheduler: new MemoryRoleScheduler(),
+    logger: errorsTo(errors),
+    defaultOptions: { pollingFrequency: 20 },
+  });
+}
+
+test("a malformed outbox row is logged once and set aside on every SQL and Redis store, and the events behind it are sent", async () => {
+  await eachBackend(await junkOutboxes(), async ({ name, store, junk, inject, count }) => {
+    const workflowName = `outboxjunk${name}${randomBytes(3).toString("hex")}`;
+    await inject(workflowName);
+    const errors: unknown[] = [];
+    const wf = outboxWorkflow(workflowName, store, errors);
+    try {
+      await wf.run();
+      await runsComplete(wf, name);
+      // The sent events are deleted; the junk stays for an operator to look at, and is not lost.
+      await until(`${name}: the sent events deleted`, async () => (await count(workflowName)) === junk, 10_000);
+      assert.equal(malformedCodes(errors).length, junk, `each junk row logged once: ${errors.map(String).join("\n")}`);
+    } finally {
+      await wf.stop();
+    }
+  });
+});
+
+test("sqlite: more unreadable outbox rows than a batch hold no event back, and a mended row is sent", async () => {
+  const db = new Database(join(dir, "outbox-many.db"));
+  migrateSqlite(db);
+  const workflowName = "manyjunk";
+  const junk = 1001;
+  const insert = db.prepare("INSERT INTO stepwise_outbox (workflow_name, foreign_id, type, headers, created_at) VALUES (?, 'junk', 1, 'null', 0)");
+  db.transaction(() => {
+    for (let i = 0; i < junk; i++) insert.run(workflowName);
+  })();
+  const count = () => (db.prepare("SELECT count(*) AS n FROM stepwise_outbox WHERE workflow_name = ?").get(workflowName) as { n: number }).n;
+  const errors: unknown[] = [];
+  const wf = outboxWorkflow(workflowName, new SqliteRecordStore({ db }), errors);
+  try {
+    await wf.run();
+    const runId = await wf.trigger("a", { initialValue: { id: "a", count: 0 } });
+    assert.equal((await wf.await("a", runId, Status.Done, { timeoutMs: 10_000 })).status, Status.Done);
+    await until("the sent events deleted", () => count() === junk);
+    assert.equal(malformedCodes(errors).length, junk);
+    // Mended by hand, the row reads again and goes out like any other.
+    db.prepare("UPDATE stepwise_outbox SET headers = ? WHERE id = (SELECT min(id) FROM stepwise_outbox WHERE workflow_name = ?)").run(
+      JSON.stringify({ topic: topic(workflowName, Status.Created), run_id: "no-such-run", record_version: "1" }),
+      workflowName,
+    );
+    await until("the mended row sent", () => count() === junk - 1);
+  } finally {
+    await wf.stop();
+    db.close();
+  }
+});
+
+/** One column edit per backend that leaves a run no store wrote, its times still readable. */
+const unreadableStatus: { [backend: string]: string } = { sqlite: "status = 'abc'", postgres: "version = 0", mysql: "version = 0", redis: "t abc" };
+
+test("a malformed run in a page: the store names it beside the readable runs, and wf.list, the web UI and the CLI show the others", async () => {
+  for (const { name, store, tamper } of await backends()) {
+    const workflowName = `listed-${name}-${randomBytes(3).toString("hex")}`;
+    // Oldest first, a millisecond apart: the middle one is broken.
+    const records = [0, 1, 2, 3].map((i) => makeRecord({ workflowName, createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i)) }));
+    for (const record of records) await store.store(record);
+    const [oldest, broken, middle, newest] = records as [Record, Record, Record, Record];
+    await tamper(broken.runId, unreadableStatus[name] as string);
+
+    const refused = await store.list({ workflowName, limit: 10 }).then(
+      () => assert.fail(`${name}: the page was answered as if whole`),
+      (err: unknown) => err as { code: string; readable: Record[]; malformed: { id: string; error: { code: string } }[] },
+    );
+    assert.equal(refused.code, "MALFORMED_ROWS", name);
+    assert.deepEqual(refused.readable.map((r) => r.runId), [oldest.runId, middle.runId, newest.runId], `${name}: the readable runs, in order`);
+    assert.deepEqual(refused.malformed.map((m) => [m.id, m.error.code]), [[broken.runId, "MALFORMED_RECORD"]], name);
+    // A foreign-id filter takes another path on Redis.
+    await assert.rejects(store.list({ workflowName, limit: 10, filter: { foreignId: [broken.foreignId, newest.foreignId] } }), { code: "MALFORMED_ROWS" }, name);
+
+    const errors: unknown[] = [];
+    const b = new Builder<Item, Status>(workflowName, Status);
+    b.addStep(Status.Created, async () => Status.Done, Status.Done);
+    const wf = b.build({ recordStore: store, eventStreamer: new MemoryEventStreamer(), roleScheduler: new MemoryRoleScheduler(), logger: errorsTo(errors) });
+    // Page by page, a run at a time: every readable run once, none lost behind the broken one.
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await wf.list({ limit: 1, ...(cursor === undefined ? {} : { cursor }) });
+      seen.push(...page.runs.map((r) => r.runId));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    assert.deepEqual(seen, [newest.runId, middle.runId, oldest.runId], `${name}: wf.list pages`);
+    assert.ok(malformedCodes(errors).length > 0, `${name}: wf.list logs the broken run`);
+
+    const ui = webui({ recordStore: store, names: [workflowName], token: false });
+    const response = await ui.fetch(new Request(`http://stepwise.test/api/runs?workflow=${encodeURIComponent(workflowName)}`));
+    const body = (await response.json()) as { runs: { runId: string }[]; malformed: { runId: string; error: { code: string } }[] };
+    assert.equal(response.status, 200, `${name}: ${JSON.stringify(body)}`);
+    assert.deepEqual(body.runs.map((r) => r.runId), [newest.runId, middle.runId, oldest.runId], name);
+    assert.deepEqual(body.malformed.map((m) => [m.runId, m.error.code]), [[broken.runId, "MALFORMED_RECORD"]], name);
+    const everyWorkflow = await webui({ recordStore: store, token: false }).fetch(new Request("http://stepwise.test/api/workflows"));
+    assert.equal(everyWorkflow.status, 200, `${name}: the workflows of a store with a broken run`);
+  }
+});
+
+test("the CLI lists the readable runs of a page and names the broken one on stderr", async () => {
+  const path = join(dir, "cli-malformed.db");
+  const db = new Database(path);
+  migrateSqlite(db);
+  const store = new SqliteRecordStore({ db });
+  const workflowName = "cli-malformed";
+  const [good, broken] = [makeRecord({ workflowName }), makeRecord({ workflowName })] as [Record, Record];
+  await store.store(good);
+  await store.store(broken);
+  db.prepare("UPDATE stepwise_records SET status = 'abc' WHERE run_id = ?").run(broken.runId);
+  db.close();
+  const listed = await stepwise(["runs", "list", "--sqlite", path, "--workflow", workflowName, "--json"]);
+  assert.equal(listed.code, 0, listed.stderr);
+  const page = JSON.parse(listed.stdout) as { runs: { runId: string }[]; malformed: { runId: string }[] };
+  assert.deepEqual(page.runs.map((r) => r.runId), [good.runId]);
+  assert.deepEqual(page.malformed.map((m) => m.runId), [broken.runId]);
+  assert.match(listed.stderr, new RegExp(`${broken.runId}.*MALFORMED_RECORD`));
+});
+
+/** Timeout rows no store wrote, expired (as the store's query sees them) for status Created of a workflow. */
+interface JunkTimeouts {
+  name: string;
+  store: TimeoutStore;
+  inject(workflowName: string): Promise<number>;
+}
+
+async function junkTimeouts(): Promise<JunkTimeouts[]> {
+  const { pool, schema } = await postgresDb();
+  await mysqlReady();
+  const db = new Database(join(dir, "timeouts.db"));
+  migrateSqlite(db);
+  const now = Date.now();
+  return [
+    {
+      name: "sqlite",
+      store: new SqliteTimeoutStore({ db }),
+      inject: async (w) => {
+        const insert = db.prepare("INSERT INTO stepwise_timeouts (workflow_name, foreign_id, run_id, status, timeout_index, expire_at, created_at) VALUES (?, 'junk', ?, 1, 0, ?, ?)");
+        const rows: [unknown, unknown, unknown][] = [
+          ["r1", -(2 ** 53) + 1, now],
+          ["r2", 0, "garbage"],
+          ["r3", -1e300, now],
+          ["r4", 0, 2 ** 53 - 1],
+          [Buffer.from([0xff]), 0, now],
+        ];
+        for (const [runId, expireAt, createdAt] of rows) insert.run(w, runId, expireAt, createdAt);
+        return rows.length;
+      },
+    },
+    {
+      name: "postgres",
+      store: new PostgresTimeoutStore({ pool, schema }),
+      inject: async (w) => {
+        const insert = `INSERT INTO "${schema}".stepwise_timeouts (workflow_name, foreign_id, run_id, status, expire_at, created_at) VALUES ($1, 'junk', 'r', 1, $2, $3)`;
+        await pool.query(insert, [w, "-infinity", "2026-01-01"]);
+        await pool.query(insert, [w, "2026-01-01", "infinity"]);
+        return 2;
+      },
+    },
+    {
+      name: "mysql",
+      store: new MysqlTimeoutStore({ pool: mysqlPool, prefix: mysqlPrefix }),
+      inject: async (w) => {
+        const insert = `INSERT INTO \`${mysqlPrefix}timeouts\` (workflow_name, foreign_id, run_id, status, expire_at, created_at) VALUES (?, 'junk', 'r', 1, ?, ?)`;
+        await mysqlPool.query(insert, [w, "0000-00-00 00:00:00", "2026-01-01 00:00:00"]);
+        await mysqlPool.query(insert, [w, "2026-01-01 00:00:00", "0000-00-00 00:00:00"]);
+        return 2;
+      },
+    },
+    {
+      name: "redis",
+      store: new RedisTimeoutStore({ client, prefix: redisPrefix }),
+      // Workflow names of plain lower-case letters are their own encoding in keys.
+      inject: async (w) => {
+        // Listed in the workflow's index and its status's, as the store lists its own.
+        const indexes = [`${redisPrefix}index:timeouts:${w}`, `${redisPrefix}index:timeouts:${w}:1`];
+        const hashes: [string, string, string][] = [
+          ["9000000000000001", "abc", "1"],
+          ["9000000000000002", "9007199254740991", "1"],
+          ["9000000000000003", "1", "soon"],
+        ];
+        for (const [id, e, c] of hashes) {
+          await client.hset(`${redisPrefix}timeout:${id}`, "w", w, "f", "junk", "r", "r", "t", "1", "i", "0", "e", e, "c", c);
+          for (const index of indexes) await client.zadd(index, 0, id);
+        }
+        // An index entry whose timeout is gone.
+        for (const index of indexes) await client.zadd(index, 0, "9000000000000004");
+        return hashes.length + 1;
+      },
+    },
+  ];
+}
+
+test("a malformed timeout row is logged once and passed over on every SQL and Redis store, and the other timeouts fire", async () => {
+  await eachBackend(await junkTimeouts(), async ({ name, store, inject }) => {
+    const workflowName = `timeoutjunk${name}${randomBytes(3).toString("hex")}`;
+    const junk = await inject(workflowName);
+    const errors: unknown[] = [];
+    const b = new Builder<Item, Status>(workflowName, Status);
+    b.addTimeout(Status.Created, durationTimer(0), async () => Status.Done, Status.Done);
+    const wf = b.build({ ...memory(), timeoutStore: store, logger: errorsTo(errors), defaultOptions: { pollingFrequency: 20 } });
+    try {
+      const listed = await store.listValid(workflowName, Status.Created, new Date()).then(
+        (timeouts) => assert.fail(`${name}: junk read as ${JSON.stringify(timeouts)}`),
+        (err: unknown) => err as { code: string; readable: unknown[]; malformed: unknown[] },
+      );
+      assert.deepEqual([listed.code, listed.readable.length, listed.malformed.length], ["MALFORMED_ROWS", 0, junk], name);
+      await wf.run();
+      await runsComplete(wf, name);
+      assert.equal(malformedCodes(errors).length, junk, `each junk row logged once: ${errors.map(String).join("\n")}`);
+      // Left where they were, for an operator to look at.
+      await assert.rejects(store.list(workflowName), (err: { code?: string; malformed?: unknown[] }) => err.code === "MALFORMED_ROWS" && err.malformed?.length === junk, name);
+    } finally {
+      await wf.stop();
+    }
+  });
+});
+
+test("a timer that returns an Invalid Date is a ValueNotStorableError, and no timeout is stored", async () => {
+  const errors: unknown[] = [];
+  const adapters = memory();
+  const b = new Builder<Item, Status>("invalid-timer", Status);
+  b.addTimeout(Status.Created, () => new Date(Number.NaN), async () => Status.Done, Status.Done);
+  const wf = b.build({ ...adapters, logger: errorsTo(errors) });
+  try {
+    await wf.run();
+    await wf.trigger("a", { initialValue: { id: "a", count: 0 } });
+    await until("the refusal logged", () => errors.some((err) => (err as { code?: unknown }).code === "VALUE_NOT_STORABLE"));
+    assert.deepEqual(await adapters.timeoutStore.list("invalid-timer"), []);
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("sqlite: a prefix that differs only in case from one in the file is refused, since SQLite's names ignore case", async () => {
+  const path = join(dir, "case.db");
+  await sqlite(path, { prefix: "Foo_" }).close();
+  const sameTables = { code: "INVALID_OPTION", message: /"Foo_"/ };
+  assert.throws(() => sqlite(path, { prefix: "foo_" }), sameTables);
+  const db = new Database(path);
+  try {
+    assert.throws(() => migrateSqlite(db, { prefix: "FOO_" }), sameTables);
+    assert.deepEqual(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'foo%' AND name NOT GLOB 'Foo_*'").all(), [], "nothing made under the refused spelling");
+    // Its own spelling, and another prefix, still open.
+    migrateSqlite(db, { prefix: "Foo_" });
+    migrateSqlite(db, { prefix: "bar_" });
+  } finally {
+    db.close();
+  }
+});
+
+test("mysql: tables made under another spelling of the prefix (shared where the server ignores the case of names) are refused by migrate", async () => {
+  const prefix = `Case_${randomBytes(3).toString("hex")}_`;
+  const records = `${prefix}records`;
+  const comment = async () => {
+    const [rows] = await mysqlPool.query<({ c: string } & RowDataPacket)[]>(
+      "SELECT table_comment AS c FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+      [records],
+    );
+    return rows[0]?.c;
+  };
+  try {
+    await migrateMysql(mysqlPool, { prefix });
+    assert.match(String(await comment()), new RegExp(`"${prefix}"`), "migrate marks the tables with the prefix as spelt");
+    // What a server with lower_case_table_names = 1 shows when "Case_…" migrates after "CASE_…".
+    await mysqlPool.query(`ALTER TABLE \`${records}\` COMMENT = 'stepwise tables, prefix "${prefix.toUpperCase()}"'`);
+    await assert.rejects(migrateMysql(mysqlPool, { prefix }), { code: "INVALID_OPTION", message: new RegExp(`"${prefix.toUpperCase()}"`) });
+    // Tables of an earlier stepwise carry no mark: they are taken as the prefix's own, and marked.
+    await mysqlPool.query(`ALTER TABLE \`${records}\` COMMENT = ''`);
+    await migrateMysql(mysqlPool, { prefix });
+    assert.match(String(await comment()), new RegExp(`"${prefix}"`));
+  } finally {
+    const [tables] = await mysqlPool.query<({ t: string } & RowDataPacket)[]>(
+      "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?",
+      [`${prefix}%`],
+    );
+    for (const { t } of tables) await mysqlPool.query(`DROP TABLE IF EXISTS \`${t}\``);
+  }
+});
+
+test("postgres: migrate mends the indexes an upper-case prefix got before index names were quoted", async () => {
+  const { pool } = await postgresDb();
+  const schema = `legacy_${randomBytes(3).toString("hex")}`;
+  const q = (name: string) => `"${schema}"."${name}"`;
+  const indexes = async (table: string) =>
+    (await pool.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY indexname", [schema, table])).rows.map((r) => r.indexname);
+  try {
+    // Made as an earlier stepwise made them: index names unquoted, so folded to lower case.
+    await migratePostgres(pool, { schema, prefix: "Ab_" });
+    for (const name of await indexes("Ab_records")) if (name !== "Ab_records_pkey") await pool.query(`ALTER INDEX ${q(name)} RENAME TO "${name.toLowerCase()}"`);
+    // A second unfinished run is a WorkflowInProgressError even before migrate mends the names.
+    const legacy = new PostgresRecordStore({ pool, schema, prefix: "Ab_" });
+    await legacy.store(makeRecord({ workflowName: "w", foreignId: "legacy" }));
+    await assert.rejects(legacy.store(makeRecord({ workflowName: "w", foreignId: "legacy" })), { code: "WORKFLOW_IN_PROGRESS" });
+    // Then prefix "ab_" in the same schema: its index names were taken, so it got none.
+    await migratePostgres(pool, { schema, prefix: "ab_" });
+
+    await migratePostgres(pool, { schema, prefix: "Ab_" });
+    await migratePostgres(pool, { schema, prefix: "ab_" });
+    const want = (p: string) => [`${p}records_created`, `${p}records_foreign_id`, `${p}records_run_state`, `${p}records_status`, `${p}records_unfinished`].sort();
+    assert.deepEqual((await indexes("Ab_records")).filter((n) => !n.endsWith("_pkey")), want("Ab_"), "Ab_: its own indexes, no duplicates");
+    assert.deepEqual((await indexes("ab_records")).filter((n) => !n.endsWith("_pkey")), want("ab_"), "ab_: its own indexes");
+    for (const prefix of ["Ab_", "ab_"]) {
+      const store = new PostgresRecordStore({ pool, schema, prefix });
+      await store.store(makeRecord({ workflowName: "w", foreignId: "f" }));
+      await assert.rejects(store.store(makeRecord({ workflowName: "w", foreignId: "f" })), { code: "WORKFLOW_IN_PROGRESS" }, prefix);
+    }
+  } finally {
+    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  }
+});
+
+test("any value in any column of a stored outbox event or timeout reads back as one, or as a malformed row beside the others", async () => {
+  const db = new Database(join(dir, "fuzz-rows.db"));
+  migrateSqlite(db);
+  const stores = {
+    sqlite: { records: new SqliteRecordStore({ db }), timeouts: new SqliteTimeoutStore({ db }) },
+    redis: { records: new RedisRecordStore({ client, prefix: redisPrefix }), timeouts: new RedisTimeoutStore({ client, prefix: redisPrefix }) },
+  };
+  const validTime = (time: Date) => assert.ok(time instanceof Date && !Number.isNaN(time.getTime()), `time ${String(time)}`);
+  const eventTyped = (e: OutboxEvent) => {
+    for (const text of [e.id, e.workflowName, e.foreignId, ...Object.values(e.headers)]) assert.equal(typeof text, "string");
+    assert.ok(Number.isSafeInteger(e.type) && e.headers.topic, `type ${e.type}, topic ${e.headers.topic}`);
+    validTime(e.createdAt);
+  };
+  const timeoutTyped = (t: TimeoutRecord) => {
+    for (const text of [t.id, t.workflowName, t.foreignId, t.runId]) assert.equal(typeof text, "string");
+    assert.ok(Number.isSafeInteger(t.status) && Number.isSafeInteger(t.index), `status ${t.status}, index ${t.index}`);
+    validTime(t.expireAt);
+    validTime(t.createdAt);
+  };
+  /** One run's outbox event and one timeout, fresh for each case; `edit` then spoils one of them. */
+  const eachCase = async (name: keyof typeof stores, edit: (workflowName: string) => Promise<unknown>) => {
+    const { records, timeouts } = stores[name];
+    const workflowName = `fuzz${randomBytes(4).toString("hex")}`;
+    await records.store(makeRecord({ workflowName }));
+    await timeouts.create({ workflowName, foreignId: "f", runId: "r", status: 1, expireAt: new Date(0) });
+    try {
+      await edit(workflowName);
+    } catch {
+      return; // a constraint (NOT NULL) refused the edit: nothing to read
+    }
+    await listedOrMalformed(records.listOutboxEvents(workflowName, 10), eventTyped);
+    await listedOrMalformed(timeouts.listValid(workflowName, 1, new Date()), timeoutTyped);
+    await listedOrMalformed(timeouts.list(workflowName), timeoutTyped);
+  };
+  try {
+    const sqliteColumns = {
+      outbox: ["workflow_name", "foreign_id", "type", "headers", "created_at"],
+      timeouts: ["workflow_name", "foreign_id", "run_id", "status", "timeout_index", "expire_at", "created_at"],
+    };
+    const sqliteEdit = fc.oneof(
+      fc.tuple(fc.constant("outbox" as const), fc.constantFrom(...sqliteColumns.outbox)),
+      fc.tuple(fc.constant("timeouts" as const), fc.constantFrom(...sqliteColumns.timeouts)),
+    );
+    await fc.assert(
+      fc.asyncProperty(sqliteEdit, sqliteValue, ([table, column], value) =>
+        eachCase("sqlite", async (w) => db.prepare(`UPDATE stepwise_${table} SET ${column} = ? WHERE workflow_name = ?`).run(value, w)),
+      ),
+      propertyParameters(150),
+    );
+    const redisEdit = fc.oneof(
+      fc.tuple(fc.constant("outbox" as const), fc.constantFrom("foreign_id", "type", "headers", "created_at")),
+      fc.tuple(fc.constant("timeout" as const), fc.constantFrom("w", "f", "r", "t", "i", "e", "c")),
+    );
+    await fc.assert(
+      fc.asyncProperty(redisEdit, redisValue, ([kind, field], value) =>
+        eachCase("redis", async (w) => {
+          if (kind === "outbox") {
+            // An entry cannot be edited: a second one is written beside the store's, with the field changed.
+            const fields = new Map([["foreign_id", "f"], ["type", "1"], ["headers", JSON.stringify({ topic: "t" })], ["created_at", "0"]]);
+            if (value === "-") fields.delete(field);
+            else fields.set(field, value);
+            return client.xadd(`${redisPrefix}outbox:${w}`, "*", ...[...fields].flat());
+          }
+          const [id] = await client.zrange(`${redisPrefix}index:timeouts:${w}`, "0", "0");
+          const key = `${redisPrefix}timeout:${id}`;
+          return value === "-" ? client.hdel(key, field) : client.hset(key, field, value);
+        }),
+      ),
+      propertyParameters(100),
+    );
+  } finally {
+    db.close();
   }
 });

@@ -111,6 +111,7 @@ async function loadRuns() {
     if (changed(page)) {
       renderRuns(byId("runs").tBodies[0], page.runs);
       show(byId("runs-empty"), page.runs.length === 0);
+      showMalformed(page.malformed ?? []);
     }
     byId("page-newer").disabled = state.cursors.length === 1;
     byId("page-older").disabled = page.nextCursor === null;
@@ -118,6 +119,13 @@ async function loadRuns() {
   } catch (err) {
     failed(err);
   }
+}
+
+/** Runs of the page the store could not read: named, so an operator can cancel or mend them. */
+function showMalformed(malformed) {
+  const list = byId("runs-malformed");
+  list.textContent = malformed.length === 0 ? "" : `Left out, the store cannot read them: ${malformed.map((m) => `run ${m.runId} (${m.error.message})`).join("; ")}`;
+  show(list, malformed.length > 0);
 }
 
 async function loadRun(workflow, runId) {

@@ -36,9 +36,11 @@ export async function listRuns(options: RunsListOptions): Promise<void> {
     for (const [name, value] of Object.entries(parameters)) if (value !== undefined) query.set(name, value);
     // Checked even over an empty store, so a mistake shows before there are runs to hide it.
     const listOptions = await runsListOptions(query, async () => (workflow ? workflow.statuses() : []));
-    if (workflow === undefined) return { runs: [], nextCursor: null };
+    if (workflow === undefined) return { runs: [], nextCursor: null, malformed: [] };
     return runList(workflow, listOptions);
   });
+  // On stderr whatever the format: the runs listed are not the whole page.
+  for (const { runId, error } of page.malformed) process.stderr.write(`stepwise: run ${runId} cannot be read and is left out: ${error.message} [${error.code}]\n`);
   if (options.json) {
     process.stdout.write(JSON.stringify(page, null, 2) + "\n");
     return;

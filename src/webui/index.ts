@@ -7,7 +7,7 @@ export type { WebUiCommonOptions, WebUiOptions, WebUiStoreOptions, WebUiWorkflow
 export type { AnyWorkflow } from "./built-source.js";
 export type { StatusSummary } from "./source.js";
 export type { WorkflowSummary } from "./workflow-summary.js";
-export type { RunList, RunSummary } from "./run-summary.js";
+export type { MalformedRunSummary, RunList, RunSummary } from "./run-summary.js";
 export type { RunDetail, TimelineEntry } from "./run-detail.js";
 export type { ServedObject } from "./served-object.js";
 export type { ActionResult, RunAction } from "./run-action.js";

@@ -55,6 +55,7 @@ ${mermaidScript}<script type="module" src="${base}assets/app.js"></script>
         <tbody></tbody>
       </table>
       <p id="runs-empty" class="empty" hidden>No runs match.</p>
+      <p id="runs-malformed" class="notice" role="alert" hidden></p>
       <div class="pager">
         <button id="page-newer" type="button" disabled>&larr; Newer</button>
         <span id="page-number" class="hint"></span>

@@ -1,5 +1,6 @@
 import { statusListDiagram } from "../diagram.js";
 import { InvalidOptionError, WorkflowNotFoundError } from "../errors.js";
+import { readableRows } from "../readable-rows.js";
 import type { Record, RecordStore } from "../record.js";
 import { runControl } from "../run-control.js";
 import { RunState } from "../runstate.js";
@@ -58,9 +59,10 @@ async function storedStatuses(recordStore: RecordStore, workflowName: string, co
   const statuses = [...counts.keys()].sort((a, b) => a - b);
   return Promise.all(
     statuses.map(async (status) => {
-      const [newest] = await recordStore.list({ workflowName, order: "desc", limit: 1, filter: { status: [status] } });
-      const completed = await recordStore.list({ workflowName, limit: 1, filter: { status: [status], runState: [RunState.Completed] } });
-      return { status, name: newest ? statusName(newest) : String(status), terminal: completed.length > 0 };
+      // A run that cannot be read tells nothing: the number stands for the name, as with no run.
+      const [newest] = (await readableRows(recordStore.list({ workflowName, order: "desc", limit: 1, filter: { status: [status] } }))).rows;
+      const completed = await readableRows(recordStore.list({ workflowName, limit: 1, filter: { status: [status], runState: [RunState.Completed] } }));
+      return { status, name: newest ? statusName(newest) : String(status), terminal: completed.rows.length + completed.malformed.length > 0 };
     }),
   );
 }

@@ -1,3 +1,5 @@
+import { InvalidOptionError } from "../../errors.js";
+import { toText } from "./columns.js";
 import { errorNumber, run, select, type MysqlQueryable } from "./driver.js";
 import { defaultPrefix, mysqlTables, schemaStatements, schemaVersion, timeoutIndexColumnSql, traceColumnsSql } from "./schema.js";
 
@@ -31,6 +33,15 @@ export interface MysqlMigrateOptions {
 export async function migrate(pool: MysqlQueryable, options: MysqlMigrateOptions = {}): Promise<void> {
   const prefix = options.prefix ?? defaultPrefix;
   const tables = mysqlTables(prefix);
+  const mark = await tableComment(pool, tables.records);
+  const markedPrefix = mark === undefined ? undefined : prefixMark.exec(mark)?.[1];
+  if (markedPrefix !== undefined && markedPrefix !== prefix) {
+    throw new InvalidOptionError(
+      "prefix",
+      `mysql: table "${tables.records}" holds stepwise's runs of prefix "${markedPrefix}", and this server does not tell the case of table names apart ` +
+        `(lower_case_table_names), so prefix "${prefix}" would share its tables: give "${markedPrefix}" to use them, or a prefix that differs in more than case`,
+    );
+  }
   for (const statement of schemaStatements(prefix)) await run(pool, statement, [], tables.schemaVersion);
   const [row] = await select(pool, `SELECT MAX(version) AS version FROM \`${tables.schemaVersion}\``, [], tables.schemaVersion);
   const found = Number(row?.version ?? 0);
@@ -42,6 +53,21 @@ export async function migrate(pool: MysqlQueryable, options: MysqlMigrateOptions
   // Layout 1 to 2: which of a status's timeouts a row is. Layout 2 to 3: the run's trace context.
   await addColumnUnlessPresent(pool, tables.timeouts, "timeout_index", timeoutIndexColumnSql(prefix));
   await addColumnUnlessPresent(pool, tables.records, "trace_parent", traceColumnsSql(prefix));
+  // Tables made before the mark, or just now, get it; a comment of the user's own is left alone.
+  if (!mark) await run(pool, `ALTER TABLE \`${tables.records}\` COMMENT = 'stepwise tables, prefix "${prefix}"'`, [], tables.records);
+}
+
+/**
+ * The mark migrate leaves on the records table: the prefix as it was spelt. Where the server ignores
+ * the case of table names (lower_case_table_names 1 or 2: Windows and macOS by default, some managed
+ * services), prefixes that differ only in case name the same tables; the mark tells them apart.
+ */
+const prefixMark = /^stepwise tables, prefix "([A-Za-z0-9_]*)"$/;
+
+/** The table's comment, as the server resolves its name; undefined when there is no such table. */
+async function tableComment(pool: MysqlQueryable, table: string): Promise<string | undefined> {
+  const [row] = await select(pool, "SELECT table_comment AS c FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", [table], table);
+  return row === undefined ? undefined : (toText(row.c) ?? "");
 }
 
 /**

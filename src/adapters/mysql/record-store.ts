@@ -2,6 +2,8 @@ import { checkTextBytes } from "../../storable-text.js";
 import { systemClock, type Clock } from "../../clock.js";
 import { InvalidOptionError, MalformedRecordError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
 import { HeaderKey } from "../../event.js";
+import { decodeRows } from "../../readable-rows.js";
+import { storedOutboxEvent } from "../../stored-outbox-event.js";
 import { outboxEventData } from "../../outbox-event.js";
 import { withTrace, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
 import { RunState } from "../../runstate.js";
@@ -267,10 +269,10 @@ export class MysqlRecordStore implements RecordStore {
       values,
       this.tables.records,
     );
-    return rows.map((row) => this.toRecord(row));
+    return decodeRows(rows, (row) => this.toRecord(row), (row) => toText(row.run_id) ?? "");
   }
 
-  /** Up to `limit` outbox events of the workflow, oldest first; none in `events: "table"` mode. */
+  /** Up to `limit` outbox events of the workflow, oldest first; none in `events: "table"` mode. Unreadable rows: MalformedRowsError. */
   async listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]> {
     const t = this.tables;
     const rows = await select(
@@ -280,17 +282,19 @@ export class MysqlRecordStore implements RecordStore {
       [workflowName],
       t.outbox,
     );
-    return rows.map((row) => {
-      const id = String(row.id);
-      const headers = parseHeaders(row.headers);
-      const createdAt = fromDatetime(row.created_at);
-      const rowWorkflow = toText(row.workflow_name);
-      const foreignId = toText(row.foreign_id);
-      if (headers === undefined || createdAt === undefined || rowWorkflow === undefined || foreignId === undefined || typeof row.type !== "number") {
-        throw new MalformedRecordError(headers?.[HeaderKey.runId] ?? `outbox event ${id}`, `outbox row ${id} has unreadable headers, ids, type or created_at`);
-      }
-      return { id, workflowName: rowWorkflow, foreignId, type: row.type, headers, createdAt };
-    });
+    return decodeRows(
+      rows,
+      (row) =>
+        storedOutboxEvent({
+          id: String(row.id),
+          workflowName: toText(row.workflow_name),
+          foreignId: toText(row.foreign_id),
+          type: typeof row.type === "number" ? row.type : undefined,
+          headers: parseHeaders(row.headers),
+          createdAtMs: fromDatetime(row.created_at)?.getTime(),
+        }),
+      (row) => String(row.id),
+    );
   }
 
   /** Deletes a sent outbox event; OutboxRecordNotFoundError when there is none with that id. */

@@ -1,5 +1,7 @@
 import { systemClock, type Clock } from "../../clock.js";
-import { MalformedRecordError, TimeoutNotFoundError } from "../../errors.js";
+import { TimeoutNotFoundError } from "../../errors.js";
+import { decodeRows } from "../../readable-rows.js";
+import { storedTimeout } from "../../stored-timeout.js";
 import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 import { fromDatetime, toDatetime, toText } from "./columns.js";
 import { select, write, type MysqlPool, type Row } from "./driver.js";
@@ -75,7 +77,7 @@ export class MysqlTimeoutStore implements TimeoutStore {
       [workflowName],
       this.tables.timeouts,
     );
-    return rows.map(toTimeout);
+    return decodeRows(rows, toTimeout, (row) => String(row.id));
   }
 
   /** The workflow's active timeouts for `status` that expire at or before `now`, soonest first. */
@@ -87,7 +89,7 @@ export class MysqlTimeoutStore implements TimeoutStore {
       [workflowName, status, toDatetime(now)],
       this.tables.timeouts,
     );
-    return rows.map(toTimeout);
+    return decodeRows(rows, toTimeout, (row) => String(row.id));
   }
 
   private async remove(id: string): Promise<void> {
@@ -102,23 +104,17 @@ export class MysqlTimeoutStore implements TimeoutStore {
   }
 }
 
+/** A timeouts row as a TimeoutRecord; MalformedRecordError for one no store writes. */
 function toTimeout(row: Row): TimeoutRecord {
-  const id = String(row.id);
-  const runId = toText(row.run_id);
-  const workflowName = toText(row.workflow_name);
-  const foreignId = toText(row.foreign_id);
-  const expireAt = fromDatetime(row.expire_at);
-  const createdAt = fromDatetime(row.created_at);
-  if (
-    runId === undefined ||
-    workflowName === undefined ||
-    foreignId === undefined ||
-    expireAt === undefined ||
-    createdAt === undefined ||
-    typeof row.status !== "number" ||
-    typeof row.timeout_index !== "number"
-  ) {
-    throw new MalformedRecordError(runId ?? `timeout ${id}`, `timeout row ${id} has unreadable ids, status, index or times`);
-  }
-  return { id, workflowName, foreignId, runId, status: row.status, index: row.timeout_index, completed: false, expireAt, createdAt };
+  return storedTimeout({
+    id: String(row.id),
+    workflowName: toText(row.workflow_name),
+    foreignId: toText(row.foreign_id),
+    runId: toText(row.run_id),
+    status: typeof row.status === "number" ? row.status : undefined,
+    index: typeof row.timeout_index === "number" ? row.timeout_index : undefined,
+    completed: false,
+    expireAtMs: fromDatetime(row.expire_at)?.getTime(),
+    createdAtMs: fromDatetime(row.created_at)?.getTime(),
+  });
 }

@@ -13,10 +13,14 @@ function pgError(err: unknown): PgError {
   return typeof err === "object" && err !== null ? (err as PgError) : {};
 }
 
-/** Whether `err` is the server refusing a duplicate on `constraint` (any, when not given). */
+/**
+ * Whether `err` is the server refusing a duplicate on `constraint` (any, when not given). Names are
+ * compared ignoring case: an index of a table spelt with capitals that an earlier stepwise made has
+ * its name folded to lower case until `migrate` mends it, and the refused write names its own table.
+ */
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = pgError(err);
-  return e.code === "23505" && (constraint === undefined || e.constraint === constraint);
+  return e.code === "23505" && (constraint === undefined || e.constraint?.toLowerCase() === constraint.toLowerCase());
 }
 
 /** The server's detail line of an error, such as the key a unique index refused; "" without one. */

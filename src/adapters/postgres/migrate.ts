@@ -1,6 +1,6 @@
-import type { PgPool } from "./driver.js";
+import type { PgPool, PgQueryable } from "./driver.js";
 import { schemaSql, schemaVersion } from "./schema.js";
-import { tables } from "./tables.js";
+import { derivedIndexNames, tables, type Tables } from "./tables.js";
 
 /** Options of {@link migrate}. */
 export interface MigrateOptions {
@@ -37,6 +37,7 @@ export async function migrate(pool: PgPool, options: MigrateOptions = {}): Promi
     if (found !== null && found > schemaVersion) {
       throw new Error(`postgres: the database has stepwise schema version ${found}, newer than this stepwise's ${schemaVersion}; upgrade stepwise`);
     }
+    await mendFoldedIndexNames(client, t);
     await client.query(schemaSql(t));
     await client.query("COMMIT");
   } catch (err) {
@@ -44,5 +45,33 @@ export async function migrate(pool: PgPool, options: MigrateOptions = {}): Promi
     throw err;
   } finally {
     client.release();
+  }
+}
+
+/**
+ * Renames the indexes an earlier stepwise made for a prefix with capitals, before it quoted index
+ * names: PostgreSQL folded them to lower case ("Ab_" got "ab_records_unfinished"). Left so, the
+ * quoted names of today would make each index a second time, and a prefix spelt in lower case
+ * ("ab_") in the same schema would find its names taken and get none, its unique index of
+ * unfinished runs included. Each folded name that belongs to a table of another spelling is given
+ * back its quoted name, or dropped where that one exists already. Only the spellings of this prefix
+ * are looked at.
+ */
+async function mendFoldedIndexNames(client: PgQueryable, t: Tables): Promise<void> {
+  const folded = derivedIndexNames.map((name) => (t.prefix + name).toLowerCase());
+  const found = await client.query<{ indexname: string; tablename: string }>(
+    "SELECT indexname, tablename FROM pg_indexes WHERE schemaname = $1 AND indexname = ANY($2::text[])",
+    [t.schema, folded],
+  );
+  for (const { indexname, tablename } of found.rows) {
+    const suffix = indexname.slice(t.prefix.length);
+    const table = suffix.slice(0, suffix.indexOf("_"));
+    if (!tablename.endsWith(table)) continue;
+    const owner = tablename.slice(0, tablename.length - table.length);
+    const quoted = owner + suffix;
+    if (quoted === indexname || owner.toLowerCase() !== t.prefix.toLowerCase()) continue;
+    const taken = await client.query("SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = $2", [t.schema, quoted]);
+    const index = `"${t.schema}"."${indexname}"`;
+    await client.query(taken.rows.length > 0 ? `DROP INDEX ${index}` : `ALTER INDEX ${index} RENAME TO "${quoted}"`);
   }
 }

@@ -5,8 +5,9 @@ import {
   VersionConflictError,
   WorkflowInProgressError,
 } from "../../errors.js";
-import type { Headers } from "../../event.js";
 import { outboxEventData } from "../../outbox-event.js";
+import { decodeRows } from "../../readable-rows.js";
+import { storedOutboxEvent } from "../../stored-outbox-event.js";
 import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { isUniqueViolation, pgDetail, translateError } from "./errors.js";
@@ -30,13 +31,14 @@ export interface PostgresRecordStoreOptions extends PostgresOptions {
   notifier?: Notifier;
 }
 
+/** An outbox row as pg hands it out; a row no store wrote may hold any JSON in headers. */
 interface OutboxRow {
   id: string;
   workflow_name: string;
   foreign_id: string;
   type: number;
-  headers: Headers;
-  created_at: Date;
+  headers: unknown;
+  created_at: Date | number;
 }
 
 /**
@@ -250,9 +252,10 @@ export class PostgresRecordStore implements RecordStore {
        ORDER BY created_at ${direction}, seq ${direction} LIMIT $${values.length - 1} OFFSET $${values.length}`,
       values,
     );
-    return rows.map(toRecord);
+    return decodeRows(rows, toRecord, (row) => String(row.run_id));
   }
 
+  /** Up to `limit` outbox events of the workflow, oldest first. Unreadable rows: MalformedRowsError. */
   async listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]> {
     const rows = await this.#query<OutboxRow>(
       `SELECT o.id::text AS id, o.workflow_name, o.foreign_id, o.type, o.headers, o.created_at FROM ${this.#t.outbox} o
@@ -260,7 +263,20 @@ export class PostgresRecordStore implements RecordStore {
       [workflowName, limit],
       "outbox",
     );
-    return rows.map((r) => ({ id: r.id, workflowName: r.workflow_name, foreignId: r.foreign_id, type: r.type, headers: r.headers, createdAt: r.created_at }));
+    return decodeRows(
+      rows,
+      (r) =>
+        storedOutboxEvent({
+          id: r.id,
+          workflowName: r.workflow_name,
+          foreignId: r.foreign_id,
+          type: r.type,
+          headers: r.headers,
+          // pg reads the timestamps 'infinity' and '-infinity' as numbers, not Dates.
+          createdAtMs: r.created_at instanceof Date ? r.created_at.getTime() : undefined,
+        }),
+      (r) => r.id,
+    );
   }
 
   async deleteOutboxEvent(id: string): Promise<void> {

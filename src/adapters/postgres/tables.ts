@@ -6,8 +6,8 @@ const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** PostgreSQL's longest identifier (NAMEDATALEN − 1). */
 export const maxIdentifierBytes = 63;
 
-/** The index names schema.ts makes, after the prefix. */
-const derivedIndexNames = [
+/** The index names schema.ts makes, after the prefix; each starts with its table's name after the prefix. */
+export const derivedIndexNames = [
   "records_unfinished",
   "records_foreign_id",
   "records_created",

@@ -1,4 +1,6 @@
 import { TimeoutNotFoundError } from "../../errors.js";
+import { decodeRows } from "../../readable-rows.js";
+import { storedTimeout } from "../../stored-timeout.js";
 import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { translateError } from "./errors.js";
@@ -12,8 +14,8 @@ interface TimeoutRow {
   status: number;
   timeout_index: number;
   completed: boolean;
-  expire_at: Date;
-  created_at: Date;
+  expire_at: Date | number;
+  created_at: Date | number;
 }
 
 // Qualified: an ORDER BY on "id" would otherwise sort by the text alias, putting 10 before 9.
@@ -49,7 +51,7 @@ export class PostgresTimeoutStore implements TimeoutStore {
       `SELECT ${columns} FROM ${this.#t.timeouts} t WHERE t.workflow_name = $1 AND NOT t.completed AND NOT t.cancelled ORDER BY t.expire_at, t.id`,
       [workflowName],
     );
-    return rows.map(toTimeout);
+    return decodeRows(rows, toTimeout, (row) => row.id);
   }
 
   async listValid(workflowName: string, status: number, now: Date): Promise<TimeoutRecord[]> {
@@ -58,7 +60,7 @@ export class PostgresTimeoutStore implements TimeoutStore {
        WHERE t.workflow_name = $1 AND t.status = $2 AND t.expire_at <= $3 AND NOT t.completed AND NOT t.cancelled ORDER BY t.expire_at, t.id`,
       [workflowName, status, now],
     );
-    return rows.map(toTimeout);
+    return decodeRows(rows, toTimeout, (row) => row.id);
   }
 
   async #finish(id: string, column: "completed" | "cancelled"): Promise<void> {
@@ -79,8 +81,9 @@ export class PostgresTimeoutStore implements TimeoutStore {
   }
 }
 
+/** A timeouts row as a TimeoutRecord; MalformedRecordError for one no store writes. */
 function toTimeout(row: TimeoutRow): TimeoutRecord {
-  return {
+  return storedTimeout({
     id: row.id,
     workflowName: row.workflow_name,
     foreignId: row.foreign_id,
@@ -88,7 +91,12 @@ function toTimeout(row: TimeoutRow): TimeoutRecord {
     status: row.status,
     index: row.timeout_index,
     completed: row.completed,
-    expireAt: row.expire_at,
-    createdAt: row.created_at,
-  };
+    expireAtMs: timeMs(row.expire_at),
+    createdAtMs: timeMs(row.created_at),
+  });
+}
+
+/** pg reads the timestamps 'infinity' and '-infinity' as numbers, not Dates. */
+function timeMs(value: Date | number): number | undefined {
+  return value instanceof Date ? value.getTime() : undefined;
 }

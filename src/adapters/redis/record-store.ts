@@ -8,7 +8,8 @@ import type { RedisClient } from "./driver.js";
 import { RedisCommandError } from "./errors.js";
 import { latestScript, listForeignScript, listScript, lookupManyScript, recordFields, storeScript, StoreOutcome } from "./record-scripts.js";
 import { replyInteger, replyText } from "./reply.js";
-import { eventFields, toEvent } from "./stream-entry.js";
+import { eventFields, toOutboxEvent } from "./stream-entry.js";
+import { afterDecoding, decodeRows } from "../../readable-rows.js";
 import { isTimeMs } from "../../time-ms.js";
 
 /** The default {@link RedisRecordStoreOptions.maxObjectBytes}: 16 MiB. */
@@ -199,7 +200,7 @@ export class RedisRecordStore implements RecordStore {
     if (query.workflowName !== undefined && filter.foreignId?.length) return this.#listForeign(query, query.workflowName, filter.foreignId, skip, need);
     const index = query.workflowName === undefined ? `${this.#prefix}index:runs` : `${this.#prefix}index:runs:${encodedName(query.workflowName)}`;
     const asJson = (values: readonly (string | number)[] | undefined) => (values?.length ? JSON.stringify(values.map(String)) : "");
-    const records: Record[] = [];
+    const runs: unknown[][] = [];
     let after = "";
     while (need > 0) {
       const reply = await listScript.run(
@@ -220,14 +221,14 @@ export class RedisRecordStore implements RecordStore {
         ],
       );
       if (!Array.isArray(reply)) throw new TypeError(`redis: unexpected list reply ${String(reply)}`);
-      const [done, last, skipLeft, ...runs] = reply as [number, Buffer, number, ...unknown[]];
-      for (const run of runs) records.push(toRecord(run as unknown[]));
-      need -= runs.length;
+      const [done, last, skipLeft, ...chunk] = reply as [number, Buffer, number, ...unknown[][]];
+      runs.push(...chunk);
+      need -= chunk.length;
       if (done === 1) break;
       after = String(last);
       skip = Number(skipLeft);
     }
-    return records;
+    return decodeRows(runs, toRecord, (run) => replyText(run[0]));
   }
 
   /** `list` by foreign id within one workflow: those foreign ids' runs, merged, filtered and paged here. */
@@ -241,19 +242,20 @@ export class RedisRecordStore implements RecordStore {
       filter.createdBefore === undefined ? "+inf" : `(${filter.createdBefore.getTime()}`,
     ]);
     if (!Array.isArray(reply)) throw new TypeError(`redis: unexpected list reply ${String(reply)}`);
-    const entries = (reply as [Buffer, Buffer, unknown[]][]).map(([score, member, run]) => ({ createdAtMs: Number(String(score)), member: String(member), record: toRecord(run) }));
+    const entries = (reply as [Buffer, Buffer, unknown[]][]).map(([score, member, run]) => ({ createdAtMs: Number(String(score)), member: String(member), run }));
     // Members of one creation time sort by their sequence, as in the sorted sets.
     entries.sort((a, b) => a.createdAtMs - b.createdAtMs || (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
     if (query.order === "desc") entries.reverse();
     const statuses = filter.status?.length ? new Set(filter.status) : undefined;
     const runStates = filter.runState?.length ? new Set(filter.runState) : undefined;
-    return entries
-      .map((e) => e.record)
-      .filter((r) => (!statuses || statuses.has(r.status)) && (!runStates || runStates.has(r.runState)))
-      .slice(offset, offset + limit);
+    // Filtered and paged here, so a run that cannot be read is reported beside the page, not in it.
+    return afterDecoding(
+      () => decodeRows(entries, (e) => toRecord(e.run), (e) => replyText(e.run[0])),
+      (records) => records.filter((r) => (!statuses || statuses.has(r.status)) && (!runStates || runStates.has(r.runState))).slice(offset, offset + limit),
+    );
   }
 
-  /** Up to `limit` outbox events of the workflow, oldest first; none with `events: "stream"`. */
+  /** Up to `limit` outbox events of the workflow, oldest first; none with `events: "stream"`. Unreadable entries: MalformedRowsError. */
   async listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]> {
     const name = encodedName(workflowName);
     const key = `${this.#prefix}outbox:${name}`;
@@ -264,11 +266,12 @@ export class RedisRecordStore implements RecordStore {
       throw new RedisCommandError("XRANGE", key, { cause: err });
     }
     if (!Array.isArray(reply)) return [];
-    return reply.map((entry: unknown) => {
-      const [id, fields] = entry as [string, string[]];
-      const event = toEvent({ id, fields });
-      return { id: `${name}/${id}`, workflowName, foreignId: event.foreignId, type: event.type, headers: event.headers, createdAt: event.createdAt };
-    });
+    const entries = reply as [string, string[]][];
+    return decodeRows(
+      entries,
+      ([id, fields]) => toOutboxEvent(`${name}/${id}`, workflowName, fields),
+      ([id]) => `${name}/${id}`,
+    );
   }
 
   /** Deletes a sent outbox event; OutboxRecordNotFoundError when there is none with that id. */

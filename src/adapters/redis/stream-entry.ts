@@ -1,5 +1,8 @@
 import type { Event, Headers } from "../../event.js";
+import type { OutboxEvent } from "../../record.js";
 import { storedHeaders } from "../../stored-headers.js";
+import { storedOutboxEvent } from "../../stored-outbox-event.js";
+import { replyInteger } from "./reply.js";
 
 /** One stream entry as XREADGROUP returns it; `fields` is null when the entry was deleted or trimmed while pending. */
 export interface StreamEntry {
@@ -45,23 +48,48 @@ export function readReplyEntries(reply: unknown): StreamEntry[] {
  * entry cannot wedge a receiver.
  */
 export function toEvent(entry: StreamEntry & { fields: string[] }): Event {
-  const values = new Map<string, string>();
-  for (let i = 0; i + 1 < entry.fields.length; i += 2) values.set(entry.fields[i] as string, entry.fields[i + 1] as string);
-  const rawHeaders = values.get(field.headers);
-  let headers: Headers = {};
-  try {
-    const parsed: unknown = rawHeaders === undefined ? {} : JSON.parse(rawHeaders);
-    headers = storedHeaders(parsed) ?? {};
-  } catch {
-    // Not JSON: not one of ours; it keeps no headers.
-  }
+  const values = fieldValues(entry.fields);
   // A stream id is "<milliseconds>-<sequence>", stamped by the server.
   const createdAtMs = Number(values.get(field.createdAt) ?? entry.id.split("-")[0]);
   return {
     id: entry.id,
     foreignId: values.get(field.foreignId) ?? "",
     type: Number(values.get(field.type) ?? 0),
-    headers,
+    // Not one of ours when it is not an object of strings: it keeps no headers.
+    headers: storedHeaders(parsedJson(values.get(field.headers) ?? "{}")) ?? {},
     createdAt: new Date(createdAtMs),
   };
+}
+
+/**
+ * An outbox entry, written by {@link eventFields}, as the event the outbox process sends: strict,
+ * unlike {@link toEvent}, since the event goes on to the topic its headers name. An entry written by
+ * anything else is a MalformedRecordError.
+ */
+export function toOutboxEvent(id: string, workflowName: string, fields: readonly string[]): OutboxEvent {
+  const values = fieldValues(fields);
+  return storedOutboxEvent({
+    id,
+    workflowName,
+    foreignId: values.get(field.foreignId),
+    type: replyInteger(values.get(field.type)),
+    headers: parsedJson(values.get(field.headers)),
+    createdAtMs: replyInteger(values.get(field.createdAt)),
+  });
+}
+
+function fieldValues(fields: readonly string[]): Map<string, string> {
+  const values = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) values.set(fields[i] as string, fields[i + 1] as string);
+  return values;
+}
+
+/** The JSON value of `text`; undefined when there is none or it is not JSON. */
+function parsedJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,7 @@
 import { systemClock, type Clock } from "../../clock.js";
-import { MalformedRecordError, TimeoutNotFoundError } from "../../errors.js";
+import { TimeoutNotFoundError } from "../../errors.js";
+import { decodeRows } from "../../readable-rows.js";
+import { storedTimeout } from "../../stored-timeout.js";
 import { encodedName } from "../../topic.js";
 import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 import type { RedisClient } from "./driver.js";
@@ -130,7 +132,7 @@ export class RedisTimeoutStore implements TimeoutStore {
 
   async #list(index: string, maxExpireAt: number | "+inf"): Promise<TimeoutRecord[]> {
     const reply = await listScript.run(this.#client, [index], [this.#prefix, maxExpireAt]);
-    return Array.isArray(reply) ? reply.map((values) => toTimeout(values as unknown[])) : [];
+    return Array.isArray(reply) ? decodeRows(reply as unknown[][], toTimeout, (values) => replyText(values[0])) : [];
   }
 
   async #remove(id: string): Promise<void> {
@@ -140,27 +142,19 @@ export class RedisTimeoutStore implements TimeoutStore {
   }
 }
 
-/** A timeout's hash fields, after its id, as a TimeoutRecord. */
+/** A timeout's hash fields, after its id, as a TimeoutRecord; MalformedRecordError for one no store writes, or one that is gone. */
 function toTimeout(values: readonly unknown[]): TimeoutRecord {
   const [idValue, w, f, r, t, i, e, c] = values;
-  const id = replyText(idValue);
-  const status = replyInteger(t);
-  const index = replyInteger(i);
-  const expireAtMs = replyInteger(e);
-  const createdAtMs = replyInteger(c);
-  const runId = replyText(r);
-  if (status === undefined || index === undefined || expireAtMs === undefined || createdAtMs === undefined || !Buffer.isBuffer(w) || !Buffer.isBuffer(f)) {
-    throw new MalformedRecordError(runId || `timeout ${id}`, `timeout ${id} has unreadable ids, status, index or times`);
-  }
-  return {
-    id,
-    workflowName: replyText(w),
-    foreignId: replyText(f),
-    runId,
-    status,
-    index,
+  const text = (value: unknown) => (Buffer.isBuffer(value) ? replyText(value) : undefined);
+  return storedTimeout({
+    id: replyText(idValue),
+    workflowName: text(w),
+    foreignId: text(f),
+    runId: text(r),
+    status: replyInteger(t),
+    index: replyInteger(i),
     completed: false,
-    expireAt: new Date(expireAtMs),
-    createdAt: new Date(createdAtMs),
-  };
+    expireAtMs: replyInteger(e),
+    createdAtMs: replyInteger(c),
+  });
 }

@@ -4,7 +4,7 @@ import type { Retention } from "../../retention.js";
 import type { SqliteDatabase } from "./driver.js";
 import { translateError } from "./errors.js";
 import { SqliteEventStreamer } from "./event-streamer.js";
-import { checkSchemaVersion, migrate } from "./migrate.js";
+import { checkPrefixSpelling, checkSchemaVersion, migrate } from "./migrate.js";
 import { openDatabase } from "./open.js";
 import { SqliteRecordStore } from "./record-store.js";
 import { SqliteRoleScheduler } from "./role-scheduler.js";
@@ -107,6 +107,7 @@ export function sqlite(pathOrDb: string | SqliteDatabase, options: SqliteOptions
       // Checked before anything is set: switching a file to WAL rewrites its header, and a file we
       // refuse must be left exactly as it was.
       checkSchemaVersion(db, tables);
+      checkPrefixSpelling(db, tables);
       db.pragma("journal_mode = WAL");
       // In WAL mode a commit survives a process crash without an fsync; only a power loss may undo
       // the last commits, never corrupt the file.

@@ -1,3 +1,4 @@
+import { InvalidOptionError } from "../../errors.js";
 import type { SqliteDatabase } from "./driver.js";
 import { translateError } from "./errors.js";
 import { defaultPrefix, schemaSql, schemaVersion, sqliteTables, timeoutIndexColumnSql, traceColumnsSql, type SqliteTables } from "./schema.js";
@@ -33,8 +34,10 @@ export function migrate(db: SqliteDatabase, options: SqliteMigrateOptions = {}):
     // First without a write lock, so a file we must refuse is never even locked for writing;
     // then again inside the transaction, in case another process migrated in between.
     checkSchemaVersion(db, tables);
+    checkPrefixSpelling(db, tables);
     db.transaction(() => {
       checkSchemaVersion(db, tables);
+      checkPrefixSpelling(db, tables);
       db.exec(schemaSql(prefix));
       // Layout 1 to 2: which of a status's timeouts a row is. Layout 2 to 3: the run's trace context.
       addColumnsUnlessPresent(db, tables.timeouts, "timeout_index", [timeoutIndexColumnSql(tables.prefix)]);
@@ -55,6 +58,26 @@ export function checkSchemaVersion(db: SqliteDatabase, tables: SqliteTables): vo
     throw new Error(
       `sqlite: "${db.name}" holds stepwise tables (prefix "${tables.prefix}") of layout version ${found}, newer than the ` +
         `version ${schemaVersion} this stepwise knows: upgrade stepwise. The file was not changed.`,
+    );
+  }
+}
+
+/**
+ * Refuses a prefix whose tables are in the file under another spelling ("Foo_" for "foo_"): SQLite
+ * ignores the case of names, so the two would share tables, runs, events and roles, silently.
+ * Only reads. A prefix keeps working as it was first spelt.
+ */
+export function checkPrefixSpelling(db: SqliteDatabase, tables: SqliteTables): void {
+  const { prefix, ...names } = tables;
+  const find = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE");
+  for (const name of Object.values(names)) {
+    const found = (find.get(name) as { name?: unknown } | undefined)?.name;
+    if (typeof found !== "string" || found === name) continue;
+    const spelt = found.slice(0, prefix.length);
+    throw new InvalidOptionError(
+      "prefix",
+      `sqlite: "${db.name}" holds stepwise tables of prefix "${spelt}", and SQLite ignores the case of table names, so prefix "${prefix}" would share them: ` +
+        `give "${spelt}" to use those tables, or a prefix that differs in more than case. The file was not changed.`,
     );
   }
 }

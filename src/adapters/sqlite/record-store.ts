@@ -1,6 +1,5 @@
 import { systemClock, type Clock } from "../../clock.js";
 import { InvalidOptionError, MalformedRecordError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
-import { HeaderKey } from "../../event.js";
 import { outboxEventData, outboxTopic } from "../../outbox-event.js";
 import { copyRecord, withTrace, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
 import { RunState } from "../../runstate.js";
@@ -10,6 +9,8 @@ import { appendEvent, parseHeaders } from "./event-log.js";
 import { defaultPrefix, sqliteTables, type SqliteTables } from "./schema.js";
 import { integer, Statements, type Row } from "./statements.js";
 import { isTimeMs } from "../../time-ms.js";
+import { decodeRows } from "../../readable-rows.js";
+import { storedOutboxEvent } from "../../stored-outbox-event.js";
 
 /** The default {@link SqliteRecordStoreOptions.maxObjectBytes}: 16 MiB. */
 export const defaultMaxObjectBytes = 16 * 1024 * 1024;
@@ -206,26 +207,29 @@ export class SqliteRecordStore implements RecordStore {
       limit,
       offset,
     );
-    return rows.map(toRecord);
+    return decodeRows(rows, toRecord, (row) => String(row.run_id));
   }
 
-  /** Up to `limit` outbox events of the workflow, oldest first; none in `events: "table"` mode. */
+  /** Up to `limit` outbox events of the workflow, oldest first; none in `events: "table"` mode. Unreadable rows: MalformedRowsError. */
   async listOutboxEvents(workflowName: string, limit: number): Promise<OutboxEvent[]> {
     const rows = this.#sql.all(
       `SELECT id, workflow_name, foreign_id, type, headers, created_at FROM ${this.#t.outbox} WHERE workflow_name = ? ORDER BY id LIMIT ?`,
       workflowName,
       wholeNumber(limit, "listOutboxEvents: limit"),
     );
-    return rows.map((row) => {
-      const id = String(row.id);
-      const headers = parseHeaders(row.headers);
-      const type = integer(row.type);
-      const createdAtMs = integer(row.created_at);
-      if (headers === undefined || type === undefined || createdAtMs === undefined || typeof row.workflow_name !== "string" || typeof row.foreign_id !== "string") {
-        throw new MalformedRecordError(headers?.[HeaderKey.runId] ?? `outbox event ${id}`, `outbox row ${id} has unreadable headers, ids, type or created_at`);
-      }
-      return { id, workflowName: row.workflow_name, foreignId: row.foreign_id, type, headers, createdAt: new Date(createdAtMs) };
-    });
+    return decodeRows(
+      rows,
+      (row) =>
+        storedOutboxEvent({
+          id: String(row.id),
+          workflowName: typeof row.workflow_name === "string" ? row.workflow_name : undefined,
+          foreignId: typeof row.foreign_id === "string" ? row.foreign_id : undefined,
+          type: integer(row.type),
+          headers: parseHeaders(row.headers),
+          createdAtMs: integer(row.created_at),
+        }),
+      (row) => String(row.id),
+    );
   }
 
   /** Deletes a sent outbox event; OutboxRecordNotFoundError when there is none with that id. */

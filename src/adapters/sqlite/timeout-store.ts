@@ -1,5 +1,7 @@
 import { systemClock, type Clock } from "../../clock.js";
-import { MalformedRecordError, TimeoutNotFoundError } from "../../errors.js";
+import { TimeoutNotFoundError } from "../../errors.js";
+import { decodeRows } from "../../readable-rows.js";
+import { storedTimeout } from "../../stored-timeout.js";
 import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 import type { SqliteDatabase } from "./driver.js";
 import { defaultPrefix, sqliteTables, type SqliteTables } from "./schema.js";
@@ -66,7 +68,7 @@ export class SqliteTimeoutStore implements TimeoutStore {
   /** The workflow's active timeouts, soonest expiry first (ties in creation order). */
   async list(workflowName: string): Promise<TimeoutRecord[]> {
     const rows = this.#sql.all(`SELECT ${columns} FROM ${this.#t.timeouts} WHERE workflow_name = ? ORDER BY expire_at, id`, workflowName);
-    return rows.map(toTimeout);
+    return decodeRows(rows, toTimeout, (row) => String(row.id));
   }
 
   /** The workflow's active timeouts for `status` that expire at or before `now`, soonest first. */
@@ -77,7 +79,7 @@ export class SqliteTimeoutStore implements TimeoutStore {
       status,
       now.getTime(),
     );
-    return rows.map(toTimeout);
+    return decodeRows(rows, toTimeout, (row) => String(row.id));
   }
 
   #remove(id: string): void {
@@ -87,23 +89,17 @@ export class SqliteTimeoutStore implements TimeoutStore {
   }
 }
 
+/** A timeouts row as a TimeoutRecord; MalformedRecordError for one no store writes. */
 function toTimeout(row: Row): TimeoutRecord {
-  const id = String(row.id);
-  const status = integer(row.status);
-  const index = integer(row.timeout_index);
-  const expireAtMs = integer(row.expire_at);
-  const createdAtMs = integer(row.created_at);
-  const { run_id: runId, workflow_name: workflowName, foreign_id: foreignId } = row;
-  if (
-    typeof runId !== "string" ||
-    typeof workflowName !== "string" ||
-    typeof foreignId !== "string" ||
-    status === undefined ||
-    index === undefined ||
-    expireAtMs === undefined ||
-    createdAtMs === undefined
-  ) {
-    throw new MalformedRecordError(typeof runId === "string" ? runId : `timeout ${id}`, `timeout row ${id} has unreadable ids, status, index or times`);
-  }
-  return { id, workflowName, foreignId, runId, status, index, completed: false, expireAt: new Date(expireAtMs), createdAt: new Date(createdAtMs) };
+  return storedTimeout({
+    id: String(row.id),
+    workflowName: typeof row.workflow_name === "string" ? row.workflow_name : undefined,
+    foreignId: typeof row.foreign_id === "string" ? row.foreign_id : undefined,
+    runId: typeof row.run_id === "string" ? row.run_id : undefined,
+    status: integer(row.status),
+    index: integer(row.timeout_index),
+    completed: false,
+    expireAtMs: integer(row.expire_at),
+    createdAtMs: integer(row.created_at),
+  });
 }
