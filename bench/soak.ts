@@ -1,4 +1,4 @@
-// npm run soak -- --backend <sqlite|postgres|mysql|redis|nats> --runs N --workers W
+// npm run soak -- --backend <memory|sqlite|postgres|mysql|redis|nats> --runs N --workers W
 //                 --kill-every-ms K --faults <list> [--fault-every-ms F] [--bound-ms B] [--timeout-ms T] [--json]
 //
 // Runs the soak's workflows (test/support/soak-workflow.ts: steps, a callback, a timeout and a
@@ -12,8 +12,8 @@
 //                 (line-worker.ts --chaos), slow delaying 5% of the adapter calls by 1–50 ms,
 //                 failing failing 1% before and 1% after the real call; counted as injected
 // Each of the N soak runs is an order run and its payment run; it is completed once both are.
-// Not yet on the memory backend: its workers cannot share memory across processes, so they would
-// have to be workflows in this process on one memory() bundle and a MemoryRoleCluster.
+// On the memory backend the workers are workflows in this process on one memory() bundle, and a
+// kill cuts one off as SIGKILL would (bench/soak-memory.ts).
 //
 // The last stdout line is JSON:
 //   runs, completed; lost: runs not completed within --bound-ms of the start;
@@ -45,6 +45,7 @@ import { deleteKeys, freePort, freshPrefix, killConnections, redisClient } from 
 import { checkVersions } from "../test/support/soak-check.js";
 import { soakNames } from "../test/support/soak-workflow.js";
 import { Workers, type Worker, type WorkerBackend } from "../test/support/workers.js";
+import { memoryStorage } from "./soak-memory.js";
 
 const { values } = parseArgs({
   options: {
@@ -75,14 +76,24 @@ interface SoakResult {
   version_gaps: number;
 }
 
+/** What the driver asks of a worker: a process of its own, or on memory workflows in this process. */
+export type SoakWorker = Pick<Worker, "lines" | "said" | "triggerIds" | "kill" | "stop">;
+
+/** Starts workers with line-worker.ts's arguments, and kills every one still running. */
+export interface SoakWorkers {
+  start(args: readonly string[]): SoakWorker;
+  killAll(): Promise<void>;
+}
+
 /** Where one soak keeps its runs and effects, the faults it can inject there, and its removal. */
-interface Storage {
-  worker: WorkerBackend;
+export interface Storage {
+  /** The line worker's backend, its workers each a process; or the workers themselves. */
+  worker: WorkerBackend | SoakWorkers;
   args: string[];
   store: RecordStore;
   effects: Effects;
   faults: { [kind: string]: () => Promise<void> };
-  /** The record versions of each run's kept events, where the events are in a table. */
+  /** The record versions of each run's kept events, where the events are in a table; on memory, of its stored versions. */
   eventVersions?: () => Promise<Map<string, number[]>>;
   drop(): Promise<void>;
 }
@@ -116,6 +127,7 @@ async function postgresStorage(extraArgs: string[] = []): Promise<Storage> {
 }
 
 const storages: { readonly [backend: string]: () => Promise<Storage> } = {
+  memory: async () => memoryStorage(),
   postgres: () => postgresStorage(),
   sqlite: async () => {
     const dir = await mkdtemp(join(tmpdir(), "stepwise-soak-"));
@@ -240,11 +252,11 @@ async function completedRuns(store: RecordStore, runs: number): Promise<number> 
 interface Kill {
   atMs: number;
   roles: Set<string>;
-  worker: Worker;
+  worker: SoakWorker;
 }
 
 /** The roles `worker` holds according to its lines up to now. */
-function heldRoles(worker: Worker): Set<string> {
+function heldRoles(worker: SoakWorker): Set<string> {
   const held = new Set<string>();
   for (const { text } of worker.lines) {
     if (text.startsWith("held ")) held.add(text.slice(5));
@@ -254,7 +266,7 @@ function heldRoles(worker: Worker): Set<string> {
 }
 
 /** The longest time from a kill until each role the killed worker held was held again by another. */
-function maxRecoveryMs(kills: readonly Kill[], workers: readonly Worker[], endMs: number): number {
+function maxRecoveryMs(kills: readonly Kill[], workers: readonly SoakWorker[], endMs: number): number {
   let longest = 0;
   for (const kill of kills) {
     for (const role of kill.roles) {
@@ -270,6 +282,12 @@ function maxRecoveryMs(kills: readonly Kill[], workers: readonly Worker[], endMs
   return longest;
 }
 
+/** Workers in processes of their own (test/support/line-worker.ts) on `backend`. */
+function processWorkers(backend: WorkerBackend): SoakWorkers {
+  const workers = new Workers();
+  return { start: (args) => workers.start(backend, args), killAll: () => workers.killAll() };
+}
+
 /** A random element of `list`. */
 const pick = <T>(list: readonly T[]): T | undefined => list[Math.floor(Math.random() * list.length)];
 
@@ -282,14 +300,14 @@ async function soakOverProcesses(backend: string, runs: number, workerCount: num
   for (const kind of timedKinds) {
     if (!storage.faults[kind]) throw new Error(`the fault "${kind}" does not apply to ${backend}; it has: ${[...Object.keys(storage.faults), "slow", "failing"].join(", ")}`);
   }
-  const workers = new Workers();
-  const all: Worker[] = [];
-  const ready = new Set<Worker>();
+  const workers = typeof storage.worker === "string" ? processWorkers(storage.worker) : storage.worker;
+  const all: SoakWorker[] = [];
+  const ready = new Set<SoakWorker>();
   const args = [...storage.args, "--workflow", "soak", "--connection-name", connectionName, "--ttl-ms", "1000", "--in-flight", "50", "--timeout-ms", values["timeout-ms"]];
   if (chaosKinds.length > 0) args.push("--chaos", chaosKinds.join(","));
   const startWorker = () => {
     // Each worker its own seed, so that they do not fail the same calls in step.
-    const worker = workers.start(storage.worker, [...args, "--chaos-seed", String(all.length + 1)]);
+    const worker = workers.start([...args, "--chaos-seed", String(all.length + 1)]);
     all.push(worker);
     void worker.said("ready", 120_000).then(
       () => ready.add(worker),

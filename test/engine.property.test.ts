@@ -4,15 +4,33 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import fc from "fast-check";
 import { hasErrorCode, RunState, type BuildConfig, type Record, type Workflow } from "stepwise";
 import { memory } from "stepwise/memory";
 import { sqlite } from "stepwise/sqlite";
 import { FakeClock } from "stepwise/testing";
+import { quietLogger } from "./support/logger.js";
 import { propertyParameters } from "./support/properties.js";
-import { action, actions, buildShape, Model, shapes, type Action, type ModelRun, type Shape, type Trail } from "./support/random-workflow.js";
+import {
+  action,
+  actions,
+  buildShape,
+  Model,
+  shapes,
+  timedActions,
+  timedShapes,
+  type Action,
+  type CallAction,
+  type ModelRun,
+  type Shape,
+  type Trail,
+} from "./support/random-workflow.js";
 import { modelIsFinished } from "./support/runstate-model.js";
 import { until } from "./support/until.js";
+
+/** Where each scenario's FakeClock starts; the model counts time from here. */
+const startMs = Date.parse("2026-01-01T00:00:00Z");
 
 /** The adapters a scenario runs on; `snapshots` where the store keeps every version. */
 interface Backend {
@@ -20,16 +38,25 @@ interface Backend {
   snapshots?: (runId: string) => Record[];
 }
 
+/** What the workflow's functions were called with: step, callback and timeout calls, and hook calls. */
+interface Observed {
+  calls: Map<string, number>;
+  hookCalls: Map<string, number>;
+}
+
 /**
  * Plays `list` against a workflow of `shape` and against the model, one action at a time: after
- * each, waits until every run is where the model says (same status, run state and version) and
- * fails at once if the store holds a version the model has no write for. A refused action must
- * throw exactly the error the model names. At the end checks each run's stored history.
+ * each, waits until every run is where the model says (same status, run state and version, the
+ * same calls and hook calls, the same timeouts waiting) and fails at once if the store holds a
+ * version the model has no write for. A refused action must throw exactly the error the model
+ * names. With `drain`, then moves the clock on until nothing waits for it. At the end checks each
+ * run's stored history.
  */
-async function playScenario(shape: Shape, list: readonly Action[], backend: Backend): Promise<void> {
-  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
-  const calls = new Map<string, number>();
-  const build = () => buildShape(shape, "random-workflow", { ...backend.adapters, clock, pauseRetry: false }, calls);
+async function playScenario(shape: Shape, list: readonly Action[], backend: Backend, drain = false): Promise<void> {
+  const clock = new FakeClock(new Date(startMs));
+  const observed: Observed = { calls: new Map(), hookCalls: new Map() };
+  // Quiet: failing steps log each scheduled failure.
+  const build = () => buildShape(shape, "random-workflow", { ...backend.adapters, clock, logger: quietLogger }, observed.calls, observed.hookCalls);
   const model = new Model(shape);
   const callbackStatuses = Object.entries(shape.consumers).filter(([, c]) => c.kind === "callback").map(([from]) => Number(from));
   let wf: Workflow<Trail, number> = build();
@@ -41,23 +68,33 @@ async function playScenario(shape: Shape, list: readonly Action[], backend: Back
         // A restart: the stores keep everything, and a new build carries on from there.
         await wf.stop();
         wf = build();
+        model.rebuild();
         await wf.run();
+      } else if (action.kind === "advance") {
+        clock.advance(action.ms);
+        model.advance(action.ms);
       } else {
         await play(wf, model, action, callbackStatuses, shape, where);
       }
-      await quiescence(model, backend, where);
+      await quiescence(model, backend, observed, where);
+    }
+    for (let dueInMs = model.nextDueInMs(), moves = 0; drain && dueInMs !== undefined; dueInMs = model.nextDueInMs(), moves++) {
+      assert.ok(moves < 100, "the clock was moved 100 times and the runs still wait for it");
+      clock.advance(dueInMs);
+      model.advance(dueInMs);
+      await quiescence(model, backend, observed, `draining: the clock moved by ${dueInMs} ms`);
     }
   } finally {
     await wf.stop();
   }
-  for (const run of model.runs) checkRun(run, shape, calls, backend);
+  for (const run of model.runs) checkRun(run, shape, observed, backend);
 }
 
 /** Plays one action other than a rebuild on the workflow and on the model. */
 async function play(
   wf: Workflow<Trail, number>,
   model: Model,
-  action: Exclude<Action, { kind: "rebuild" }>,
+  action: CallAction,
   callbackStatuses: readonly number[],
   shape: Shape,
   where: string,
@@ -113,25 +150,56 @@ function errorCoded(code: string): (err: unknown) => boolean {
   };
 }
 
-/** Waits until every run is where the model says it settles; a version the model never wrote fails at once. */
-async function quiescence(model: Model, backend: Backend, where: string): Promise<void> {
-  const store = backend.adapters.recordStore;
+/**
+ * Waits until every run is where the model says it settles, twice in a row two turns of the event
+ * loop apart (a call counted may not have had its back-off set, nor a hook's event its ack, yet); a
+ * version the model never wrote fails at once.
+ */
+async function quiescence(model: Model, backend: Backend, observed: Observed, where: string): Promise<void> {
+  const { recordStore: store, timeoutStore } = backend.adapters;
   let differs = "";
+  const matches = async (): Promise<boolean> => {
+    const timeouts = (await timeoutStore?.list("random-workflow")) ?? [];
+    for (const run of model.runs) {
+      const record = await store.lookup(run.runId);
+      if (record.meta.version > run.writes) {
+        throw new assert.AssertionError({ message: `${where}: run ${run.runId} was written ${record.meta.version} times; the model has ${run.writes} writes (${describe(record)})` });
+      }
+      const label = `run ${run.foreignId}/${run.runId}`;
+      if (record.meta.version !== run.writes || record.status !== run.status || record.runState !== run.runState) {
+        differs = `${label} is ${describe(record)}, the model says status ${run.status} ${RunState[run.runState]} v${run.writes}`;
+        return false;
+      }
+      const calls = [...run.calls].map(([status, n]) => `${status}:${n}`).join(" ");
+      const seen = [...run.calls.keys()].map((status) => `${status}:${observed.calls.get(`${run.runId}:${status}`) ?? 0}`).join(" ");
+      if (calls !== seen || callsOf(observed.calls, run.runId) !== run.calls.size) {
+        differs = `${label} had calls ${seen}, the model says ${calls}`;
+        return false;
+      }
+      const hooks = [...observed.hookCalls].filter(([key]) => key.startsWith(`${run.runId}:`)).map(([key, n]) => `${key}×${n}`);
+      if (hooks.sort().join(" ") !== run.hooks.map((key) => `${key}×1`).sort().join(" ")) {
+        differs = `${label} had hook calls [${hooks.join(" ")}], the model says [${run.hooks.join(" ")}] once each`;
+        return false;
+      }
+      if (!isFinished(run) && shapeTimeout(model.shape, run.status)) {
+        const waiting = timeouts.filter((t) => t.runId === run.runId && t.status === run.status).map((t) => t.expireAt.getTime() - startMs);
+        if (waiting.join(",") !== [...run.timeouts].sort((a, b) => a - b).join(",")) {
+          differs = `${label} has timeouts at [${waiting.join(",")}] ms, the model says [${run.timeouts.join(",")}]`;
+          return false;
+        }
+      }
+    }
+    return true;
+  };
   try {
     await until(
       `runs to settle after ${where}`,
       async () => {
-        for (const run of model.runs) {
-          const record = await store.lookup(run.runId);
-          if (record.meta.version > run.writes) {
-            throw new assert.AssertionError({ message: `${where}: run ${run.runId} was written ${record.meta.version} times; the model has ${run.writes} writes (${describe(record)})` });
-          }
-          if (record.meta.version !== run.writes || record.status !== run.status || record.runState !== run.runState) {
-            differs = `run ${run.foreignId}/${run.runId} is ${describe(record)}, the model says status ${run.status} ${RunState[run.runState]} v${run.writes}`;
-            return false;
-          }
-        }
-        return true;
+        if (!(await matches())) return false;
+        // Two turns of the event loop: the process that made the last call has set its back-off and acked by then.
+        await nextTurn();
+        await nextTurn();
+        return matches();
       },
       3_000,
     );
@@ -139,6 +207,21 @@ async function quiescence(model: Model, backend: Backend, where: string): Promis
     if (err instanceof assert.AssertionError) throw err;
     throw new assert.AssertionError({ message: `${where}: ${differs}` });
   }
+}
+
+/** How many statuses the run had calls in. */
+function callsOf(calls: ReadonlyMap<string, number>, runId: string): number {
+  let statuses = 0;
+  for (const key of calls.keys()) if (key.startsWith(`${runId}:`)) statuses++;
+  return statuses;
+}
+
+function isFinished(run: ModelRun): boolean {
+  return modelIsFinished(run.runState);
+}
+
+function shapeTimeout(shape: Shape, status: number): boolean {
+  return shape.consumers[status]?.kind === "timeout";
 }
 
 function describe(record: Record): string {
@@ -149,7 +232,7 @@ function describe(record: Record): string {
  * What the model counted for one run: the step and callback calls per status (each led to a stored
  * write), where the run waits, and, where the store keeps every version, one version per write.
  */
-function checkRun(run: ModelRun, shape: Shape, calls: ReadonlyMap<string, number>, backend: Backend): void {
+function checkRun(run: ModelRun, shape: Shape, { calls }: Observed, backend: Backend): void {
   const label = `run ${run.foreignId}/${run.runId}`;
   for (const [status, n] of run.calls) assert.equal(calls.get(`${run.runId}:${status}`) ?? 0, n, `${label}: calls in status ${status}`);
   for (const [key, n] of calls) {
@@ -163,9 +246,13 @@ function checkRun(run: ModelRun, shape: Shape, calls: ReadonlyMap<string, number
   checkHistory(label, history);
 }
 
-/** A run waits only where nothing more happens by itself: finished, paused, or Initiated/Running for a callback. */
+/**
+ * A run waits only where nothing more happens by itself: finished, paused (for good only without
+ * pause retry), or Initiated/Running for a callback.
+ */
 function isSettled(shape: Shape, run: Pick<Record, "status" | "runState">): boolean {
   if (run.runState === RunState.RequestedDataDeleted) return false;
+  if (run.runState === RunState.Paused && shape.resumeAfterMs !== undefined) return false;
   const waitsForCallback = shape.consumers[run.status]?.kind === "callback" && (run.runState === RunState.Running || run.runState === RunState.Initiated);
   return modelIsFinished(run.runState) || run.runState === RunState.Paused || waitsForCallback;
 }
@@ -239,6 +326,13 @@ test("random workflows under random triggers, callbacks, controls and restarts k
   );
 });
 
+test("random workflows with timeouts, failing steps, pause retry and hooks, under random moves of the clock, keep the invariants (memory)", async () => {
+  await fc.assert(
+    fc.asyncProperty(timedShapes, timedActions, (shape, list) => onMemory((backend) => playScenario(shape, list, backend, true))),
+    propertyParameters(100),
+  );
+});
+
 /**
  * Bursts of actions started together, without waiting for one another or for the runs to settle,
  * each burst possibly after a restart that stops the workflow in the middle of its work.
@@ -249,7 +343,7 @@ const bursts = fc.array(fc.record({ restartFirst: fc.boolean(), actions: fc.arra
 });
 
 /** The errors a call may end with when it races others: each is a refusal the rules allow. */
-const refusals: { [kind in Exclude<Action, { kind: "rebuild" }>["kind"]]: string[] } = {
+const refusals: { [kind in CallAction["kind"]]: string[] } = {
   trigger: ["WORKFLOW_IN_PROGRESS"],
   callback: ["RECORD_NOT_FOUND", "INVALID_STATUS"],
   pause: ["INVALID_TRANSITION"],
@@ -266,7 +360,7 @@ const refusals: { [kind in Exclude<Action, { kind: "rebuild" }>["kind"]]: string
  */
 async function playBursts(
   shape: Shape,
-  list: readonly { restartFirst: boolean; actions: Exclude<Action, { kind: "rebuild" }>[] }[],
+  list: readonly { restartFirst: boolean; actions: CallAction[] }[],
   backend: Backend,
 ): Promise<void> {
   const { adapters } = backend;

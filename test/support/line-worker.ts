@@ -25,12 +25,11 @@
 // mysql (all on MariaDB/MySQL database --database, in tables the caller migrated under --prefix).
 // Its PostgreSQL connections and Redis clients are named --connection-name, so that a fault
 // injector can find and kill them (MariaDB's by their database).
-import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { Etcd3 } from "etcd3";
 import { createPool } from "mysql2/promise";
 import pg from "pg";
-import type { BuildConfig, EventStreamer, RoleScheduler } from "stepwise";
+import type { BuildConfig } from "stepwise";
 import { quietLogger } from "./logger.js";
 import { etcd } from "stepwise/etcd";
 import { kafka } from "stepwise/kafka";
@@ -39,11 +38,10 @@ import { nats } from "stepwise/nats";
 import { postgres, PostgresRecordStore, PostgresRoleScheduler, PostgresTimeoutStore } from "stepwise/postgres";
 import { redis } from "stepwise/redis";
 import { sqlite } from "stepwise/sqlite";
-import { chaos } from "stepwise/testing";
 import { mysqlEffects, postgresEffects, redisEffects, sqliteEffects, type Effects } from "./effects.js";
 import { connectNats, natsServers } from "./nats.js";
 import { redisClient } from "./redis.js";
-import { soakWorkflowsOn } from "./soak-workflow.js";
+import { inFlight, named, reporting, runSoak, soakChaos, type Running } from "./soak-worker.js";
 import { lineWorkflowOn, type Item } from "./workflows.js";
 
 const { positionals, values } = parseArgs({
@@ -196,35 +194,6 @@ async function open(): Promise<Backend> {
   }
 }
 
-/** The roles and receivers the workflow takes, each reported as it is taken and as it ends. */
-function reporting(adapters: BuildConfig<Item>): BuildConfig<Item> {
-  const { eventStreamer, roleScheduler } = adapters;
-  const streamer: EventStreamer = {
-    newSender: (topic) => eventStreamer.newSender(topic),
-    newReceiver: async (topic, name, options) => {
-      const receiver = await eventStreamer.newReceiver(topic, name, options);
-      say(`receiving ${topic} ${name}`);
-      return {
-        recv: (signal) => receiver.recv(signal),
-        close: async () => {
-          await receiver.close();
-          say(`closed ${topic} ${name}`);
-        },
-      };
-    },
-  };
-  const roles: RoleScheduler | undefined = roleScheduler && {
-    await: async (role, signal) => {
-      const lease = await roleScheduler.await(role, signal);
-      say(`held ${role}`);
-      // Roles move between workers as they join, so a test needs to know which are held now.
-      lease.signal.addEventListener("abort", () => say(`ended ${role}`), { once: true });
-      return lease;
-    },
-  };
-  return { ...adapters, eventStreamer: streamer, ...(roles ? { roleScheduler: roles } : {}) };
-}
-
 /** The adapters with a record store that kills this process in its `dieAt`-th batch write. */
 function dyingInCommit(adapters: BuildConfig<Item>, dieAt: number): BuildConfig<Item> {
   const store = adapters.recordStore;
@@ -253,43 +222,16 @@ function dyingInCommit(adapters: BuildConfig<Item>, dieAt: number): BuildConfig<
 
 const opened = await open();
 opened.adapters = dyingInCommit(opened.adapters, Number(values["die-in-commit"]));
-const chaosKinds = values.chaos.split(",").filter((kind) => kind !== "");
-if (chaosKinds.length > 0) {
-  // chaos() takes a whole bundle; the worker closes its clients itself.
-  const chaotic = chaos({ ...opened.adapters, close: async () => {} }, {
-    seed: Number(values["chaos-seed"]),
-    ...(chaosKinds.includes("slow") ? { delayMs: [1, 50] as const, delayRate: 0.05 } : {}),
-    ...(chaosKinds.includes("failing") ? { failRate: 0.01, failAfterRate: 0.01 } : {}),
-  });
-  opened.adapters = chaotic;
-  setInterval(() => {
-    const stats = chaotic.stats();
-    say(`chaos ${stats.delayed} ${stats.failedBefore + stats.failedAfter}`);
-  }, 1_000).unref();
-}
+opened.adapters = soakChaos(opened.adapters, values.chaos.split(",").filter((kind) => kind !== ""), Number(values["chaos-seed"]), say);
 const config = {
   // The outbox sees other processes' writes by polling its table.
   defaultOptions: { pollingFrequency: 50, errBackOff: 50 },
   logger: { ...quietLogger, error: (message: unknown) => say(`error ${String(message)}`) },
 };
 
-/** What the IPC "trigger" request starts: `count` runs named after `prefix`, or the runs `ids`. */
-type Trigger = (request: { prefix?: string; count?: number; ids?: string[] }) => Promise<void>;
-
-/** Runs `ids`, `--in-flight` at a time, as a busy service would. */
-async function inFlight(ids: string[], start: (id: string) => Promise<unknown>): Promise<void> {
-  const pending = [...ids];
-  await Promise.all(
-    Array.from({ length: Number(values["in-flight"]) }, async () => {
-      for (let id = pending.shift(); id !== undefined; id = pending.shift()) await start(id);
-    }),
-  );
-}
-const named = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-
 /** The line workflow, its step calls counted for --halfway. */
-async function line(): Promise<{ stop(): Promise<void>; states(): object; trigger: Trigger }> {
-  const { wf, calls } = lineWorkflowOn(reporting(opened.adapters), {
+async function line(): Promise<Running> {
+  const { wf, calls } = lineWorkflowOn(reporting(opened.adapters, say), {
     name: values.name,
     stepOptions: {
       parallelCount: Number(values.parallel),
@@ -316,57 +258,20 @@ async function line(): Promise<{ stop(): Promise<void>; states(): object; trigge
   return {
     stop: () => wf.stop(),
     states: () => wf.states(),
-    trigger: ({ prefix = "x", count = 0, ids }) => inFlight(ids ?? named(prefix, count), start),
+    trigger: ({ prefix = "x", count = 0, ids }) => inFlight(ids ?? named(prefix, count), Number(values["in-flight"]), start),
   };
 }
 
 /** The soak's two workflows, and the loop that settles the payments of waiting orders. */
-async function soak(): Promise<{ stop(): Promise<void>; states(): object; trigger: Trigger }> {
+async function soak(): Promise<Running> {
   if (!opened.effects) throw new Error(`line-worker: the soak has no effects store on "${backend}"`);
-  const effects = opened.effects;
-  const { order, payment, settleWaiting, trigger } = soakWorkflowsOn(reporting(opened.adapters), await untilDone(async () => effects()), {
+  return runSoak(opened.adapters, opened.effects, {
     parallelCount: Number(values.parallel),
     timeoutMs: Number(values["timeout-ms"]),
+    inFlight: Number(values["in-flight"]),
     config,
+    say,
   });
-  // Under the soak's faults the first run() may lose its connection; run() can be called again.
-  await untilDone(async () => {
-    await Promise.all([order.run(), payment.run()]);
-  });
-  const settling = new AbortController();
-  const settler = (async () => {
-    while (!settling.signal.aborted) {
-      try {
-        // Waits only when nothing waited, so a backlog is settled as fast as it forms.
-        if ((await settleWaiting()) === 0) await delay(20, undefined, { signal: settling.signal }).catch(() => {});
-      } catch (err) {
-        // A fault (a killed connection) fails one round; the payment is settled on the next.
-        say(`error settling: ${String(err)}`);
-        await delay(50);
-      }
-    }
-  })();
-  return {
-    stop: async () => {
-      settling.abort();
-      await settler;
-      await Promise.all([order.stop(), payment.stop()]);
-    },
-    states: () => ({ ...order.states(), ...payment.states() }),
-    trigger: ({ prefix = "x", count = 0, ids }) => inFlight(ids ?? named(prefix, count), (id) => untilDone(() => trigger(id))),
-  };
-}
-
-/** Tries `attempt` until it succeeds: under the soak's faults a call fails now and then. */
-async function untilDone<R>(attempt: () => Promise<R>): Promise<R> {
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (err) {
-      say(`error retrying: ${String(err)}`);
-      await delay(50);
-    }
-  }
 }
 
 const running = values.workflow === "soak" ? await soak() : await line();
