@@ -424,12 +424,6 @@ async function soakOverProcesses(backend: string, runs: number, workerCount: num
     };
   } finally {
     done.abort();
-    if (process.env.SOAK_DUMP) {
-      const { writeFileSync, mkdirSync } = await import("node:fs");
-      mkdirSync(process.env.SOAK_DUMP, { recursive: true });
-      for (const w of all) writeFileSync(`${process.env.SOAK_DUMP}/${w.pid}.log`, w.lines.map((l) => `${l.atMs} ${l.text}`).join("\n"));
-      writeFileSync(`${process.env.SOAK_DUMP}/kills.log`, kills.map((k) => `${k.atMs} ${k.worker.pid} ${[...k.roles].join(",")}`).join("\n"));
-    }
     await workers.killAll();
     await storage.drop();
   }
