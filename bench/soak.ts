@@ -3,7 +3,7 @@
 //
 // Runs the soak's workflows (test/support/soak-workflow.ts: steps, a callback, a timeout and a
 // connected workflow) in W worker processes (test/support/line-worker.ts --workflow soak), while
-// SIGKILLing a random worker every K ms (and starting another in its place) and injecting one of
+// SIGKILLing a random worker every K ms once all W are ready (and starting another in its place) and injecting one of
 // the named faults every F ms:
 //   connections   PostgreSQL pg_terminate_backend, MariaDB KILL, Redis CLIENT KILL of two of the
 //                 workers' connections (records on PostgreSQL for nats)
@@ -348,6 +348,12 @@ async function soakOverProcesses(backend: string, runs: number, workerCount: num
       if (killEveryMs <= 0) return;
       while (!done.signal.aborted) {
         await delay(killEveryMs, undefined, { signal: done.signal }).catch(() => {});
+        // A kill waits for the last one's replacement to be ready: where starting a worker takes
+        // longer than K ms (a loaded machine), kills space out instead of leaving no worker at all,
+        // which would measure start-up time rather than the backend. A worker that never gets
+        // ready (it crashed) holds the kills back for at most a minute.
+        const waitedFromMs = Date.now();
+        while (ready.size < workerCount && Date.now() - waitedFromMs < 60_000 && !done.signal.aborted) await delay(50);
         if (done.signal.aborted) return;
         const victim = pick([...ready]);
         if (!victim) continue;
