@@ -1,5 +1,6 @@
 import { checkBackOff, type BackOff } from "./back-off.js";
 import { BuildError } from "./errors.js";
+import { checkRateLimit, type RateLimit } from "./rate-limit.js";
 
 /** Settings of one background process; durations in milliseconds. */
 export interface ProcessOptions {
@@ -33,9 +34,15 @@ export interface ProcessOptions {
   batchSize?: number;
   /** Step consumers only: how many step functions of a batch run at once, per shard. Default 100. */
   concurrency?: number;
+  /**
+   * Step consumers only: start at most `max` runs per `perMs` milliseconds across every process of
+   * the workflow, each shard taking its share; runs over it wait their turn. Default: no limit.
+   */
+  rateLimit?: RateLimit;
 }
 
-export type ResolvedOptions = Required<ProcessOptions>;
+/** The options a process runs with: each has a value, except `rateLimit`, which has no default. */
+export type ResolvedOptions = Required<Omit<ProcessOptions, "rateLimit">> & Pick<ProcessOptions, "rateLimit">;
 
 export const defaultProcessOptions: ResolvedOptions = {
   parallelCount: 1,
@@ -46,10 +53,11 @@ export const defaultProcessOptions: ResolvedOptions = {
   pauseAfterErrCount: 10,
   batchSize: 100,
   concurrency: 100,
+  rateLimit: undefined,
 };
 
 /** The options only a step consumer honours; every other process kind refuses them by name. */
-export const stepOnlyOptions = ["batchSize", "concurrency"] as const satisfies readonly (keyof ProcessOptions)[];
+export const stepOnlyOptions = ["batchSize", "concurrency", "rateLimit"] as const satisfies readonly (keyof ProcessOptions)[];
 
 /**
  * Where a process kind takes `lag` from. Only steps wait out the workflow's default lag; a
@@ -88,6 +96,7 @@ export function validateOptions(owner: string, options: ProcessOptions, unsuppor
     if (value === undefined) continue;
     if ((unsupported as readonly string[]).includes(key)) throw new BuildError(`${owner}: does not take the option "${key}"`);
     if (key === "errBackOff") checkBackOff(owner, value);
+    else if (key === "rateLimit") checkRateLimit(owner, value);
     else checkDuration(owner, key, value);
   }
   for (const key of ["parallelCount", "batchSize", "concurrency"] as const) {

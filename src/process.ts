@@ -9,6 +9,7 @@ import type { ProcessMetrics } from "./metrics.js";
 import type { ResolvedOptions } from "./options.js";
 import type { RoleScheduler } from "./rolescheduler.js";
 import { ProcessState } from "./process-state.js";
+import type { RateLimiter } from "./rate-limit.js";
 import { isInShard } from "./shard.js";
 import type { SkipReason } from "./skip.js";
 
@@ -49,6 +50,12 @@ export interface ProcessSpec<Item> {
    * with one outcome per item, in order. Needs `key`.
    */
   batch?: { size: number; handle(items: readonly Item[], signal: AbortSignal): Promise<BatchOutcome[]> };
+  /**
+   * This shard's share of a step's `rateLimit`: a batch takes no more items than it has starts
+   * available, and items over it wait (un-acked, not failed) until starts free up. The handler
+   * records each start it makes.
+   */
+  limiter?: RateLimiter;
 }
 
 export interface ProcessDeps {
@@ -187,7 +194,8 @@ async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal:
         await admit(received);
       }
       const nowMs = deps.clock.now().getTime();
-      const batch = nextBatch(pending, retries, nowMs, batchSize);
+      const room = spec.limiter ? Math.min(batchSize, spec.limiter.available(nowMs)) : batchSize;
+      const batch = room > 0 ? nextBatch(pending, retries, nowMs, room) : [];
       if (batch.length > 0) {
         await handleBatch(spec, deps, batch, retries, signal);
         handled();
@@ -196,8 +204,9 @@ async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal:
         await yieldToEventLoop();
         continue;
       }
+      const startsAtMs = spec.limiter?.nextStartMs(nowMs);
       const window = pending.length < maxPendingItems ? receive() : undefined;
-      const received = await receivedOrRetryDue(window, retries, pending, deps.clock, signal);
+      const received = await receivedOrDue(window, retries, startsAtMs, pending, deps.clock, signal);
       if (received) await admit(received);
     }
   } catch (err) {
@@ -334,31 +343,37 @@ function settle<V>(work: Promise<V>): Promise<PromiseSettledResult<V>> {
 }
 
 /**
- * Waits, or resolves with undefined once a backing-off item is due. `receiving` (absent when the
- * window is full) is never cancelled: it is awaited again on the next call.
+ * Waits, or resolves with undefined once a pending item may go: its key's back-off is over and, for
+ * a rate-limited step, a start is free (at `startsAtMs`). `receiving` (absent when the window is
+ * full) is never cancelled: it is awaited again on the next call.
  */
-async function receivedOrRetryDue<Item>(
+async function receivedOrDue<Item>(
   receiving: Promise<Delivery<Item>> | undefined,
   retries: ReadonlyMap<string, Retry>,
+  startsAtMs: number | undefined,
   pending: readonly Pending<Item>[],
   clock: Clock,
   signal: AbortSignal,
 ): Promise<Delivery<Item> | undefined> {
   let dueMs = Infinity;
   for (const item of pending) {
-    if (!item.done && !item.copyOf && item.key !== undefined) dueMs = Math.min(dueMs, retries.get(item.key)?.dueMs ?? Infinity);
+    if (item.done || item.copyOf) continue;
+    const retryMs = item.key === undefined ? undefined : retries.get(item.key)?.dueMs;
+    // Neither backing off nor waiting for a start: the next batch takes it, so no wait is needed.
+    if (retryMs === undefined && startsAtMs === undefined) continue;
+    dueMs = Math.min(dueMs, Math.max(retryMs ?? -Infinity, startsAtMs ?? -Infinity));
   }
   if (dueMs === Infinity) {
-    // Without an item to retry, the window is not full, so a receive is in flight.
+    // Without an item waiting, the window is not full, so a receive is in flight.
     return receiving as Promise<Delivery<Item>>;
   }
   const timer = new AbortController();
-  const retry = clock.sleep(Math.max(0, dueMs - clock.now().getTime()), AbortSignal.any([signal, timer.signal])).then(() => undefined);
+  const due = clock.sleep(Math.max(0, dueMs - clock.now().getTime()), AbortSignal.any([signal, timer.signal])).then(() => undefined);
   try {
-    return await (receiving ? Promise.race([receiving, retry]) : retry);
+    return await (receiving ? Promise.race([receiving, due]) : due);
   } finally {
     timer.abort(waitOver);
-    retry.catch(() => {});
+    due.catch(() => {});
   }
 }
 
