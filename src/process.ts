@@ -51,9 +51,9 @@ export interface ProcessSpec<Item> {
    */
   batch?: { size: number; handle(items: readonly Item[], signal: AbortSignal): Promise<BatchOutcome[]> };
   /**
-   * This shard's share of a step's `rateLimit`: a batch takes no more items than it has starts
-   * available, and items over it wait (un-acked, not failed) until starts free up. The handler
-   * records each start it makes.
+   * This shard's share of a step's `rateLimit`: a batch takes no more items than will have starts
+   * free by the time it is ready to start them, and items over it wait (un-acked, not failed)
+   * until starts free up. The handler waits for and counts each start it makes.
    */
   limiter?: RateLimiter;
 }
@@ -194,9 +194,10 @@ async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal:
         await admit(received);
       }
       const nowMs = deps.clock.now().getTime();
-      const room = spec.limiter ? Math.min(batchSize, spec.limiter.available(nowMs)) : batchSize;
+      const room = spec.limiter ? Math.min(batchSize, spec.limiter.room(nowMs)) : batchSize;
       const batch = room > 0 ? nextBatch(pending, retries, nowMs, room) : [];
       if (batch.length > 0) {
+        spec.limiter?.batchFormed(nowMs);
         await handleBatch(spec, deps, batch, retries, signal);
         handled();
         // Work that never waits for I/O (SQLite, memory) would otherwise keep timers, sockets
@@ -204,7 +205,7 @@ async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal:
         await yieldToEventLoop();
         continue;
       }
-      const startsAtMs = spec.limiter?.nextStartMs(nowMs);
+      const startsAtMs = spec.limiter?.nextBatchMs(nowMs);
       const window = pending.length < maxPendingItems ? receive() : undefined;
       const received = await receivedOrDue(window, retries, startsAtMs, pending, deps.clock, signal);
       if (received) await admit(received);

@@ -1,3 +1,4 @@
+import type { Clock } from "./clock.js";
 import { BuildError } from "./errors.js";
 
 /**
@@ -51,9 +52,14 @@ export function shardLimiters(owner: string, limit: RateLimit, count: number): R
 }
 
 /**
- * Counts one shard's starts in a sliding window: at most `max` in any `perMs`, however the starts
- * fall, so a measurement over any window (fixed or sliding) stays within the limit. It keeps the
- * times of the starts still in the window; when they are `max`, the oldest says when the next may come.
+ * One shard's starts, counted in a sliding window: at most `max` in any `perMs`, however they fall,
+ * so a count over any window (fixed or sliding) stays within the limit. It keeps the times of the
+ * starts still in the window; when they are `max`, the oldest says when the next may come.
+ *
+ * A start is counted when the step function is about to run, after its batch read the runs: a run
+ * counted earlier could start later than its slot says and crowd the next window. So that those
+ * reads do not add to every window's wait, a shard forms its next batch the time they last took
+ * (its lead) before starts free up, and each run waits for its own (`tryStart`, `whenFree`).
  */
 export class RateLimiter {
   readonly max: number;
@@ -62,6 +68,12 @@ export class RateLimiter {
   readonly #startsMs: Float64Array;
   #oldest = 0;
   #count = 0;
+  /** How long a batch took from being formed to its first start, last time; at most `perMs`. */
+  #leadMs = 0;
+  /** When the batch whose first start is still to come was formed. */
+  #formedAtMs: number | undefined;
+  /** The wait for the oldest start to leave the window, shared by the runs waiting for it. */
+  #wait: { freeAtMs: number; signal: AbortSignal; freed: Promise<void> } | undefined;
 
   constructor(max: number, perMs: number) {
     this.max = max;
@@ -69,25 +81,59 @@ export class RateLimiter {
     this.#startsMs = new Float64Array(max);
   }
 
-  /** How many starts may begin at `nowMs`. */
-  available(nowMs: number): number {
-    this.#forgetBefore(nowMs - this.perMs);
-    return this.max - this.#count;
+  /**
+   * How many starts may begin at `atMs`. Asking about a later time (a batch's lead) forgets
+   * nothing: a start may yet come before then.
+   */
+  available(atMs: number): number {
+    let expired = 0;
+    while (expired < this.#count && this.#at(expired) <= atMs - this.perMs) expired++;
+    return this.max - this.#count + expired;
   }
 
-  /** When the next start may begin: `nowMs` if one is available, else once the oldest start leaves the window. */
-  nextStartMs(nowMs: number): number {
-    return this.available(nowMs) > 0 ? nowMs : this.#at(0) + this.perMs;
+  /** How many runs a batch formed at `nowMs` may take: the starts free by the time its reads are done. */
+  room(nowMs: number): number {
+    return this.available(nowMs + this.#leadMs);
+  }
+
+  /** When a batch is next worth forming: its lead before the next start frees up. */
+  nextBatchMs(nowMs: number): number {
+    const leadNowMs = nowMs + this.#leadMs;
+    return this.available(leadNowMs) > 0 ? nowMs : this.#at(0) + this.perMs - this.#leadMs;
+  }
+
+  /** A batch was formed at `nowMs`; its first `tryStart` measures the lead. */
+  batchFormed(nowMs: number): void {
+    this.#formedAtMs = nowMs;
   }
 
   /**
-   * Records a start at `nowMs`. The caller sizes its work by `available` first: a start beyond it
-   * would break the limit, so it is refused loudly rather than counted.
+   * Counts a start at `nowMs` if one is free, and says whether it did. The caller calls the step
+   * function at once, so the window holds the times the step functions really started.
    */
-  take(nowMs: number): void {
-    if (this.available(nowMs) === 0) throw new Error(`rate limiter: no start available at ${nowMs}; the caller must check available() first`);
+  tryStart(nowMs: number): boolean {
+    if (this.#formedAtMs !== undefined) {
+      this.#leadMs = Math.min(this.perMs, Math.max(0, nowMs - this.#formedAtMs));
+      this.#formedAtMs = undefined;
+    }
+    this.#forgetBefore(nowMs - this.perMs);
+    if (this.#count === this.max) return false;
     this.#startsMs[(this.#oldest + this.#count) % this.max] = nowMs;
     this.#count++;
+    return true;
+  }
+
+  /**
+   * After `tryStart` found no start free: resolves once the oldest start leaves the window, on
+   * `clock`, or rejects with the signal's reason on abort. The runs of a batch waiting together
+   * share one timer (and one abort listener).
+   */
+  whenFree(clock: Clock, signal: AbortSignal): Promise<void> {
+    const freeAtMs = this.#at(0) + this.perMs;
+    if (this.#wait?.freeAtMs !== freeAtMs || this.#wait.signal !== signal) {
+      this.#wait = { freeAtMs, signal, freed: clock.sleep(freeAtMs - clock.now().getTime(), signal) };
+    }
+    return this.#wait.freed;
   }
 
   /** Drops the starts at or before `ms`: they have left the window. */

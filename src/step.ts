@@ -66,7 +66,7 @@ interface StepShard<T> {
   /** How many step functions run at once. */
   concurrency: number;
   errors: ErrorCount<T>;
-  /** The shard's share of the step's `rateLimit`: each step function started takes one. */
+  /** The shard's share of the step's `rateLimit`: each step function waits for a start of it. */
   limiter: RateLimiter | undefined;
 }
 
@@ -124,8 +124,9 @@ async function runStep<T>(
     errors.reset(event.headers[HeaderKey.runId] ?? "");
     return isSkip(record) ? record : "status_mismatch";
   }
-  // Only a step function that runs counts against the limit: a skipped event calls nobody.
-  limiter?.take(ctx.clock.now().getTime());
+  // Only a step function that runs counts against the limit: a skipped event calls nobody. The
+  // start is counted right before the call, with nothing awaited in between.
+  while (limiter && !limiter.tryStart(ctx.clock.now().getTime())) await limiter.whenFree(ctx.clock, signal);
   let next: Record | undefined;
   const { tracer } = ctx;
   try {

@@ -17,24 +17,63 @@ const backends: { name: string; make(): BuildConfig<Item> & { close(): Promise<v
 const start = new Date("2026-01-01T00:00:00Z");
 const item = (id: string): Item => ({ id, count: 0 });
 
-test("a limiter allows max starts in any window of perMs, and says when the next may come", () => {
+/** Starts a run on `limiter` as a step does: at once if a start is free, else once one frees up. */
+async function startOn(limiter: RateLimiter, clock: FakeClock, signal: AbortSignal): Promise<void> {
+  while (!limiter.tryStart(clock.now().getTime())) await limiter.whenFree(clock, signal);
+}
+
+test("a limiter starts at most max in any window of perMs, waiting for the oldest start to leave it", async () => {
+  const clock = new FakeClock(new Date(0));
+  const running = new AbortController().signal;
   const limiter = new RateLimiter(3, 1_000);
   assert.equal(limiter.available(0), 3);
-  limiter.take(0);
-  limiter.take(400);
-  limiter.take(400);
-  assert.equal(limiter.available(999), 0);
-  assert.equal(limiter.nextStartMs(999), 1_000, "the oldest start leaves the window at 1000");
-  assert.equal(limiter.available(1_000), 1);
-  assert.equal(limiter.nextStartMs(1_000), 1_000);
-  limiter.take(1_000);
-  assert.equal(limiter.nextStartMs(1_000), 1_400);
-  assert.equal(limiter.available(1_400), 2);
-  assert.throws(() => {
-    const full = new RateLimiter(1, 1_000);
-    full.take(0);
-    full.take(1);
-  }, /no start available/);
+  assert.ok(limiter.tryStart(0));
+  clock.advance(400);
+  assert.ok(limiter.tryStart(400));
+  assert.ok(limiter.tryStart(400));
+  assert.equal(limiter.tryStart(999), false, "three starts in the window already");
+  assert.equal(limiter.nextBatchMs(999), 1_000, "the start at 0 leaves the window at 1000");
+  assert.equal(limiter.available(1_000), 1, "asked about a later time…");
+  assert.equal(limiter.tryStart(999), false, "…it still counts the start at 0 before then");
+  clock.advance(599);
+  // Two runs wait together; only one start frees up at 1000.
+  const waiting = [startOn(limiter, clock, running), startOn(limiter, clock, running)];
+  let started = 0;
+  for (const w of waiting) void w.then(() => started++);
+  await clock.blockUntil(1);
+  assert.equal(clock.sleepers, 1, "the waiting runs share one timer");
+  clock.advance(1);
+  await until("one run to start at 1000", () => started === 1);
+  await clock.blockUntil(1);
+  assert.equal(limiter.nextBatchMs(1_000), 1_400);
+  clock.advance(400);
+  await Promise.all(waiting);
+  assert.equal(clock.now().getTime(), 1_400);
+  assert.ok(limiter.tryStart(1_400), "the third start of the window 1000–1999");
+  const stopping = new AbortController();
+  const stopped = startOn(limiter, clock, stopping.signal);
+  await clock.blockUntil(1);
+  stopping.abort(new Error("stopped"));
+  await assert.rejects(stopped, /stopped/);
+  assert.equal(limiter.available(2_000), 1, "an aborted wait took no start");
+});
+
+test("a limiter forms the next batch as long before starts free up as the last batch took to get ready", () => {
+  const limiter = new RateLimiter(2, 1_000);
+  limiter.batchFormed(0);
+  assert.ok(limiter.tryStart(50));
+  assert.ok(limiter.tryStart(50));
+  // Both starts leave the window at 1050; a batch formed 50 ms before has room for them.
+  assert.equal(limiter.room(999), 0);
+  assert.equal(limiter.room(1_000), 2);
+  assert.equal(limiter.nextBatchMs(60), 1_000);
+  // Its runs still start only once the window has moved on.
+  limiter.batchFormed(1_000);
+  assert.equal(limiter.tryStart(1_010), false);
+  assert.ok(limiter.tryStart(1_050));
+  assert.ok(limiter.tryStart(1_050));
+  // That batch was ready 10 ms after it was formed: the lead is now 10 ms.
+  assert.equal(limiter.nextBatchMs(1_060), 2_040);
 });
 
 test("each shard's share is a whole number and the shares sum to max", () => {
