@@ -14,8 +14,9 @@
 // 3. Once every limited run is done, the unlimited step is timed alone again; "alone" is the mean
 //    of before and after. The workers hand in the wall-clock time of each start of the
 //    limited step. Counted from the first start after the backlog was all triggered, in windows of
-//    --per-ms (the last window, which the backlog did not fill, left out): mean and max starts per
-//    window, their error against max in %, and the most starts in any sliding window of --per-ms.
+//    --per-ms, until the first shard ran out of waiting runs: mean, max and min starts per window,
+//    their error against max in %, the mean of the windows while the timed unlimited runs went on
+//    beside them and of those after, and the most starts in any sliding window of --per-ms.
 // Prints a summary; --json prints it as one JSON line on stdout instead (the human lines on stderr).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -228,6 +229,11 @@ function fullWindows(starts: readonly number[], fromMs: number, untilMs: number)
   return windows;
 }
 
+/** The mean of `values`; NaN (null in JSON) when there are none. */
+function meanOf(values: readonly number[]): number {
+  return values.reduce((sum, n) => sum + n, 0) / values.length;
+}
+
 /** The most starts in any window of `perMs` (each window opening at a start). */
 function slidingMax(sorted: readonly number[]): number {
   let most = 0;
@@ -269,7 +275,10 @@ async function main(): Promise<void> {
     // Shards run out of waiting runs one after another; the first to run out ends the full windows.
     const lastOfShard = Array.from({ length: parallelCount }, (_, shard) => Math.max(...all.filter((s) => s.shard === shard).map((s) => s.atMs)));
     const windows = fullWindows(starts, fromMs, Math.min(...lastOfShard));
-    const mean = windows.reduce((sum, n) => sum + n, 0) / windows.length;
+    const mean = meanOf(windows);
+    // The windows over while the unlimited step's timed runs went on beside the limited step, and the others.
+    const besideCount = Math.min(windows.length, Math.floor((besideEndMs - fromMs) / perMs));
+    const [meanBeside, meanAfter] = [meanOf(windows.slice(0, besideCount)), meanOf(windows.slice(besideCount))];
     const most = Math.max(...windows);
     const sliding = slidingMax(starts);
     if (windows.length === 0) throw new Error("no full window: trigger more limited runs (--limited)");
@@ -278,7 +287,8 @@ async function main(): Promise<void> {
     const errorPct = (n: number) => ((n - max) / max) * 100;
     say(
       `limited step: limit ${max} per ${perMs} ms; ${windows.length} full windows: mean ${mean.toFixed(1)} (${errorPct(mean).toFixed(1)} %), ` +
-        `max ${most} (${errorPct(most).toFixed(1)} %), min ${Math.min(...windows)}; sliding-window max ${sliding} (${errorPct(sliding).toFixed(1)} %)`,
+        `max ${most} (${errorPct(most).toFixed(1)} %), min ${Math.min(...windows)}; sliding-window max ${sliding} (${errorPct(sliding).toFixed(1)} %); ` +
+        `mean ${meanBeside.toFixed(1)} in the ${besideCount} windows beside the timed unlimited runs, ${meanAfter.toFixed(1)} after`,
     );
     if (!besideThroughout) say("the limited step's backlog ran out before the unlimited step's runs were done: raise --limited");
     say(`starts per worker ${handedIn.map((h) => h.starts.length).join("/")}, limited shards held ${handedIn.map((h) => h.roles).join("/")}; load ${load.toFixed(2)}`);
@@ -294,6 +304,9 @@ async function main(): Promise<void> {
         starts_per_window_mean: round3(mean),
         starts_per_window_max: most,
         starts_per_window_min: Math.min(...windows),
+        windows_beside_free: besideCount,
+        starts_per_window_mean_beside_free: round3(meanBeside),
+        starts_per_window_mean_after_free: round3(meanAfter),
         mean_error_pct: round3(errorPct(mean)),
         max_error_pct: round3(errorPct(most)),
         sliding_window_max: sliding,
