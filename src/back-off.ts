@@ -8,7 +8,7 @@ import { BuildError } from "./errors.js";
  *
  * ```ts
  * b.addStep(Status.Created, charge, Status.Paid)
- *   .withOptions({ errBackOff: { initial: 100, max: 60_000 } }); // ~100 ms, ~200 ms, ~400 ms … ≤ 1 min
+ *   .withOptions({ errBackOff: { initial: 100, max: 60_000 } }); // up to 100, 200, 400 … ms, never over 1 min
  * ```
  */
 export interface BackOffPolicy {

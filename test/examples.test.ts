@@ -15,6 +15,7 @@ const expectedOutput: { [file: string]: RegExp } = {
   "chaos.ts": /^all 20 runs completed exactly once despite [1-9]\d* injected faults$/m,
   "gettingstarted.ts": /^order order-1 is Shipped with receipt-order-1$/m,
   "metrics.ts": /^metrics served: workflow_runs\{workflow_name="order-processing",status="Shipped"\} 2$/m,
+  "rate-limit.ts": /^sent 20 messages with 22 calls; calls per 200 ms: [\d, ]+$/m,
 };
 
 interface Outcome {
