@@ -22,6 +22,11 @@ export interface BuildConfig<T> {
   roleScheduler: RoleScheduler;
   timeoutStore?: TimeoutStore;
   clock?: Clock;
+  /**
+   * Numbers in [0, 1) for the jitter of `errBackOff` policies. Default `Math.random`; tests pass
+   * `seededRandom(seed, name)` from `stepwise/testing` to get the same waits every time.
+   */
+  random?: () => number;
   logger?: Logger;
   /** Traces triggers, steps, callbacks, timeouts and hooks, e.g. `otel()` from `stepwise/otel`. Default: none, at no cost. */
   tracer?: Tracer;

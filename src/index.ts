@@ -24,6 +24,8 @@ export type { MermaidDirection } from "./diagram.js";
 export { RunState, canChangeRunState, isFinished, isStopped } from "./runstate.js";
 export { ProcessState } from "./process-state.js";
 export type { ProcessOptions } from "./options.js";
+export type { BackOff, BackOffPolicy } from "./back-off.js";
+export type { RateLimit } from "./rate-limit.js";
 export { topic, deleteTopic, runStateChangeTopic } from "./topic.js";
 export { outboxEventData, outboxTopic } from "./outbox-event.js";
 export { HeaderKey } from "./event.js";

@@ -1,4 +1,6 @@
+import { checkBackOff, type BackOff } from "./back-off.js";
 import { BuildError } from "./errors.js";
+import { checkRateLimit, type RateLimit } from "./rate-limit.js";
 
 /** Settings of one background process; durations in milliseconds. */
 export interface ProcessOptions {
@@ -6,8 +8,14 @@ export interface ProcessOptions {
   parallelCount?: number;
   /** How often to look for work where an adapter cannot push. Default 500. */
   pollingFrequency?: number;
-  /** How long to wait after an error before trying again. Default 1000. */
-  errBackOff?: number;
+  /**
+   * How long to wait after an error before trying again: a number of milliseconds (the same wait
+   * every time), or `{ initial, max, factor?, jitter? }` for a wait that grows with the errors in a
+   * row, up to `max` (see `BackOffPolicy`). Errors count per run, so one failing run backs off alone
+   * in a batch, or per process where an error is no run's (a connector, the outbox, a lost
+   * connection). A success starts the count again. Default 1000.
+   */
+  errBackOff?: BackOff;
   /** Consume only events older than this. Applies to step consumers, and to connectors that set it themselves. Default 0. */
   lag?: number;
   /** How far behind a consumer may fall before it is reported as lagging. Default 30 minutes. */
@@ -26,9 +34,15 @@ export interface ProcessOptions {
   batchSize?: number;
   /** Step consumers only: how many step functions of a batch run at once, per shard. Default 100. */
   concurrency?: number;
+  /**
+   * Step consumers only: start at most `max` runs per `perMs` milliseconds across every process of
+   * the workflow, each shard taking its share; runs over it wait their turn. Default: no limit.
+   */
+  rateLimit?: RateLimit;
 }
 
-export type ResolvedOptions = Required<ProcessOptions>;
+/** The options a process runs with: each has a value, except `rateLimit`, which has no default. */
+export type ResolvedOptions = Required<Omit<ProcessOptions, "rateLimit">> & Pick<ProcessOptions, "rateLimit">;
 
 export const defaultProcessOptions: ResolvedOptions = {
   parallelCount: 1,
@@ -39,10 +53,11 @@ export const defaultProcessOptions: ResolvedOptions = {
   pauseAfterErrCount: 10,
   batchSize: 100,
   concurrency: 100,
+  rateLimit: undefined,
 };
 
 /** The options only a step consumer honours; every other process kind refuses them by name. */
-export const stepOnlyOptions = ["batchSize", "concurrency"] as const satisfies readonly (keyof ProcessOptions)[];
+export const stepOnlyOptions = ["batchSize", "concurrency", "rateLimit"] as const satisfies readonly (keyof ProcessOptions)[];
 
 /**
  * Where a process kind takes `lag` from. Only steps wait out the workflow's default lag; a
@@ -63,8 +78,8 @@ export function resolveOptions(
   const resolved: ResolvedOptions = { ...defaultProcessOptions };
   for (const layer of [workflowDefaults, own]) {
     if (!layer) continue;
-    for (const [key, value] of Object.entries(layer) as [keyof ProcessOptions, number | undefined][]) {
-      if (value !== undefined) resolved[key] = value;
+    for (const [key, value] of Object.entries(layer)) {
+      if (value !== undefined) Object.assign(resolved, { [key]: value });
     }
   }
   resolved.lag = lagFrom === "defaults" ? resolved.lag : lagFrom === "own" ? (own?.lag ?? 0) : 0;
@@ -80,7 +95,9 @@ export function validateOptions(owner: string, options: ProcessOptions, unsuppor
     if (!(key in defaultProcessOptions)) throw new BuildError(`${owner}: unknown option "${key}"`);
     if (value === undefined) continue;
     if ((unsupported as readonly string[]).includes(key)) throw new BuildError(`${owner}: does not take the option "${key}"`);
-    checkDuration(owner, key, value);
+    if (key === "errBackOff") checkBackOff(owner, value);
+    else if (key === "rateLimit") checkRateLimit(owner, value);
+    else checkDuration(owner, key, value);
   }
   for (const key of ["parallelCount", "batchSize", "concurrency"] as const) {
     const value = options[key];

@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { waitOver } from "./abort.js";
+import { backOffMs } from "./back-off.js";
 import type { Clock } from "./clock.js";
 import { hasErrorCode } from "./errors.js";
 import type { Delivery } from "./event.js";
@@ -8,6 +9,7 @@ import type { ProcessMetrics } from "./metrics.js";
 import type { ResolvedOptions } from "./options.js";
 import type { RoleScheduler } from "./rolescheduler.js";
 import { ProcessState } from "./process-state.js";
+import type { RateLimiter } from "./rate-limit.js";
 import { isInShard } from "./shard.js";
 import type { SkipReason } from "./skip.js";
 
@@ -48,11 +50,19 @@ export interface ProcessSpec<Item> {
    * with one outcome per item, in order. Needs `key`.
    */
   batch?: { size: number; handle(items: readonly Item[], signal: AbortSignal): Promise<BatchOutcome[]> };
+  /**
+   * This shard's share of a step's `rateLimit`: a batch takes no more items than will have starts
+   * free by the time it is ready to start them, and items over it wait (un-acked, not failed)
+   * until starts free up. The handler waits for and counts each start it makes.
+   */
+  limiter?: RateLimiter;
 }
 
 export interface ProcessDeps {
   roleScheduler: RoleScheduler;
   clock: Clock;
+  /** Numbers in [0, 1) for jittered back-off: `build({ random })`, `Math.random` by default. */
+  random: () => number;
   logger: Logger;
   /** `build({ debug: true })`: log each launch, role change, event, skip and back-off. */
   debug: boolean;
@@ -65,11 +75,15 @@ export interface ProcessDeps {
  * The one loop every process kind runs in: await the role, open the source, handle items (in
  * batches where the spec says so) and ack each only after its work (and that of every item before
  * it) is done; on an error of the source,
- * or of an item without a key, log it, back off and start again. Only `stop` ends it.
+ * or of an item without a key, log it, back off and start again. Only `stop` ends it. Such errors
+ * count in a row for the whole process (there is no run to count them for) until a batch of items
+ * is handled again, and `errBackOff` grows with that count.
  */
 export async function runProcess<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, stop: AbortSignal): Promise<void> {
   const { logger } = deps;
   const process = { process: spec.name, role: spec.role };
+  let errorsInARow = 0;
+  const handled = () => (errorsInARow = 0);
   logger.debug("process launched", process);
   while (!stop.aborted) {
     deps.setState(spec.name, ProcessState.Idle);
@@ -77,7 +91,7 @@ export async function runProcess<Item>(spec: ProcessSpec<Item>, deps: ProcessDep
       const lease = await deps.roleScheduler.await(spec.role, stop);
       logger.debug("role taken", process);
       try {
-        await consume(spec, deps, AbortSignal.any([stop, lease.signal]));
+        await consume(spec, deps, AbortSignal.any([stop, lease.signal]), handled);
       } finally {
         if (lease.signal.aborted && !stop.aborted) {
           // A role handed to another process to share the work out is no loss.
@@ -91,8 +105,9 @@ export async function runProcess<Item>(spec: ProcessSpec<Item>, deps: ProcessDep
       deps.metrics?.error();
       logger.error(`process ${spec.name} failed: ${errorText(err)}`, { ...process, err });
       deps.setState(spec.name, ProcessState.Idle);
-      logger.debug("backing off", { ...process, errBackOffMs: spec.options.errBackOff });
-      await deps.clock.sleep(spec.options.errBackOff, stop).catch(() => {});
+      const waitMs = backOffMs(spec.options.errBackOff, ++errorsInARow, deps.random);
+      logger.debug("backing off", { ...process, errBackOffMs: waitMs, errorsInARow });
+      await deps.clock.sleep(waitMs, stop).catch(() => {});
     }
   }
   deps.setState(spec.name, ProcessState.Shutdown);
@@ -113,6 +128,12 @@ interface Pending<Item> {
   copyOf?: Pending<Item>;
 }
 
+/** A key backing off: when its next try is due (clock time, ms) and how many errors in a row it has had. */
+interface Retry {
+  dueMs: number;
+  errorsInARow: number;
+}
+
 /** What a batch did with each of its items, in order: let go (with the reason when skipped), or failed. */
 export type BatchOutcome = PromiseSettledResult<SkipReason | void>;
 
@@ -127,19 +148,18 @@ export const maxPendingItems = 1000;
  * Receives items and handles them in batches (of one unless the spec batches), acking in receive
  * order once done. A batch takes at most one item per key, so one run's items are handled in order.
  * With `spec.key`, an item that throws backs off alone: it stays pending and is retried after
- * `errBackOff` while items of other keys go on, and later items of its key wait behind it, so one
- * failing run never holds up the others. Without a key, a throw ends the loop and the whole process
- * backs off. A received item already pending (a redelivery) is not handled again: it is acked with
+ * `errBackOff` (grown with its key's errors in a row) while items of other keys go on, and later
+ * items of its key wait behind it, so one failing run never holds up the others. Without a key, a
+ * throw ends the loop and the whole process backs off. A received item already pending (a redelivery) is not handled again: it is acked with
  * the first delivery once that one's work is done.
  */
-async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal: AbortSignal): Promise<void> {
+async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal: AbortSignal, handled: () => void): Promise<void> {
   const source = await spec.open(signal);
   deps.setState(spec.name, ProcessState.Running);
   const pending: Pending<Item>[] = [];
   /** The first pending delivery of each item identity. */
   const pendingIds = new Map<string, Pending<Item>>();
-  /** Keys backing off, with the clock time (ms) at which their next try is due. */
-  const retryAt = new Map<string, number>();
+  const retries = new Map<string, Retry>();
   const batchSize = spec.batch?.size ?? 1;
   let receiving: Promise<Delivery<Item>> | undefined;
   const admit = async (received: Delivery<Item>): Promise<void> => {
@@ -173,15 +193,21 @@ async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal:
         if (!received) break;
         await admit(received);
       }
-      const batch = nextBatch(pending, retryAt, deps.clock.now().getTime(), batchSize);
+      const nowMs = deps.clock.now().getTime();
+      const room = spec.limiter ? Math.min(batchSize, spec.limiter.room(nowMs)) : batchSize;
+      const batch = room > 0 ? nextBatch(pending, retries, nowMs, room) : [];
       if (batch.length > 0) {
-        await handleBatch(spec, deps, batch, retryAt, signal);
+        spec.limiter?.batchFormed(nowMs);
+        await handleBatch(spec, deps, batch, retries, signal);
+        handled();
         // Work that never waits for I/O (SQLite, memory) would otherwise keep timers, sockets
         // and other processes waiting; the batch's writes are done, so this delays only its acks.
         await yieldToEventLoop();
         continue;
       }
-      const received = await receivedOrRetryDue(pending.length < maxPendingItems ? receive() : undefined, retryAt, pending, deps.clock, signal);
+      const startsAtMs = spec.limiter?.nextBatchMs(nowMs);
+      const window = pending.length < maxPendingItems ? receive() : undefined;
+      const received = await receivedOrDue(window, retries, startsAtMs, pending, deps.clock, signal);
       if (received) await admit(received);
     }
   } catch (err) {
@@ -236,7 +262,7 @@ async function microtaskTurns(turns: number): Promise<undefined> {
  * The pending items to handle next, at most `size`: each the first not-done item of its key, for
  * keys not backing off. An item without a key goes alone.
  */
-function nextBatch<Item>(pending: readonly Pending<Item>[], retryAt: ReadonlyMap<string, number>, nowMs: number, size: number): Pending<Item>[] {
+function nextBatch<Item>(pending: readonly Pending<Item>[], retries: ReadonlyMap<string, Retry>, nowMs: number, size: number): Pending<Item>[] {
   const batch: Pending<Item>[] = [];
   const seen = new Set<string>();
   for (const item of pending) {
@@ -247,7 +273,7 @@ function nextBatch<Item>(pending: readonly Pending<Item>[], retryAt: ReadonlyMap
     }
     if (seen.has(item.key)) continue;
     seen.add(item.key);
-    const dueMs = retryAt.get(item.key);
+    const dueMs = retries.get(item.key)?.dueMs;
     if (dueMs !== undefined && dueMs > nowMs) continue;
     batch.push(item);
     if (batch.length >= size) break;
@@ -259,7 +285,7 @@ async function handleBatch<Item>(
   spec: ProcessSpec<Item>,
   deps: ProcessDeps,
   batch: Pending<Item>[],
-  retryAt: Map<string, number>,
+  retries: Map<string, Retry>,
   signal: AbortSignal,
 ): Promise<void> {
   if (spec.options.lag > 0) batch = await waitForLag(spec, deps.clock, batch, signal);
@@ -276,11 +302,13 @@ async function handleBatch<Item>(
       // This item alone backs off; the process goes on with the others.
       const fields = { process: spec.name, role: spec.role, key: item.key };
       deps.logger.error(`process ${spec.name} failed on ${item.key}: ${errorText(outcome.reason)}`, { ...fields, err: outcome.reason });
-      deps.logger.debug("backing off", { ...fields, errBackOffMs: spec.options.errBackOff });
-      retryAt.set(item.key, deps.clock.now().getTime() + spec.options.errBackOff);
+      const errorsInARow = (retries.get(item.key)?.errorsInARow ?? 0) + 1;
+      const waitMs = backOffMs(spec.options.errBackOff, errorsInARow, deps.random);
+      deps.logger.debug("backing off", { ...fields, errBackOffMs: waitMs, errorsInARow });
+      retries.set(item.key, { dueMs: deps.clock.now().getTime() + waitMs, errorsInARow });
       continue;
     }
-    if (item.key !== undefined) retryAt.delete(item.key);
+    if (item.key !== undefined) retries.delete(item.key);
     item.done = true;
     if (metrics && outcome.value) metrics.skipped(outcome.value);
     // Checked first: the line's fields would cost an allocation per event for nobody.
@@ -316,31 +344,37 @@ function settle<V>(work: Promise<V>): Promise<PromiseSettledResult<V>> {
 }
 
 /**
- * Waits, or resolves with undefined once a backing-off item is due. `receiving` (absent when the
- * window is full) is never cancelled: it is awaited again on the next call.
+ * Waits, or resolves with undefined once a pending item may go: its key's back-off is over and, for
+ * a rate-limited step, a start is free (at `startsAtMs`). `receiving` (absent when the window is
+ * full) is never cancelled: it is awaited again on the next call.
  */
-async function receivedOrRetryDue<Item>(
+async function receivedOrDue<Item>(
   receiving: Promise<Delivery<Item>> | undefined,
-  retryAt: ReadonlyMap<string, number>,
+  retries: ReadonlyMap<string, Retry>,
+  startsAtMs: number | undefined,
   pending: readonly Pending<Item>[],
   clock: Clock,
   signal: AbortSignal,
 ): Promise<Delivery<Item> | undefined> {
   let dueMs = Infinity;
   for (const item of pending) {
-    if (!item.done && !item.copyOf && item.key !== undefined) dueMs = Math.min(dueMs, retryAt.get(item.key) ?? Infinity);
+    if (item.done || item.copyOf) continue;
+    const retryMs = item.key === undefined ? undefined : retries.get(item.key)?.dueMs;
+    // Neither backing off nor waiting for a start: the next batch takes it, so no wait is needed.
+    if (retryMs === undefined && startsAtMs === undefined) continue;
+    dueMs = Math.min(dueMs, Math.max(retryMs ?? -Infinity, startsAtMs ?? -Infinity));
   }
   if (dueMs === Infinity) {
-    // Without an item to retry, the window is not full, so a receive is in flight.
+    // Without an item waiting, the window is not full, so a receive is in flight.
     return receiving as Promise<Delivery<Item>>;
   }
   const timer = new AbortController();
-  const retry = clock.sleep(Math.max(0, dueMs - clock.now().getTime()), AbortSignal.any([signal, timer.signal])).then(() => undefined);
+  const due = clock.sleep(Math.max(0, dueMs - clock.now().getTime()), AbortSignal.any([signal, timer.signal])).then(() => undefined);
   try {
-    return await (receiving ? Promise.race([receiving, retry]) : retry);
+    return await (receiving ? Promise.race([receiving, due]) : due);
   } finally {
     timer.abort(waitOver);
-    retry.catch(() => {});
+    due.catch(() => {});
   }
 }
 

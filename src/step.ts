@@ -6,6 +6,7 @@ import { roleName } from "./graph.js";
 import { currentRecordsFor } from "./lookup.js";
 import { resolveOptions, type ProcessOptions } from "./options.js";
 import type { BatchOutcome, ProcessSpec } from "./process.js";
+import { shardLimiters, type RateLimiter } from "./rate-limit.js";
 import { settleAll } from "./settle-all.js";
 import { hasErrorCode } from "./errors.js";
 import { countRunStateChange } from "./metrics.js";
@@ -27,24 +28,46 @@ export interface StepDefinition<T> {
   options: ProcessOptions;
 }
 
-/** One process per shard of the step, each with its own role and receiver, handling events in batches. */
+/**
+ * One process per shard of the step, each with its own role and receiver, handling events in
+ * batches, and with its own share of the step's `rateLimit`.
+ */
 export function stepProcesses<T>(ctx: WorkflowContext<T>, step: StepDefinition<T>): ProcessSpec<Event>[] {
   const options = resolveOptions(ctx.defaultOptions, step.options, "defaults");
-  const errors = new ErrorCount(ctx, options.pauseAfterErrCount, `step ${ctx.graph.statusName(step.from)}`);
+  const owner = `step ${ctx.graph.statusName(step.from)}`;
+  const errors = new ErrorCount(ctx, options.pauseAfterErrCount, owner);
+  const limiters = options.rateLimit ? shardLimiters(owner, options.rateLimit, options.parallelCount) : [];
+  const unlimited = shardHandlers(ctx, step, { concurrency: options.concurrency, errors, limiter: undefined });
   const consumers = topicConsumers(ctx, {
     topic: topic(ctx.name, step.from),
     name: `${ctx.graph.processName(step.from)}-consumer`,
     role: roleName(ctx.name, step.from, "consumer"),
     options,
     sharded: true,
-    handle: (event, signal) => handleStepBatch(ctx, step, options.concurrency, [event], signal, errors).then(outcomeOf),
+    handle: unlimited.handle,
   });
-  if (options.batchSize === 1) return consumers;
-  const batch = {
-    size: options.batchSize,
-    handle: (events: readonly Event[], signal: AbortSignal) => handleStepBatch(ctx, step, options.concurrency, events, signal, errors),
-  };
-  return consumers.map((consumer) => ({ ...consumer, batch }));
+  return consumers.map((consumer, i): ProcessSpec<Event> => {
+    const limiter = limiters[i];
+    const handlers = limiter ? shardHandlers(ctx, step, { concurrency: options.concurrency, errors, limiter }) : unlimited;
+    const shard = limiter ? { ...consumer, limiter, handle: handlers.handle } : consumer;
+    return options.batchSize === 1 ? shard : { ...shard, batch: { size: options.batchSize, handle: handlers.handleBatch } };
+  });
+}
+
+/** A shard's handlers of one event and of a batch. */
+function shardHandlers<T>(ctx: WorkflowContext<T>, step: StepDefinition<T>, shard: StepShard<T>) {
+  const handleBatch = (events: readonly Event[], signal: AbortSignal) => handleStepBatch(ctx, step, shard, events, signal);
+  const handle = async (event: Event, signal: AbortSignal) => outcomeOf(await handleBatch([event], signal));
+  return { handle, handleBatch };
+}
+
+/** What one shard of a step hands each batch besides its events. */
+interface StepShard<T> {
+  /** How many step functions run at once. */
+  concurrency: number;
+  errors: ErrorCount<T>;
+  /** The shard's share of the step's `rateLimit`: each step function waits for a start of it. */
+  limiter: RateLimiter | undefined;
 }
 
 /**
@@ -55,16 +78,15 @@ export function stepProcesses<T>(ctx: WorkflowContext<T>, step: StepDefinition<T
 async function handleStepBatch<T>(
   ctx: WorkflowContext<T>,
   step: StepDefinition<T>,
-  concurrency: number,
+  shard: StepShard<T>,
   events: readonly Event[],
   signal: AbortSignal,
-  errors: ErrorCount<T>,
 ): Promise<BatchOutcome[]> {
   const records = await currentRecordsFor(ctx, events);
-  const prepared = await settleAll(events, concurrency, async (event, i) => {
+  const prepared = await settleAll(events, shard.concurrency, async (event, i) => {
     const found = records[i] as PromiseSettledResult<Record | SkipReason>;
     if (found.status === "rejected") throw found.reason;
-    return runStep(ctx, step, event, found.value, signal, errors);
+    return runStep(ctx, step, event, found.value, signal, shard);
   });
   const writes: Record[] = [];
   for (const outcome of prepared) {
@@ -95,13 +117,16 @@ async function runStep<T>(
   event: Event,
   record: Record | SkipReason,
   signal: AbortSignal,
-  errors: ErrorCount<T>,
+  { errors, limiter }: StepShard<T>,
 ): Promise<Record | SkipReason | undefined> {
   if (isSkip(record) || record.status !== step.from) {
     // A run that moved on (or was paused or cancelled by hand) no longer fails here.
     errors.reset(event.headers[HeaderKey.runId] ?? "");
     return isSkip(record) ? record : "status_mismatch";
   }
+  // Only a step function that runs counts against the limit: a skipped event calls nobody. The
+  // start is counted right before the call, with nothing awaited in between.
+  while (limiter && !limiter.tryStart(ctx.clock.now().getTime())) await limiter.whenFree(ctx.clock, signal);
   let next: Record | undefined;
   const { tracer } = ctx;
   try {

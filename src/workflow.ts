@@ -93,6 +93,7 @@ export class Workflow<T, S extends number> {
   readonly #watcher: RunWatcher<T>;
   readonly #callbacks: readonly CallbackDefinition<T>[];
   readonly #control: RunControl;
+  readonly #random: () => number;
   #loops: Promise<void>[] | undefined;
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
@@ -156,6 +157,7 @@ export class Workflow<T, S extends number> {
     setMaxListeners(0, this.#stop.signal);
     this.#watcher = new RunWatcher(ctx, this.#stop.signal);
     this.#callbacks = definition.callbacks;
+    this.#random = config.random ?? Math.random;
     // Through write(), so this process's outbox hears of the change at once.
     this.#control = runControl({ lookup: (runId) => config.recordStore.lookup(runId), store: ctx.write }, definition.name, {
       clock: ctx.clock,
@@ -230,6 +232,7 @@ export class Workflow<T, S extends number> {
     const deps = {
       roleScheduler: this.#ctx.roleScheduler,
       clock: this.#ctx.clock,
+      random: this.#random,
       logger: this.#ctx.logger,
       debug: this.#ctx.debug,
       setState: (name: string, state: ProcessState) => {

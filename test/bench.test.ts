@@ -80,3 +80,21 @@ test("npm run bench:backpressure prints a line of memory figures per backend and
     }
   }
 });
+
+test("npm run bench:ratelimit prints one line of rate-limit figures", { timeout: 150_000 }, async () => {
+  const args = ["run", "bench:ratelimit", "--", "--json", "--backend", "sqlite", "--workers", "2", "--parallel", "2"];
+  args.push("--max", "40", "--per-ms", "500", "--limited", "200", "--free", "100");
+  const { stdout } = await run(npm, args, { timeout: 120_000, maxBuffer: 1 << 20 });
+  const lines = stdout
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as { [field: string]: unknown });
+  assert.equal(lines.length, 1, `expected one JSON line, got ${lines.length}`);
+  const line = lines[0]!;
+  assert.deepEqual([line.system, line.limit_max, line.limit_per_ms], ["stepwise-sqlite", 40, 500]);
+  for (const field of ["windows", "starts_per_window_mean", "sliding_window_max", "free_alone_runs_per_s", "free_beside_limited_runs_per_s"]) {
+    const value = line[field];
+    assert.ok(typeof value === "number" && value > 0, `${field} should be a number > 0, got ${String(value)}`);
+  }
+  assert.equal((line.starts_per_worker as number[]).reduce((sum, n) => sum + n, 0), 200, "every limited run started once");
+});

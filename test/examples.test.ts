@@ -16,6 +16,7 @@ const expectedOutput: { [file: string]: RegExp } = {
   "gettingstarted.ts": /^order order-1 is Shipped with receipt-order-1$/m,
   "metrics.ts": /^metrics served: workflow_runs\{workflow_name="order-processing",status="Shipped"\} 2$/m,
   "schema.ts": /^trigger refused \(INVALID_OBJECT\): .*\ncallback refused \(INVALID_PAYLOAD\): .*\nclaim of ana for 120 EUR is Approved by bo$/m,
+  "rate-limit.ts": /^sent 20 messages with 22 calls; calls per 200 ms: [\d, ]+$/m,
 };
 
 interface Outcome {
