@@ -2,7 +2,9 @@
 // restarting it disturbs no other test: the server is down when the workflow starts, and it is
 // restarted with the same data dir in the middle of a run.
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -15,6 +17,7 @@ import { until } from "./support/until.js";
 import { lineWorkflowOn, Status } from "./support/workflows.js";
 import { errorsTo } from "./support/logger.js";
 import { freePort } from "./support/redis.js";
+import { Workers } from "./support/workers.js";
 
 test("a NATS server down at start and restarted mid-run: errors are clear, receivers reconnect, every run completes", { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "stepwise-nats-"));
@@ -74,6 +77,38 @@ test("a NATS server down at start and restarted mid-run: errors are clear, recei
     await wf.stop();
   } finally {
     await connection.close();
+    await db.drop();
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a worker started while its NATS server is down waits for it, then runs", { timeout: 90_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "stepwise-nats-"));
+  const port = await freePort();
+  const server = privateNatsServer(port, dir);
+  const db = await freshSchema();
+  const workers = new Workers();
+  // Stands in for the server while it is down: it shows that the worker tried to connect, and ends
+  // every connection at once.
+  const down = createServer((socket) => socket.destroy());
+  down.listen(port, "127.0.0.1");
+  await once(down, "listening");
+  try {
+    const worker = workers.start("nats", ["--schema", db.schema, "--nats-url", `127.0.0.1:${port}`, "--prefix", "down", "--trigger", "10"]);
+    await once(down, "connection");
+    down.close();
+    await once(down, "close");
+    await server.start();
+    await worker.said("triggered");
+    const completed = async () => {
+      const { rows } = await db.pool.query(`SELECT count(*) FROM "${db.schema}".stepwise_records WHERE run_state = $1`, [RunState.Completed]);
+      return Number(rows[0].count);
+    };
+    await eventually("the worker's 10 runs to complete", async () => (await completed()) === 10, 30_000);
+  } finally {
+    if (down.listening) down.close();
+    await workers.killAll();
     await db.drop();
     await server.stop();
     await rm(dir, { recursive: true, force: true });

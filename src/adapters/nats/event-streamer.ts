@@ -108,7 +108,7 @@ const ephemeralInactiveMs = 5 * 60_000;
  * @example
  * ```ts
  * import { connect } from "@nats-io/transport-node";
- * const connection = await connect({ servers: "127.0.0.1:4222", maxReconnectAttempts: -1 });
+ * const connection = await connect({ servers: "127.0.0.1:4222", maxReconnectAttempts: -1, waitOnFirstConnect: true });
  * const eventStreamer = new NatsEventStreamer({ connection });
  * ```
  */
