@@ -36,9 +36,12 @@ export class Wake {
 
 /**
  * The process that moves outbox events to the event streamer, a batch at a time: the events of a
- * batch are sent together and deleted once all were sent. Their order does not matter, since every
+ * batch are sent together and deleted once sent. Their order does not matter, since every
  * consumer checks the record's version; a batch interrupted halfway is sent again, and the
- * duplicates are skipped the same way. An outbox row the store cannot read is logged and set aside
+ * duplicates are skipped the same way. When some sends fail, the events that were sent are
+ * deleted before the process backs off, so the next try sends only the rest: a batch is never
+ * all or nothing, which with a thousand events and a streamer failing now and then would never
+ * get through. An outbox row the store cannot read is logged and set aside
  * ({@link SetAsideRows}), never deleted: the events behind it go on.
  */
 export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: ProcessOptions | undefined): ProcessSpec<OutboxEvent[]> {
@@ -93,18 +96,23 @@ export function outboxProcess<T>(ctx: WorkflowContext<T>, wake: Wake, options: P
       };
     },
     handle: async (batch) => {
-      await Promise.all(
+      const outcomes = await Promise.allSettled(
         batch.map(async (event) => {
           const sender = await senderFor(event.headers[HeaderKey.topic] ?? "");
           await sender.send(event.foreignId, event.type, event.headers);
         }),
       );
+      const failure = outcomes.find((outcome) => outcome.status === "rejected");
+      if (failure === undefined) return;
+      await deleteAll(ctx.recordStore, batch.filter((_, i) => outcomes[i]?.status === "fulfilled"));
+      throw failure.reason;
     },
   };
 }
 
 /** Deletes sent outbox events: in one go where the store can. */
 async function deleteAll(store: RecordStore, batch: readonly OutboxEvent[]): Promise<void> {
+  if (batch.length === 0) return;
   if (store.deleteOutboxEvents) await store.deleteOutboxEvents(batch.map((event) => event.id));
   else await Promise.all(batch.map((event) => store.deleteOutboxEvent(event.id)));
 }

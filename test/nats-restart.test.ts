@@ -2,12 +2,15 @@
 // restarting it disturbs no other test: the server is down when the workflow starts, and it is
 // restarted with the same data dir in the middle of a run.
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import type { Pool } from "pg";
 import { RunState } from "stepwise";
-import { nats } from "stepwise/nats";
+import { nats, NatsEventStreamer } from "stepwise/nats";
 import { PostgresRecordStore, PostgresTimeoutStore } from "stepwise/postgres";
 import { connectNats, eventually, privateNatsServer } from "./support/nats.js";
 import { freshSchema } from "./support/postgres.js";
@@ -15,13 +18,34 @@ import { until } from "./support/until.js";
 import { lineWorkflowOn, Status } from "./support/workflows.js";
 import { errorsTo } from "./support/logger.js";
 import { freePort } from "./support/redis.js";
+import { Workers } from "./support/workers.js";
 
-test("a NATS server down at start and restarted mid-run: errors are clear, receivers reconnect, every run completes", { timeout: 60_000 }, async (t) => {
+/** A nats-server of the test's own, on a free port with a temporary data dir; `remove` stops it and deletes the dir. */
+async function ownServer() {
   const dir = await mkdtemp(join(tmpdir(), "stepwise-nats-"));
   const port = await freePort();
   const server = privateNatsServer(port, dir);
+  return {
+    ...server,
+    port,
+    url: `127.0.0.1:${port}`,
+    remove: async () => {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** How many runs in the schema are completed. */
+async function completedRuns(db: { pool: Pool; schema: string }): Promise<number> {
+  const { rows } = await db.pool.query(`SELECT count(*) FROM "${db.schema}".stepwise_records WHERE run_state = $1`, [RunState.Completed]);
+  return Number(rows[0].count);
+}
+
+test("a NATS server down at start and restarted mid-run: errors are clear, receivers reconnect, every run completes", { timeout: 60_000 }, async (t) => {
+  const server = await ownServer();
   await server.start();
-  const connection = await connectNats(`127.0.0.1:${port}`);
+  const connection = await connectNats(server.url);
   const db = await freshSchema();
   const errors: unknown[] = [];
   try {
@@ -50,10 +74,7 @@ test("a NATS server down at start and restarted mid-run: errors are clear, recei
     assert.equal(first.code, "JETSTREAM_UNAVAILABLE", `a clear error, got: ${String(first.message ?? first)}`);
     t.diagnostic(`while the server was down: ${first.message}`);
 
-    const completed = () =>
-      db.pool
-        .query(`SELECT count(*) FROM "${db.schema}".stepwise_records WHERE run_state = $1`, [RunState.Completed])
-        .then((r) => Number(r.rows[0].count));
+    const completed = () => completedRuns(db);
     await server.start();
     await eventually("a third of the runs to complete", async () => (await completed()) >= runs / 3, 30_000);
 
@@ -75,7 +96,59 @@ test("a NATS server down at start and restarted mid-run: errors are clear, recei
   } finally {
     await connection.close();
     await db.drop();
+    await server.remove();
+  }
+});
+
+test("a worker started while its NATS server is down waits for it, then runs", { timeout: 90_000 }, async () => {
+  const server = await ownServer();
+  const db = await freshSchema();
+  const workers = new Workers();
+  // Stands in for the server while it is down: it shows that the worker tried to connect, and ends
+  // every connection at once.
+  const down = createServer((socket) => socket.destroy());
+  down.listen(server.port, "127.0.0.1");
+  await once(down, "listening");
+  try {
+    const worker = workers.start("nats", ["--schema", db.schema, "--nats-url", server.url, "--prefix", "down", "--trigger", "10"]);
+    await once(down, "connection");
+    down.close();
+    await once(down, "close");
+    await server.start();
+    await worker.said("triggered");
+    await eventually("the worker's 10 runs to complete", async () => (await completedRuns(db)) === 10, 30_000);
+  } finally {
+    if (down.listening) down.close();
+    await workers.killAll();
+    await db.drop();
+    await server.remove();
+  }
+});
+
+test("a send made while the NATS server is down fails once the connection is back, not after its timeout", { timeout: 90_000 }, async () => {
+  const server = await ownServer();
+  await server.start();
+  const connection = await connectNats(server.url);
+  try {
+    const timeoutMs = 30_000;
+    const streamer = new NatsEventStreamer({ connection, prefix: "lost", timeoutMs });
+    const sender = await streamer.newSender("answers-1");
     await server.stop();
-    await rm(dir, { recursive: true, force: true });
+    // The client queues the request while it is disconnected, and throws the queue away when it dials again.
+    const sending = sender.send("a", 1, { run_id: "r", record_version: "1" }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    await server.start();
+    const upAt = Date.now();
+    const failure = (await sending) as { code?: string } | undefined;
+    const waitedMs = Date.now() - upAt;
+    assert.equal(failure?.code, "JETSTREAM_UNAVAILABLE");
+    assert.ok(waitedMs < timeoutMs / 2, `failed ${waitedMs} ms after the server was back, not after its ${timeoutMs} ms timeout`);
+    // Tried again, it goes through.
+    await sender.send("a", 1, { run_id: "r", record_version: "2" });
+  } finally {
+    await connection.close();
+    await server.remove();
   }
 });

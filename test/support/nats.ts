@@ -9,9 +9,12 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 /** Where the NATS server with JetStream listens for the tests. */
 export const natsServers = process.env.NATS_URL ?? "127.0.0.1:4222";
 
-/** A connection that keeps reconnecting, as the adapters ask of their users. */
+/**
+ * A connection that keeps reconnecting, as the adapters ask of their users, and that waits for a
+ * server that is down when it is made (a worker started while the soak restarts its server).
+ */
 export function connectNats(servers: string = natsServers): Promise<NatsConnection> {
-  return connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  return connect({ servers, maxReconnectAttempts: -1, waitOnFirstConnect: true, reconnectTimeWait: 100 });
 }
 
 /**

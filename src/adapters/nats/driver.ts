@@ -30,6 +30,7 @@ const unavailableNames: { readonly [name: string]: string } = {
   DrainingConnectionError: "the NATS connection is draining",
   ConnectionError: "the NATS connection failed",
   TimeoutError: "the server did not answer in time (is it up, and is the connection connected?)",
+  AnswerLostError: "the connection dropped before the server answered",
   NoResponders: "nobody answered the JetStream API (is JetStream enabled on the server, `nats-server -js`?)",
   RequestError: "the request failed",
   JetStreamNotEnabled: "JetStream is not enabled on the server (`nats-server -js`)",

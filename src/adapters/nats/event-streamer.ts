@@ -16,6 +16,7 @@ import type { EventReceiver, EventSender, EventStreamer, Headers, ReceiverOption
 import { HeaderKey } from "../../event.js";
 import { OpenParts } from "../../open-parts.js";
 import { ClosedError, InvalidOptionError } from "../../errors.js";
+import { answered } from "./answered.js";
 import { ApiCode, checkOpen, hasApiCode, translateError, type NatsConnection } from "./driver.js";
 import { NatsEventReceiver, type WireEvent } from "./event-receiver.js";
 import { checkPrefix, durableName, topicAddress, type TopicAddress } from "./names.js";
@@ -101,14 +102,16 @@ const ephemeralInactiveMs = 5 * 60_000;
  * own limit does the trimming, with no work by stepwise.
  *
  * **Connection.** A closed connection, a server that does not answer or one without JetStream
- * gives a `JetStreamUnavailableError`; the engine logs it, backs off and tries again. While
- * the user's connection reconnects (give it `maxReconnectAttempts: -1`), open receivers wait and
- * then go on where they were.
+ * gives a `JetStreamUnavailableError`; the engine logs it, backs off and tries again. So does a
+ * call that was waiting for the server's answer when the connection dropped, as soon as it drops
+ * or comes back (the client would never answer it, and it would wait out `timeoutMs`). While the
+ * user's connection reconnects (give it `maxReconnectAttempts: -1`), open receivers wait and then
+ * go on where they were.
  *
  * @example
  * ```ts
  * import { connect } from "@nats-io/transport-node";
- * const connection = await connect({ servers: "127.0.0.1:4222", maxReconnectAttempts: -1 });
+ * const connection = await connect({ servers: "127.0.0.1:4222", maxReconnectAttempts: -1, waitOnFirstConnect: true });
  * const eventStreamer = new NatsEventStreamer({ connection });
  * ```
  */
@@ -157,7 +160,7 @@ export class NatsEventStreamer implements EventStreamer {
         // the server drops the copy within its de-duplication window.
         const msgID = runId !== undefined && version !== undefined ? `${topic}:${runId}:${version}` : undefined;
         try {
-          await this.#js.publish(address.subject, JSON.stringify(payload), msgID === undefined ? {} : { msgID });
+          await answered(this.#connection, this.#js.publish(address.subject, JSON.stringify(payload), msgID === undefined ? {} : { msgID }));
         } catch (err) {
           // Nobody answering a publish is what a deleted stream looks like: create it again next time.
           this.#streams.delete(address.stream);
@@ -205,7 +208,7 @@ export class NatsEventStreamer implements EventStreamer {
 
   #manager(): Promise<JetStreamManager> {
     if (!this.#jsm) {
-      const pending = jetstreamManager(this.#connection, { timeout: this.#timeoutMs });
+      const pending = answered(this.#connection, jetstreamManager(this.#connection, { timeout: this.#timeoutMs }));
       // A failed attempt (the server was down) is not kept: the next call asks again.
       pending.catch(() => {
         if (this.#jsm === pending) this.#jsm = undefined;
@@ -244,12 +247,12 @@ export class NatsEventStreamer implements EventStreamer {
     try {
       const jsm = await this.#manager();
       try {
-        await jsm.streams.add(config);
+        await answered(this.#connection, jsm.streams.add(config));
       } catch (err) {
         // The stream exists with other limits (changed options, another version): bring it in line.
         if (!hasApiCode(err, ApiCode.streamNameInUse)) throw err;
         const { name, ...changes } = config;
-        await jsm.streams.update(name, changes);
+        await answered(this.#connection, jsm.streams.update(name, changes));
       }
     } catch (err) {
       throw translateError(err, action, this.#connection);
@@ -260,7 +263,7 @@ export class NatsEventStreamer implements EventStreamer {
   async #addEphemeral(address: TopicAddress, streamFromLatest: boolean): Promise<ConsumerInfo> {
     checkOpen(this.#connection, "open an ephemeral consumer");
     const jsm = await this.#manager();
-    return await jsm.consumers.add(address.stream, {
+    return await answered(this.#connection, jsm.consumers.add(address.stream, {
       ack_policy: AckPolicy.Explicit,
       ack_wait: this.#ackWaitMs * nanosPerMs,
       deliver_policy: streamFromLatest ? DeliverPolicy.New : DeliverPolicy.All,
@@ -268,7 +271,7 @@ export class NatsEventStreamer implements EventStreamer {
       max_deliver: -1,
       max_ack_pending: maxAckPending,
       inactive_threshold: ephemeralInactiveMs * nanosPerMs,
-    });
+    }));
   }
 
   /** Deletes an ephemeral consumer on close; if that fails, the server's inactive threshold removes it. */
@@ -276,7 +279,7 @@ export class NatsEventStreamer implements EventStreamer {
     if (this.#connection.isClosed()) return;
     try {
       const jsm = await this.#manager();
-      await jsm.consumers.delete(stream, consumer);
+      await answered(this.#connection, jsm.consumers.delete(stream, consumer));
     } catch {
       // Gone already, or the server is away: it goes by itself once inactive.
     }
@@ -288,11 +291,11 @@ export class NatsEventStreamer implements EventStreamer {
     const ackWait = this.#ackWaitMs * nanosPerMs;
     const inactive = this.#inactiveMs * nanosPerMs;
     try {
-      const info = await jsm.consumers.info(address.stream, durable);
+      const info = await answered(this.#connection, jsm.consumers.info(address.stream, durable));
       // An existing durable keeps its position whatever streamFromLatest says; its timings and limit follow the options.
       const current = info.config;
       if (current.ack_wait === ackWait && (current.inactive_threshold ?? 0) === inactive && current.max_ack_pending === maxAckPending) return info;
-      return await jsm.consumers.update(address.stream, durable, { ack_wait: ackWait, inactive_threshold: inactive, max_ack_pending: maxAckPending });
+      return await answered(this.#connection, jsm.consumers.update(address.stream, durable, { ack_wait: ackWait, inactive_threshold: inactive, max_ack_pending: maxAckPending }));
     } catch (err) {
       if (!hasApiCode(err, ApiCode.consumerNotFound)) throw err;
     }
@@ -307,10 +310,10 @@ export class NatsEventStreamer implements EventStreamer {
     };
     if (inactive > 0) config.inactive_threshold = inactive;
     try {
-      return await jsm.consumers.add(address.stream, config);
+      return await answered(this.#connection, jsm.consumers.add(address.stream, config));
     } catch (err) {
       // Another process created the same durable a moment ago: use theirs.
-      return await jsm.consumers.info(address.stream, durable).catch(() => {
+      return await answered(this.#connection, jsm.consumers.info(address.stream, durable)).catch(() => {
         throw err;
       });
     }

@@ -32,7 +32,8 @@ export interface NatsAdapters extends Adapters {
 /**
  * Events on NATS JetStream and roles on its key-value store, to combine with a record store and
  * a timeout store. Pass your own connection (give it `maxReconnectAttempts: -1` so it outlives a
- * server restart); stepwise never closes it.
+ * server restart, and `waitOnFirstConnect: true` so that a process started while the server is
+ * down waits for it instead of failing); stepwise never closes it.
  *
  * Records kept in PostgreSQL in outbox mode (the default of `PostgresRecordStore` from `stepwise/postgres`, without
  * `events: "table"`) reach NATS through the workflow's outbox process: each write stores the
@@ -47,7 +48,7 @@ export interface NatsAdapters extends Adapters {
  *
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
  * await migrate(pool);
- * const connection = await connect({ servers: "127.0.0.1:4222", maxReconnectAttempts: -1 });
+ * const connection = await connect({ servers: "127.0.0.1:4222", maxReconnectAttempts: -1, waitOnFirstConnect: true });
  * const events = nats({ connection });
  * const wf = b.build({
  *   ...events,

@@ -8,6 +8,7 @@ import { RoleClaims } from "../../role-claims.js";
 import { decodeMemberRoles, encodeMemberRoles, type ListedMember, type MemberListing } from "../../role-membership.js";
 import type { Lease, RoleScheduler } from "../../rolescheduler.js";
 import { InvalidOptionError } from "../../errors.js";
+import { answered } from "./answered.js";
 import { ApiCode, checkOpen, hasApiCode, translateError, type NatsConnection } from "./driver.js";
 import { checkBucket, roleKey } from "./names.js";
 
@@ -98,12 +99,13 @@ export class NatsRoleScheduler implements RoleScheduler {
     this.#claims = new RoleClaims("NatsRoleScheduler", {
       acquire: (role, signal) => this.#acquire(role, signal),
       // Conditional on our revision, so it never deletes a later holder's key.
-      release: async (_role, hold) => void (await hold.bucket.kv.delete(hold.key, { previousSeq: hold.revision })),
+      release: async (_role, hold) => void (await answered(this.#connection, hold.bucket.kv.delete(hold.key, { previousSeq: hold.revision }))),
       renewal: {
         // An existing bucket keeps its own TTL.
         ttlMs: (hold) => hold.bucket.ttlMs,
         renew: async (_role, hold) => {
-          hold.revision = await hold.bucket.kv.update(hold.key, hold.value, hold.revision, Math.max(50, Math.floor(hold.bucket.ttlMs / 3)));
+          const renewing = hold.bucket.kv.update(hold.key, hold.value, hold.revision, Math.max(50, Math.floor(hold.bucket.ttlMs / 3)));
+          hold.revision = await answered(this.#connection, renewing);
           return true;
         },
       },
@@ -115,7 +117,7 @@ export class NatsRoleScheduler implements RoleScheduler {
         beat: (roles) => this.#beat(roles),
         leave: async () => {
           const bucket = await this.#bucket;
-          await bucket?.kv.delete(this.#memberKey);
+          if (bucket) await answered(this.#connection, bucket.kv.delete(this.#memberKey));
         },
       },
     });
@@ -130,14 +132,14 @@ export class NatsRoleScheduler implements RoleScheduler {
     const bucket = await this.#open();
     const action = `list the members in bucket "${this.#bucketName}"`;
     try {
-      await bucket.kv.put(this.#memberKey, encodeMemberRoles(roles));
+      await answered(this.#connection, bucket.kv.put(this.#memberKey, encodeMemberRoles(roles)));
       // The stream's subjects, then each key's latest entry: no consumer, whose deliveries stall
       // while the keys it is sent expire under it.
       const subjectPrefix = `$KV.${this.#bucketName}.`;
       const jsm = await this.#js.jetstreamManager(false);
-      const info = await jsm.streams.info(`KV_${this.#bucketName}`, { subjects_filter: `${subjectPrefix}members.>` });
+      const info = await answered(this.#connection, jsm.streams.info(`KV_${this.#bucketName}`, { subjects_filter: `${subjectPrefix}members.>` }));
       const keys = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(subjectPrefix.length));
-      const entries = await Promise.all(keys.map((key) => bucket.kv.get(key)));
+      const entries = await answered(this.#connection, Promise.all(keys.map((key) => bucket.kv.get(key))));
       const members: ListedMember[] = [];
       for (const entry of entries) {
         if (entry?.operation === "PUT") members.push({ id: entry.key, roles: decodeMemberRoles(entry.string()) });
@@ -155,7 +157,7 @@ export class NatsRoleScheduler implements RoleScheduler {
       const bucket = await untilAborted(this.#open(), signal);
       const value = JSON.stringify({ ...this.#instance, token: randomUUID() } satisfies RoleHolder);
       try {
-        return { key, value, revision: await bucket.kv.create(key, value), bucket };
+        return { key, value, revision: await answered(this.#connection, bucket.kv.create(key, value)), bucket };
       } catch (err) {
         if (!hasApiCode(err, ApiCode.wrongLastSequence) && !hasApiCode(err, ApiCode.wrongLastSequenceUnknown)) {
           throw translateError(err, `claim role "${role}" in bucket "${this.#bucketName}"`, this.#connection);
@@ -182,13 +184,14 @@ export class NatsRoleScheduler implements RoleScheduler {
     const action = `open key-value bucket "${this.#bucketName}"`;
     checkOpen(this.#connection, action);
     try {
-      const kv = await new Kvm(this.#js).create(this.#bucketName, {
+      const opening = new Kvm(this.#js).create(this.#bucketName, {
         ttl: this.#ttlMs,
         history: 1,
         storage: StorageType.File,
         replicas: this.#replicas,
       });
-      const { ttl } = await kv.status();
+      const kv = await answered(this.#connection, opening);
+      const { ttl } = await answered(this.#connection, kv.status());
       if (!(ttl > 0)) {
         throw new InvalidOptionError("bucket", `key-value bucket "${this.#bucketName}" has no TTL, so a crashed holder's roles would never be freed: delete it, or name another bucket`);
       }
