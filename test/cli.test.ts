@@ -93,7 +93,7 @@ const stores: { name: string; setUp(): Promise<{ args: string[]; runs: Runs; reo
 ];
 
 for (const store of stores) {
-  describe(`stepwise CLI over ${store.name}`, { timeout: 120_000 }, () => {
+  describe(`stepwise CLI over ${store.name}`, { timeout: 300_000 }, () => {
     let fixture: Awaited<ReturnType<(typeof store)["setUp"]>>;
     before(async () => {
       fixture = await store.setUp();
