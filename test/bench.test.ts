@@ -35,29 +35,21 @@ for (const backend of ["memory", "postgres"]) {
   });
 }
 
-test("npm run bench -- --tracing measures the memory backend with otel()", { timeout: 180_000 }, async () => {
-  const lines = await benchLines("memory", ["--tracing"]);
-  assert.deepEqual(
-    lines.map((line) => [line.system, typeof line.runs_per_s === "number" && line.runs_per_s > 0]),
-    [["stepwise-memory-tracing", true]],
-  );
-});
+const measuredWith = [
+  { flag: "--tracing", system: "stepwise-memory-tracing", what: "otel()" },
+  { flag: "--metrics", system: "stepwise-memory-metrics", what: "prometheus()" },
+  { flag: "--schema", system: "stepwise-memory-schema", what: "a zod schema of the object" },
+];
 
-test("npm run bench -- --metrics measures the memory backend with prometheus()", { timeout: 180_000 }, async () => {
-  const lines = await benchLines("memory", ["--metrics"]);
-  assert.deepEqual(
-    lines.map((line) => [line.system, typeof line.runs_per_s === "number" && line.runs_per_s > 0]),
-    [["stepwise-memory-metrics", true]],
-  );
-});
-
-test("npm run bench -- --schema measures the memory backend with a zod schema of the object", { timeout: 180_000 }, async () => {
-  const lines = await benchLines("memory", ["--schema"]);
-  assert.deepEqual(
-    lines.map((line) => [line.system, typeof line.runs_per_s === "number" && line.runs_per_s > 0]),
-    [["stepwise-memory-schema", true]],
-  );
-});
+for (const { flag, system, what } of measuredWith) {
+  test(`npm run bench -- ${flag} measures the memory backend with ${what}`, { timeout: 180_000 }, async () => {
+    const lines = await benchLines("memory", [flag]);
+    assert.deepEqual(
+      lines.map((line) => [line.system, typeof line.runs_per_s === "number" && line.runs_per_s > 0]),
+      [[system, true]],
+    );
+  });
+}
 
 test("npm run bench:backpressure prints a line of memory figures per backend and count", { timeout: 120_000 }, async () => {
   const args = ["run", "bench:backpressure", "--", "--backend", "memory", "--runs", "100,300", "--step-ms", "50", "--window-s", "0.3"];
