@@ -150,8 +150,9 @@ export const maxPendingItems = 1000;
  * With `spec.key`, an item that throws backs off alone: it stays pending and is retried after
  * `errBackOff` (grown with its key's errors in a row) while items of other keys go on, and later
  * items of its key wait behind it, so one failing run never holds up the others. Without a key, a
- * throw ends the loop and the whole process backs off. A received item already pending (a redelivery) is not handled again: it is acked with
- * the first delivery once that one's work is done.
+ * throw ends the loop and the whole process backs off. A received item already pending (a
+ * redelivery) is not handled again: it is acked with the first delivery once that one's work is
+ * done.
  */
 async function consume<Item>(spec: ProcessSpec<Item>, deps: ProcessDeps, signal: AbortSignal, handled: () => void): Promise<void> {
   const source = await spec.open(signal);
