@@ -1,4 +1,4 @@
--- stepwise PostgreSQL schema, version 3
+-- stepwise PostgreSQL schema, version 4
 CREATE TABLE IF NOT EXISTS "public"."stepwise_records" (
   run_id             text PRIMARY KEY,
   workflow_name      text NOT NULL,
@@ -14,11 +14,14 @@ CREATE TABLE IF NOT EXISTS "public"."stepwise_records" (
   trace_origin       text NOT NULL DEFAULT '',
   seq                bigserial NOT NULL,
   trace_parent       text NOT NULL DEFAULT '',
-  trace_state        text NOT NULL DEFAULT ''
+  trace_state        text NOT NULL DEFAULT '',
+  workflow_version   integer NOT NULL DEFAULT 1
 );
 -- Tables of layouts 1 and 2 lack the W3C trace context of the span that wrote each version ('' for none).
 ALTER TABLE "public"."stepwise_records" ADD COLUMN IF NOT EXISTS trace_parent text NOT NULL DEFAULT '';
 ALTER TABLE "public"."stepwise_records" ADD COLUMN IF NOT EXISTS trace_state text NOT NULL DEFAULT '';
+-- Tables of layouts 1 to 3 lack the version of the workflow definition that wrote each run: theirs read as 1.
+ALTER TABLE "public"."stepwise_records" ADD COLUMN IF NOT EXISTS workflow_version integer NOT NULL DEFAULT 1;
 -- At most one unfinished run per workflow and foreign id: concurrent triggers yield one run.
 CREATE UNIQUE INDEX IF NOT EXISTS "stepwise_records_unfinished" ON "public"."stepwise_records" (workflow_name, foreign_id)
   WHERE run_state NOT IN (4, 5, 6, 7);
@@ -79,4 +82,4 @@ CREATE TABLE IF NOT EXISTS "public"."stepwise_schema_version" (
   version    integer PRIMARY KEY,
   applied_at timestamptz NOT NULL DEFAULT now()
 );
-INSERT INTO "public"."stepwise_schema_version" (version) VALUES (3) ON CONFLICT DO NOTHING;
+INSERT INTO "public"."stepwise_schema_version" (version) VALUES (4) ON CONFLICT DO NOTHING;

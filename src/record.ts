@@ -6,6 +6,11 @@ export interface RecordMeta {
   runStateReason: string;
   statusDescription: string;
   version: number;
+  /**
+   * The version of the workflow definition (`new Builder(name, statusEnum, { version })`) whose
+   * shape the object and status have. Stores keep it; a row written before they did reads as 1.
+   */
+  workflowVersion: number;
   /** Where the run was triggered (the calling function, file, line and column) when the workflow was built with `debug: true`; else empty. */
   traceOrigin: string;
   /**
@@ -106,6 +111,7 @@ export function copyRecord(record: Record): Record {
       runStateReason: meta.runStateReason,
       statusDescription: meta.statusDescription,
       version: meta.version,
+      workflowVersion: meta.workflowVersion,
       traceOrigin: meta.traceOrigin,
     },
   };

@@ -162,6 +162,7 @@ function changedFields(
         runStateReason: change.reason ?? (change.runState === current.runState ? meta.runStateReason : ""),
         statusDescription: change.status === undefined || !ctx.graph ? meta.statusDescription : ctx.graph.statusName(status),
         version: meta.version + 1,
+        workflowVersion: meta.workflowVersion,
         traceOrigin: meta.traceOrigin,
       },
       meta.traceParent,

@@ -290,7 +290,7 @@ export class Workflow<T, S extends number> {
       status: startAt,
       createdAt: now,
       updatedAt: now,
-      meta: { runStateReason: "", statusDescription: graph.statusName(startAt), version: 1, traceOrigin },
+      meta: { runStateReason: "", statusDescription: graph.statusName(startAt), version: 1, workflowVersion: 1, traceOrigin },
     };
     const record = recordWith(this.#ctx, fields, object);
     if (tracer === undefined) await this.#ctx.write(record);

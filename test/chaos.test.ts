@@ -49,7 +49,7 @@ function record(runId: string, version: number): Record {
     object: new Uint8Array([version]),
     createdAt: at,
     updatedAt: at,
-    meta: { runStateReason: "", statusDescription: "Started", version, traceOrigin: "" },
+    meta: { runStateReason: "", statusDescription: "Started", version, workflowVersion: 1, traceOrigin: "" },
   };
 }
 

@@ -295,7 +295,7 @@ for (const backend of backends) {
           assert.equal(body.statusName, "Shipped");
           assert.deepEqual(body.object, { item: "item 1", paid: true, shipped: true });
           assert.equal(body.objectEncoding, "json");
-          assert.deepEqual(body.meta, { runStateReason: "", statusDescription: "Shipped", version: 3, traceOrigin: "" });
+          assert.deepEqual(body.meta, { runStateReason: "", statusDescription: "Shipped", version: 3, workflowVersion: 1, traceOrigin: "" });
           if (backend.timeline) {
             assert.deepEqual(
               body.timeline?.map((v) => [v.status, v.runStateName]),
@@ -690,7 +690,7 @@ test("over a store alone, an object that is not JSON is served as base64, flagge
     object: new Uint8Array([0xff, 0x00, 0x10]),
     createdAt: clock.now(),
     updatedAt: clock.now(),
-    meta: { runStateReason: "", statusDescription: "Waiting", version: 1, traceOrigin: "" },
+    meta: { runStateReason: "", statusDescription: "Waiting", version: 1, workflowVersion: 1, traceOrigin: "" },
   };
   await recordStore.store(record);
   const ui = webui({ recordStore, token });

@@ -7,7 +7,7 @@ export type RecordOverrides = Partial<Omit<Record, "meta">> & { meta?: Partial<R
 
 /**
  * A valid Record for tests: a fresh run of a fresh workflow and foreign id, Initiated in status 1
- * at version 1, created 2026-01-01T00:00:00Z, with a small JSON object. Override what a case needs.
+ * at version 1 (of workflow version 1), created 2026-01-01T00:00:00Z, with a small JSON object. Override what a case needs.
  *
  * @example
  * ```ts
@@ -29,6 +29,6 @@ export function makeRecord(overrides: RecordOverrides = {}): Record {
     createdAt,
     updatedAt: createdAt,
     ...fields,
-    meta: { runStateReason: "", statusDescription: "", version: 1, traceOrigin: "", ...meta },
+    meta: { runStateReason: "", statusDescription: "", version: 1, workflowVersion: 1, traceOrigin: "", ...meta },
   };
 }

@@ -92,6 +92,37 @@ export function recordStoreCases(make: () => Promise<RecordStore>, options: Reco
       },
     },
     {
+      name: "record store: every read gives back the record's workflow version, and a later version may change it",
+      run: async () => {
+        const store = await make();
+        const record = makeRecord({ workflowName: uniqueName("versioned"), meta: { workflowVersion: 3 } });
+        await store.store(record);
+        const reads = async (what: string, want: Record) => {
+          assertSameRecord(await store.lookup(record.runId), want, `lookup ${what}`);
+          assertSameRecord(await store.latest(record.workflowName, record.foreignId), want, `latest ${what}`);
+          const [listed] = await store.list({ workflowName: record.workflowName, limit: 1 });
+          assert.ok(listed, `list ${what} finds the run`);
+          assertSameRecord(listed, want, `list ${what}`);
+          if (store.lookupMany) {
+            const [found] = await store.lookupMany([record.runId]);
+            assert.ok(found, `lookupMany ${what} finds the run`);
+            assertSameRecord(found, want, `lookupMany ${what}`);
+          }
+        };
+        await reads("after the first store", record);
+
+        // An upgrade by a newer definition writes the run's next version with its own workflow version.
+        const upgraded = version(record, 2, { runState: RunState.Running, status: 2, meta: { ...record.meta, workflowVersion: 4 } });
+        await store.store(upgraded);
+        await reads("after a store that changed it", upgraded);
+        if (store.storeMany) {
+          const again = version(upgraded, 3, { meta: { ...upgraded.meta, workflowVersion: 5 } });
+          await store.storeMany([again]);
+          await reads("after a storeMany that changed it", again);
+        }
+      },
+    },
+    {
       name: "record store: the store keeps its own copy of a record",
       run: async () => {
         const store = await make();

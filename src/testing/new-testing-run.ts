@@ -27,7 +27,7 @@ export function newTestingRun<T, S extends number>(
       createdAt: now,
       updatedAt: now,
       ...record,
-      meta: { runStateReason: "", statusDescription: String(record.status), version: 1, traceOrigin: "", ...record.meta },
+      meta: { runStateReason: "", statusDescription: String(record.status), version: 1, workflowVersion: 1, traceOrigin: "", ...record.meta },
       object,
     },
     hooks,

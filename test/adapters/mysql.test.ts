@@ -215,7 +215,7 @@ test("mysql: migrate brings a timeouts table of layout 1 to the current layout, 
   assert.deepEqual(listed.map((t) => [t.runId, t.index]), [["r-1", 0], ["r-1", 1]]);
 });
 
-test("mysql: migrate brings a records table of layout 2 to the current layout, its runs reading back without a trace context", async () => {
+test("mysql: migrate brings a records table of layout 2 to the current layout, its runs reading back without a trace context, as workflow version 1", async () => {
   const old = `${prefix}v2_`;
   prefixes.push(old);
   // The records table as layout 2 made it, with one run in it.
@@ -235,10 +235,10 @@ test("mysql: migrate brings a records table of layout 2 to the current layout, i
   assert.equal(await count(`SELECT MAX(version) AS n FROM \`${old}schema_version\``), schemaVersion);
   const store = new MysqlRecordStore({ pool, prefix: old });
   const stored = await store.lookup("r-1");
-  assert.deepEqual(stored.meta, { runStateReason: "", statusDescription: "", version: 1, traceOrigin: "" });
+  assert.deepEqual(stored.meta, { runStateReason: "", statusDescription: "", version: 1, workflowVersion: 1, traceOrigin: "" });
   const traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-  await store.store({ ...stored, meta: { ...stored.meta, version: 2, traceParent } });
-  assert.equal((await store.lookup("r-1")).meta.traceParent, traceParent);
+  await store.store({ ...stored, meta: { ...stored.meta, version: 2, workflowVersion: 2, traceParent } });
+  assert.deepEqual((await store.lookup("r-1")).meta, { ...stored.meta, version: 2, workflowVersion: 2, traceParent });
 });
 
 test("mysql: a status's reminder and expiry each fire once", async () => {

@@ -150,7 +150,7 @@ test("postgres: migrate brings a timeouts table of layout 1 to the current layou
   }
 });
 
-test("postgres: migrate brings a records table of layout 2 to the current layout, its runs reading back without a trace context", async () => {
+test("postgres: migrate brings a records table of layout 2 to the current layout, its runs reading back without a trace context, as workflow version 1", async () => {
   const schema = `${db.schema}_v2`;
   try {
     // The records table as layout 2 made it, with one run in it.
@@ -170,10 +170,10 @@ test("postgres: migrate brings a records table of layout 2 to the current layout
     assert.equal(rows[0].version, schemaVersion);
     const store = new PostgresRecordStore({ pool: db.pool, schema });
     const old = await store.lookup("r-1");
-    assert.deepEqual(old.meta, { runStateReason: "", statusDescription: "", version: 1, traceOrigin: "" });
+    assert.deepEqual(old.meta, { runStateReason: "", statusDescription: "", version: 1, workflowVersion: 1, traceOrigin: "" });
     const traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    await store.store({ ...old, meta: { ...old.meta, version: 2, traceParent } });
-    assert.equal((await store.lookup("r-1")).meta.traceParent, traceParent);
+    await store.store({ ...old, meta: { ...old.meta, version: 2, workflowVersion: 2, traceParent } });
+    assert.deepEqual((await store.lookup("r-1")).meta, { ...old.meta, version: 2, workflowVersion: 2, traceParent });
   } finally {
     await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   }

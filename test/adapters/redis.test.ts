@@ -131,6 +131,18 @@ test("redis: the timeout store keeps the index of the status's timeout", async (
   assert.deepEqual(listed.map((t) => [t.runId, t.index]), [["r-2", 2], ["r-0", 0]]);
 });
 
+test("redis: a run hash written before stepwise kept the workflow version reads as version 1, and takes one on its next write", async () => {
+  const store = new RedisRecordStore({ client, prefix });
+  const record = makeRecord({ workflowName: `unversioned-${Date.now()}` });
+  await store.store(record);
+  // What an older stepwise left: the same hash without the "x" field.
+  await client.hdel(`${prefix}run:${record.runId}`, "x");
+  const old = await store.lookup(record.runId);
+  assert.equal(old.meta.workflowVersion, 1);
+  await store.store({ ...old, meta: { ...old.meta, version: 2, workflowVersion: 2 } });
+  assert.equal((await store.lookup(record.runId)).meta.workflowVersion, 2);
+});
+
 test("redis: 200 runs of a three-step workflow on redis({ client }) alone all complete at version 4, each step once", { timeout: 60_000 }, async () => {
   const adapters = redis({ client, prefix });
   try {

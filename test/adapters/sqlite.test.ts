@@ -249,7 +249,7 @@ test("sqlite: migrate brings a timeouts table of layout 1 to the current layout,
   assert.deepEqual(listed.map((t) => [t.runId, t.index]), [["r-1", 0], ["r-1", 1]]);
 });
 
-test("sqlite: migrate brings a records table of layout 2 to the current layout, its runs reading back without a trace context", async () => {
+test("sqlite: migrate brings a records table of layout 2 to the current layout, its runs reading back without a trace context, as workflow version 1", async () => {
   const db = connect();
   // The records table as layout 2 made it, with one run in it.
   db.exec(`CREATE TABLE stepwise_records (
@@ -266,10 +266,10 @@ test("sqlite: migrate brings a records table of layout 2 to the current layout, 
   assert.equal(count(db, "SELECT max(version) AS n FROM stepwise_schema_version"), schemaVersion);
   const store = new SqliteRecordStore({ db });
   const old = await store.lookup("r-1");
-  assert.deepEqual(old.meta, { runStateReason: "", statusDescription: "", version: 1, traceOrigin: "" });
+  assert.deepEqual(old.meta, { runStateReason: "", statusDescription: "", version: 1, workflowVersion: 1, traceOrigin: "" });
   const traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-  await store.store({ ...old, meta: { ...old.meta, version: 2, traceParent } });
-  assert.equal((await store.lookup("r-1")).meta.traceParent, traceParent);
+  await store.store({ ...old, meta: { ...old.meta, version: 2, workflowVersion: 2, traceParent } });
+  assert.deepEqual((await store.lookup("r-1")).meta, { ...old.meta, version: 2, workflowVersion: 2, traceParent });
 });
 
 test("sqlite: a status's reminder and expiry each fire once", async () => {

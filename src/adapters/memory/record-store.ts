@@ -37,6 +37,7 @@ interface StoredVersion {
   readonly runStateReason: string;
   readonly statusDescription: string;
   readonly version: number;
+  readonly workflowVersion: number;
   readonly traceOrigin: string;
   readonly traceParent: string | undefined;
   readonly traceState: string | undefined;
@@ -307,6 +308,7 @@ function storedVersion(record: Record, previous: StoredVersion | undefined): Sto
     runStateReason: meta.runStateReason,
     statusDescription: meta.statusDescription,
     version: meta.version,
+    workflowVersion: meta.workflowVersion,
     traceOrigin: meta.traceOrigin,
     traceParent: meta.traceParent,
     traceState: meta.traceState,
@@ -331,6 +333,7 @@ function recordFields(stored: StoredVersion): RecordFields {
         runStateReason: stored.runStateReason,
         statusDescription: stored.statusDescription,
         version: stored.version,
+        workflowVersion: stored.workflowVersion,
         traceOrigin: stored.traceOrigin,
       },
       stored.traceParent,

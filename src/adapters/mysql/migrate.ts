@@ -1,7 +1,7 @@
 import { InvalidOptionError } from "../../errors.js";
 import { toText } from "./columns.js";
 import { errorNumber, run, select, type MysqlQueryable } from "./driver.js";
-import { defaultPrefix, mysqlTables, schemaStatements, schemaVersion, timeoutIndexColumnSql, traceColumnsSql } from "./schema.js";
+import { defaultPrefix, mysqlTables, schemaStatements, schemaVersion, timeoutIndexColumnSql, traceColumnsSql, workflowVersionColumnSql } from "./schema.js";
 
 /** ER_DUP_FIELDNAME: a concurrent migrate added the column first. */
 const duplicateColumn = 1060;
@@ -51,8 +51,10 @@ export async function migrate(pool: MysqlQueryable, options: MysqlMigrateOptions
     );
   }
   // Layout 1 to 2: which of a status's timeouts a row is. Layout 2 to 3: the run's trace context.
+  // Layout 3 to 4: the version of the workflow definition that wrote the run.
   await addColumnUnlessPresent(pool, tables.timeouts, "timeout_index", timeoutIndexColumnSql(prefix));
   await addColumnUnlessPresent(pool, tables.records, "trace_parent", traceColumnsSql(prefix));
+  await addColumnUnlessPresent(pool, tables.records, "workflow_version", workflowVersionColumnSql(prefix));
   // Tables made before the mark, or just now, get it; a comment of the user's own is left alone.
   if (!mark) await run(pool, `ALTER TABLE \`${tables.records}\` COMMENT = 'stepwise tables, prefix "${prefix}"'`, [], tables.records);
 }

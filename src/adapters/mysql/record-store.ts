@@ -59,7 +59,7 @@ interface RecordEvent extends NewEvent {
 // the select alias, which would sort the text instead of using the index.
 const recordColumns = `run_id, workflow_name, foreign_id, run_state, status, object,
   CAST(created_at AS CHAR) AS created_at, CAST(updated_at AS CHAR) AS updated_at,
-  version, run_state_reason, status_description, trace_origin, trace_parent, trace_state`;
+  version, run_state_reason, status_description, trace_origin, trace_parent, trace_state, workflow_version`;
 
 /**
  * A {@link RecordStore} on MySQL or MariaDB through a mysql2 promise pool. Run `migrate(pool)`
@@ -180,6 +180,7 @@ export class MysqlRecordStore implements RecordStore {
       record.meta.traceOrigin,
       record.meta.traceParent ?? "",
       record.meta.traceState ?? "",
+      record.meta.workflowVersion,
     ];
     if (version === 1) {
       await this.insertRecord(connection, record, fields);
@@ -189,7 +190,7 @@ export class MysqlRecordStore implements RecordStore {
         connection,
         `UPDATE \`${t.records}\` SET workflow_name = ?, foreign_id = ?, run_state = ?, status = ?, object = ?,
            created_at = ?, updated_at = ?, version = ?, run_state_reason = ?, status_description = ?, trace_origin = ?,
-           trace_parent = ?, trace_state = ?
+           trace_parent = ?, trace_state = ?, workflow_version = ?
          WHERE run_id = ? AND version = ?`,
         [...fields, runId, version - 1],
         t.records,
@@ -343,8 +344,8 @@ export class MysqlRecordStore implements RecordStore {
       await write(
         connection,
         `INSERT INTO \`${this.tables.records}\` (workflow_name, foreign_id, run_state, status, object, created_at, updated_at,
-           version, run_state_reason, status_description, trace_origin, trace_parent, trace_state, run_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           version, run_state_reason, status_description, trace_origin, trace_parent, trace_state, workflow_version, run_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [...fields, record.runId],
         this.tables.records,
         true,
@@ -397,6 +398,7 @@ export class MysqlRecordStore implements RecordStore {
           runStateReason: toText(row.run_state_reason) ?? "",
           statusDescription: toText(row.status_description) ?? "",
           version: row.version,
+          workflowVersion: typeof row.workflow_version === "number" ? row.workflow_version : 1,
           traceOrigin: toText(row.trace_origin) ?? "",
         },
         toText(row.trace_parent),
@@ -405,6 +407,7 @@ export class MysqlRecordStore implements RecordStore {
     };
     if (!readable) throw malformed(`run_state ${String(runState)} is not a RunState`, record);
     if (!Buffer.isBuffer(row.object)) throw malformed("object is missing", record);
+    if (typeof row.workflow_version !== "number" || row.workflow_version < 1) throw malformed(`workflow_version ${String(row.workflow_version)} is not positive`, record);
     return record;
   }
 }

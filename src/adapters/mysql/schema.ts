@@ -3,7 +3,7 @@ import { InvalidOptionError } from "../../errors.js";
 export const defaultPrefix = "stepwise_";
 
 /** The layout version {@link schemaStatements} creates; `migrate` records it in `<prefix>schema_version`. */
-export const schemaVersion = 3;
+export const schemaVersion = 4;
 
 /** The names (unquoted) of stepwise's tables for one prefix. */
 export interface MysqlTables {
@@ -82,6 +82,7 @@ export function schemaStatements(prefix: string = defaultPrefix): string[] {
   trace_origin TEXT NOT NULL,
   trace_parent TEXT NOT NULL,
   trace_state TEXT NOT NULL,
+  workflow_version INT UNSIGNED NOT NULL DEFAULT 1,
   unfinished_foreign_id VARBINARY(512) GENERATED ALWAYS AS (IF(run_state IN (4, 5, 6, 7), NULL, foreign_id)) STORED,
   PRIMARY KEY (run_id),
   UNIQUE KEY seq (seq),
@@ -177,6 +178,8 @@ export function schemaSql(prefix: string = defaultPrefix): string {
     `-- ${timeoutIndexColumnSql(prefix)};`,
     "-- Records tables of layouts 1 and 2 lack trace_parent and trace_state; migrate() adds them with (once, likewise):",
     `-- ${traceColumnsSql(prefix)};`,
+    "-- Records tables of layouts 1 to 3 lack workflow_version; migrate() adds it with (once, likewise; their rows read as 1):",
+    `-- ${workflowVersionColumnSql(prefix)};`,
   ].join("\n");
   return `${header}\n\n${schemaStatements(prefix).map((s) => `${s};\n`).join("\n")}`;
 }
@@ -197,4 +200,13 @@ export function timeoutIndexColumnSql(prefix: string = defaultPrefix): string {
  */
 export function traceColumnsSql(prefix: string = defaultPrefix): string {
   return `ALTER TABLE \`${mysqlTables(prefix).records}\` ADD COLUMN trace_parent TEXT NOT NULL AFTER trace_origin, ADD COLUMN trace_state TEXT NOT NULL AFTER trace_parent`;
+}
+
+/**
+ * Adds the column layout 4 gave the records table (the version of the workflow definition that
+ * wrote each run) to a table of an earlier layout, whose rows then read as version 1. Not
+ * idempotent, so `migrate` runs it only when the column is missing.
+ */
+export function workflowVersionColumnSql(prefix: string = defaultPrefix): string {
+  return `ALTER TABLE \`${mysqlTables(prefix).records}\` ADD COLUMN workflow_version INT UNSIGNED NOT NULL DEFAULT 1 AFTER trace_state`;
 }

@@ -18,11 +18,12 @@ export interface RecordRow {
   trace_origin: string;
   trace_parent: string;
   trace_state: string;
+  workflow_version: number;
 }
 
 /** The records columns, in the order the statements write them. */
 export const columns =
-  "run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin, trace_parent, trace_state";
+  "run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin, trace_parent, trace_state, workflow_version";
 
 /**
  * A row as a Record, refusing one that could not have been written by a store. A row whose ids,
@@ -46,12 +47,21 @@ export function toRecord(row: RecordRow): Record {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     meta: withTrace(
-      { runStateReason: row.run_state_reason, statusDescription: row.status_description, version: row.version, traceOrigin: row.trace_origin },
+      {
+        runStateReason: row.run_state_reason,
+        statusDescription: row.status_description,
+        version: row.version,
+        workflowVersion: row.workflow_version,
+        traceOrigin: row.trace_origin,
+      },
       row.trace_parent,
       row.trace_state,
     ),
   };
   if (!readable) throw new MalformedRecordError(runId, `run_state ${String(row.run_state)} is not a run state`, { salvage: record });
+  if (!Number.isInteger(row.workflow_version) || row.workflow_version < 1) {
+    throw new MalformedRecordError(runId, `workflow_version ${String(row.workflow_version)} is not positive`, { salvage: record });
+  }
   if (!(row.object instanceof Uint8Array)) throw new MalformedRecordError(runId, "object is missing", { salvage: record });
   return record;
 }

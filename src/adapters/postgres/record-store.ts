@@ -68,7 +68,7 @@ export class PostgresRecordStore implements RecordStore {
     this.#maxObjectBytes = options.maxObjectBytes ?? 16 * 1024 * 1024;
     this.#notifier = options.events === "table" ? (options.notifier ?? new Notifier(options.pool, this.#t.channel)) : undefined;
     const t = this.#t;
-    // $15.. carry the event: foreign id, type, headers, topic.
+    // $15..$18 carry the event: foreign id, type, headers, topic; $19 is the record's workflow_version.
     const event =
       options.events === "table"
         ? `, event AS (INSERT INTO ${t.events} (topic, foreign_id, type, headers) SELECT $18, $15, $16, $17::jsonb FROM written RETURNING 1)
@@ -76,11 +76,12 @@ export class PostgresRecordStore implements RecordStore {
         : `, event AS (INSERT INTO ${t.outbox} (workflow_name, foreign_id, type, headers) SELECT $2, $15, $16, $17::jsonb FROM written RETURNING 1)
            SELECT (SELECT count(*) FROM written)::int AS written, (SELECT count(*) FROM event WHERE $18::text IS NOT NULL)::int AS events`;
     this.#insert = statement(`WITH written AS (
-        INSERT INTO ${t.records} (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING 1
+        INSERT INTO ${t.records} (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $19) RETURNING 1
       )${event}`);
     this.#update = statement(`WITH written AS (
         UPDATE ${t.records} SET run_state = $4, status = $5, object = $6, updated_at = $8, version = $9,
-          run_state_reason = $10, status_description = $11, trace_origin = $12, trace_parent = $13, trace_state = $14
+          run_state_reason = $10, status_description = $11, trace_origin = $12, trace_parent = $13, trace_state = $14,
+          workflow_version = $19
         WHERE run_id = $1 AND version = $9 - 1 AND workflow_name = $2 AND foreign_id = $3 AND $7::timestamptz IS NOT NULL
         RETURNING 1
       )${event}`);
@@ -108,9 +109,9 @@ export class PostgresRecordStore implements RecordStore {
     this.#storeMany = statement(`WITH input AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::integer[], $6::bytea[], $7::timestamptz[],
           $8::timestamptz[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::integer[],
-          $17::text[], $18::text[])
+          $17::text[], $18::text[], $19::integer[])
           WITH ORDINALITY AS i(run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason,
-            status_description, trace_origin, trace_parent, trace_state, event_foreign_id, event_type, event_headers, topic, ord)
+            status_description, trace_origin, trace_parent, trace_state, event_foreign_id, event_type, event_headers, topic, workflow_version, ord)
       ), current AS (
         SELECT r.run_id FROM ${t.records} r JOIN input i
           ON r.run_id = i.run_id AND r.version = i.version - 1 AND r.workflow_name = i.workflow_name AND r.foreign_id = i.foreign_id
@@ -120,7 +121,7 @@ export class PostgresRecordStore implements RecordStore {
       ), changed AS (
         UPDATE ${t.records} r SET run_state = i.run_state, status = i.status, object = i.object, updated_at = i.updated_at,
           version = i.version, run_state_reason = i.run_state_reason, status_description = i.status_description, trace_origin = i.trace_origin,
-          trace_parent = i.trace_parent, trace_state = i.trace_state
+          trace_parent = i.trace_parent, trace_state = i.trace_state, workflow_version = i.workflow_version
         FROM input i
         WHERE r.run_id = i.run_id AND i.version > 1 AND r.version = i.version - 1 AND (SELECT all_current FROM checked)
         RETURNING r.run_id
@@ -177,7 +178,7 @@ export class PostgresRecordStore implements RecordStore {
    */
   async storeMany(records: readonly Record[]): Promise<void> {
     for (const record of records) this.#checkSize(record);
-    const columns: unknown[][] = Array.from({ length: 18 }, () => []);
+    const columns: unknown[][] = Array.from({ length: 19 }, () => []);
     for (const record of records) {
       for (const [i, value] of storeValues(record).entries()) columns[i]?.push(value);
     }
@@ -318,7 +319,7 @@ export class PostgresRecordStore implements RecordStore {
 
 /**
  * The values the store statements take for a record, in their order: the record's columns, then
- * its event's foreign id, type, headers and topic.
+ * its event's foreign id, type, headers and topic, then the record's workflow version.
  */
 function storeValues(record: Record): unknown[] {
   const { meta } = record;
@@ -343,6 +344,7 @@ function storeValues(record: Record): unknown[] {
     event.type,
     JSON.stringify(event.headers),
     event.headers.topic,
+    meta.workflowVersion,
   ];
 }
 

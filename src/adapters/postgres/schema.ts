@@ -1,7 +1,7 @@
 import type { Tables } from "./tables.js";
 
 /** The layout this version of the adapters reads and writes. */
-export const schemaVersion = 3;
+export const schemaVersion = 4;
 
 /**
  * The DDL creating every table and index, idempotently. The same text, for the default schema
@@ -27,11 +27,14 @@ CREATE TABLE IF NOT EXISTS ${t.records} (
   trace_origin       text NOT NULL DEFAULT '',
   seq                bigserial NOT NULL,
   trace_parent       text NOT NULL DEFAULT '',
-  trace_state        text NOT NULL DEFAULT ''
+  trace_state        text NOT NULL DEFAULT '',
+  workflow_version   integer NOT NULL DEFAULT 1
 );
 -- Tables of layouts 1 and 2 lack the W3C trace context of the span that wrote each version ('' for none).
 ALTER TABLE ${t.records} ADD COLUMN IF NOT EXISTS trace_parent text NOT NULL DEFAULT '';
 ALTER TABLE ${t.records} ADD COLUMN IF NOT EXISTS trace_state text NOT NULL DEFAULT '';
+-- Tables of layouts 1 to 3 lack the version of the workflow definition that wrote each run: theirs read as 1.
+ALTER TABLE ${t.records} ADD COLUMN IF NOT EXISTS workflow_version integer NOT NULL DEFAULT 1;
 -- At most one unfinished run per workflow and foreign id: concurrent triggers yield one run.
 CREATE UNIQUE INDEX IF NOT EXISTS "${p}records_unfinished" ON ${t.records} (workflow_name, foreign_id)
   WHERE run_state NOT IN (4, 5, 6, 7);

@@ -10,9 +10,10 @@ import { RedisScript } from "./script.js";
 
 /**
  * The hash fields a record is kept under, in the order the scripts read them; "p" and "q" hold
- * the trace context (traceparent, tracestate), missing in hashes an older stepwise wrote.
+ * the trace context (traceparent, tracestate) and "x" the workflow version, each missing in hashes
+ * an older stepwise wrote (a missing "x" reads as version 1).
  */
-export const recordFields = ["w", "f", "s", "t", "o", "c", "u", "v", "r", "d", "g", "p", "q"] as const;
+export const recordFields = ["w", "f", "s", "t", "o", "c", "u", "v", "r", "d", "g", "p", "q", "x"] as const;
 
 /** What the store script answers. */
 export const StoreOutcome = { written: 0, versionConflict: 1, inProgress: 2 } as const;
@@ -39,7 +40,7 @@ export const keysPerRecord = 7;
  * sequence, 7 the stream the event goes to.
  * ARGV, per record: how many arguments follow for it, then 1 version, 2 "1" when the record's run
  * state is finished, 3 run id, 4 createdAt ms, 5 workflow name, 6 foreign id, then from 7 the
- * values of the hash fields s t o u v r d g p q, and from 17 the arguments of XADD after the key
+ * values of the hash fields s t o u v r d g p q x, and from 18 the arguments of XADD after the key
  * (trim, "*", the event's fields).
  * Answers `{ outcome, index }`: the first refused record's outcome and 1-based index, or `{ 0, 0 }`.
  *
@@ -100,8 +101,8 @@ for _, r in ipairs(records) do
     redis.call('SET', KEYS[k + 2], runId)
   end
   redis.call('HSET', KEYS[k + 1], 's', ARGV[a + 6], 't', ARGV[a + 7], 'o', ARGV[a + 8], 'u', ARGV[a + 9], 'v', ARGV[a + 10],
-    'r', ARGV[a + 11], 'd', ARGV[a + 12], 'g', ARGV[a + 13], 'p', ARGV[a + 14], 'q', ARGV[a + 15])
-  redis.call('XADD', KEYS[k + 7], unpack(ARGV, a + 16, a + r.n - 1))
+    'r', ARGV[a + 11], 'd', ARGV[a + 12], 'g', ARGV[a + 13], 'p', ARGV[a + 14], 'q', ARGV[a + 15], 'x', ARGV[a + 16])
+  redis.call('XADD', KEYS[k + 7], unpack(ARGV, a + 17, a + r.n - 1))
 end
 return { ${StoreOutcome.written}, 0 }
 `);

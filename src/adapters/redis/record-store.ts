@@ -125,7 +125,7 @@ export class RedisRecordStore implements RecordStore {
         record.createdAt.getTime(),
         workflowName,
         foreignId,
-        // s t o u v r d g p q, as the script writes them
+        // s t o u v r d g p q x, as the script writes them
         record.runState,
         record.status,
         // A copy: the socket may still hold the buffer after the caller changed its record.
@@ -137,6 +137,7 @@ export class RedisRecordStore implements RecordStore {
         meta.traceOrigin,
         meta.traceParent ?? "",
         meta.traceState ?? "",
+        meta.workflowVersion,
         ...(this.#toStream ? this.#trim : []),
         "*",
         ...eventFields(event.foreignId, event.type, event.headers, this.#clock.now()),
@@ -312,7 +313,7 @@ export class RedisRecordStore implements RecordStore {
  * salvage, so an operator can still cancel or delete the run.
  */
 function toRecord(values: readonly unknown[]): Record {
-  const [runIdValue, w, f, s, t, o, c, u, v, r, d, g, p, q] = values;
+  const [runIdValue, w, f, s, t, o, c, u, v, r, d, g, p, q, x] = values;
   const runId = replyText(runIdValue);
   const malformed = (detail: string, salvage?: Record) => new MalformedRecordError(runId, detail, { salvage });
   const status = replyInteger(t);
@@ -322,6 +323,8 @@ function toRecord(values: readonly unknown[]): Record {
   const createdAtMs = replyInteger(c);
   const updatedAtMs = replyInteger(u);
   if (!isTimeMs(createdAtMs) || !isTimeMs(updatedAtMs)) throw malformed("created or updated time is not a time in ms");
+  // Hashes written before stepwise kept the workflow version lack the field: version 1 wrote them.
+  const workflowVersion = x === null || x === undefined ? 1 : replyInteger(x);
   if (!(w instanceof Uint8Array) || !(f instanceof Uint8Array)) throw malformed("workflow name or foreign id is missing");
   const runState = replyInteger(s);
   const readable = runState !== undefined && RunState[runState] !== undefined && runState !== RunState.Unknown;
@@ -335,10 +338,15 @@ function toRecord(values: readonly unknown[]): Record {
     object: o instanceof Uint8Array ? new Uint8Array(o) : new Uint8Array(),
     createdAt: new Date(createdAtMs),
     updatedAt: new Date(updatedAtMs),
-    meta: withTrace({ runStateReason: replyText(r), statusDescription: replyText(d), version, traceOrigin: replyText(g) }, replyText(p), replyText(q)),
+    meta: withTrace(
+      { runStateReason: replyText(r), statusDescription: replyText(d), version, workflowVersion: workflowVersion ?? 1, traceOrigin: replyText(g) },
+      replyText(p),
+      replyText(q),
+    ),
   };
   if (!readable) throw malformed(`run state ${replyText(s)} is not a run state`, record);
   if (!(o instanceof Uint8Array)) throw malformed("object is missing", record);
+  if (workflowVersion === undefined || workflowVersion < 1) throw malformed(`workflow version ${replyText(x)} is not a positive integer`, record);
   return record;
 }
 

@@ -1,7 +1,7 @@
 import { InvalidOptionError } from "../../errors.js";
 import type { SqliteDatabase } from "./driver.js";
 import { translateError } from "./errors.js";
-import { defaultPrefix, schemaSql, schemaVersion, sqliteTables, timeoutIndexColumnSql, traceColumnsSql, type SqliteTables } from "./schema.js";
+import { defaultPrefix, schemaSql, schemaVersion, sqliteTables, timeoutIndexColumnSql, traceColumnsSql, workflowVersionColumnSql, type SqliteTables } from "./schema.js";
 import { integer } from "./statements.js";
 
 /** Options of {@link migrate}. */
@@ -40,8 +40,10 @@ export function migrate(db: SqliteDatabase, options: SqliteMigrateOptions = {}):
       checkPrefixSpelling(db, tables);
       db.exec(schemaSql(prefix));
       // Layout 1 to 2: which of a status's timeouts a row is. Layout 2 to 3: the run's trace context.
+      // Layout 3 to 4: the version of the workflow definition that wrote the run.
       addColumnsUnlessPresent(db, tables.timeouts, "timeout_index", [timeoutIndexColumnSql(tables.prefix)]);
       addColumnsUnlessPresent(db, tables.records, "trace_parent", traceColumnsSql(tables.prefix));
+      addColumnsUnlessPresent(db, tables.records, "workflow_version", [workflowVersionColumnSql(tables.prefix)]);
     }).immediate();
   } catch (err) {
     throw translateError(err, db.name);

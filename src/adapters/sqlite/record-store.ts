@@ -42,7 +42,7 @@ export interface SqliteRecordStoreOptions {
 }
 
 const recordColumns =
-  "run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin, trace_parent, trace_state";
+  "run_id, workflow_name, foreign_id, run_state, status, object, created_at, updated_at, version, run_state_reason, status_description, trace_origin, trace_parent, trace_state, workflow_version";
 
 /**
  * A {@link RecordStore} in a SQLite file, through better-sqlite3. Run `migrate(db)` first (or use
@@ -98,10 +98,10 @@ export class SqliteRecordStore implements RecordStore {
     this.#clock = options.clock ?? systemClock;
     this.#onEventCommitted = options.onEventCommitted;
     const t = this.#t;
-    this.#insertSql = `INSERT INTO ${t.records} (${recordColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+    this.#insertSql = `INSERT INTO ${t.records} (${recordColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
     // created_at and the ids never change, and leaving them out of SET spares their indexes.
     this.#updateSql = `UPDATE ${t.records} SET run_state = ?, status = ?, object = ?, updated_at = ?, version = ?,
-        run_state_reason = ?, status_description = ?, trace_origin = ?, trace_parent = ?, trace_state = ?
+        run_state_reason = ?, status_description = ?, trace_origin = ?, trace_parent = ?, trace_state = ?, workflow_version = ?
       WHERE run_id = ? AND version = ? AND workflow_name = ? AND foreign_id = ?`;
     this.#writeBatch = options.db.transaction((batch: PendingWrite[]) => batch.map((write) => this.#writeRecord(write.record, write.topic)));
     this.#writeAll = options.db.transaction((writes: { record: Record; topic: string }[]) => {
@@ -314,6 +314,7 @@ export class SqliteRecordStore implements RecordStore {
           meta.traceOrigin,
           meta.traceParent ?? "",
           meta.traceState ?? "",
+          meta.workflowVersion,
         );
       } else {
         const { changes } = this.#sql.run(
@@ -328,6 +329,7 @@ export class SqliteRecordStore implements RecordStore {
           meta.traceOrigin,
           meta.traceParent ?? "",
           meta.traceState ?? "",
+          meta.workflowVersion,
           record.runId,
           meta.version - 1,
           record.workflowName,
@@ -395,6 +397,7 @@ function toRecord(row: Row): Record {
   if (status === undefined) throw malformed(`status ${String(row.status)} is not an integer`);
   const version = integer(row.version);
   if (version === undefined || version < 1) throw malformed(`version ${String(row.version)} is not a positive integer`);
+  const workflowVersion = integer(row.workflow_version);
   const createdAtMs = integer(row.created_at);
   const updatedAtMs = integer(row.updated_at);
   if (!isTimeMs(createdAtMs) || !isTimeMs(updatedAtMs)) throw malformed("created_at or updated_at is not a time in ms");
@@ -412,12 +415,19 @@ function toRecord(row: Row): Record {
     createdAt: new Date(createdAtMs),
     updatedAt: new Date(updatedAtMs),
     meta: withTrace(
-      { runStateReason: text(row.run_state_reason), statusDescription: text(row.status_description), version, traceOrigin: text(row.trace_origin) },
+      {
+        runStateReason: text(row.run_state_reason),
+        statusDescription: text(row.status_description),
+        version,
+        workflowVersion: workflowVersion ?? 1,
+        traceOrigin: text(row.trace_origin),
+      },
       text(row.trace_parent),
       text(row.trace_state),
     ),
   };
   if (!readable) throw malformed(`run_state ${String(row.run_state)} is not a run state`, record);
+  if (workflowVersion === undefined || workflowVersion < 1) throw malformed(`workflow_version ${String(row.workflow_version)} is not a positive integer`, record);
   if (!(row.object instanceof Uint8Array)) throw malformed("object is missing or not a BLOB", record);
   return record;
 }

@@ -6,7 +6,7 @@ export const defaultPrefix = "stepwise_";
  * The layout version {@link schemaSql} creates. `migrate` records it in `<prefix>schema_version`
  * and refuses a file that holds a newer one.
  */
-export const schemaVersion = 3;
+export const schemaVersion = 4;
 
 /** The names of stepwise's tables for one prefix (plain identifiers, safe to splice into SQL). */
 export interface SqliteTables {
@@ -67,6 +67,9 @@ export function schemaSql(prefix: string = defaultPrefix): string {
 -- trace_parent and trace_state are the W3C trace context of the span that wrote the version ('' for
 -- none); tables of layout 2 lack them, and migrate() adds them with:
 --   ${traceColumnsSql(p).join(";\n--   ")};
+-- workflow_version is the version of the workflow definition the object and status are shaped by
+-- (Builder's { version }); tables of layout 3 lack it, and migrate() adds it with:
+--   ${workflowVersionColumnSql(p)};
 -- seq is the insertion order, the tie-break of list() and latest(). Records are never deleted by
 -- stepwise, and a new rowid is always above every existing one, so plain INTEGER PRIMARY KEY keeps it.
 CREATE TABLE IF NOT EXISTS ${t.records} (
@@ -84,7 +87,8 @@ CREATE TABLE IF NOT EXISTS ${t.records} (
   status_description TEXT NOT NULL DEFAULT '',
   trace_origin       TEXT NOT NULL DEFAULT '',
   trace_parent       TEXT NOT NULL DEFAULT '',
-  trace_state        TEXT NOT NULL DEFAULT ''
+  trace_state        TEXT NOT NULL DEFAULT '',
+  workflow_version   INTEGER NOT NULL DEFAULT 1
 );
 -- At most one unfinished run per workflow and foreign id (finished: 4 Cancelled, 5 Completed,
 -- 6 DataDeleted, 7 RequestedDataDeleted), checked by the INSERT itself: concurrent triggers yield one run.
@@ -184,4 +188,13 @@ export function timeoutIndexColumnSql(prefix: string = defaultPrefix): string {
 export function traceColumnsSql(prefix: string = defaultPrefix): string[] {
   const records = sqliteTables(prefix).records;
   return [`ALTER TABLE ${records} ADD COLUMN trace_parent TEXT NOT NULL DEFAULT ''`, `ALTER TABLE ${records} ADD COLUMN trace_state TEXT NOT NULL DEFAULT ''`];
+}
+
+/**
+ * Adds the column layout 4 gave the records table (the version of the workflow definition that
+ * wrote each run) to a table of an earlier layout; its rows read as version 1. Not idempotent, so
+ * `migrate` runs it only when the column is missing.
+ */
+export function workflowVersionColumnSql(prefix: string = defaultPrefix): string {
+  return `ALTER TABLE ${sqliteTables(prefix).records} ADD COLUMN workflow_version INTEGER NOT NULL DEFAULT 1`;
 }
