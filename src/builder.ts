@@ -12,6 +12,7 @@ import type { ConnectorFn } from "./connector-fn.js";
 import type { HookedRunState, RunStateHook } from "./hook.js";
 import { RunState, runStateName } from "./runstate.js";
 import { unsupportedTimeoutOptions, type TimeoutDefinition, type TimeoutFn, type TimerFn } from "./timeout.js";
+import { checkedVersion, checkUpgradeChain, upgradeDefinition, type BuilderOptions, type UpgradeDefinition, type UpgradeMap } from "./upgrade.js";
 import { Workflow } from "./workflow.js";
 import type { AcceptsOwnOutput } from "./schema.js";
 
@@ -44,8 +45,14 @@ export class Builder<T, S extends number> {
   readonly #problems: Error[] = [];
   /** Set only by `withSchema`. */
   #schema: StandardSchemaV1<unknown, T> | undefined;
+  readonly #version: number;
+  readonly #upgrades = new Map<number, UpgradeDefinition>();
 
-  constructor(name: string, statusEnum?: StatusEnum) {
+  /**
+   * `options.version` (default 1) is this definition's version: see {@link Builder.upgrade} for how
+   * runs written by older versions carry on under this one.
+   */
+  constructor(name: string, statusEnum?: StatusEnum, options: BuilderOptions = {}) {
     if (name.trim() === "") throw new BuildError("a workflow needs a non-empty name");
     try {
       checkStorableText("the workflow name", name);
@@ -54,6 +61,7 @@ export class Builder<T, S extends number> {
     }
     this.#name = name;
     this.#graph = new Graph(statusEnum);
+    this.#version = checkedVersion(name, options.version ?? 1);
   }
 
   /**
@@ -67,13 +75,17 @@ export class Builder<T, S extends number> {
    * const Order = z.object({ id: z.string(), amount: z.number().positive(), receipt: z.string().optional() });
    * const b = Builder.withSchema("order-processing", OrderStatus, Order); // Builder<z.output<typeof Order>, OrderStatus>
    * ```
+   *
+   * `options` are the constructor's (`{ version }`). An upgraded object is validated like any other
+   * before it is stored.
    */
   static withSchema<Schema extends StandardSchemaV1, E extends StatusEnum>(
     name: string,
     statusEnum: E,
     schema: Schema & AcceptsOwnOutput<Schema>,
+    options: BuilderOptions = {},
   ): Builder<StandardSchemaV1.InferOutput<Schema>, StatusOf<E>> {
-    const builder = new Builder<StandardSchemaV1.InferOutput<Schema>, StatusOf<E>>(name, statusEnum);
+    const builder = new Builder<StandardSchemaV1.InferOutput<Schema>, StatusOf<E>>(name, statusEnum, options);
     // The one cast: a Standard Schema's output is InferOutput<Schema> by the standard's own definition.
     builder.#schema = schema as StandardSchemaV1<unknown, StandardSchemaV1.InferOutput<Schema>>;
     return builder;
@@ -212,6 +224,45 @@ export class Builder<T, S extends number> {
     };
   }
 
+  /**
+   * Describes how a run written by version `fromVersion` of this workflow becomes a run of version
+   * `fromVersion + 1`: `object` maps its object, `status` maps each member of the old version's
+   * status enum (by name, all but the 0 member) to a status of the next version. A version-3
+   * builder declares `upgrade(1, …)` and `upgrade(2, …)`; a run of version 1 goes through both.
+   *
+   * The last upgrade maps to this builder's `T` and `S`. An earlier one maps to the types of the
+   * version after it, which you name: `upgrade<V1Order, typeof V1Status, V2Order, V2Status>(1, …)`.
+   * TypeScript infers nothing when some type arguments are given, so either name both old types
+   * (`upgrade<V1Order, typeof V1Status>`) or none and annotate the object function's parameter:
+   *
+   * ```ts
+   * const b = new Builder<Order, OrderStatus>("orders", OrderStatus, { version: 2 });
+   * b.upgrade(1, V1OrderStatus, {
+   *   object: (old: V1Order) => ({ id: old.id, amount: old.cents / 100 }),
+   *   status: { Created: OrderStatus.Created, Charging: OrderStatus.Created, Shipped: OrderStatus.Shipped },
+   * });
+   * ```
+   */
+  upgrade<OldT, OldEnum extends StatusEnum = never, NewT = T, NewS extends number = S>(
+    fromVersion: number,
+    oldStatusEnum: OldEnum,
+    map: UpgradeMap<OldT, OldEnum, NoInfer<NewT>, NoInfer<NewS>>,
+  ): Updater {
+    const upgrade = upgradeDefinition(this.#version, fromVersion, oldStatusEnum, map as UpgradeMap<never, StatusEnum, unknown, number>);
+    if (upgrade instanceof BuildError) {
+      this.#problems.push(upgrade);
+      return { withOptions: () => {} };
+    }
+    if (this.#upgrades.has(fromVersion)) this.#problems.push(new BuildError(`an upgrade from version ${fromVersion} was already added: one per version`));
+    this.#upgrades.set(fromVersion, upgrade);
+    return {
+      withOptions: (options) => {
+        validateOptions(`upgrade(${fromVersion}, …)`, options, ["lag", ...stepOnlyOptions]);
+        upgrade.options = { ...upgrade.options, ...options };
+      },
+    };
+  }
+
   /** Calls `hook` once for each run that pauses. */
   onPause(hook: RunStateHook<T, S>): void {
     this.#addHook(RunState.Paused, hook);
@@ -240,6 +291,8 @@ export class Builder<T, S extends number> {
     if (this.#timeouts.length > 0 && !config.timeoutStore) {
       throw new BuildError(`workflow "${this.#name}" has timeouts, so build() needs a timeoutStore`);
     }
+    const brokenChain = checkUpgradeChain(this.#name, this.#version, this.#upgrades, this.#graph);
+    if (brokenChain) throw brokenChain;
     if (config.defaultOptions) validateOptions("defaultOptions", config.defaultOptions);
     if (config.pauseRetry && config.pauseRetry.resumeAfter !== undefined) {
       checkDuration("pauseRetry", "resumeAfter", config.pauseRetry.resumeAfter);
@@ -255,6 +308,8 @@ export class Builder<T, S extends number> {
       connectors: [...this.#connectors],
       connections: [...this.#connections],
       hooks: new Map(this.#hooks),
+      version: this.#version,
+      upgrades: new Map(this.#upgrades),
     });
   }
 

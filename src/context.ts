@@ -11,11 +11,16 @@ import type { RecentWrites } from "./recent-writes.js";
 import type { RoleScheduler } from "./rolescheduler.js";
 import type { TimeoutStore } from "./timeout-store.js";
 import type { Tracer } from "./tracer.js";
+import type { UpgradeDefinition } from "./upgrade.js";
 
 /** What every part of a built workflow shares: its name, graph, adapters, codec, clock and logger. */
 export interface WorkflowContext<T> {
   readonly name: string;
   readonly graph: Graph;
+  /** The definition's version (`new Builder(name, statusEnum, { version })`), written into every run it creates or upgrades. */
+  readonly version: number;
+  /** How runs of older versions become runs of this one, by the version they come from. */
+  readonly upgrades: ReadonlyMap<number, UpgradeDefinition>;
   readonly codec: Codec<T>;
   /** `Builder.withSchema`: validates every object before it is stored, and its output is what is stored. */
   readonly schema: StandardSchemaV1<unknown, T> | undefined;

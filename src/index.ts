@@ -47,6 +47,7 @@ export type { SkipReason } from "./skip.js";
 export type { Metrics, ProcessMetrics, TrackedWorkflow } from "./metrics.js";
 export { fnv1a32 } from "./shard.js";
 export type { StatusEnum } from "./graph.js";
+export type { BuilderOptions, StatusMap, UpgradeMap } from "./upgrade.js";
 export {
   AwaitTimeoutError,
   BuildError,

@@ -43,6 +43,7 @@ import { timeoutProcesses, type TimeoutDefinition } from "./timeout.js";
 import { decodeRun, recordWith } from "./update.js";
 import { checkStorableText } from "./storable-text.js";
 import { validate } from "./schema.js";
+import type { UpgradeDefinition } from "./upgrade.js";
 import { carryTrace, spanStart } from "./trace-context.js";
 
 /** Options of `Workflow.trigger`. */
@@ -72,6 +73,8 @@ interface WorkflowDefinition<T> {
   connectors: ConnectorDefinition<Workflow<T, number>>[];
   connections: ConnectionDefinition<T>[];
   hooks: Map<HookedRunState, RunStateHook<T, number>>;
+  version: number;
+  upgrades: Map<number, UpgradeDefinition>;
 }
 
 const internals = new WeakMap<object, WorkflowContext<unknown>>();
@@ -117,6 +120,8 @@ export class Workflow<T, S extends number> {
     const ctx: WorkflowContext<T> = {
       name: definition.name,
       graph: definition.graph,
+      version: definition.version,
+      upgrades: definition.upgrades,
       codec,
       schema: definition.schema,
       clock: config.clock ?? systemClock,
@@ -290,7 +295,7 @@ export class Workflow<T, S extends number> {
       status: startAt,
       createdAt: now,
       updatedAt: now,
-      meta: { runStateReason: "", statusDescription: graph.statusName(startAt), version: 1, workflowVersion: 1, traceOrigin },
+      meta: { runStateReason: "", statusDescription: graph.statusName(startAt), version: 1, workflowVersion: this.#ctx.version, traceOrigin },
     };
     const record = recordWith(this.#ctx, fields, object);
     if (tracer === undefined) await this.#ctx.write(record);
