@@ -9,6 +9,7 @@ import type { TypedRecord } from "./run.js";
 import { isFinished } from "./runstate.js";
 import { encodedName, runStateChangeTopic, topic } from "./topic.js";
 import { decodeRecord } from "./update.js";
+import { checkNotNewer, isOlderVersion, upgradedStatus } from "./upgrade.js";
 
 /** Options of `Workflow.await`. */
 export interface AwaitOptions {
@@ -100,7 +101,8 @@ export class RunWatcher<T> {
 
   /**
    * Resolves with the run once it reaches `status`, also when it was there before the call; rejects
-   * with StatusNotReachedError once a terminal `status` can no longer be reached.
+   * with StatusNotReachedError once a terminal `status` can no longer be reached, and with
+   * NewerWorkflowVersionError for a run a newer version of the workflow wrote.
    */
   async await<S extends number>(foreignId: string, runId: string, status: S, options?: AwaitOptions): Promise<TypedRecord<T, S>> {
     const { graph } = this.#ctx;
@@ -136,9 +138,13 @@ export class RunWatcher<T> {
         // The record the latest event announced, when this process wrote it; else the stored one.
         const record = (seen > 0 && this.#ctx.recentWrites.get(runId, subscription.version)) || (await this.#ctx.lookup(runId));
         if (record.foreignId !== foreignId) throw new RecordNotFoundError(runId);
+        checkNotNewer(this.#ctx, record);
         // An event on a status topic proves the run entered that status, even if it moved on since;
         // and a run that finished elsewhere can no longer reach a terminal target, so waiting ends.
-        if (record.status === status || (!terminal && seen > 0)) return decodeRecord<T, S>(this.#ctx, record);
+        // A run of an older version is where its status maps to: its own numbers (and so its
+        // events) may mean other statuses.
+        const reached = isOlderVersion(this.#ctx, record) ? upgradedStatus(this.#ctx, record) === status : record.status === status || (!terminal && seen > 0);
+        if (reached) return decodeRecord<T, S>(this.#ctx, record);
         if (terminal && isFinished(record.runState)) {
           throw new StatusNotReachedError(runId, graph.statusName(status), decodeRecord<unknown, number>(this.#ctx, record));
         }

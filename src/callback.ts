@@ -6,7 +6,8 @@ import type { Control, Run, StepContext } from "./run.js";
 import { isFinished, isStopped } from "./runstate.js";
 import { carryTrace, recordTrace, spanStart } from "./trace-context.js";
 import type { TraceContext } from "./tracer.js";
-import { decodeRun, resultRecord, writeUnlessSuperseded } from "./update.js";
+import { decodeRun, resultRecord, upgradeStored, writeUnlessSuperseded } from "./update.js";
+import { checkNotNewer } from "./upgrade.js";
 import { validate } from "./schema.js";
 
 /**
@@ -46,6 +47,8 @@ export interface CallbackResult<T, S extends number> {
  * Runs each callback of `status` for the latest run of `foreignId`, in the order they were added,
  * each against a fresh read: once one moves the run on, the rest find it elsewhere and do nothing.
  * Payload schemas are checked before anything is read, so a refused payload leaves the run alone.
+ * A run of an older version of the workflow is upgraded (and stored) first; one of a newer version
+ * is refused with NewerWorkflowVersionError, untouched.
  */
 export async function runCallbacks<T, S extends number>(
   ctx: WorkflowContext<T>,
@@ -67,6 +70,8 @@ export async function runCallbacks<T, S extends number>(
     // A write that loses a race with another one is redone from a fresh read: the caller has no
     // event to retry with, so dropping it would lose the payload.
     for (;;) {
+      // Only this version's status numbers mean what `status` means: an older run is upgraded first.
+      latest = await upgradeStored(ctx, latest);
       if (latest.status !== status || isStopped(latest.runState) || isFinished(latest.runState)) break;
       const current = latest;
       const call = (trace: TraceContext | undefined) => callOnce(ctx, callback, current, callbackPayload, signal, trace);
@@ -126,10 +131,15 @@ async function callOnce<T>(
   return (await writeUnlessSuperseded(ctx, current, next)) ? next : "superseded";
 }
 
-/** The latest run of the foreign id; RecordNotFoundError naming the foreign id when there is none. */
+/**
+ * The latest run of the foreign id; RecordNotFoundError naming the foreign id when there is none,
+ * NewerWorkflowVersionError when a newer version of the workflow wrote it.
+ */
 async function latestOf<T>(ctx: WorkflowContext<T>, foreignId: string): Promise<Record> {
   try {
-    return await ctx.recordStore.latest(ctx.name, foreignId);
+    const latest = await ctx.recordStore.latest(ctx.name, foreignId);
+    checkNotNewer(ctx, latest);
+    return latest;
   } catch (err) {
     if (hasErrorCode(err, "RECORD_NOT_FOUND")) throw RecordNotFoundError.forForeignId(ctx.name, foreignId, { cause: err });
     throw err;

@@ -11,7 +11,8 @@ import type { Run } from "./run.js";
 import type { SkipReason } from "./skip.js";
 import { isFinished, isStopped, RunState } from "./runstate.js";
 import { encodedName, runStateChangeTopic, topic } from "./topic.js";
-import { decodeRun, resultRecord, writeUnlessSuperseded } from "./update.js";
+import { decodeRun, resultRecord, upgradeStored, writeUnlessSuperseded } from "./update.js";
+import { checkNotNewer } from "./upgrade.js";
 
 /**
  * How a run of this workflow waits in `from` for a run of another workflow to reach `status`.
@@ -80,6 +81,10 @@ async function handleConnectedEvent<T>(
     if (hasErrorCode(err, "RECORD_NOT_FOUND")) return "record_not_found";
     throw err;
   }
+  // Thrown for a run of a newer version, so the event comes again for a process of that version.
+  checkNotNewer(ctx, record);
+  // The other workflow's event comes once: a run of an older version is upgraded now, not later.
+  record = await upgradeStored(ctx, record);
   if (isStopped(record.runState) || isFinished(record.runState)) return "record_stopped";
   if (record.status !== config.from) return "status_mismatch";
   let next: Record | undefined;

@@ -9,6 +9,7 @@ import type { ProcessSpec } from "./process.js";
 import { RunState } from "./runstate.js";
 import { deleteTopic } from "./topic.js";
 import { changedRecord, decodeRecord, writeUnlessSuperseded } from "./update.js";
+import { checkNotNewer, isOlderVersion, upgradedStatus } from "./upgrade.js";
 
 const deletedObject = new TextEncoder().encode(JSON.stringify({ result: "deleted" }));
 
@@ -27,8 +28,13 @@ export function deleteProcess<T>(ctx: WorkflowContext<T>, customDelete: ((object
       if (Number(event.headers[HeaderKey.runState]) !== RunState.RequestedDataDeleted) return "filtered_out";
       const record = await lookupInState(ctx, event, RunState.RequestedDataDeleted);
       if (isSkip(record)) return record;
+      // A newer version may delete differently: thrown, so the event waits for a process of it.
+      checkNotNewer(ctx, record);
       const object = customDelete ? ctx.codec.encode(customDelete(decodeRecord(ctx, record).object)) : deletedObject.slice();
-      await writeUnlessSuperseded(ctx, record, changedRecord(ctx, record, { runState: RunState.DataDeleted, object }));
+      // What is left is of this version's shape, in the status an older run maps to.
+      const next = changedRecord(ctx, record, { runState: RunState.DataDeleted, object, status: isOlderVersion(ctx, record) ? upgradedStatus(ctx, record) : record.status });
+      next.meta.workflowVersion = ctx.version;
+      await writeUnlessSuperseded(ctx, record, next);
       return undefined;
     },
   });

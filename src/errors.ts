@@ -178,6 +178,26 @@ export class StaleReadError extends StepwiseError {
   }
 }
 
+/**
+ * The run was written by a newer version of the workflow than this process's: its object and
+ * status have a shape this definition does not know. Processes retry the event (never acking,
+ * pausing or counting it as the run's error) until a process of that version takes it, so a
+ * rolling deploy is safe in both directions; a caller (`callback`, `get`, `await`, …) retries
+ * against a newer process.
+ */
+export class NewerWorkflowVersionError extends StepwiseError {
+  readonly code = "NEWER_WORKFLOW_VERSION";
+  constructor(
+    readonly runId: string,
+    /** The version that wrote the run. */
+    readonly workflowVersion: number,
+    /** This process's version of the workflow. */
+    readonly ownVersion: number,
+  ) {
+    super(`run "${runId}" was written by version ${workflowVersion} of its workflow, newer than this process's version ${ownVersion}`);
+  }
+}
+
 /** `await` gave up after its `timeoutMs`. */
 export class AwaitTimeoutError extends StepwiseError {
   readonly code = "AWAIT_TIMEOUT";

@@ -59,6 +59,7 @@ export {
   InvalidScheduleError,
   MalformedRecordError,
   MalformedRowsError,
+  NewerWorkflowVersionError,
   ObjectTooLargeError,
   SchemaMissingError,
   InvalidStatusError,

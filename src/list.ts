@@ -6,6 +6,7 @@ import type { Run } from "./run.js";
 import type { Record, RecordStore } from "./record.js";
 import type { RunState } from "./runstate.js";
 import { decodeRun } from "./update.js";
+import { isOlderVersion } from "./upgrade.js";
 
 /** Options of `Workflow.list`. */
 export interface ListOptions<S extends number> {
@@ -51,14 +52,21 @@ interface Cursor {
 
 /**
  * One page of the workflow's runs, newest first, decoded with the workflow's codec. A run the store
- * cannot read is left out and logged as an error, as its events are.
+ * cannot read is left out and logged as an error, as its events are. The store filters by stored
+ * status numbers; a run of an older version that matched one by a number that meant another status
+ * then is left out too (the page may be shorter than `limit`).
  */
 export async function listRuns<T, S extends number>(ctx: WorkflowContext<T>, options: ListOptions<S>): Promise<RunPage<T, S>> {
   const page = await listRecords(ctx.recordStore, ctx.name, options);
   for (const { id, error } of page.malformed) {
     ctx.logger.error(`run ${id} is malformed and was left out of a list: ${errorText(error)}`, { runId: id, skipped: "record_malformed", err: error });
   }
-  return { runs: page.records.map((record) => decodeRun<T, S>(ctx, record)), nextCursor: page.nextCursor };
+  let runs = page.records.map((record) => decodeRun<T, S>(ctx, record));
+  if (options.status !== undefined && page.records.some((record) => isOlderVersion(ctx, record))) {
+    const statuses: number[] = Array.isArray(options.status) ? options.status : [options.status];
+    runs = runs.filter((run) => statuses.includes(run.status));
+  }
+  return { runs, nextCursor: page.nextCursor };
 }
 
 /**

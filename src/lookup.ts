@@ -5,12 +5,13 @@ import { HeaderKey, type Event } from "./event.js";
 import type { Record, RecordStore } from "./record.js";
 import { isFinished, isStopped, type RunState } from "./runstate.js";
 import { isSkip, type SkipReason } from "./skip.js";
+import { checkNotNewer } from "./upgrade.js";
 
 /**
  * The record an event on a status topic speaks of, if the event is still the run's latest word:
  * a missing run, a run of another workflow, a newer stored version (already handled) or a stopped
  * or finished run give the reason to skip; an older stored version is a stale read and throws, to
- * be retried.
+ * be retried, as does a run written by a newer version of the workflow (NewerWorkflowVersionError).
  */
 export async function currentRecordFor<T>(ctx: WorkflowContext<T>, event: Event): Promise<Record | SkipReason> {
   return currentOrSkip(ctx, event, await lookupOrSkip(ctx, runIdOf(event)));
@@ -44,6 +45,8 @@ function currentOrSkip<T>(ctx: WorkflowContext<T>, event: Event, record: Record 
   if (record.meta.version > version) return "event_superseded";
   if (record.meta.version < version) throw new StaleReadError(record.runId, version, record.meta.version);
   if (isStopped(record.runState) || isFinished(record.runState)) return "record_stopped";
+  // Thrown, not skipped: the event stays un-acked until a process of the run's version takes it.
+  checkNotNewer(ctx, record);
   return record;
 }
 

@@ -17,6 +17,11 @@ export type SkipReason =
   | "other_workflow"
   /** The event is not meant for this process (another run state on a shared topic, a filter said no). */
   | "filtered_out"
+  /**
+   * The run was written by an older version of the workflow: the consumer of its status upgrades it
+   * first, and the upgraded run's event brings it back.
+   */
+  | "older_workflow_version"
   /** The step, callback or timeout returned `run.skip()`. */
   | "step_skipped";
 

@@ -17,6 +17,8 @@ import { topic } from "./topic.js";
 import { carryTrace, eventTrace, spanStart } from "./trace-context.js";
 import type { TraceContext } from "./tracer.js";
 import { decodeRun, resultRecord } from "./update.js";
+import { upgradeOrFail } from "./upgrade-consumer.js";
+import { isOlderVersion } from "./upgrade.js";
 
 /** A step: consumes runs entering `from` and moves them to one of the declared destinations. */
 export type StepFn<T, S extends number, To extends S> = (run: Run<T, S>, ctx: StepContext) => Promise<NoInfer<To> | Control>;
@@ -119,6 +121,9 @@ async function runStep<T>(
   signal: AbortSignal,
   { errors, limiter }: StepShard<T>,
 ): Promise<Record | SkipReason | undefined> {
+  // A run of an older version is upgraded first, in this batch's write; the upgraded run's event
+  // then brings it to the step of the status it maps to (its old status number may mean another).
+  if (!isSkip(record) && isOlderVersion(ctx, record)) return upgradeOrFail(ctx, record, signal, errors);
   if (isSkip(record) || record.status !== step.from) {
     // A run that moved on (or was paused or cancelled by hand) no longer fails here.
     errors.reset(event.headers[HeaderKey.runId] ?? "");

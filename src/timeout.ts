@@ -18,6 +18,7 @@ import { topic } from "./topic.js";
 import { carryTrace, recordTrace, spanStart } from "./trace-context.js";
 import type { TraceContext } from "./tracer.js";
 import { decodeRecord, decodeRun, resultRecord, writeUnlessSuperseded } from "./update.js";
+import { checkNotNewer, isOlderVersion } from "./upgrade.js";
 
 /** Decides when a run entering the status times out; null means no timeout for this run. */
 export type TimerFn<T, S extends number> = (run: TypedRecord<T, S>, now: Date) => Date | null | Promise<Date | null>;
@@ -71,6 +72,7 @@ export function timeoutProcesses<T>(ctx: WorkflowContext<T>, from: number, timeo
     handle: async (event) => {
       const record = await currentRecordFor(ctx, event);
       if (isSkip(record)) return record;
+      if (isOlderVersion(ctx, record)) return "older_workflow_version";
       if (record.status !== from) return "status_mismatch";
       const typed = decodeRecord(ctx, record);
       for (const [index, timeout] of timeouts.entries()) {
@@ -132,11 +134,17 @@ async function fireTimeout<T>(
   const record = await lookupOrSkip(ctx, expired.runId);
   if (record === "record_not_found") await finish(store.cancel(expired.id));
   if (isSkip(record)) return record;
+  // Thrown, so the timeout stays due for a process of the run's version.
+  checkNotNewer(ctx, record);
+  const older = isOlderVersion(ctx, record);
   // A timeout whose definition is gone (a deploy removed it) or whose run moved on is no longer wanted.
-  if (!timeout || isFinished(record.runState) || record.status !== expired.status) {
+  if (!timeout || isFinished(record.runState) || (!older && record.status !== expired.status)) {
     await finish(store.cancel(expired.id));
     return "status_mismatch";
   }
+  // The consumer of its status upgrades the run; then the timeout fires, or is cancelled if the
+  // upgrade moved the run to another status.
+  if (older) return "older_workflow_version";
   // A paused run keeps its timeout and fires once resumed.
   if (isStopped(record.runState)) return "record_stopped";
   let next: Record | undefined;

@@ -8,12 +8,18 @@ import { KeptRecord, type RecordFields } from "./kept-record.js";
 import { countRunStateChange } from "./metrics.js";
 import { withTrace, type Record } from "./record.js";
 import { isControl, makeRun, type Run, type TypedRecord } from "./run.js";
-import { canChangeRunState, RunState, runStateName } from "./runstate.js";
+import { canChangeRunState, isFinished, isStopped, RunState, runStateName } from "./runstate.js";
 import { validate } from "./schema.js";
+import { checkNotNewer, isOlderVersion, upgradedObject, upgradedStatus } from "./upgrade.js";
 
-/** Decodes a stored record into the typed form; an object the codec rejects gives ObjectDecodeError. */
+/**
+ * Decodes a stored record into the typed form; an object the codec rejects gives ObjectDecodeError.
+ * A run of an older version of the workflow is shown as this version would have it (its status and
+ * object upgraded, its stored meta as it is); one of a newer version is a NewerWorkflowVersionError.
+ */
 export function decodeRecord<T, S extends number>(ctx: WorkflowContext<T>, record: Record): TypedRecord<T, S> {
-  return {
+  checkNotNewer(ctx, record);
+  const typed: TypedRecord<T, S> = {
     workflowName: record.workflowName,
     foreignId: record.foreignId,
     runId: record.runId,
@@ -24,6 +30,12 @@ export function decodeRecord<T, S extends number>(ctx: WorkflowContext<T>, recor
     updatedAt: record.updatedAt,
     meta: record.meta,
   };
+  if (!isOlderVersion(ctx, record)) return typed;
+  typed.status = upgradedStatus(ctx, record) as S;
+  // A deleted run's object is what the deletion left, of no version's shape: the maps would choke on it.
+  if (record.runState !== RunState.DataDeleted) typed.object = upgradedObject(ctx, record, typed.object) as T;
+  typed.meta = { ...record.meta, statusDescription: ctx.graph.statusName(typed.status) };
+  return typed;
 }
 
 function decodeObject<T>(ctx: WorkflowContext<T>, record: Record): T {
@@ -169,6 +181,37 @@ function changedFields(
       meta.traceState,
     ),
   };
+}
+
+/**
+ * The next version of a run of an older version of the workflow: its status and object upgraded to
+ * this version's, written as this version. An Initiated run becomes Running, and one whose new
+ * status is terminal Completed, as a step's transition would make it. With a schema, the upgraded
+ * object is validated like a step's (a promise then).
+ */
+export function upgradedRecord<T>(ctx: WorkflowContext<T>, current: Record): Record | Promise<Record> {
+  const status = upgradedStatus(ctx, current);
+  const object = upgradedObject(ctx, current, decodeObject(ctx, current)) as T;
+  const fields = changedFields(ctx, current, { runState: ctx.graph.isTerminal(status) ? RunState.Completed : RunState.Running, status });
+  fields.meta.workflowVersion = ctx.version;
+  if (ctx.schema === undefined) return recordWith(ctx, fields, object);
+  return validRecord(ctx, ctx.schema, current, fields, object, `the upgrade from version ${current.meta.workflowVersion}`);
+}
+
+/**
+ * The run upgraded to this version and stored, for code that acts on it at once (a callback, a
+ * connection): `current` itself when it needs no upgrade (or is stopped, which upgrades wait out).
+ * When another process wrote the run first, the run as it stands now, upgraded in turn.
+ */
+export async function upgradeStored<T>(ctx: WorkflowContext<T>, current: Record): Promise<Record> {
+  let record = current;
+  while (isOlderVersion(ctx, record) && !isStopped(record.runState) && !isFinished(record.runState)) {
+    const next = await upgradedRecord(ctx, record);
+    if (await writeUnlessSuperseded(ctx, record, next)) return next;
+    record = await ctx.recordStore.lookup(record.runId);
+    checkNotNewer(ctx, record);
+  }
+  return record;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { BuildError } from "./errors.js";
+import { BuildError, InvalidStatusError, MalformedRecordError, NewerWorkflowVersionError } from "./errors.js";
 import type { Graph, StatusEnum } from "./graph.js";
 import type { ProcessOptions } from "./options.js";
 
@@ -104,6 +104,66 @@ export function checkUpgradeChain(workflowName: string, version: number, upgrade
     }
   }
   return undefined;
+}
+
+/** What the chain of upgrades needs to know about a workflow: its version and its upgrades. */
+export interface Versioned {
+  readonly version: number;
+  readonly upgrades: ReadonlyMap<number, UpgradeDefinition>;
+}
+
+/** Whether a run is of an older version than the workflow's, so it is upgraded before it is handled. */
+export function isOlderVersion(workflow: Versioned, record: { meta: { workflowVersion: number } }): boolean {
+  return record.meta.workflowVersion < workflow.version;
+}
+
+/**
+ * Throws NewerWorkflowVersionError for a run written by a newer version of the workflow: nothing
+ * in this definition may read its object or status.
+ */
+export function checkNotNewer(workflow: Versioned, record: { runId: string; meta: { workflowVersion: number } }): void {
+  const { workflowVersion } = record.meta;
+  if (workflowVersion > workflow.version) throw new NewerWorkflowVersionError(record.runId, workflowVersion, workflow.version);
+}
+
+/**
+ * The status of this version that a run of an older version is in: the old status mapped by each
+ * upgrade from the run's version on, by the meaning the number had in the version that wrote it.
+ */
+export function upgradedStatus(workflow: Versioned, record: { runId: string; status: number; meta: { workflowVersion: number } }): number {
+  let status = record.status;
+  for (const upgrade of chainFrom(workflow, record)) {
+    const next = upgrade.status.get(status);
+    if (next === undefined) {
+      throw new InvalidStatusError(status, `run "${record.runId}" of version ${upgrade.fromVersion} is in it, but upgrade(${upgrade.fromVersion}, …) maps no such status`);
+    }
+    status = next;
+  }
+  return status;
+}
+
+/** The status of this version a run of it or of an older version is in. */
+export function currentStatus(workflow: Versioned, record: { runId: string; status: number; meta: { workflowVersion: number } }): number {
+  return isOlderVersion(workflow, record) ? upgradedStatus(workflow, record) : record.status;
+}
+
+/** A run's object of an older version, passed through each upgrade's object map from the run's version on. */
+export function upgradedObject(workflow: Versioned, record: { runId: string; meta: { workflowVersion: number } }, object: unknown): unknown {
+  let upgraded = object;
+  for (const upgrade of chainFrom(workflow, record)) upgraded = upgrade.object(upgraded);
+  return upgraded;
+}
+
+/** The upgrades that take a run of its version to the workflow's, in order. */
+function chainFrom(workflow: Versioned, record: { runId: string; meta: { workflowVersion: number } }): UpgradeDefinition[] {
+  const chain: UpgradeDefinition[] = [];
+  for (let version = record.meta.workflowVersion; version < workflow.version; version++) {
+    const upgrade = workflow.upgrades.get(version);
+    // build() makes sure every version from 1 has one; only a row edited by hand gets here.
+    if (!upgrade) throw new MalformedRecordError(record.runId, `workflow version ${version} is not one this workflow upgrades from`);
+    chain.push(upgrade);
+  }
+  return chain;
 }
 
 /** An enum object's members, name to number: a numeric enum's reverse entries (number to name) left out. */

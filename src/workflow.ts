@@ -44,6 +44,7 @@ import { decodeRun, recordWith } from "./update.js";
 import { checkStorableText } from "./storable-text.js";
 import { validate } from "./schema.js";
 import type { UpgradeDefinition } from "./upgrade.js";
+import { upgradeProcesses } from "./upgrade-consumer.js";
 import { carryTrace, spanStart } from "./trace-context.js";
 
 /** Options of `Workflow.trigger`. */
@@ -171,6 +172,7 @@ export class Workflow<T, S extends number> {
     const api = this as unknown as Workflow<T, number>;
     const processes: ProcessSpec<never>[] = [
       ...definition.steps.flatMap((step) => stepProcesses(ctx, step)),
+      ...upgradeProcesses(ctx, new Set(definition.steps.map((step) => step.from))),
       ...timeoutsByStatus(definition.timeouts).flatMap(([from, timeouts]) => timeoutProcesses(ctx, from, timeouts)),
       ...definition.connectors.flatMap((connector) => connectorProcesses(ctx, connector, api)),
       ...definition.connections.flatMap((connection) => connectionProcesses(ctx, connection)),
@@ -210,9 +212,13 @@ export class Workflow<T, S extends number> {
     this.#loops ??= this.#processes.map((p) => this.#launch(p));
   }
 
-  /** Stored runs in a status this graph lacks were written by another definition under the same name. */
+  /**
+   * Stored runs in a status this graph lacks were written by another definition under the same
+   * name. Runs of an older version are checked against the enum of their upgrade; runs of a newer
+   * one are not this definition's to judge.
+   */
   async #checkStoredRuns(): Promise<void> {
-    const { graph, recordStore } = this.#ctx;
+    const { graph, recordStore, version, upgrades } = this.#ctx;
     // One hand-edited row must not keep the workflow from starting: its own events are skipped one
     // by one, and this check is only a safety net, made with the runs that can be read.
     let recent: RunRecord[];
@@ -228,7 +234,12 @@ export class Workflow<T, S extends number> {
       this.#ctx.logger.error(`the check for another workflow sharing the name "${this.name}" was skipped: ${errorText(err)}`, { err });
       return;
     }
-    const foreign = recent.find((r) => !graph.has(r.status));
+    const isForeign = (r: RunRecord): boolean => {
+      const written = r.meta.workflowVersion;
+      if (written === version) return !graph.has(r.status);
+      return written < version && upgrades.get(written)?.names.has(r.status) !== true;
+    };
+    const foreign = recent.find(isForeign);
     if (foreign) throw new WorkflowConflictError(this.name, foreign.status, foreign.runId);
   }
 
@@ -319,13 +330,19 @@ export class Workflow<T, S extends number> {
    * Runs the callbacks of `status` for the latest run of `foreignId` if it is waiting there, and
    * resolves with `{ handled, run }`: `handled` is false (nothing changed) when the run was not in
    * `status`; `run` is the run after the call. A callback's error, such as a rejected payload, is
-   * thrown here; a foreign id without runs is a RecordNotFoundError naming it.
+   * thrown here; a foreign id without runs is a RecordNotFoundError naming it. A run of an older
+   * version of the workflow is upgraded (and stored) first; one a newer version wrote is refused,
+   * untouched, with NewerWorkflowVersionError: call a process of that version.
    */
   callback(foreignId: string, status: S, payload: unknown): Promise<CallbackResult<T, S>> {
     return runCallbacks<T, S>(this.#ctx, this.#callbacks, foreignId, status, payload, this.#stop.signal);
   }
 
-  /** The run, decoded with the workflow's codec; RecordNotFoundError when there is none of this workflow. */
+  /**
+   * The run, decoded with the workflow's codec; RecordNotFoundError when there is none of this
+   * workflow. A run of an older version reads in this version's shape (it is not rewritten); one of
+   * a newer version is a NewerWorkflowVersionError. `latest`, `list` and `await` read runs alike.
+   */
   async get(runId: string): Promise<Run<T, S>> {
     const record = await this.#ctx.recordStore.lookup(runId);
     if (record.workflowName !== this.name) throw new RecordNotFoundError(runId);
@@ -366,7 +383,11 @@ export class Workflow<T, S extends number> {
     return mermaid(this.#ctx.graph, direction);
   }
 
-  /** Pauses a run: its steps, callbacks and timeouts leave it alone until it is resumed. */
+  /**
+   * Pauses a run: its steps, callbacks and timeouts leave it alone until it is resumed. Pausing,
+   * resuming, cancelling and deleting change only the run state, so they work on runs of any
+   * version of the workflow, as `runControl` without a workflow does.
+   */
   async pause(runId: string, reason: string): Promise<void> {
     await this.#control.pause(runId, reason);
   }

@@ -1,6 +1,7 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { hasSnapshots } from "../snapshots.js";
 import { decodeRecord } from "../update.js";
+import { currentStatus } from "../upgrade.js";
 import { workflowContext, type Workflow } from "../workflow.js";
 import { defaultWaitMs, pollUntil } from "./poll.js";
 import { waitFor } from "./wait-for.js";
@@ -25,7 +26,8 @@ export async function requireStatus<T, S extends number>(
     `run "${latest.runId}" of "${foreignId}" to reach ${statusName}`,
     async () => {
       const history = hasSnapshots(store) ? store.snapshots(latest.runId) : [await store.lookup(latest.runId)];
-      return history.find((r) => r.status === status);
+      // Versions written by a newer definition are not this one's to read.
+      return history.find((r) => r.meta.workflowVersion <= ctx.version && currentStatus(ctx, r) === status);
     },
     options.timeoutMs ?? defaultWaitMs,
   );
