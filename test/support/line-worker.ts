@@ -6,13 +6,17 @@
 //   Events are kept (retention: false): the tests count every event each run wrote.
 // Started with an IPC channel, it answers "states" (its processes' states, and its role-lease
 // owner where the backend has one) and "trigger" (triggers more runs, or with `ids` those runs).
+// --workflow parcel: runs version --workflow-version of the versioned parcel workflow
+// (test/support/parcel-workflow.ts), its effects kept like the soak's; a run triggered by version 1
+// with a foreign id "hold<s>-…" is held in status s (its step there fails until version 2 takes it).
 // --workflow soak: runs the soak's two workflows (test/support/soak-workflow.ts) instead, their
 // effects kept beside the backend's data (test/support/effects.ts), and settles waiting payments
 // in a loop; --nats-url names the NATS server, --timeout-ms the soak's timeout.
 //   line-worker.ts <backend> [--schema S] [--prefix P] [--path F] [--brokers B] [--mock]
 //                  [--name N] [--trigger N] [--in-flight N] [--halfway N] [--ttl-ms MS] [--parallel N]
 //                  [--die-in-commit N] [--die-halfway] [--step-delay-ms MS] [--batch-size N]
-//                  [--workflow line|soak] [--nats-url U] [--timeout-ms MS] [--connection-name N] [--database D]
+//                  [--workflow line|soak|parcel] [--workflow-version 1|2] [--nats-url U] [--timeout-ms MS]
+//                  [--connection-name N] [--database D]
 //                  [--chaos slow,failing] [--chaos-seed N]
 // --chaos: wraps the adapters in stepwise/testing's chaos() with --chaos-seed: "slow" delays 5% of
 // the calls by 1–50 ms, "failing" fails 1% before and 1% after the real call; the worker prints
@@ -43,6 +47,7 @@ import { connectNats, natsServers } from "./nats.js";
 import { redisClient } from "./redis.js";
 import { inFlight, named, reporting, runSoak, soakChaos, type Running } from "./soak-worker.js";
 import { lineWorkflowOn, type Item } from "./workflows.js";
+import { parcelWorkflowV1, parcelWorkflowV2, type Parcel, type V1Parcel } from "./parcel-workflow.js";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -63,6 +68,7 @@ const { positionals, values } = parseArgs({
     "step-delay-ms": { type: "string", default: "0" },
     "batch-size": { type: "string" },
     workflow: { type: "string", default: "line" },
+    "workflow-version": { type: "string", default: "1" },
     "nats-url": { type: "string", default: natsServers },
     "timeout-ms": { type: "string", default: "20" },
     "connection-name": { type: "string", default: "stepwise-worker" },
@@ -274,7 +280,35 @@ async function soak(): Promise<Running> {
   });
 }
 
-const running = values.workflow === "soak" ? await soak() : await line();
+/** One version of the parcel workflow; its runs held where their foreign id says (version 1). */
+async function parcel(): Promise<Running> {
+  if (!opened.effects) throw new Error(`line-worker: the parcel workflow has no effects store on "${backend}"`);
+  const options = {
+    name: values.name,
+    effects: await opened.effects(),
+    // A held run must stay in flight, never paused; its retries (and a version-1 process's refusals
+    // of newer runs) back off up to a second, so they do not flood the machine.
+    stepOptions: { parallelCount: Number(values.parallel), errBackOff: { initial: 50, max: 1000 }, pauseAfterErrCount: 0 },
+    config,
+  };
+  const adapters = reporting(opened.adapters, say) as BuildConfig<unknown>;
+  const parallelTriggers = Number(values["in-flight"]);
+  if (values["workflow-version"] === "1") {
+    const wf = parcelWorkflowV1(adapters as BuildConfig<V1Parcel>, options);
+    await wf.run();
+    const start = (id: string) => {
+      const holdAt = /^hold(\d+)-/.exec(id)?.[1];
+      return wf.trigger(id, { initialValue: { id, grams: 0, marks: [], ...(holdAt ? { holdAt: Number(holdAt) } : {}) } });
+    };
+    return { stop: () => wf.stop(), states: () => wf.states(), trigger: ({ prefix = "x", count = 0, ids }) => inFlight(ids ?? named(prefix, count), parallelTriggers, start) };
+  }
+  const wf = parcelWorkflowV2(adapters as BuildConfig<Parcel>, options);
+  await wf.run();
+  const start = (id: string) => wf.trigger(id, { initialValue: { id, kg: 0, marks: [] } });
+  return { stop: () => wf.stop(), states: () => wf.states(), trigger: ({ prefix = "x", count = 0, ids }) => inFlight(ids ?? named(prefix, count), parallelTriggers, start) };
+}
+
+const running = values.workflow === "soak" ? await soak() : values.workflow === "parcel" ? await parcel() : await line();
 say("ready");
 
 const triggerCount = Number(values.trigger);
