@@ -17,6 +17,7 @@ const expectedOutput: { [file: string]: RegExp } = {
   "metrics.ts": /^metrics served: workflow_runs\{workflow_name="order-processing",status="Shipped"\} 2$/m,
   "schema.ts": /^trigger refused \(INVALID_OBJECT\): .*\ncallback refused \(INVALID_PAYLOAD\): .*\nclaim of ana for 120 EUR is Approved by bo$/m,
   "rate-limit.ts": /^sent 20 messages with 22 calls; calls per 200 ms: [\d, ]+$/m,
+  "versioned.ts": /^chair is Approved at 12\.50 EUR, stored as version 2$/m,
 };
 
 interface Outcome {
