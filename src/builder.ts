@@ -12,7 +12,7 @@ import type { ConnectorFn } from "./connector-fn.js";
 import type { HookedRunState, RunStateHook } from "./hook.js";
 import { RunState, runStateName } from "./runstate.js";
 import { unsupportedTimeoutOptions, type TimeoutDefinition, type TimeoutFn, type TimerFn } from "./timeout.js";
-import { checkedVersion, checkUpgradeChain, upgradeDefinition, type BuilderOptions, type UpgradeDefinition, type UpgradeMap } from "./upgrade.js";
+import { checkedVersion, checkUpgradeChain, upgradeDefinition, type BuilderOptions, type UpgradeDefinition, type UpgradeMap, type UpgradeMapNamingOnlyOldT } from "./upgrade.js";
 import { Workflow } from "./workflow.js";
 import type { AcceptsOwnOutput } from "./schema.js";
 
@@ -232,8 +232,12 @@ export class Builder<T, S extends number> {
    *
    * The last upgrade maps to this builder's `T` and `S`. An earlier one maps to the types of the
    * version after it, which you name: `upgrade<V1Order, typeof V1Status, V2Order, V2Status>(1, …)`.
-   * TypeScript infers nothing when some type arguments are given, so either name both old types
-   * (`upgrade<V1Order, typeof V1Status>`) or none and annotate the object function's parameter:
+   *
+   * The compiler checks the status map for completeness when it knows the old enum's type: give
+   * no type arguments and annotate the object function's parameter, or name both old types
+   * (`upgrade<V1Order, typeof V1Status>`). Naming only the old object type (`upgrade<V1Order>`)
+   * also compiles, as TypeScript infers nothing once some type arguments are given; `build()`
+   * then refuses an incomplete map instead.
    *
    * ```ts
    * const b = new Builder<Order, OrderStatus>("orders", OrderStatus, { version: 2 });
@@ -243,12 +247,18 @@ export class Builder<T, S extends number> {
    * });
    * ```
    */
-  upgrade<OldT, OldEnum extends StatusEnum = never, NewT = T, NewS extends number = S>(
+  upgrade<OldT>(fromVersion: number, oldStatusEnum: StatusEnum, map: UpgradeMapNamingOnlyOldT<NoInfer<OldT>, T, S>): Updater;
+  upgrade<OldT, OldEnum extends StatusEnum, NewT = T, NewS extends number = S>(
     fromVersion: number,
     oldStatusEnum: OldEnum,
     map: UpgradeMap<OldT, OldEnum, NoInfer<NewT>, NoInfer<NewS>>,
+  ): Updater;
+  upgrade(
+    fromVersion: number,
+    oldStatusEnum: StatusEnum,
+    map: { object: (old: never) => unknown; status: { readonly [name: string]: number } },
   ): Updater {
-    const upgrade = upgradeDefinition(this.#version, fromVersion, oldStatusEnum, map as UpgradeMap<never, StatusEnum, unknown, number>);
+    const upgrade = upgradeDefinition(this.#version, fromVersion, oldStatusEnum, map);
     if (upgrade instanceof BuildError) {
       this.#problems.push(upgrade);
       return { withOptions: () => {} };

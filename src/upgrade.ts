@@ -20,6 +20,17 @@ export interface UpgradeMap<OldT, OldEnum, NewT, NewS extends number> {
   status: StatusMap<OldEnum, NewS>;
 }
 
+/**
+ * The map of `upgrade<OldT>(…)`, given only the old object type: TypeScript then cannot know the
+ * old enum's type, so `build()` checks the status map. Without that type argument (`OldT` left
+ * `unknown`) nothing fits the status map, so the compiler reports an incomplete map of an
+ * inferred call against the other overload's status map.
+ */
+export interface UpgradeMapNamingOnlyOldT<OldT, NewT, NewS extends number> {
+  object: (old: unknown extends OldT ? never : OldT) => NewT;
+  status: unknown extends OldT ? { readonly [name: string]: never } : { readonly [name: string]: NewS };
+}
+
 /** Options of `new Builder(name, statusEnum, options)`. */
 export interface BuilderOptions {
   /**
