@@ -37,8 +37,11 @@ const table = "soak_effects";
 /** Effects in a PostgreSQL table of `schema`, made if missing. */
 export async function postgresEffects(pool: pg.Pool, schema: string): Promise<Effects> {
   const name = `"${schema}".${table}`;
+  // Workers start together; PostgreSQL's CREATE TABLE IF NOT EXISTS is no guard against a
+  // concurrent one, so the creators take turns (both statements run in one implicit transaction).
   await pool.query(
-    `CREATE TABLE IF NOT EXISTS ${name} (run_id text, handler text, version int NOT NULL,
+    `SELECT pg_advisory_xact_lock(hashtext('${schema}.${table}'));
+     CREATE TABLE IF NOT EXISTS ${name} (run_id text, handler text, version int NOT NULL,
        retries int NOT NULL DEFAULT 0, duplicates int NOT NULL DEFAULT 0, PRIMARY KEY (run_id, handler))`,
   );
   return {
