@@ -25,12 +25,13 @@ test("connections terminated by the server mid-run: steps are retried and every 
     const runs = 300;
     const runIds: string[] = [];
     let terminated = 0;
+    let stopKilling = false;
     const allDone = async () =>
       Number((await db.pool.query(`SELECT count(*) FROM "${db.schema}".stepwise_records WHERE run_state = $1`, [RunState.Completed])).rows[0].count) === runs;
     const killer = (async () => {
       // Keeps ending one of the workflow's connections at random, whatever it is doing (a step's
       // write, the LISTEN connection, the role lock), forty times a second until every run finished.
-      while (runIds.length < runs || !(await allDone())) {
+      while (!stopKilling && (runIds.length < runs || !(await allDone()))) {
         const { rows } = await db.pool.query<{ ended: boolean }>(
           `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
             WHERE application_name = 'stepwise-fault' AND pid <> pg_backend_pid() ORDER BY random() LIMIT 1`,
@@ -53,7 +54,14 @@ test("connections terminated by the server mid-run: steps are retried and every 
         }
       }
     }
-    await until("every run to complete despite the terminations", allDone, 100_000);
+    try {
+      await until("every run to complete despite the terminations", allDone, 100_000);
+    } catch (err) {
+      stopKilling = true;
+      await killer;
+      const { rows } = await db.pool.query(`SELECT status, run_state, count(*) FROM "${db.schema}".stepwise_records GROUP BY 1, 2`);
+      throw new Error(`${(err as Error).message} (${terminated} connections ended); runs by status and state: ${JSON.stringify(rows)}`, { cause: err });
+    }
     await killer;
     assert.ok(terminated > 0, "connections were terminated");
     assert.ok(errors.length > 0, "the workflow saw the failures");
