@@ -9,7 +9,7 @@ import type { ProcessSpec } from "./process.js";
 import { RunState } from "./runstate.js";
 import { deleteTopic } from "./topic.js";
 import { changedRecord, decodeRecord, writeUnlessSuperseded } from "./update.js";
-import { checkNotNewer, isOlderVersion, upgradedStatus } from "./upgrade.js";
+import { checkNotNewer, currentStatus } from "./upgrade.js";
 
 const deletedObject = new TextEncoder().encode(JSON.stringify({ result: "deleted" }));
 
@@ -32,7 +32,7 @@ export function deleteProcess<T>(ctx: WorkflowContext<T>, customDelete: ((object
       checkNotNewer(ctx, record);
       const object = customDelete ? ctx.codec.encode(customDelete(decodeRecord(ctx, record).object)) : deletedObject.slice();
       // What is left is of this version's shape, in the status an older run maps to.
-      const next = changedRecord(ctx, record, { runState: RunState.DataDeleted, object, status: isOlderVersion(ctx, record) ? upgradedStatus(ctx, record) : record.status });
+      const next = changedRecord(ctx, record, { runState: RunState.DataDeleted, object, status: currentStatus(ctx, record) });
       next.meta.workflowVersion = ctx.version;
       await writeUnlessSuperseded(ctx, record, next);
       return undefined;

@@ -96,23 +96,20 @@ export function resultRecord<T>(
     runState = ctx.graph.isTerminal(result) ? RunState.Completed : RunState.Running;
     status = result;
   }
-  const fields = changedFields(ctx, current, { runState, status, reason });
-  // Without a schema the record is made at once, with no promise: validation alone may answer later.
-  return ctx.schema === undefined ? recordWith(ctx, fields, object) : validRecord(ctx, ctx.schema, current, fields, object, where);
+  return validRecord(ctx, current, changedFields(ctx, current, { runState, status, reason }), object, where);
 }
 
-/** The record of `fields` holding the schema's output for `object`: what the schema refuses is never stored. */
-async function validRecord<T>(
-  ctx: WorkflowContext<T>,
-  schema: StandardSchemaV1<unknown, T>,
-  current: Record,
-  fields: RecordFields,
-  object: T,
-  where: string,
-): Promise<Record> {
+/**
+ * The record of `fields` holding `object`, or with a schema its output: what the schema refuses is
+ * never stored. Without a schema the record is made at once, with no promise: validation alone may
+ * answer later.
+ */
+function validRecord<T>(ctx: WorkflowContext<T>, current: Record, fields: RecordFields, object: T, where: string): Record | Promise<Record> {
+  const { schema } = ctx;
+  if (schema === undefined) return recordWith(ctx, fields, object);
   const refuse = (issues: readonly StandardSchemaV1.Issue[]) =>
     new InvalidObjectError(current.foreignId, current.runId, issues, `the object ${where} left in run "${current.runId}"`);
-  return recordWith(ctx, fields, await validate(schema, object, refuse));
+  return validate(schema, object, refuse).then((output) => recordWith(ctx, fields, output));
 }
 
 /**
@@ -194,8 +191,7 @@ export function upgradedRecord<T>(ctx: WorkflowContext<T>, current: Record): Rec
   const object = upgradedObject(ctx, current, decodeObject(ctx, current)) as T;
   const fields = changedFields(ctx, current, { runState: ctx.graph.isTerminal(status) ? RunState.Completed : RunState.Running, status });
   fields.meta.workflowVersion = ctx.version;
-  if (ctx.schema === undefined) return recordWith(ctx, fields, object);
-  return validRecord(ctx, ctx.schema, current, fields, object, `the upgrade from version ${current.meta.workflowVersion}`);
+  return validRecord(ctx, current, fields, object, `the upgrade from version ${current.meta.workflowVersion}`);
 }
 
 /**

@@ -14,8 +14,8 @@ import { isOlderVersion, type UpgradeDefinition } from "./upgrade.js";
 
 /**
  * The upgraded next version of a run of an older version, to be stored; a failing upgrade (an
- * object map that throws, a status the map lacks, an object the schema refuses) is an error of the run, retried and counted
- * toward `pauseAfterErrCount` like a step's.
+ * object map that throws, a status the map lacks, an object the schema refuses) is an error of the
+ * run, retried and counted toward `pauseAfterErrCount` like a step's.
  */
 export async function upgradeOrFail<T>(ctx: WorkflowContext<T>, record: Record, signal: AbortSignal, errors: ErrorCount<T>): Promise<Record | undefined> {
   let next: Record;
