@@ -32,6 +32,7 @@ import { postgres, PostgresRecordStore } from "stepwise/postgres";
 import { sqlite } from "stepwise/sqlite";
 import { eventually } from "../test/support/nats.js";
 import { freshSchema, testPool } from "../test/support/postgres.js";
+import { inFlight } from "../test/support/soak-worker.js";
 import { round3 } from "./measure.mjs";
 
 const { values } = parseArgs({
@@ -97,7 +98,7 @@ async function worker(): Promise<void> {
       return;
     }
     const ids = Array.from({ length: request.count }, (_, i) => `${request.prefix}-${request.from + i}`);
-    void inFlight(100, ids, (id) => wf.trigger(id, { initialValue: { n: 0 }, startAt: request.status })).then(
+    void inFlight(ids, 100, (id) => wf.trigger(id, { initialValue: { n: 0 }, startAt: request.status })).then(
       () => reply({}),
       (err: unknown) => reply({ error: String(err) }),
     );
@@ -131,16 +132,6 @@ function noting(roles: RoleScheduler, held: Set<string>): RoleScheduler {
       return lease;
     },
   };
-}
-
-/** Runs `start` for each of `ids`, `width` at a time. */
-async function inFlight(width: number, ids: readonly string[], start: (id: string) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < ids.length) await start(ids[next++]!);
-    }),
-  );
 }
 
 /** A started worker: requests over IPC, and its end. */

@@ -407,10 +407,7 @@ export class Model {
 
   /** The run's status event: the auto-inserter makes the status's timeout unless the run is stopped by then. */
   #entered(run: ModelRun): void {
-    const consumer = this.shape.consumers[run.status];
-    if (consumer?.kind === "timeout" && !modelIsStopped(run.runState) && !modelIsFinished(run.runState)) {
-      run.timeouts.push(this.nowMs + (consumer.timeoutMs ?? 0));
-    }
+    if (this.#waitsForTimeout(run)) run.timeouts.push(this.nowMs + (this.shape.consumers[run.status]?.timeoutMs ?? 0));
   }
 
   #waitsForTimeout(run: ModelRun): boolean {
@@ -419,8 +416,7 @@ export class Model {
 
   #fireDueTimeouts(run: ModelRun): void {
     if (!this.#waitsForTimeout(run) || !run.timeouts.some((atMs) => atMs <= this.nowMs)) return;
-    const consumer = this.shape.consumers[run.status];
-    if (!consumer) return;
+    const consumer = this.shape.consumers[run.status]!;
     bump(run.calls, run.status);
     this.move(run, pick(consumer.to, run.seed, run.status));
     this.settle(run);
