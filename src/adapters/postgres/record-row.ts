@@ -69,3 +69,8 @@ export function toRecord(row: RecordRow): Record {
 function isTime(value: unknown): value is Date {
   return value instanceof Date && !Number.isNaN(value.getTime());
 }
+
+/** A timestamp column's milliseconds: pg reads 'infinity' and '-infinity' as numbers, not Dates, and those are no time. */
+export function timeMs(value: Date | number): number | undefined {
+  return value instanceof Date ? value.getTime() : undefined;
+}

@@ -12,7 +12,7 @@ import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.j
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { isUniqueViolation, pgDetail, translateError } from "./errors.js";
 import { Notifier } from "./notifier.js";
-import { columns, toRecord, type RecordRow } from "./record-row.js";
+import { columns, timeMs, toRecord, type RecordRow } from "./record-row.js";
 import { statement, withValues, type Statement } from "./prepared.js";
 import { tables, type Tables } from "./tables.js";
 
@@ -273,8 +273,7 @@ export class PostgresRecordStore implements RecordStore {
           foreignId: r.foreign_id,
           type: r.type,
           headers: r.headers,
-          // pg reads the timestamps 'infinity' and '-infinity' as numbers, not Dates.
-          createdAtMs: r.created_at instanceof Date ? r.created_at.getTime() : undefined,
+          createdAtMs: timeMs(r.created_at),
         }),
       (r) => r.id,
     );

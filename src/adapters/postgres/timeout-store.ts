@@ -4,6 +4,7 @@ import { storedTimeout } from "../../stored-timeout.js";
 import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { translateError } from "./errors.js";
+import { timeMs } from "./record-row.js";
 import { tables, type Tables } from "./tables.js";
 
 interface TimeoutRow {
@@ -94,9 +95,4 @@ function toTimeout(row: TimeoutRow): TimeoutRecord {
     expireAtMs: timeMs(row.expire_at),
     createdAtMs: timeMs(row.created_at),
   });
-}
-
-/** pg reads the timestamps 'infinity' and '-infinity' as numbers, not Dates. */
-function timeMs(value: Date | number): number | undefined {
-  return value instanceof Date ? value.getTime() : undefined;
 }
