@@ -269,6 +269,45 @@ test("postgres: events committed out of id order by concurrent writers all reach
   await Promise.all(receivers.map((r) => r.close()));
 });
 
+test("postgres: streamFromLatest skips what was committed before the start, even behind an older open transaction, and keeps what commits after", async () => {
+  const streamer = new PostgresEventStreamer(options());
+  const t = tables({ schema: db.schema });
+  const topic = `latest-${Date.now()}`;
+  const sender = await streamer.newSender(topic);
+  const older = await db.pool.connect();
+  const inFlight = await db.pool.connect();
+  try {
+    // An unrelated transaction holds the oldest in-flight id below the events that follow.
+    await older.query("BEGIN");
+    await older.query("SELECT pg_current_xact_id()");
+    await sender.send("before", 1, {});
+    await inFlight.query("BEGIN");
+    await inFlight.query(`INSERT INTO ${t.events} (topic, foreign_id, type, headers) VALUES ($1, 'in-flight', 1, '{}'::jsonb)`, [topic]);
+
+    const durable = await streamer.newReceiver(topic, "durable", { streamFromLatest: true });
+    const ephemeral = await streamer.newReceiver(topic, "ephemeral", { streamFromLatest: true, ephemeral: true });
+    await inFlight.query("COMMIT");
+    await sender.send("after", 1, {});
+    await older.query("COMMIT");
+
+    for (const receiver of [durable, ephemeral]) {
+      const signal = AbortSignal.timeout(10_000);
+      const seen: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const { event, ack } = await receiver.recv(signal);
+        seen.push(event.foreignId);
+        await ack();
+      }
+      assert.deepEqual(seen, ["in-flight", "after"], "the event committed before the start is skipped; one in flight then is not");
+      await receiver.close();
+    }
+  } finally {
+    older.release();
+    inFlight.release();
+    await streamer.close();
+  }
+});
+
 test("postgres: 200 runs of a three-step workflow on postgres() over two shards each complete, each transition and its event stored once", async () => {
   const runIds = await lineRunsComplete(postgres(options()), { runs: 200, name: "pg-line", outbox: false });
   const { rows } = await db.pool.query(

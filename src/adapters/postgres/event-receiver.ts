@@ -56,6 +56,8 @@ export class PostgresEventReceiver implements EventReceiver {
   readonly #trimmer: Trimmer;
   readonly #read: Statement;
   readonly #flushCursor: Statement;
+  /** A snapshot (as text) whose committed events are skipped: those before a streamFromLatest start. */
+  readonly #skipCommittedBy: string | null;
   /** Where the next read starts: moves on recv. */
   #position: Position;
   /** The last acked position, and the last one written to the cursors table. */
@@ -75,6 +77,7 @@ export class PostgresEventReceiver implements EventReceiver {
     topic: string;
     name: string;
     position: Position;
+    skipCommittedBy: string | null;
     pollingFrequencyMs: number;
     durable: boolean;
     /** Trims the events table now and then, after a durable receiver stored its position. */
@@ -89,6 +92,7 @@ export class PostgresEventReceiver implements EventReceiver {
     this.#durable = options.durable;
     this.#trimmer = options.trimmer;
     this.#position = options.position;
+    this.#skipCommittedBy = options.skipCommittedBy;
     this.#acked = options.position;
     this.#flushed = options.position;
     const events = this.#t.events;
@@ -98,13 +102,15 @@ export class PostgresEventReceiver implements EventReceiver {
         SELECT e.id AS id_order, e.tx AS tx_order, e.id::text AS id, e.tx::text AS tx, e.foreign_id, e.type, e.headers, e.created_at
         FROM ${events} e
         WHERE e.topic = $1 AND (e.tx, e.id) > ($2::xid8, $3::bigint) AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
+          AND NOT coalesce(pg_visible_in_snapshot(e.tx, $4::pg_snapshot), false)
         ORDER BY e.tx, e.id LIMIT ${batchSize}
       )
       SELECT e.tx_order, e.id_order, e.id, e.tx, e.foreign_id, e.type, e.headers, e.created_at, false AS held
       FROM ready e
       UNION ALL
       SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-        EXISTS (SELECT 1 FROM ${events} h WHERE h.topic = $1 AND (h.tx, h.id) > ($2::xid8, $3::bigint))
+        EXISTS (SELECT 1 FROM ${events} h WHERE h.topic = $1 AND (h.tx, h.id) > ($2::xid8, $3::bigint)
+          AND NOT coalesce(pg_visible_in_snapshot(h.tx, $4::pg_snapshot), false))
       WHERE NOT EXISTS (SELECT 1 FROM ready)
       ORDER BY tx_order, id_order`);
     this.#flushCursor = statement(`UPDATE ${this.#t.cursors} SET tx = $3::xid8, id = $4::bigint WHERE topic = $1 AND name = $2`);
@@ -120,7 +126,7 @@ export class PostgresEventReceiver implements EventReceiver {
         this.#position = next.position;
         return { event: next.event, ack: () => this.#ack(next.position) };
       }
-      const rows = await this.#query<EventRow & { held: boolean }>(this.#read, [this.#topic, this.#position.tx, this.#position.id]);
+      const rows = await this.#query<EventRow & { held: boolean }>(this.#read, [this.#topic, this.#position.tx, this.#position.id, this.#skipCommittedBy]);
       const first = rows[0];
       if (first && first.id !== null) {
         this.#buffer = rows.map((row) => ({

@@ -10,6 +10,14 @@ import { PostgresEventReceiver, type Position } from "./event-receiver.js";
 import { Notifier } from "./notifier.js";
 import { tables, type Tables } from "./tables.js";
 
+/** Where a new receiver starts, and the snapshot whose committed events it skips, if any. */
+interface Start {
+  position: Position;
+  skipCommittedBy: string | null;
+}
+
+const fromOldest: Start = { position: { tx: "0", id: "0" }, skipCommittedBy: null };
+
 /** Options of {@link PostgresEventStreamer}. */
 export interface PostgresEventStreamerOptions extends PostgresOptions {
   /** Where a broken LISTEN connection is reported. */
@@ -77,9 +85,9 @@ export class PostgresEventStreamer implements EventStreamer {
    */
   async newReceiver(topic: string, name: string, options: ReceiverOptions = {}): Promise<EventReceiver> {
     const t = this.#t;
-    const latest = options.streamFromLatest ? "pg_snapshot_xmin(pg_current_snapshot())" : "'0'::xid8";
+    const fromLatest = options.streamFromLatest === true;
     const durable = options.ephemeral !== true;
-    const position = durable ? await this.#openCursor(topic, name, latest) : await this.#start(latest);
+    const { position, skipCommittedBy } = durable ? await this.#openCursor(topic, name, fromLatest) : await this.#start(fromLatest);
     return this.#open.receiver(new PostgresEventReceiver({
       pool: this.#pool,
       tables: t,
@@ -87,6 +95,7 @@ export class PostgresEventStreamer implements EventStreamer {
       topic,
       name,
       position,
+      skipCommittedBy,
       pollingFrequencyMs: options.pollingFrequency ?? 500,
       durable,
       trimmer: this.#trimmer,
@@ -114,28 +123,45 @@ export class PostgresEventStreamer implements EventStreamer {
       });
   }
 
-  async #start(latest: string): Promise<Position> {
-    const result = await this.#pool.query<Position>(`SELECT ${latest}::text AS tx, '0' AS id`).catch((err: unknown) => {
-      throw translateError(err, this.#t, "events");
-    });
-    return result.rows[0] ?? { tx: "0", id: "0" };
+  async #start(fromLatest: boolean): Promise<Start> {
+    if (!fromLatest) return fromOldest;
+    const result = await this.#pool
+      .query<{ tx: string; snapshot: string }>(
+        `SELECT pg_snapshot_xmin(s)::text AS tx, s::text AS snapshot FROM (SELECT pg_current_snapshot() AS s) now`,
+      )
+      .catch((err: unknown) => {
+        throw translateError(err, this.#t, "events");
+      });
+    const row = result.rows[0];
+    return row ? { position: { tx: row.tx, id: "0" }, skipCommittedBy: row.snapshot } : fromOldest;
   }
 
-  /** The name's stored position, stored at once when new, so streamFromLatest decides only for a name never seen. */
-  async #openCursor(topic: string, name: string, latest: string): Promise<Position> {
+  /**
+   * The name's stored position, stored at once when new, so streamFromLatest decides only for a
+   * name never seen. A new name streaming from latest starts at the oldest transaction then in
+   * flight and skips the events already committed, so one committed just after is never missed.
+   * The skipping is this receiver's alone: a receiver of the name opened before it acked anything
+   * starts at that transaction and may see those earlier events.
+   */
+  async #openCursor(topic: string, name: string, fromLatest: boolean): Promise<Start> {
     const t = this.#t;
+    const snapshot = fromLatest ? "pg_current_snapshot()" : "NULL::pg_snapshot";
+    const start = fromLatest ? "pg_snapshot_xmin(now.s)" : "'0'::xid8";
     const result = await this.#pool
-      .query<{ tx: string; id: string }>(
-        `WITH created AS (
-           INSERT INTO ${t.cursors} (topic, name, tx, id) VALUES ($1, $2, ${latest}, 0)
+      .query<{ tx: string; id: string; snapshot: string | null }>(
+        `WITH now AS (SELECT ${snapshot} AS s),
+         created AS (
+           INSERT INTO ${t.cursors} (topic, name, tx, id) SELECT $1, $2, ${start}, 0 FROM now
            ON CONFLICT (topic, name) DO NOTHING RETURNING tx::text, id::text
          )
-         SELECT tx, id FROM created UNION ALL SELECT tx::text, id::text FROM ${t.cursors} WHERE topic = $1 AND name = $2`,
+         SELECT tx, id, (SELECT s::text FROM now) AS snapshot FROM created
+         UNION ALL SELECT tx::text, id::text, NULL FROM ${t.cursors} WHERE topic = $1 AND name = $2`,
         [topic, name],
       )
       .catch((err: unknown) => {
         throw translateError(err, t, "cursors");
       });
-    return result.rows[0] ?? { tx: "0", id: "0" };
+    const row = result.rows[0];
+    return row ? { position: { tx: row.tx, id: row.id }, skipCommittedBy: row.snapshot } : fromOldest;
   }
 }
