@@ -32,7 +32,7 @@ export { HeaderKey } from "./event.js";
 export type { Delivery, Event, EventReceiver, EventSender, EventStreamer, Headers, ReceiverOptions } from "./event.js";
 export { copyRecord } from "./record.js";
 export type { ListQuery, OutboxEvent, Record, RecordFilter, RecordMeta, RecordStore } from "./record.js";
-export type { NewTimeout, TimeoutRecord, TimeoutStore } from "./timeout-store.js";
+export type { NewTimeout, TimeoutPage, TimeoutRecord, TimeoutStore } from "./timeout-store.js";
 export type { Lease, RoleScheduler } from "./rolescheduler.js";
 export type { Adapters } from "./adapters.js";
 export type { Retention, RetentionOptions } from "./retention.js";

@@ -46,6 +46,9 @@ export interface TimeoutDefinition<T> {
   options: ProcessOptions;
 }
 
+/** How many due timeouts the poller lists at most at once: a burst of them is read a page at a time. */
+export const timeoutPageSize = 1000;
+
 /** Timeouts run one auto-inserter and one poller per status: sharding, lag and batching do not apply to them. */
 export const unsupportedTimeoutOptions = ["parallelCount", "lag", ...stepOnlyOptions] as const;
 
@@ -94,17 +97,23 @@ export function timeoutProcesses<T>(ctx: WorkflowContext<T>, from: number, timeo
     open: async (signal) => {
       signal.throwIfAborted();
       let due: TimeoutRecord[] = [];
+      /** The last timeout listed while a sweep through the due ones goes on; undefined between sweeps. */
+      let after: TimeoutRecord | undefined;
       let polled = false;
       const setAside = new SetAsideRows(ctx.logger, "timeout");
       return {
         recv: async (recvSignal) => {
           while (due.length === 0) {
-            // Wait between polls even after a batch: a paused run's timeout stays due and would spin.
-            if (polled) await ctx.clock.sleep(options.pollingFrequency, recvSignal);
-            const listed = await readableRows(store.listValid(ctx.name, from, ctx.clock.now()));
+            // Wait between sweeps even after one that found timeouts: a paused run's timeout stays due and would spin.
+            if (polled && after === undefined) await ctx.clock.sleep(options.pollingFrequency, recvSignal);
+            const listed = await readableRows(store.listValid(ctx.name, from, ctx.clock.now(), { after, limit: timeoutPageSize }));
             setAside.note(listed.malformed);
             due = listed.rows;
             polled = true;
+            // A full page may have more behind it, read next without a wait. One with no readable
+            // timeout cannot say where the sweep is, and a store that lists more than a page keeps
+            // no pages: both end the sweep.
+            after = listed.rows.length + listed.malformed.length === timeoutPageSize ? listed.rows.at(-1) : undefined;
           }
           // Polled, not streamed: a timeout is done when it is completed or cancelled, so ack has nothing to do.
           return { event: due.shift() as TimeoutRecord, ack: async () => {} };

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BuildError, Builder, durationTimer, RunState, timeTimer, type TimerFn } from "stepwise";
+import { BuildError, Builder, durationTimer, RunState, timeTimer, type TimeoutStore, type TimerFn } from "stepwise";
 import { memory } from "stepwise/memory";
 import { awaitTimeoutInsert, FakeClock, requireStatus, waitFor } from "stepwise/testing";
 import { until } from "./support/until.js";
 import { errorsTo, quietLogger } from "./support/logger.js";
+import { timeoutPageSize } from "../src/timeout.js";
 
 enum Order {
   Unknown = 0,
@@ -227,6 +228,56 @@ test("the workflow's default lag never delays inserting or firing a timeout", { 
     assert.equal(timeout.expireAt.toISOString(), "2026-01-01T00:00:00.100Z");
     clock.advance(100);
     await requireStatus(wf, "o-8", Order.Expired, { id: "o-8" });
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("due timeouts are read a page at a time, and a page of paused runs' timeouts never keeps a later one from firing", { timeout: 60_000 }, async () => {
+  const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
+  const adapters = memory({ clock });
+  const inner = adapters.timeoutStore;
+  let longestListing = 0;
+  // The store as the poller sees it, noting how many timeouts one listing handed over.
+  const timeoutStore: TimeoutStore = {
+    create: (t) => inner.create(t),
+    complete: (id) => inner.complete(id),
+    cancel: (id) => inner.cancel(id),
+    list: (name) => inner.list(name),
+    listValid: async (name, status, now, page) => {
+      const listed = await inner.listValid(name, status, now, page);
+      longestListing = Math.max(longestListing, listed.length);
+      return listed;
+    },
+  };
+  const fired: string[] = [];
+  const b = new Builder<Cart, Order>("timeout-pages", Order);
+  // The paused runs' timeouts fall due a minute before the one that must fire, so each sweep meets them first.
+  b.addTimeout(
+    Order.Created,
+    (run, now) => new Date(now.getTime() + (run.foreignId === "late" ? hour : hour - 60_000)),
+    async (run) => {
+      fired.push(run.foreignId);
+      return Order.Expired;
+    },
+    Order.Expired,
+  );
+  const wf = b.build({ ...adapters, timeoutStore, clock, pauseRetry: false });
+  try {
+    await wf.run();
+    const paused = timeoutPageSize + 10;
+    const runIds: string[] = [];
+    for (let i = 0; i < paused; i++) runIds.push(await wf.trigger(`paused-${i}`, { initialValue: { id: `paused-${i}` } }));
+    await until("every paused run's timeout is inserted", async () => (await inner.list("timeout-pages")).length === paused, 30_000);
+    for (const runId of runIds) await wf.pause(runId, "held for the test");
+    const lateRunId = await wf.trigger("late", { initialValue: { id: "late" } });
+    await awaitTimeoutInsert(wf, "late", lateRunId, Order.Created);
+
+    clock.advance(hour);
+    await requireStatus(wf, "late", Order.Expired, { id: "late" });
+    assert.deepEqual(fired, ["late"], "only the run that is not paused fired");
+    assert.equal(longestListing, timeoutPageSize, "no listing handed over more than a page");
+    assert.equal((await inner.list("timeout-pages")).length, paused, "the paused runs keep their timeouts");
   } finally {
     await wf.stop();
   }

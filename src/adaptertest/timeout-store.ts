@@ -81,6 +81,47 @@ export function timeoutStoreCases(make: () => Promise<TimeoutStore>): Conformanc
       },
     },
     {
+      name: "timeout store: listValid pages in expiry order, ties in a fixed order, each page after the last of the one before, also when that one is gone",
+      run: async () => {
+        const store = await make();
+        const workflowName = uniqueName("workflow");
+        // Twelve due timeouts, eight of them sharing an expiry (their order then rests on ids past 9),
+        // created out of expiry order; and two that are not due or of another status.
+        const minutes = [-1, -1, -3, -1, -1, -2, -1, -1, -1, -1, -4, -2];
+        for (const m of minutes) await store.create(newTimeout(workflowName, { status: 1, expireAt: from(m) }));
+        await store.create(newTimeout(workflowName, { status: 1, expireAt: from(5) }));
+        await store.create(newTimeout(workflowName, { status: 2, expireAt: from(-5) }));
+        const whole = await store.listValid(workflowName, 1, now);
+        assert.equal(whole.length, minutes.length, "the unpaged listing has every due timeout of the status");
+
+        const pages: TimeoutRecord[][] = [];
+        let after: TimeoutRecord | undefined;
+        for (;;) {
+          const page = await store.listValid(workflowName, 1, now, { after, limit: 5 });
+          pages.push(page);
+          if (page.length < 5) break;
+          after = page.at(-1);
+          assert.ok(pages.length < 10, "the pages come to an end");
+        }
+        assert.deepEqual(pages.map((page) => page.length), [5, 5, 2], "pages of at most the limit");
+        assert.deepEqual(pages.flat().map((t) => t.id), whole.map((t) => t.id), "the pages together are the whole listing, in its order");
+        const expiries = whole.map((t) => t.expireAt.getTime());
+        assert.deepEqual(expiries, [...expiries].sort((a, b) => a - b), "soonest first");
+
+        const [first, second] = pages;
+        assert.ok(first && second);
+        const last = first.at(-1);
+        assert.ok(last);
+        await store.complete(last.id);
+        assert.deepEqual(
+          (await store.listValid(workflowName, 1, now, { after: last, limit: 5 })).map((t) => t.id),
+          second.map((t) => t.id),
+          "a page after a timeout that is gone starts where it would have",
+        );
+        assert.deepEqual(await store.listValid(workflowName, 1, now, { after: whole.at(-1), limit: 5 }), [], "nothing after the last");
+      },
+    },
+    {
       name: "timeout store: complete and cancel remove a timeout from list and listValid",
       run: async () => {
         const store = await make();

@@ -1,5 +1,5 @@
 import { adoptClock, type Clock, type ClockAdopter } from "../clock.js";
-import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../timeout-store.js";
+import type { NewTimeout, TimeoutPage, TimeoutRecord, TimeoutStore } from "../timeout-store.js";
 import { ChaosSchedule, type ChaosOptions, type ChaosStats, type Chaotic, type TimeoutStoreMethod } from "./chaos-schedule.js";
 
 const timeoutStoreMethods: readonly TimeoutStoreMethod[] = ["create", "complete", "cancel", "list", "listValid"];
@@ -42,8 +42,8 @@ class ChaosTimeoutStore implements TimeoutStore, Chaotic, ClockAdopter {
     return this.#schedule.call("list", () => this.#inner.list(workflowName));
   }
 
-  listValid(workflowName: string, status: number, now: Date): Promise<TimeoutRecord[]> {
-    return this.#schedule.call("listValid", () => this.#inner.listValid(workflowName, status, now));
+  listValid(workflowName: string, status: number, now: Date, page?: TimeoutPage): Promise<TimeoutRecord[]> {
+    return this.#schedule.call("listValid", () => this.#inner.listValid(workflowName, status, now, page));
   }
 
   stats(): ChaosStats {

@@ -1,6 +1,6 @@
 import { adoptClock, FollowingClock, type Clock, type ClockAdopter } from "../../clock.js";
 import { TimeoutNotFoundError } from "../../errors.js";
-import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
+import type { NewTimeout, TimeoutPage, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 
 /** Options of {@link MemoryTimeoutStore}. */
 export interface MemoryTimeoutStoreOptions {
@@ -14,7 +14,7 @@ export interface MemoryTimeoutStoreOptions {
  */
 export class MemoryTimeoutStore implements TimeoutStore, ClockAdopter {
   private readonly clock: Clock;
-  /** Id → active timeout; Map order is creation order, the tie-break when expiry times are equal. */
+  /** Id → active timeout. */
   private readonly active = new Map<string, TimeoutRecord>();
   private nextId = 1;
 
@@ -59,9 +59,13 @@ export class MemoryTimeoutStore implements TimeoutStore, ClockAdopter {
   }
 
   /** The workflow's active timeouts for `status` that expire at or before `now`, soonest first. */
-  async listValid(workflowName: string, status: number, now: Date): Promise<TimeoutRecord[]> {
+  async listValid(workflowName: string, status: number, now: Date, page?: TimeoutPage): Promise<TimeoutRecord[]> {
     const nowMs = now.getTime();
-    return this.select((t) => t.workflowName === workflowName && t.status === status && t.expireAt.getTime() <= nowMs);
+    const after = page?.after;
+    const listed = this.select(
+      (t) => t.workflowName === workflowName && t.status === status && t.expireAt.getTime() <= nowMs && (!after || compareTimeouts(t, after) > 0),
+    );
+    return page ? listed.slice(0, page.limit) : listed;
   }
 
   private remove(id: string): void {
@@ -73,6 +77,11 @@ export class MemoryTimeoutStore implements TimeoutStore, ClockAdopter {
     for (const t of this.active.values()) {
       if (keep(t)) selected.push({ ...t, expireAt: new Date(t.expireAt.getTime()), createdAt: new Date(t.createdAt.getTime()) });
     }
-    return selected.sort((a, b) => a.expireAt.getTime() - b.expireAt.getTime());
+    return selected.sort(compareTimeouts);
   }
+}
+
+/** Expiry order, ties by id: ids are increasing decimal strings, so shorter is older. */
+function compareTimeouts(a: { expireAt: Date; id: string }, b: { expireAt: Date; id: string }): number {
+  return a.expireAt.getTime() - b.expireAt.getTime() || a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

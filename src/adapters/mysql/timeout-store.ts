@@ -2,7 +2,7 @@ import { systemClock, type Clock } from "../../clock.js";
 import { TimeoutNotFoundError } from "../../errors.js";
 import { decodeRows } from "../../readable-rows.js";
 import { storedTimeout } from "../../stored-timeout.js";
-import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
+import type { NewTimeout, TimeoutPage, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 import { fromDatetime, toDatetime, toText } from "./columns.js";
 import { select, write, type MysqlPool, type Row } from "./driver.js";
 import { defaultPrefix, mysqlTables, type MysqlTables } from "./schema.js";
@@ -81,12 +81,14 @@ export class MysqlTimeoutStore implements TimeoutStore {
   }
 
   /** The workflow's active timeouts for `status` that expire at or before `now`, soonest first. */
-  async listValid(workflowName: string, status: number, now: Date): Promise<TimeoutRecord[]> {
+  async listValid(workflowName: string, status: number, now: Date, page?: TimeoutPage): Promise<TimeoutRecord[]> {
+    const after = page?.after;
     const rows = await select(
       this.pool,
       `SELECT ${timeoutColumns} FROM \`${this.tables.timeouts}\` t
-         WHERE t.workflow_name = ? AND t.status = ? AND t.expire_at <= ? ORDER BY t.expire_at, t.id`,
-      [workflowName, status, toDatetime(now)],
+         WHERE t.workflow_name = ? AND t.status = ? AND t.expire_at <= ?${after ? " AND (t.expire_at, t.id) > (?, CAST(? AS UNSIGNED))" : ""}
+         ORDER BY t.expire_at, t.id${page ? " LIMIT ?" : ""}`,
+      [workflowName, status, toDatetime(now), ...(after ? [toDatetime(after.expireAt), after.id] : []), ...(page ? [page.limit] : [])],
       this.tables.timeouts,
     );
     return decodeRows(rows, toTimeout, (row) => String(row.id));

@@ -1,7 +1,7 @@
 import { TimeoutNotFoundError } from "../../errors.js";
 import { decodeRows } from "../../readable-rows.js";
 import { storedTimeout } from "../../stored-timeout.js";
-import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
+import type { NewTimeout, TimeoutPage, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { translateError } from "./errors.js";
 import { timeMs } from "./record-row.js";
@@ -55,11 +55,14 @@ export class PostgresTimeoutStore implements TimeoutStore {
     return decodeRows(rows, toTimeout, (row) => row.id);
   }
 
-  async listValid(workflowName: string, status: number, now: Date): Promise<TimeoutRecord[]> {
+  async listValid(workflowName: string, status: number, now: Date, page?: TimeoutPage): Promise<TimeoutRecord[]> {
+    const after = page?.after;
     const rows = await this.#query<TimeoutRow>(
       `SELECT ${columns} FROM ${this.#t.timeouts} t
-       WHERE t.workflow_name = $1 AND t.status = $2 AND t.expire_at <= $3 AND NOT t.completed AND NOT t.cancelled ORDER BY t.expire_at, t.id`,
-      [workflowName, status, now],
+       WHERE t.workflow_name = $1 AND t.status = $2 AND t.expire_at <= $3 AND NOT t.completed AND NOT t.cancelled
+         AND ($4::timestamptz IS NULL OR (t.expire_at, t.id) > ($4::timestamptz, $5::bigint))
+       ORDER BY t.expire_at, t.id LIMIT $6`,
+      [workflowName, status, now, after?.expireAt ?? null, after?.id ?? null, page?.limit ?? null],
     );
     return decodeRows(rows, toTimeout, (row) => row.id);
   }

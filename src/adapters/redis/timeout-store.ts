@@ -3,7 +3,7 @@ import { TimeoutNotFoundError } from "../../errors.js";
 import { decodeRows } from "../../readable-rows.js";
 import { storedTimeout } from "../../stored-timeout.js";
 import { encodedName } from "../../topic.js";
-import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
+import type { NewTimeout, TimeoutPage, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 import type { RedisClient } from "./driver.js";
 import { replyInteger, replyText } from "./reply.js";
 import { RedisScript } from "./script.js";
@@ -66,6 +66,28 @@ return fetchTimeouts(ARGV[1], redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[
 `);
 
 /**
+ * A page of {@link listScript}: up to ARGV[5] timeouts ordered after the one of expiry ARGV[3] and
+ * id ARGV[4], which may be gone. Members of one expiry sort by id, so a binary search among them by
+ * rank finds where the page starts without walking the ones before it.
+ */
+const listPageScript = new RedisScript(`${fetchTimeouts}
+local key, expireAt, after = KEYS[1], ARGV[3], ARGV[4]
+local lo = redis.call('ZCOUNT', key, '-inf', '(' .. expireAt)
+local hi = lo + redis.call('ZCOUNT', key, expireAt, expireAt)
+while lo < hi do
+  local mid = math.floor((lo + hi) / 2)
+  if redis.call('ZRANGE', key, mid, mid)[1] <= after then lo = mid + 1 else hi = mid end
+end
+local ids = {}
+local listed = redis.call('ZRANGE', key, lo, lo + tonumber(ARGV[5]) - 1, 'WITHSCORES')
+for i = 1, #listed, 2 do
+  if tonumber(listed[i + 1]) > tonumber(ARGV[2]) then break end
+  table.insert(ids, listed[i])
+end
+return fetchTimeouts(ARGV[1], ids)
+`);
+
+/**
  * A {@link TimeoutStore} on Redis. Only active timeouts are kept: completing or cancelling one
  * deletes it, so memory follows the number of live timeouts. `listValid` reads a sorted set per
  * workflow and status, scored by expiry, so it costs what it returns. Ids are increasing decimal
@@ -122,8 +144,13 @@ export class RedisTimeoutStore implements TimeoutStore {
   }
 
   /** The workflow's active timeouts for `status` that expire at or before `now`, soonest first. */
-  async listValid(workflowName: string, status: number, now: Date): Promise<TimeoutRecord[]> {
-    return this.#list(`${this.#index(workflowName)}:${status}`, now.getTime());
+  async listValid(workflowName: string, status: number, now: Date, page?: TimeoutPage): Promise<TimeoutRecord[]> {
+    const index = `${this.#index(workflowName)}:${status}`;
+    if (!page) return this.#list(index, now.getTime());
+    // Before every expiry and id: the first page.
+    const after = page.after ?? { expireAt: new Date(-8.64e15), id: "" };
+    const reply = await listPageScript.run(this.#client, [index], [this.#prefix, now.getTime(), after.expireAt.getTime(), after.id, page.limit]);
+    return this.#decode(reply);
   }
 
   #index(workflowName: string): string {
@@ -131,7 +158,10 @@ export class RedisTimeoutStore implements TimeoutStore {
   }
 
   async #list(index: string, maxExpireAt: number | "+inf"): Promise<TimeoutRecord[]> {
-    const reply = await listScript.run(this.#client, [index], [this.#prefix, maxExpireAt]);
+    return this.#decode(await listScript.run(this.#client, [index], [this.#prefix, maxExpireAt]));
+  }
+
+  #decode(reply: unknown): TimeoutRecord[] {
     return Array.isArray(reply) ? decodeRows(reply as unknown[][], toTimeout, (values) => replyText(values[0])) : [];
   }
 

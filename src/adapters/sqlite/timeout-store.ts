@@ -2,7 +2,7 @@ import { systemClock, type Clock } from "../../clock.js";
 import { TimeoutNotFoundError } from "../../errors.js";
 import { decodeRows } from "../../readable-rows.js";
 import { storedTimeout } from "../../stored-timeout.js";
-import type { NewTimeout, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
+import type { NewTimeout, TimeoutPage, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
 import type { SqliteDatabase } from "./driver.js";
 import { defaultPrefix, sqliteTables, type SqliteTables } from "./schema.js";
 import { integer, Statements, type Row } from "./statements.js";
@@ -72,12 +72,17 @@ export class SqliteTimeoutStore implements TimeoutStore {
   }
 
   /** The workflow's active timeouts for `status` that expire at or before `now`, soonest first. */
-  async listValid(workflowName: string, status: number, now: Date): Promise<TimeoutRecord[]> {
+  async listValid(workflowName: string, status: number, now: Date, page?: TimeoutPage): Promise<TimeoutRecord[]> {
+    const after = page?.after;
     const rows = this.#sql.all(
-      `SELECT ${columns} FROM ${this.#t.timeouts} WHERE workflow_name = ? AND status = ? AND expire_at <= ? ORDER BY expire_at, id`,
+      `SELECT ${columns} FROM ${this.#t.timeouts} WHERE workflow_name = ? AND status = ? AND expire_at <= ?
+         AND (expire_at, id) > (?, ?) ORDER BY expire_at, id LIMIT ?`,
       workflowName,
       status,
       now.getTime(),
+      after ? after.expireAt.getTime() : -Infinity,
+      after ? Number(after.id) : -1,
+      page ? page.limit : -1,
     );
     return decodeRows(rows, toTimeout, (row) => String(row.id));
   }
