@@ -289,6 +289,33 @@ test("mysql: an object over maxObjectBytes is an ObjectTooLargeError and nothing
   await assert.rejects(store.store(makeRecord({ object: new Uint8Array(defaultMaxObjectBytes + 1) })), { code: "OBJECT_TOO_LARGE" });
 });
 
+test("mysql: a time outside DATETIME's years 1000 to 9999 is refused with ValueNotStorableError naming it, and a filter beyond them reads as the end", async () => {
+  await ready();
+  const store = new MysqlRecordStore({ pool, prefix });
+  const farFuture = new Date("+010000-01-01T00:00:00.000Z");
+  const late = makeRecord({ createdAt: farFuture, updatedAt: farFuture });
+  await assert.rejects(store.store(late), (err: unknown) => {
+    assert.equal((err as { code?: unknown }).code, "VALUE_NOT_STORABLE");
+    assert.match(String(err), /the record's createdAt .*1000 to 9999.*\+010000/);
+    return true;
+  });
+  await assert.rejects(store.lookup(late.runId), { code: "RECORD_NOT_FOUND" }, "nothing is written");
+
+  const timeouts = new MysqlTimeoutStore({ pool, prefix });
+  const workflowName = `wf-${randomBytes(6).toString("hex")}`;
+  await assert.rejects(
+    timeouts.create({ workflowName, foreignId: "f", runId: "r", status: 1, expireAt: new Date("0999-12-31T23:59:59.999Z") }),
+    (err: unknown) => (err as { code?: unknown }).code === "VALUE_NOT_STORABLE" && /the timeout's expireAt/.test(String(err)),
+  );
+
+  const kept = makeRecord({ workflowName });
+  await store.store(kept);
+  const listed = await store.list({ workflowName, limit: 10, filter: { createdAfter: new Date(-8.64e15), createdBefore: farFuture } });
+  assert.deepEqual(listed.map((r) => r.runId), [kept.runId], "bounds beyond the column's years hold every run");
+  await timeouts.create({ workflowName, foreignId: "f", runId: kept.runId, status: 1, expireAt: new Date("2026-01-01T00:00:00Z") });
+  assert.equal((await timeouts.listValid(workflowName, 1, farFuture)).length, 1, "a far-future now finds the due timeout");
+});
+
 test("mysql: a row that cannot be read back is a MalformedRecordError", async () => {
   await ready();
   const store = new MysqlRecordStore({ pool, prefix });

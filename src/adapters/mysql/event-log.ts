@@ -1,7 +1,7 @@
 import { SchemaMissingError } from "../../errors.js";
 import type { Event, Headers } from "../../event.js";
 import type { TrimCutoffs } from "../../retention.js";
-import { fromDatetime, parseHeaders, toDatetime, toText } from "./columns.js";
+import { datetimeBound, fromDatetime, parseHeaders, toDatetime, toText } from "./columns.js";
 import { select, write, type MysqlQueryable } from "./driver.js";
 import type { MysqlTables } from "./schema.js";
 
@@ -55,7 +55,7 @@ export async function appendEvents(connection: MysqlQueryable, tables: MysqlTabl
   await write(
     connection,
     `INSERT INTO \`${tables.events}\` (topic, foreign_id, type, headers, created_at) VALUES ${events.map(() => "(?, ?, ?, ?, ?)").join(", ")}`,
-    events.flatMap((event) => [event.topic, event.foreignId, event.type, JSON.stringify(event.headers), toDatetime(event.createdAt)]),
+    events.flatMap((event) => [event.topic, event.foreignId, event.type, JSON.stringify(event.headers), toDatetime(event.createdAt, "the event's createdAt")]),
     tables.events,
   );
 }
@@ -105,7 +105,7 @@ export async function readCursor(db: MysqlQueryable, tables: MysqlTables, topic:
 
 /** Stores `position` for receiver `name` on `topic`; a position never moves back. */
 export async function writeCursor(db: MysqlQueryable, tables: MysqlTables, topic: string, name: string, position: bigint, now: Date): Promise<void> {
-  const at = toDatetime(now);
+  const at = toDatetime(now, "the cursor's updated_at");
   const value = position.toString();
   await write(
     db,
@@ -126,7 +126,7 @@ export async function trimEvents(db: MysqlQueryable, tables: MysqlTables, topic:
     db,
     `DELETE FROM \`${tables.events}\` WHERE topic = ? AND (created_at < ?
        OR (created_at < ? AND id <= (SELECT MIN(position) FROM \`${tables.cursors}\` WHERE topic = ?)))`,
-    [topic, toDatetime(new Date(cutoffs.olderThanMs)), toDatetime(new Date(cutoffs.passedOlderThanMs)), topic],
+    [topic, datetimeBound(new Date(cutoffs.olderThanMs)), datetimeBound(new Date(cutoffs.passedOlderThanMs)), topic],
     tables.events,
   );
 }

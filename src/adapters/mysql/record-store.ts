@@ -7,7 +7,7 @@ import { storedOutboxEvent } from "../../stored-outbox-event.js";
 import { outboxEventData } from "../../outbox-event.js";
 import { withTrace, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
 import { RunState } from "../../runstate.js";
-import { fromDatetime, parseHeaders, toBuffer, toDatetime, toText } from "./columns.js";
+import { datetimeBound, fromDatetime, parseHeaders, toBuffer, toDatetime, toText } from "./columns.js";
 import { duplicateKeyName, inTransaction, select, write, type MysqlPool, type MysqlQueryable, type MysqlValue, type Row } from "./driver.js";
 import { appendEvents, type NewEvent } from "./event-log.js";
 import { defaultPrefix, mysqlTables, type MysqlTables } from "./schema.js";
@@ -172,8 +172,8 @@ export class MysqlRecordStore implements RecordStore {
       record.runState,
       record.status,
       toBuffer(record.object),
-      toDatetime(record.createdAt),
-      toDatetime(record.updatedAt),
+      toDatetime(record.createdAt, "the record's createdAt"),
+      toDatetime(record.updatedAt, "the record's updatedAt"),
       version,
       record.meta.runStateReason,
       record.meta.statusDescription,
@@ -213,7 +213,7 @@ export class MysqlRecordStore implements RecordStore {
     await write(
       connection,
       `INSERT INTO \`${this.tables.outbox}\` (workflow_name, foreign_id, type, headers, created_at) VALUES ${events.map(() => "(?, ?, ?, ?, ?)").join(", ")}`,
-      events.flatMap((event) => [event.workflowName, event.foreignId, event.type, JSON.stringify(event.headers), toDatetime(event.createdAt)]),
+      events.flatMap((event) => [event.workflowName, event.foreignId, event.type, JSON.stringify(event.headers), toDatetime(event.createdAt, "the outbox event's createdAt")]),
       this.tables.outbox,
     );
   }
@@ -259,8 +259,8 @@ export class MysqlRecordStore implements RecordStore {
     if (filter.foreignId?.length) add("r.foreign_id IN (?)", [...filter.foreignId]);
     if (filter.status?.length) add("r.status IN (?)", [...filter.status]);
     if (filter.runState?.length) add("r.run_state IN (?)", [...filter.runState]);
-    if (filter.createdAfter !== undefined) add("r.created_at > ?", toDatetime(filter.createdAfter));
-    if (filter.createdBefore !== undefined) add("r.created_at < ?", toDatetime(filter.createdBefore));
+    if (filter.createdAfter !== undefined) add("r.created_at > ?", datetimeBound(filter.createdAfter));
+    if (filter.createdBefore !== undefined) add("r.created_at < ?", datetimeBound(filter.createdBefore));
     const direction = query.order === "desc" ? "DESC" : "ASC";
     const rows = await select(
       this.pool,

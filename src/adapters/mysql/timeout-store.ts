@@ -3,7 +3,7 @@ import { TimeoutNotFoundError } from "../../errors.js";
 import { decodeRows } from "../../readable-rows.js";
 import { storedTimeout } from "../../stored-timeout.js";
 import type { NewTimeout, TimeoutPage, TimeoutRecord, TimeoutStore } from "../../timeout-store.js";
-import { fromDatetime, toDatetime, toText } from "./columns.js";
+import { datetimeBound, fromDatetime, toDatetime, toText } from "./columns.js";
 import { select, write, type MysqlPool, type Row } from "./driver.js";
 import { defaultPrefix, mysqlTables, type MysqlTables } from "./schema.js";
 
@@ -52,8 +52,8 @@ export class MysqlTimeoutStore implements TimeoutStore {
         timeout.runId,
         timeout.status,
         timeout.index ?? 0,
-        toDatetime(timeout.expireAt),
-        toDatetime(this.clock.now()),
+        toDatetime(timeout.expireAt, "the timeout's expireAt"),
+        toDatetime(this.clock.now(), "the timeout's createdAt"),
       ],
       this.tables.timeouts,
     );
@@ -88,7 +88,7 @@ export class MysqlTimeoutStore implements TimeoutStore {
       `SELECT ${timeoutColumns} FROM \`${this.tables.timeouts}\` t
          WHERE t.workflow_name = ? AND t.status = ? AND t.expire_at <= ?${after ? " AND (t.expire_at, t.id) > (?, CAST(? AS UNSIGNED))" : ""}
          ORDER BY t.expire_at, t.id${page ? " LIMIT ?" : ""}`,
-      [workflowName, status, toDatetime(now), ...(after ? [toDatetime(after.expireAt), after.id] : []), ...(page ? [page.limit] : [])],
+      [workflowName, status, datetimeBound(now), ...(after ? [datetimeBound(after.expireAt), after.id] : []), ...(page ? [page.limit] : [])],
       this.tables.timeouts,
     );
     return decodeRows(rows, toTimeout, (row) => String(row.id));
