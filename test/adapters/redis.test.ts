@@ -253,6 +253,30 @@ test("redis: retention trims entries older than maxAgeMs (7 days by default), re
   }
 });
 
+test("redis: an entry whose created_at is missing or unreadable is dated by its stream id", async () => {
+  const streamer = new RedisEventStreamer({ client, prefix });
+  const topic = `junk-time-${Date.now()}`;
+  const key = streamer.streamKey(topic);
+  // Recent, so that retention's age limit leaves them alone.
+  const ms = Date.now() - 10_000;
+  await client.call("XADD", key, `${ms}-1`, "foreign_id", "junk", "type", "1", "headers", "{}", "created_at", "yesterday");
+  await client.call("XADD", key, `${ms + 1}-1`, "foreign_id", "bare", "type", "1", "headers", "{}");
+  await client.call("XADD", key, `${ms + 2}-1`, "foreign_id", "kept", "type", "1", "headers", "{}", "created_at", String(ms - 60_000));
+  const receiver = await streamer.newReceiver(topic, "reader");
+  try {
+    const signal = AbortSignal.timeout(waitMs);
+    const seen: [string, number][] = [];
+    for (let i = 0; i < 3; i++) {
+      const { event, ack } = await receiver.recv(signal);
+      seen.push([event.foreignId, event.createdAt.getTime()]);
+      await ack();
+    }
+    assert.deepEqual(seen, [["junk", ms], ["bare", ms + 1], ["kept", ms - 60_000]], "an entry's own readable time is kept");
+  } finally {
+    await receiver.close();
+  }
+});
+
 test("redis: after a crash (the receiver's connections die un-closed) the next receiver of the name gets the un-acked events", async () => {
   const name = `crashing-${Date.now()}`;
   // No reconnecting: once killed, this client and its duplicates are gone, as with a dead process.

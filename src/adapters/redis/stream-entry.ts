@@ -2,6 +2,7 @@ import type { Event, Headers } from "../../event.js";
 import type { OutboxEvent } from "../../record.js";
 import { storedHeaders } from "../../stored-headers.js";
 import { storedOutboxEvent } from "../../stored-outbox-event.js";
+import { isTimeMs } from "../../time-ms.js";
 import { replyInteger } from "./reply.js";
 
 /** One stream entry as XREADGROUP returns it; `fields` is null when the entry was deleted or trimmed while pending. */
@@ -44,13 +45,14 @@ export function readReplyEntries(reply: unknown): StreamEntry[] {
 
 /**
  * The event an entry holds. Entries are written by {@link eventFields}; one written by something
- * else still decodes (missing fields read as empty, a missing time as the entry id's), so a foreign
+ * else still decodes (missing fields read as empty, a missing or unreadable time as the entry id's), so a foreign
  * entry cannot wedge a receiver.
  */
 export function toEvent(entry: StreamEntry & { fields: string[] }): Event {
   const values = fieldValues(entry.fields);
-  // A stream id is "<milliseconds>-<sequence>", stamped by the server.
-  const createdAtMs = Number(values.get(field.createdAt) ?? entry.id.split("-")[0]);
+  // A stream id is "<milliseconds>-<sequence>", stamped by the server: the time when the entry's own is missing or junk.
+  const written = Number(values.get(field.createdAt));
+  const createdAtMs = isTimeMs(written) ? written : Number(entry.id.split("-")[0]);
   return {
     id: entry.id,
     foreignId: values.get(field.foreignId) ?? "",
