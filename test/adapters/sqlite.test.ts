@@ -385,7 +385,7 @@ test("sqlite: a row that cannot be read back is a MalformedRecordError naming th
     return true;
   });
   db.prepare("UPDATE stepwise_records SET run_state = 1, object = 'text' WHERE run_id = ?").run(record.runId);
-  await assert.rejects(store.lookup(record.runId), /object is missing or not a BLOB/);
+  await assert.rejects(store.lookup(record.runId), /object is missing or not bytes/);
 });
 
 test("sqlite: in events-table mode a record and its event are written together or not at all", async () => {

@@ -1,12 +1,12 @@
 import { checkTextBytes } from "../../storable-text.js";
 import { systemClock, type Clock } from "../../clock.js";
-import { InvalidOptionError, MalformedRecordError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
+import { InvalidOptionError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
 import { HeaderKey } from "../../event.js";
 import { decodeRows } from "../../readable-rows.js";
 import { storedOutboxEvent } from "../../stored-outbox-event.js";
+import { storedRecord } from "../../stored-record.js";
 import { outboxEventData } from "../../outbox-event.js";
-import { withTrace, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
-import { RunState } from "../../runstate.js";
+import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
 import { datetimeBound, fromDatetime, parseHeaders, toBuffer, toDatetime, toText } from "./columns.js";
 import { duplicateKeyName, inTransaction, select, write, type MysqlPool, type MysqlQueryable, type MysqlValue, type Row } from "./driver.js";
 import { appendEvents, type NewEvent } from "./event-log.js";
@@ -364,51 +364,28 @@ export class MysqlRecordStore implements RecordStore {
     return err;
   }
 
-  /**
-   * A row as a Record, refusing one that no store could have written. A row whose ids, status,
-   * version and times read but whose run state or object does not is refused with a salvage, so an
-   * operator can still cancel or delete the run.
-   */
+  /** A row as a Record, refusing one that no store could have written (see {@link storedRecord}). */
   private toRecord(row: Row): Record {
-    const runId = toText(row.run_id) ?? "";
-    const malformed = (detail: string, salvage?: Record) => new MalformedRecordError(runId, `${detail} (table ${this.tables.records})`, { salvage });
-    const createdAt = fromDatetime(row.created_at);
-    const updatedAt = fromDatetime(row.updated_at);
-    if (createdAt === undefined || updatedAt === undefined) throw malformed("created_at or updated_at is not a time");
-    const workflowName = toText(row.workflow_name);
-    const foreignId = toText(row.foreign_id);
-    if (workflowName === undefined || foreignId === undefined) throw malformed("workflow_name or foreign_id is missing");
-    if (typeof row.status !== "number" || typeof row.version !== "number") throw malformed("status or version is not a number");
-    // Versions start at 1, as in every other store; 0 is what a hand edit leaves.
-    if (row.version < 1) throw malformed(`version ${row.version} is not positive`);
-    const runState = row.run_state;
-    const readable = typeof runState === "number" && RunState[runState] !== undefined && runState !== RunState.Unknown;
-    const record: Record = {
-      workflowName,
-      foreignId,
-      runId,
-      runState: readable ? (runState as RunState) : RunState.Unknown,
-      status: row.status,
-      // A plain copy: the driver's Buffer may be a view into a larger packet buffer.
-      object: Buffer.isBuffer(row.object) ? new Uint8Array(row.object) : new Uint8Array(),
-      createdAt,
-      updatedAt,
-      meta: withTrace(
-        {
-          runStateReason: toText(row.run_state_reason) ?? "",
-          statusDescription: toText(row.status_description) ?? "",
-          version: row.version,
-          workflowVersion: typeof row.workflow_version === "number" ? row.workflow_version : 1,
-          traceOrigin: toText(row.trace_origin) ?? "",
-        },
-        toText(row.trace_parent),
-        toText(row.trace_state),
-      ),
-    };
-    if (!readable) throw malformed(`run_state ${String(runState)} is not a RunState`, record);
-    if (!Buffer.isBuffer(row.object)) throw malformed("object is missing", record);
-    if (typeof row.workflow_version !== "number" || row.workflow_version < 1) throw malformed(`workflow_version ${String(row.workflow_version)} is not positive`, record);
-    return record;
+    const numberOf = (value: unknown) => (typeof value === "number" ? value : undefined);
+    return storedRecord({
+      runId: toText(row.run_id) ?? "",
+      workflowName: toText(row.workflow_name),
+      foreignId: toText(row.foreign_id),
+      runState: numberOf(row.run_state),
+      status: numberOf(row.status),
+      object: Buffer.isBuffer(row.object) ? row.object : undefined,
+      createdAtMs: fromDatetime(row.created_at)?.getTime(),
+      updatedAtMs: fromDatetime(row.updated_at)?.getTime(),
+      version: numberOf(row.version),
+      workflowVersion: numberOf(row.workflow_version),
+      runStateReason: toText(row.run_state_reason),
+      statusDescription: toText(row.status_description),
+      traceOrigin: toText(row.trace_origin),
+      traceParent: toText(row.trace_parent),
+      traceState: toText(row.trace_state),
+      read: { runState: row.run_state, status: row.status, version: row.version, workflowVersion: row.workflow_version },
+      where: `table ${this.tables.records}`,
+    });
   }
 }
 

@@ -1,8 +1,8 @@
 import { systemClock, type Clock } from "../../clock.js";
-import { InvalidOptionError, MalformedRecordError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
+import { InvalidOptionError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
 import { outboxEventData, outboxTopic } from "../../outbox-event.js";
-import { withTrace, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
-import { isFinished, RunState } from "../../runstate.js";
+import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
+import { isFinished } from "../../runstate.js";
 import { encodedName } from "../../topic.js";
 import type { RedisClient } from "./driver.js";
 import { RedisCommandError } from "./errors.js";
@@ -10,7 +10,7 @@ import { latestScript, listForeignScript, listScript, lookupManyScript, recordFi
 import { replyInteger, replyText } from "./reply.js";
 import { eventFields, toOutboxEvent } from "./stream-entry.js";
 import { afterDecoding, decodeRows } from "../../readable-rows.js";
-import { isTimeMs } from "../../time-ms.js";
+import { storedRecord } from "../../stored-record.js";
 
 /** The default {@link RedisRecordStoreOptions.maxObjectBytes}: 16 MiB. */
 export const defaultMaxObjectBytes = 16 * 1024 * 1024;
@@ -307,47 +307,29 @@ export class RedisRecordStore implements RecordStore {
 
 }
 
-/**
- * A run's hash fields, after its run id, as a Record; refuses one that no store could have written.
- * A hash whose ids, status, version and times read but whose run state does not is refused with a
- * salvage, so an operator can still cancel or delete the run.
- */
+/** A run's hash fields, after its run id, as a Record; refuses one that no store could have written (see {@link storedRecord}). */
 function toRecord(values: readonly unknown[]): Record {
   const [runIdValue, w, f, s, t, o, c, u, v, r, d, g, p, q, x] = values;
-  const runId = replyText(runIdValue);
-  const malformed = (detail: string, salvage?: Record) => new MalformedRecordError(runId, detail, { salvage });
-  const status = replyInteger(t);
-  if (status === undefined) throw malformed(`status ${replyText(t)} is not an integer`);
-  const version = replyInteger(v);
-  if (version === undefined || version < 1) throw malformed(`version ${replyText(v)} is not a positive integer`);
-  const createdAtMs = replyInteger(c);
-  const updatedAtMs = replyInteger(u);
-  if (!isTimeMs(createdAtMs) || !isTimeMs(updatedAtMs)) throw malformed("created or updated time is not a time in ms");
-  // Hashes written before stepwise kept the workflow version lack the field: version 1 wrote them.
-  const workflowVersion = x === null || x === undefined ? 1 : replyInteger(x);
-  if (!(w instanceof Uint8Array) || !(f instanceof Uint8Array)) throw malformed("workflow name or foreign id is missing");
-  const runState = replyInteger(s);
-  const readable = runState !== undefined && RunState[runState] !== undefined && runState !== RunState.Unknown;
-  const record: Record = {
-    workflowName: replyText(w),
-    foreignId: replyText(f),
-    runId,
-    runState: readable ? (runState as RunState) : RunState.Unknown,
-    status,
-    // A plain copy: records look alike across stores, and nobody shares the client's Buffer.
-    object: o instanceof Uint8Array ? new Uint8Array(o) : new Uint8Array(),
-    createdAt: new Date(createdAtMs),
-    updatedAt: new Date(updatedAtMs),
-    meta: withTrace(
-      { runStateReason: replyText(r), statusDescription: replyText(d), version, workflowVersion: workflowVersion ?? 1, traceOrigin: replyText(g) },
-      replyText(p),
-      replyText(q),
-    ),
-  };
-  if (!readable) throw malformed(`run state ${replyText(s)} is not a run state`, record);
-  if (!(o instanceof Uint8Array)) throw malformed("object is missing", record);
-  if (workflowVersion === undefined || workflowVersion < 1) throw malformed(`workflow version ${replyText(x)} is not a positive integer`, record);
-  return record;
+  const text = (value: unknown) => (value instanceof Uint8Array ? replyText(value) : undefined);
+  return storedRecord({
+    runId: replyText(runIdValue),
+    workflowName: text(w),
+    foreignId: text(f),
+    runState: replyInteger(s),
+    status: replyInteger(t),
+    object: o instanceof Uint8Array ? o : undefined,
+    createdAtMs: replyInteger(c),
+    updatedAtMs: replyInteger(u),
+    version: replyInteger(v),
+    // Hashes written before stepwise kept the workflow version lack the field: version 1 wrote them.
+    workflowVersion: x === null || x === undefined ? 1 : replyInteger(x),
+    runStateReason: replyText(r),
+    statusDescription: replyText(d),
+    traceOrigin: replyText(g),
+    traceParent: replyText(p),
+    traceState: replyText(q),
+    read: { runState: replyText(s), status: replyText(t), version: replyText(v), workflowVersion: replyText(x) },
+  });
 }
 
 /** Checks a page size or offset. */

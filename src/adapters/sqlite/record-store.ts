@@ -1,16 +1,15 @@
 import { systemClock, type Clock } from "../../clock.js";
-import { InvalidOptionError, MalformedRecordError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
+import { InvalidOptionError, ObjectTooLargeError, OutboxRecordNotFoundError, RecordNotFoundError, VersionConflictError, WorkflowInProgressError } from "../../errors.js";
 import { outboxEventData, outboxTopic } from "../../outbox-event.js";
-import { copyRecord, withTrace, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
-import { RunState } from "../../runstate.js";
+import { copyRecord, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
 import type { SqliteDatabase, SqliteTransaction, SqliteValue } from "./driver.js";
 import { isUniqueViolation } from "./errors.js";
 import { appendEvent, parseHeaders } from "./event-log.js";
 import { defaultPrefix, sqliteTables, type SqliteTables } from "./schema.js";
 import { integer, Statements, type Row } from "./statements.js";
-import { isTimeMs } from "../../time-ms.js";
 import { decodeRows } from "../../readable-rows.js";
 import { storedOutboxEvent } from "../../stored-outbox-event.js";
+import { storedRecord } from "../../stored-record.js";
 
 /** The default {@link SqliteRecordStoreOptions.maxObjectBytes}: 16 MiB. */
 export const defaultMaxObjectBytes = 16 * 1024 * 1024;
@@ -249,7 +248,7 @@ export class SqliteRecordStore implements RecordStore {
   async workflowNames(): Promise<string[]> {
     const rows = this.#sql.all(`SELECT DISTINCT workflow_name FROM ${this.#t.records}`);
     // Sorted here, as every store sorts them, rather than in the column's collation.
-    return rows.map((row) => text(row.workflow_name)).sort();
+    return rows.map((row) => textOf(row.workflow_name) ?? "").sort();
   }
 
   async deleteOutboxEvents(ids: readonly string[]): Promise<void> {
@@ -385,55 +384,31 @@ interface PendingWrite {
 /** At most this many stores share one transaction, keeping each short. */
 const maxBatch = 500;
 
-/**
- * A records row as a Record, refusing one that no store could have written. A row whose ids,
- * status, version and times read but whose run state or object does not is refused with a salvage,
- * so an operator can still cancel or delete the run.
- */
+/** A records row as a Record, refusing one that no store could have written (see {@link storedRecord}). */
 function toRecord(row: Row): Record {
-  const runId = typeof row.run_id === "string" ? row.run_id : String(row.run_id);
-  const malformed = (detail: string, salvage?: Record) => new MalformedRecordError(runId, detail, { salvage });
-  const status = integer(row.status);
-  if (status === undefined) throw malformed(`status ${String(row.status)} is not an integer`);
-  const version = integer(row.version);
-  if (version === undefined || version < 1) throw malformed(`version ${String(row.version)} is not a positive integer`);
-  const workflowVersion = integer(row.workflow_version);
-  const createdAtMs = integer(row.created_at);
-  const updatedAtMs = integer(row.updated_at);
-  if (!isTimeMs(createdAtMs) || !isTimeMs(updatedAtMs)) throw malformed("created_at or updated_at is not a time in ms");
-  if (typeof row.workflow_name !== "string" || typeof row.foreign_id !== "string") throw malformed("workflow_name or foreign_id is not text");
-  const runState = integer(row.run_state);
-  const readable = runState !== undefined && RunState[runState] !== undefined && runState !== RunState.Unknown;
-  const record: Record = {
-    workflowName: row.workflow_name,
-    foreignId: row.foreign_id,
-    runId,
-    runState: readable ? (runState as RunState) : RunState.Unknown,
-    status,
-    // A plain copy: records look alike across stores, and nobody shares the driver's Buffer.
-    object: row.object instanceof Uint8Array ? new Uint8Array(row.object) : new Uint8Array(),
-    createdAt: new Date(createdAtMs),
-    updatedAt: new Date(updatedAtMs),
-    meta: withTrace(
-      {
-        runStateReason: text(row.run_state_reason),
-        statusDescription: text(row.status_description),
-        version,
-        workflowVersion: workflowVersion ?? 1,
-        traceOrigin: text(row.trace_origin),
-      },
-      text(row.trace_parent),
-      text(row.trace_state),
-    ),
-  };
-  if (!readable) throw malformed(`run_state ${String(row.run_state)} is not a run state`, record);
-  if (workflowVersion === undefined || workflowVersion < 1) throw malformed(`workflow_version ${String(row.workflow_version)} is not a positive integer`, record);
-  if (!(row.object instanceof Uint8Array)) throw malformed("object is missing or not a BLOB", record);
-  return record;
+  return storedRecord({
+    runId: typeof row.run_id === "string" ? row.run_id : String(row.run_id),
+    workflowName: textOf(row.workflow_name),
+    foreignId: textOf(row.foreign_id),
+    runState: integer(row.run_state),
+    status: integer(row.status),
+    object: row.object instanceof Uint8Array ? row.object : undefined,
+    createdAtMs: integer(row.created_at),
+    updatedAtMs: integer(row.updated_at),
+    version: integer(row.version),
+    workflowVersion: integer(row.workflow_version),
+    runStateReason: textOf(row.run_state_reason),
+    statusDescription: textOf(row.status_description),
+    traceOrigin: textOf(row.trace_origin),
+    traceParent: textOf(row.trace_parent),
+    traceState: textOf(row.trace_state),
+    read: { runState: row.run_state, status: row.status, version: row.version, workflowVersion: row.workflow_version },
+  });
 }
 
-function text(value: unknown): string {
-  return typeof value === "string" ? value : "";
+/** A TEXT column's value; undefined when it holds something else. */
+function textOf(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
 }
 
 /** Checks a page size or offset. */
