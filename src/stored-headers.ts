@@ -10,3 +10,13 @@ export function storedHeaders(parsed: unknown): Headers | undefined {
   for (const value of Object.values(parsed)) if (typeof value !== "string") return undefined;
   return parsed as Headers;
 }
+
+/** Headers stored as JSON text: {@link storedHeaders} of what it parses to; undefined for anything but such text. */
+export function headersFromJson(text: unknown): Headers | undefined {
+  if (typeof text !== "string") return undefined;
+  try {
+    return storedHeaders(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,16 +1,18 @@
 import { MalformedRecordError } from "./errors.js";
-import { HeaderKey } from "./event.js";
+import { HeaderKey, type Headers } from "./event.js";
 import type { OutboxEvent } from "./record.js";
-import { storedHeaders } from "./stored-headers.js";
 import { isTimeMs } from "./time-ms.js";
 
-/** An outbox row's values as its store read them; `headers` parsed from JSON, undefined where a value was unreadable. */
+/**
+ * An outbox row's values as its store read them, undefined where a value was unreadable; `headers`
+ * as `storedHeaders` or `headersFromJson` read them.
+ */
 export interface OutboxRowValues {
   id: string;
   workflowName: string | undefined;
   foreignId: string | undefined;
   type: number | undefined;
-  headers: unknown;
+  headers: Headers | undefined;
   createdAtMs: number | undefined;
 }
 
@@ -20,7 +22,7 @@ export interface OutboxRowValues {
  * to go), a type that is no integer, a time no Date holds, ids that are not text.
  */
 export function storedOutboxEvent(row: OutboxRowValues): OutboxEvent {
-  const headers = storedHeaders(row.headers);
+  const { headers } = row;
   const malformed = (detail: string) => new MalformedRecordError(headers?.[HeaderKey.runId] ?? `outbox event ${row.id}`, `outbox event ${row.id} ${detail}`);
   if (headers === undefined) throw malformed("has headers that are not a JSON object of strings");
   if (!headers[HeaderKey.topic]) throw malformed("names no topic in its headers");

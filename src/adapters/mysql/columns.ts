@@ -42,21 +42,3 @@ export function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Parses event headers stored as a JSON object of strings; undefined when the text is anything else. */
-export function parseHeaders(value: unknown): { [key: string]: string } | undefined {
-  const text = toText(value);
-  if (text === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
-  const headers: { [key: string]: string } = {};
-  for (const [key, v] of Object.entries(parsed)) {
-    if (typeof v !== "string") return undefined;
-    headers[key] = v;
-  }
-  return headers;
-}

@@ -1,7 +1,8 @@
 import { SchemaMissingError } from "../../errors.js";
 import type { Event, Headers } from "../../event.js";
 import type { TrimCutoffs } from "../../retention.js";
-import { datetimeBound, fromDatetime, parseHeaders, toDatetime, toText } from "./columns.js";
+import { datetimeBound, fromDatetime, toDatetime, toText } from "./columns.js";
+import { headersFromJson } from "../../stored-headers.js";
 import { select, write, type MysqlQueryable } from "./driver.js";
 import type { MysqlTables } from "./schema.js";
 
@@ -76,7 +77,7 @@ export async function readEvents(db: MysqlQueryable, tables: MysqlTables, topic:
     id: String(row.id),
     foreignId: toText(row.foreign_id) ?? "",
     type: typeof row.type === "number" ? row.type : 0,
-    headers: parseHeaders(row.headers) ?? {},
+    headers: headersFromJson(toText(row.headers)) ?? {},
     createdAt: fromDatetime(row.created_at) ?? new Date(0),
   }));
 }

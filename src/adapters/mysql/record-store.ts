@@ -5,9 +5,10 @@ import { HeaderKey } from "../../event.js";
 import { decodeRows } from "../../readable-rows.js";
 import { storedOutboxEvent } from "../../stored-outbox-event.js";
 import { storedRecord } from "../../stored-record.js";
+import { headersFromJson } from "../../stored-headers.js";
 import { outboxEventData } from "../../outbox-event.js";
 import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
-import { datetimeBound, fromDatetime, parseHeaders, toBuffer, toDatetime, toText } from "./columns.js";
+import { datetimeBound, fromDatetime, toBuffer, toDatetime, toText } from "./columns.js";
 import { duplicateKeyName, inTransaction, select, write, type MysqlPool, type MysqlQueryable, type MysqlValue, type Row } from "./driver.js";
 import { appendEvents, type NewEvent } from "./event-log.js";
 import { defaultPrefix, mysqlTables, type MysqlTables } from "./schema.js";
@@ -291,7 +292,7 @@ export class MysqlRecordStore implements RecordStore {
           workflowName: toText(row.workflow_name),
           foreignId: toText(row.foreign_id),
           type: typeof row.type === "number" ? row.type : undefined,
-          headers: parseHeaders(row.headers),
+          headers: headersFromJson(toText(row.headers)),
           createdAtMs: fromDatetime(row.created_at)?.getTime(),
         }),
       (row) => String(row.id),

@@ -8,6 +8,7 @@ import {
 import { outboxEventData } from "../../outbox-event.js";
 import { decodeRows } from "../../readable-rows.js";
 import { storedOutboxEvent } from "../../stored-outbox-event.js";
+import { storedHeaders } from "../../stored-headers.js";
 import type { ListQuery, OutboxEvent, Record, RecordStore } from "../../record.js";
 import type { PgPool, PostgresOptions } from "./driver.js";
 import { isUniqueViolation, pgDetail, translateError } from "./errors.js";
@@ -272,7 +273,7 @@ export class PostgresRecordStore implements RecordStore {
           workflowName: r.workflow_name,
           foreignId: r.foreign_id,
           type: r.type,
-          headers: r.headers,
+          headers: storedHeaders(r.headers),
           createdAtMs: timeMs(r.created_at),
         }),
       (r) => r.id,

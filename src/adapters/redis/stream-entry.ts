@@ -1,6 +1,6 @@
 import type { Event, Headers } from "../../event.js";
 import type { OutboxEvent } from "../../record.js";
-import { storedHeaders } from "../../stored-headers.js";
+import { headersFromJson } from "../../stored-headers.js";
 import { storedOutboxEvent } from "../../stored-outbox-event.js";
 import { isTimeMs } from "../../time-ms.js";
 import { replyInteger } from "./reply.js";
@@ -58,7 +58,7 @@ export function toEvent(entry: StreamEntry & { fields: string[] }): Event {
     foreignId: values.get(field.foreignId) ?? "",
     type: Number(values.get(field.type) ?? 0),
     // Not one of ours when it is not an object of strings: it keeps no headers.
-    headers: storedHeaders(parsedJson(values.get(field.headers) ?? "{}")) ?? {},
+    headers: headersFromJson(values.get(field.headers)) ?? {},
     createdAt: new Date(createdAtMs),
   };
 }
@@ -75,7 +75,7 @@ export function toOutboxEvent(id: string, workflowName: string, fields: readonly
     workflowName,
     foreignId: values.get(field.foreignId),
     type: replyInteger(values.get(field.type)),
-    headers: parsedJson(values.get(field.headers)),
+    headers: headersFromJson(values.get(field.headers)),
     createdAtMs: replyInteger(values.get(field.createdAt)),
   });
 }
@@ -86,12 +86,3 @@ function fieldValues(fields: readonly string[]): Map<string, string> {
   return values;
 }
 
-/** The JSON value of `text`; undefined when there is none or it is not JSON. */
-function parsedJson(text: string | undefined): unknown {
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}

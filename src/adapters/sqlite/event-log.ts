@@ -1,5 +1,5 @@
 import type { Event, Headers } from "../../event.js";
-import { storedHeaders } from "../../stored-headers.js";
+import { headersFromJson } from "../../stored-headers.js";
 import { isTimeMs } from "../../time-ms.js";
 import type { TrimCutoffs } from "../../retention.js";
 import type { SqliteTables } from "./schema.js";
@@ -13,18 +13,6 @@ import { integer, type Row, type Statements } from "./statements.js";
 // transaction. So events become visible in id order: once a reader sees id 8, every lower id that
 // will ever exist is already committed (or was rolled back and never comes). Unlike PostgreSQL
 // (transaction ids) or MySQL (a lock row), nothing has to hold readers back from a gap.
-
-/** Headers stored as a JSON object of strings; undefined when the text is anything else. */
-export function parseHeaders(value: unknown): Headers | undefined {
-  if (typeof value !== "string") return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return undefined;
-  }
-  return storedHeaders(parsed);
-}
 
 /** Appends an event; its id is the next in the log. */
 export function appendEvent(sql: Statements, t: SqliteTables, topic: string, foreignId: string, type: number, headers: Headers, createdAtMs: number): void {
@@ -48,7 +36,7 @@ function toEvent(row: Row): Event {
     id: String(row.id),
     foreignId: typeof row.foreign_id === "string" ? row.foreign_id : "",
     type: integer(row.type) ?? 0,
-    headers: parseHeaders(row.headers) ?? {},
+    headers: headersFromJson(row.headers) ?? {},
     createdAt: new Date(isTimeMs(createdAtMs) ? createdAtMs : 0),
   };
 }

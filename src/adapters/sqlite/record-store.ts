@@ -4,12 +4,13 @@ import { outboxEventData, outboxTopic } from "../../outbox-event.js";
 import { copyRecord, type ListQuery, type OutboxEvent, type Record, type RecordStore } from "../../record.js";
 import type { SqliteDatabase, SqliteTransaction, SqliteValue } from "./driver.js";
 import { isUniqueViolation } from "./errors.js";
-import { appendEvent, parseHeaders } from "./event-log.js";
+import { appendEvent } from "./event-log.js";
 import { defaultPrefix, sqliteTables, type SqliteTables } from "./schema.js";
 import { integer, Statements, type Row } from "./statements.js";
 import { decodeRows } from "../../readable-rows.js";
 import { storedOutboxEvent } from "../../stored-outbox-event.js";
 import { storedRecord } from "../../stored-record.js";
+import { headersFromJson } from "../../stored-headers.js";
 
 /** The default {@link SqliteRecordStoreOptions.maxObjectBytes}: 16 MiB. */
 export const defaultMaxObjectBytes = 16 * 1024 * 1024;
@@ -224,7 +225,7 @@ export class SqliteRecordStore implements RecordStore {
           workflowName: typeof row.workflow_name === "string" ? row.workflow_name : undefined,
           foreignId: typeof row.foreign_id === "string" ? row.foreign_id : undefined,
           type: integer(row.type),
-          headers: parseHeaders(row.headers),
+          headers: headersFromJson(row.headers),
           createdAtMs: integer(row.created_at),
         }),
       (row) => String(row.id),
