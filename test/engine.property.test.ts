@@ -365,7 +365,7 @@ async function playBursts(
 ): Promise<void> {
   const { adapters } = backend;
   const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
-  const build = () => buildShape(shape, "random-workflow", { ...adapters, clock, pauseRetry: false }, new Map());
+  const build = () => buildShape(shape, "random-workflow", { ...adapters, clock }, new Map());
   const callbackStatuses = Object.entries(shape.consumers).filter(([, c]) => c.kind === "callback").map(([from]) => Number(from));
   const statuses = callbackStatuses.length > 0 ? callbackStatuses : Array.from({ length: shape.size }, (_, i) => i + 1);
   const runIds: string[] = [];

@@ -106,7 +106,8 @@ export function pick(to: readonly number[], seed: number, from: number): number 
 export function buildShape(
   shape: Shape,
   name: string,
-  config: BuildConfig<Trail>,
+  // The shape says whether paused runs are retried.
+  config: Omit<BuildConfig<Trail>, "pauseRetry">,
   calls: Map<string, number>,
   hookCalls?: Map<string, number>,
 ): Workflow<Trail, number> {
