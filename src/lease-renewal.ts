@@ -15,6 +15,12 @@ export interface LeaseRenewal<Hold> {
    * hold's (it expired, or another holder has it). A rejection counts as lost too.
    */
   renew(role: string, hold: Hold): Promise<boolean>;
+  /**
+   * When the request that granted `hold` was sent, by the system clock: the engine's TTL started
+   * between then and the answer, so the lease's first term counts from it. Without it, from when
+   * the hold was handed over, which trusts the answer to have come at once.
+   */
+  askedAtMs?(hold: Hold): number;
 }
 
 /**
@@ -26,7 +32,7 @@ export async function renewLease<Hold>(role: string, renewal: LeaseRenewal<Hold>
   const ttlMs = renewal.ttlMs(hold);
   // Our clock and the engine's need not agree to the millisecond: stop a little early.
   const marginMs = ttlMs / 10;
-  let validUntilMs = systemClock.now().getTime() + ttlMs;
+  let validUntilMs = (renewal.askedAtMs?.(hold) ?? systemClock.now().getTime()) + ttlMs;
   for (;;) {
     try {
       await systemClock.sleep(ttlMs / 3, leased);

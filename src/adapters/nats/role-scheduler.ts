@@ -44,6 +44,8 @@ interface Hold {
   /** The revision last written: every update and the delete are conditional on it. */
   revision: number;
   bucket: Bucket;
+  /** When the create that granted the key was sent: its TTL counts from about then. */
+  askedAtMs: number;
 }
 
 /** The bucket, and the TTL its keys live by. */
@@ -103,6 +105,7 @@ export class NatsRoleScheduler implements RoleScheduler {
       renewal: {
         // An existing bucket keeps its own TTL.
         ttlMs: (hold) => hold.bucket.ttlMs,
+        askedAtMs: (hold) => hold.askedAtMs,
         renew: async (_role, hold) => {
           const renewing = hold.bucket.kv.update(hold.key, hold.value, hold.revision, Math.max(50, Math.floor(hold.bucket.ttlMs / 3)));
           hold.revision = await answered(this.#connection, renewing);
@@ -157,7 +160,8 @@ export class NatsRoleScheduler implements RoleScheduler {
       const bucket = await untilAborted(this.#open(), signal);
       const value = JSON.stringify({ ...this.#instance, token: randomUUID() } satisfies RoleHolder);
       try {
-        return { key, value, revision: await answered(this.#connection, bucket.kv.create(key, value)), bucket };
+        const askedAtMs = systemClock.now().getTime();
+        return { key, value, revision: await answered(this.#connection, bucket.kv.create(key, value)), bucket, askedAtMs };
       } catch (err) {
         if (!hasApiCode(err, ApiCode.wrongLastSequence) && !hasApiCode(err, ApiCode.wrongLastSequenceUnknown)) {
           throw translateError(err, `claim role "${role}" in bucket "${this.#bucketName}"`, this.#connection);

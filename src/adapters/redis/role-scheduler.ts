@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { throwIfAborted, untilAborted } from "../../abort.js";
+import { systemClock } from "../../clock.js";
 import { KeyedWakers } from "../../keyed-wakers.js";
 import { RoleClaims } from "../../role-claims.js";
 import { encodeMemberRoles, decodeMemberRoles, type ListedMember, type MemberListing } from "../../role-membership.js";
@@ -73,6 +74,8 @@ return live`;
 interface Hold {
   key: string;
   token: string;
+  /** When the SET that granted the key was sent: its expiry counts from about then. */
+  askedAtMs: number;
 }
 
 /**
@@ -131,6 +134,7 @@ export class RedisRoleScheduler implements RoleScheduler {
       release: (role, hold) => atMost(this.#ttlMs, this.#release(role, hold.key, hold.token)),
       renewal: {
         ttlMs: () => this.#ttlMs,
+        askedAtMs: (hold) => hold.askedAtMs,
         renew: async (_role, hold) => Number(await this.#eval(renewScript, hold.key, hold.token, this.#ttlMs)) === 1,
       },
       members: {
@@ -174,6 +178,7 @@ export class RedisRoleScheduler implements RoleScheduler {
       let listening = false;
       for (;;) {
         const token = this.#tokenPrefix + randomUUID();
+        const askedAtMs = systemClock.now().getTime();
         const attempt = this.#eval(acquireScript, key, token, this.#ttlMs);
         let reply: unknown;
         try {
@@ -183,7 +188,7 @@ export class RedisRoleScheduler implements RoleScheduler {
           if (signal.aborted) void attempt.then((late) => (late === "OK" ? this.#release(role, key, token) : undefined)).catch(() => {});
           throw err;
         }
-        if (reply === "OK") return { key, token };
+        if (reply === "OK") return { key, token, askedAtMs };
         throwIfAborted(signal);
         if (!listening) {
           listening = true;
