@@ -99,6 +99,8 @@ export function timeoutProcesses<T>(ctx: WorkflowContext<T>, from: number, timeo
       let due: TimeoutRecord[] = [];
       /** The last timeout listed while a sweep through the due ones goes on; undefined between sweeps. */
       let after: TimeoutRecord | undefined;
+      /** The ids of the page `after` ends. */
+      let lastPage = new Set<string>();
       let polled = false;
       const setAside = new SetAsideRows(ctx.logger, "timeout");
       return {
@@ -108,12 +110,16 @@ export function timeoutProcesses<T>(ctx: WorkflowContext<T>, from: number, timeo
             if (polled && after === undefined) await ctx.clock.sleep(options.pollingFrequency, recvSignal);
             const listed = await readableRows(store.listValid(ctx.name, from, ctx.clock.now(), { after, limit: timeoutPageSize }));
             setAside.note(listed.malformed);
-            due = listed.rows;
             polled = true;
+            // A store that keeps no pages lists from the soonest again: nothing new, the sweep is over.
+            const repeated = after !== undefined && listed.rows.some((t) => lastPage.has(t.id));
+            due = repeated ? [] : listed.rows;
             // A full page may have more behind it, read next without a wait. One with no readable
             // timeout cannot say where the sweep is, and a store that lists more than a page keeps
             // no pages: both end the sweep.
-            after = listed.rows.length + listed.malformed.length === timeoutPageSize ? listed.rows.at(-1) : undefined;
+            const full = !repeated && listed.rows.length + listed.malformed.length === timeoutPageSize;
+            after = full ? listed.rows.at(-1) : undefined;
+            lastPage = full ? new Set(listed.rows.map((t) => t.id)) : new Set();
           }
           // Polled, not streamed: a timeout is done when it is completed or cancelled, so ack has nothing to do.
           return { event: due.shift() as TimeoutRecord, ack: async () => {} };

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BuildError, Builder, durationTimer, RunState, timeTimer, type TimeoutStore, type TimerFn } from "stepwise";
+import { BuildError, Builder, durationTimer, RunState, timeTimer, type TimeoutRecord, type TimeoutStore, type TimerFn } from "stepwise";
 import { memory } from "stepwise/memory";
 import { awaitTimeoutInsert, FakeClock, requireStatus, waitFor } from "stepwise/testing";
 import { until } from "./support/until.js";
@@ -233,26 +233,29 @@ test("the workflow's default lag never delays inserting or firing a timeout", { 
   }
 });
 
-test("due timeouts are read a page at a time, and a page of paused runs' timeouts never keeps a later one from firing", { timeout: 60_000 }, async () => {
+/**
+ * A workflow whose runs each get one timeout, those of runs named "late" an hour on and the others
+ * a minute sooner, on a store as the poller sees it: `listValid` goes through `listValid`, which
+ * may leave out the page, and each listing's length is noted.
+ */
+function pagedTimeouts(listValid: (inner: TimeoutStore, ...args: Parameters<TimeoutStore["listValid"]>) => Promise<TimeoutRecord[]>) {
   const clock = new FakeClock(new Date("2026-01-01T00:00:00Z"));
   const adapters = memory({ clock });
   const inner = adapters.timeoutStore;
-  let longestListing = 0;
-  // The store as the poller sees it, noting how many timeouts one listing handed over.
+  const listings: number[] = [];
   const timeoutStore: TimeoutStore = {
     create: (t) => inner.create(t),
     complete: (id) => inner.complete(id),
     cancel: (id) => inner.cancel(id),
     list: (name) => inner.list(name),
-    listValid: async (name, status, now, page) => {
-      const listed = await inner.listValid(name, status, now, page);
-      longestListing = Math.max(longestListing, listed.length);
+    listValid: async (...args) => {
+      const listed = await listValid(inner, ...args);
+      listings.push(listed.length);
       return listed;
     },
   };
   const fired: string[] = [];
   const b = new Builder<Cart, Order>("timeout-pages", Order);
-  // The paused runs' timeouts fall due a minute before the one that must fire, so each sweep meets them first.
   b.addTimeout(
     Order.Created,
     (run, now) => new Date(now.getTime() + (run.foreignId === "late" ? hour : hour - 60_000)),
@@ -263,21 +266,51 @@ test("due timeouts are read a page at a time, and a page of paused runs' timeout
     Order.Expired,
   );
   const wf = b.build({ ...adapters, timeoutStore, clock, pauseRetry: false });
+  /** Triggers `count` runs and pauses them once their timeouts are in, then (unless told not to) the late run; then lets an hour pass. */
+  const pausedThenLate = async (count: number, late = true) => {
+    const runIds: string[] = [];
+    for (let i = 0; i < count; i++) runIds.push(await wf.trigger(`paused-${i}`, { initialValue: { id: `paused-${i}` } }));
+    await until("every paused run's timeout is inserted", async () => (await inner.list("timeout-pages")).length === count, 30_000);
+    for (const runId of runIds) await wf.pause(runId, "held for the test");
+    if (late) {
+      const lateRunId = await wf.trigger("late", { initialValue: { id: "late" } });
+      await awaitTimeoutInsert(wf, "late", lateRunId, Order.Created);
+    }
+    listings.length = 0;
+    // The poller among them, waiting for its next sweep.
+    const idleSleepers = clock.sleepers;
+    clock.advance(hour);
+    return idleSleepers;
+  };
+  return { wf, clock, inner, fired, listings, pausedThenLate };
+}
+
+test("due timeouts are read a page at a time, and a page of paused runs' timeouts never keeps a later one from firing", { timeout: 60_000 }, async () => {
+  const { wf, inner, fired, listings, pausedThenLate } = pagedTimeouts((store, ...args) => store.listValid(...args));
   try {
     await wf.run();
     const paused = timeoutPageSize + 10;
-    const runIds: string[] = [];
-    for (let i = 0; i < paused; i++) runIds.push(await wf.trigger(`paused-${i}`, { initialValue: { id: `paused-${i}` } }));
-    await until("every paused run's timeout is inserted", async () => (await inner.list("timeout-pages")).length === paused, 30_000);
-    for (const runId of runIds) await wf.pause(runId, "held for the test");
-    const lateRunId = await wf.trigger("late", { initialValue: { id: "late" } });
-    await awaitTimeoutInsert(wf, "late", lateRunId, Order.Created);
-
-    clock.advance(hour);
+    await pausedThenLate(paused);
     await requireStatus(wf, "late", Order.Expired, { id: "late" });
     assert.deepEqual(fired, ["late"], "only the run that is not paused fired");
-    assert.equal(longestListing, timeoutPageSize, "no listing handed over more than a page");
+    assert.equal(Math.max(...listings), timeoutPageSize, "no listing handed over more than a page");
     assert.equal((await inner.list("timeout-pages")).length, paused, "the paused runs keep their timeouts");
+  } finally {
+    await wf.stop();
+  }
+});
+
+test("a timeout store that ignores the page, listing exactly a page, ends each sweep rather than listing again at once", { timeout: 60_000 }, async () => {
+  const { wf, clock, fired, listings, pausedThenLate } = pagedTimeouts((store, name, status, now) => store.listValid(name, status, now));
+  try {
+    await wf.run();
+    const idleSleepers = await pausedThenLate(timeoutPageSize, false);
+    // The whole page, then the same again, seen as no page at all; then the poller waits for the
+    // clock nobody moves (had it listed again at once, it would never wait).
+    await until("the poller lists again", () => listings.length >= 2);
+    await clock.blockUntil(idleSleepers);
+    assert.deepEqual(listings, [timeoutPageSize, timeoutPageSize]);
+    assert.deepEqual(fired, [], "a paused run's timeout waits for its run");
   } finally {
     await wf.stop();
   }
