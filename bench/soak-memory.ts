@@ -19,7 +19,6 @@
 //   that their loops end: everything they still try is refused;
 // - it reports nothing more: its lines end at the kill, as a dead process's output does.
 // A new worker is then started in its place.
-import { parseArgs } from "node:util";
 import type { BuildConfig, EventReceiver, EventStreamer, RecordStore, TimeoutStore } from "stepwise";
 import { memory, MemoryRoleCluster, MemoryRoleScheduler } from "stepwise/memory";
 import { memoryEffects, type Effects } from "../test/support/effects.js";
@@ -29,7 +28,7 @@ import { runSoak, soakChaos } from "../test/support/soak-worker.js";
 import { until } from "../test/support/until.js";
 import type { Line } from "../test/support/workers.js";
 import type { Item } from "../test/support/workflows.js";
-import type { SoakWorker, SoakWorkers, Storage } from "./soak.js";
+import type { SoakWorker, SoakWorkers, SoakWorkerSettings, Storage } from "./soak.js";
 
 /** The memory backend's storage: one bundle and effects set shared by in-process workers. */
 export function memoryStorage(): Storage {
@@ -58,34 +57,15 @@ export function memoryStorage(): Storage {
   };
 }
 
-/** Workers started with line-worker.ts's arguments (those of the soak), each a set of workflows in this process. */
+/** Workers started with the soak's settings, each a set of workflows in this process. */
 function inProcessWorkers(shared: BuildConfig<Item>, effects: Effects): SoakWorkers {
   let cluster: MemoryRoleCluster | undefined;
   const started: { kill(): Promise<void>; stopped: Promise<void> }[] = [];
   return {
-    start: (args) => {
-      const { values } = parseArgs({
-        args: [...args],
-        strict: false,
-        options: {
-          "ttl-ms": { type: "string", default: "1000" },
-          "in-flight": { type: "string", default: "20" },
-          "timeout-ms": { type: "string", default: "20" },
-          parallel: { type: "string", default: "3" },
-          chaos: { type: "string", default: "" },
-          "chaos-seed": { type: "string", default: "1" },
-        },
-      });
-      const text = (name: keyof typeof values) => String(values[name]);
+    start: (settings) => {
       // Every worker's TTL is the same: the first one's makes the cluster.
-      cluster ??= new MemoryRoleCluster({ ttlMs: Number(text("ttl-ms")) });
-      const worker = inProcessWorker(shared, effects, cluster, {
-        inFlight: Number(text("in-flight")),
-        timeoutMs: Number(text("timeout-ms")),
-        parallelCount: Number(text("parallel")),
-        chaos: text("chaos").split(",").filter((kind) => kind !== ""),
-        chaosSeed: Number(text("chaos-seed")),
-      });
+      cluster ??= new MemoryRoleCluster({ ttlMs: settings.ttlMs });
+      const worker = inProcessWorker(shared, effects, cluster, settings);
       started.push(worker);
       return worker;
     },
@@ -96,16 +76,8 @@ function inProcessWorkers(shared: BuildConfig<Item>, effects: Effects): SoakWork
   };
 }
 
-interface InProcessOptions {
-  inFlight: number;
-  timeoutMs: number;
-  parallelCount: number;
-  chaos: readonly string[];
-  chaosSeed: number;
-}
-
 /** One worker: the soak's workflows on the shared bundle, seen through a cut-off it can be killed by. */
-function inProcessWorker(shared: BuildConfig<Item>, effects: Effects, cluster: MemoryRoleCluster, options: InProcessOptions): SoakWorker & { stopped: Promise<void> } {
+function inProcessWorker(shared: BuildConfig<Item>, effects: Effects, cluster: MemoryRoleCluster, options: SoakWorkerSettings): SoakWorker & { stopped: Promise<void> } {
   const lines: Line[] = [];
   let dead = false;
   // A killed process says nothing more, its last chaos counts included.

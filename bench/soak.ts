@@ -79,9 +79,22 @@ interface SoakResult {
 /** What the driver asks of a worker: a process of its own, or on memory workflows in this process. */
 export type SoakWorker = Pick<Worker, "lines" | "said" | "triggerIds" | "kill" | "stop">;
 
-/** Starts workers with line-worker.ts's arguments, and kills every one still running. */
+/**
+ * What each worker runs with. The driver gives every field, so that line-worker.ts's defaults
+ * cannot make a process worker run otherwise than an in-process one.
+ */
+export interface SoakWorkerSettings {
+  ttlMs: number;
+  inFlight: number;
+  parallelCount: number;
+  timeoutMs: number;
+  chaos: readonly string[];
+  chaosSeed: number;
+}
+
+/** Starts workers with the soak's settings, and kills every one still running. */
 export interface SoakWorkers {
-  start(args: readonly string[]): SoakWorker;
+  start(settings: SoakWorkerSettings): SoakWorker;
   killAll(): Promise<void>;
 }
 
@@ -89,6 +102,7 @@ export interface SoakWorkers {
 export interface Storage {
   /** The line worker's backend, its workers each a process; or the workers themselves. */
   worker: WorkerBackend | SoakWorkers;
+  /** The line worker's arguments that find this storage. */
   args: string[];
   store: RecordStore;
   effects: Effects;
@@ -282,10 +296,24 @@ function maxRecoveryMs(kills: readonly Kill[], workers: readonly SoakWorker[], e
   return longest;
 }
 
-/** Workers in processes of their own (test/support/line-worker.ts) on `backend`. */
-function processWorkers(backend: WorkerBackend): SoakWorkers {
+/** Workers in processes of their own (test/support/line-worker.ts) on `backend`, its storage found by `storageArgs`. */
+function processWorkers(backend: WorkerBackend, storageArgs: readonly string[]): SoakWorkers {
   const workers = new Workers();
-  return { start: (args) => workers.start(backend, args), killAll: () => workers.killAll() };
+  return {
+    start: (settings) =>
+      workers.start(backend, [
+        ...storageArgs,
+        "--workflow", "soak",
+        "--connection-name", connectionName,
+        "--ttl-ms", String(settings.ttlMs),
+        "--in-flight", String(settings.inFlight),
+        "--parallel", String(settings.parallelCount),
+        "--timeout-ms", String(settings.timeoutMs),
+        "--chaos", settings.chaos.join(","),
+        "--chaos-seed", String(settings.chaosSeed),
+      ]),
+    killAll: () => workers.killAll(),
+  };
 }
 
 /** A random element of `list`. */
@@ -300,14 +328,13 @@ async function soakOverProcesses(backend: string, runs: number, workerCount: num
   for (const kind of timedKinds) {
     if (!storage.faults[kind]) throw new Error(`the fault "${kind}" does not apply to ${backend}; it has: ${[...Object.keys(storage.faults), "slow", "failing"].join(", ")}`);
   }
-  const workers = typeof storage.worker === "string" ? processWorkers(storage.worker) : storage.worker;
+  const workers = typeof storage.worker === "string" ? processWorkers(storage.worker, storage.args) : storage.worker;
   const all: SoakWorker[] = [];
   const ready = new Set<SoakWorker>();
-  const args = [...storage.args, "--workflow", "soak", "--connection-name", connectionName, "--ttl-ms", "1000", "--in-flight", "50", "--timeout-ms", values["timeout-ms"]];
-  if (chaosKinds.length > 0) args.push("--chaos", chaosKinds.join(","));
+  const settings = { ttlMs: 1000, inFlight: 50, parallelCount: 3, timeoutMs: Number(values["timeout-ms"]), chaos: chaosKinds };
   const startWorker = () => {
     // Each worker its own seed, so that they do not fail the same calls in step.
-    const worker = workers.start([...args, "--chaos-seed", String(all.length + 1)]);
+    const worker = workers.start({ ...settings, chaosSeed: all.length + 1 });
     all.push(worker);
     void worker.said("ready", 120_000).then(
       () => ready.add(worker),
