@@ -111,8 +111,10 @@ export async function runSoak(adapters: BuildConfig<Item>, effects: () => Effect
         // Waits only when nothing waited, so a backlog is settled as fast as it forms.
         if ((await settleWaiting()) === 0) await delay(20, undefined, { signal: stopSettling }).catch(() => {});
       } catch (err) {
-        // A fault (a killed connection) fails one round; the payment is settled on the next.
-        say(`error settling: ${String(err)}`);
+        // A fault (a killed connection) fails some calls of a round; their payments are settled on the
+        // next. Each failed call has a line of its own, so that the soak's error counts name the causes.
+        const failures: unknown[] = err instanceof AggregateError ? err.errors : [err];
+        for (const failure of failures) say(`error settling: ${String(failure)}`);
         await delay(50);
       }
     }

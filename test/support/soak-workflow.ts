@@ -99,18 +99,24 @@ export function soakWorkflowsOn(adapters: BuildConfig<SoakItem>, effects: Effect
   const order = orders.build(config);
   const payment = payments.build(config);
 
-  /** Settles the payment of each order waiting for it (at most `limit`); returns how many it settled. */
+  /**
+   * Settles the payment of each order waiting for it (at most `limit`); returns how many it settled.
+   * Throws an AggregateError of the calls that failed, once every payment was tried: one failure
+   * (a fault) leaves only its own payment for the next round.
+   */
   const settleWaiting = async (limit = 200): Promise<number> => {
     const { runs } = await order.list({ status: OrderStatus.AwaitingPayment, limit });
     let settled = 0;
+    const failures: unknown[] = [];
     for (const run of runs) {
       try {
         if ((await payment.callback(run.foreignId, PaymentStatus.Authorised, null)).handled) settled++;
       } catch (err) {
         // Another worker's callback won the race for the same version; its settle stands.
-        if ((err as { code?: string }).code !== "VERSION_CONFLICT") throw err;
+        if ((err as { code?: string }).code !== "VERSION_CONFLICT") failures.push(err);
       }
     }
+    if (failures.length > 0) throw new AggregateError(failures, `${failures.length} of ${runs.length} waiting payments failed to settle`);
     return settled;
   };
 
