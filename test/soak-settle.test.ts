@@ -22,7 +22,8 @@ test("the soak's settling round settles every other waiting payment when one fai
     const ids = ["a", "b", "c"];
     for (const id of ids) await trigger(id);
     const waiting = async () => (await order.list({ status: OrderStatus.AwaitingPayment, limit: 10 })).runs;
-    await until("every order to wait for its payment", async () => (await waiting()).length === ids.length);
+    const authorised = async () => (await Promise.all(ids.map((id) => payment.latest(id)))).every((run) => run.status === PaymentStatus.Authorised);
+    await until("every order to wait for its authorised payment", async () => (await waiting()).length === ids.length && (await authorised()));
     // The first the round meets fails: a round that stopped there would settle none of the others.
     const [first] = await waiting();
     assert.ok(first);
